@@ -1,0 +1,75 @@
+"""Builds the FastAPI app and wires everything: the one place that knows every concrete class."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import gateway
+from gateway.clock import SystemClock
+from gateway.config import Settings
+from gateway.ops import health
+from gateway.rest import documents, problems
+from gateway.services.auth import CredentialCache
+from gateway.services.documents import recover_interrupted_uploads
+from gateway.services.ports import Clock, Ports
+from gateway.storage.blobs import FileBlobStore
+from gateway.storage.database import create_engine
+from gateway.storage.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    engine: AsyncEngine
+    ports: Ports
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Engine, blob store and ports for ``settings`` (shared by the app and the CLI)."""
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    write_lock = asyncio.Lock() if settings.is_sqlite else None
+    ports = Ports(
+        uow=lambda: SqlUnitOfWork(engine, write=False),
+        write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
+        blobs=FileBlobStore(settings.blob_dir),
+        clock=clock or SystemClock(),
+        retention_days=settings.retention_days,
+        max_document_bytes=settings.max_document_bytes,
+    )
+    return Runtime(engine, ports)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``)."""
+    settings = settings or Settings()
+    runtime = build_runtime(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        placed = await recover_interrupted_uploads(runtime.ports)
+        if placed:
+            log.warning("placed %d blobs left by an interrupted upload", placed)
+        yield
+        await runtime.engine.dispose()
+
+    app = FastAPI(
+        title="Kapu",
+        version=gateway.__version__,
+        description="A stand-in for the KR machine Office Gateway (gépi Hivatali Kapu).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ports = runtime.ports
+    app.state.credential_cache = CredentialCache()
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(documents.router)
+    return app

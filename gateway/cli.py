@@ -1,0 +1,168 @@
+"""The command line: ``kapu …`` and ``python -m gateway …``. Thin: parses, calls services."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import ValidationError
+
+from gateway.config import Settings
+from gateway.domain.parties import PartyKind, check_krid, check_mak_code, check_short_name
+from gateway.errors import GatewayError, Unavailable
+from gateway.services import parties as party_service
+from gateway.services.ports import Ports
+
+T = TypeVar("T")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line on stderr and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _argument(check: Callable[[str], str]) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+    return convert
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="kapu", description="Kapu: a stand-in for the KR machine Office Gateway.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="apply migrations, then serve REST (and SOAP)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--demo", action="store_true",
+                       help="create the demo parties (idempotent) and print their credentials")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("upgrade", help="apply pending migrations to KAPU_DATABASE_URL")
+
+    org = commands.add_parser("org", help="organisations")
+    org_commands = org.add_subparsers(dest="org_command", required=True, parser_class=_Parser)
+    org_add = org_commands.add_parser("add", help="register an organisation gateway")
+    org_add.add_argument("--krid", required=True, type=_argument(check_krid),
+                         help="9-digit KRID")
+    org_add.add_argument("--short-name", required=True, type=_argument(check_short_name),
+                         help="rövid név: 2–20 upper-case letters or digits")
+    org_add.add_argument("--name", required=True, help="full name")
+    org_add.add_argument("--type", choices=["hivatali", "ceg", "per"], default="hivatali",
+                         help="Hivatali kapu, Cégkapu or Perkapu (default hivatali)")
+    org_add.add_argument("--mak-code", type=_argument(check_mak_code), help="9-digit MÁK code")
+    org_add.add_argument("--json", action="store_true", help="print one JSON object")
+
+    citizen = commands.add_parser("citizen", help="citizens")
+    citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True,
+                                              parser_class=_Parser)
+    citizen_add = citizen_commands.add_parser("add", help="register a citizen")
+    citizen_add.add_argument("--name", required=True, help="full name")
+    citizen_add.add_argument("--email", required=True, help="e-mail address")
+    citizen_add.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _fail(status: int, message: str) -> NoReturn:
+    print(f"kapu: error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        _fail(2, f"bad setting {where.upper() if where != 'settings' else where}: {first['msg']}")
+
+
+def _migrate(settings: Settings) -> None:
+    from gateway.storage.database import upgrade
+
+    print("kapu: applying database migrations…", file=sys.stderr)
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        _fail(1, f"cannot migrate the database at KAPU_DATABASE_URL: {exc}")
+
+
+def _with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
+    from gateway.app import build_runtime
+
+    async def run() -> T:
+        runtime = build_runtime(settings)
+        try:
+            return await work(runtime.ports)
+        finally:
+            await runtime.engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except Unavailable as exc:
+        _fail(1, exc.detail)
+    except GatewayError as exc:
+        _fail(2, exc.detail)
+
+
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    if args.demo and settings.environment == "production":
+        _fail(2, "--demo is refused in production: its passwords are published")
+    _migrate(settings)
+    if args.demo:
+        shown = _with_ports(settings, party_service.ensure_demo_parties)
+        print("kapu: demo parties (username / password):", file=sys.stderr)
+        for party in shown:
+            address = f"KRID {party.krid}" if party.krid else f"kapcsolati kód {party.code}"
+            print(f"  {party.username:12} {party.password:20} {address}", file=sys.stderr)
+    uvicorn.run(
+        "gateway.app:create_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, access_log=False, log_level="info",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = _settings()
+    if args.command == "serve":
+        _serve(args, settings)
+    elif args.command == "db":
+        _migrate(settings)
+        print("kapu: the database is up to date", file=sys.stderr)
+    elif args.command == "org":
+        _migrate(settings)
+        org = _with_ports(settings, lambda ports: party_service.register_organisation(
+            ports, krid=args.krid, short_name=args.short_name, name=args.name,
+            kind=PartyKind(args.type), mak_code=args.mak_code,
+        ))
+        _print({"krid": org.krid, "short_name": org.short_name, "username": org.username,
+                "password": org.password}, args.json)
+    elif args.command == "citizen":
+        _migrate(settings)
+        citizen = _with_ports(settings, lambda ports: party_service.register_citizen(
+            ports, name=args.name, email=args.email,
+        ))
+        _print({"code": citizen.code, "username": citizen.username,
+                "password": citizen.password}, args.json)
+    return 0

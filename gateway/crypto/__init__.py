@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: password hashing now; CMS, XML signatures, timestamps later."""

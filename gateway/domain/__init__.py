@@ -1,0 +1,1 @@
+"""Pure domain code: no framework, no database, no I/O."""

@@ -1,0 +1,72 @@
+"""Parties: organisations (Hivatali kapu, Cégkapu, Perkapu), citizens and the system."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_KRID = re.compile(r"^\d{9}$")
+_SHORT_NAME = re.compile(r"^[A-Z0-9]{2,20}$")
+_MAK_CODE = re.compile(r"^\d{9}$")
+
+
+class PartyKind(StrEnum):
+    """What a sender or addressee is; also the values of ``sender_type``."""
+
+    HIVATALI = "hivatali"
+    CEG = "ceg"
+    PER = "per"
+    CITIZEN = "citizen"
+    SYSTEM = "system"
+
+    @property
+    def is_organisation(self) -> bool:
+        return self in ORGANISATION_KINDS
+
+
+ORGANISATION_KINDS = frozenset({PartyKind.HIVATALI, PartyKind.CEG, PartyKind.PER})
+
+
+@dataclass(frozen=True)
+class Party:
+    id: int
+    kind: PartyKind
+    name: str
+    username: str
+    krid: str | None = None
+    short_name: str | None = None
+    mak_code: str | None = None
+    code: str | None = None  # kapcsolati kód, citizens only
+    email: str | None = None
+
+    @property
+    def is_organisation(self) -> bool:
+        return self.kind.is_organisation
+
+
+def check_krid(value: str) -> str:
+    if not _KRID.match(value):
+        raise ValueError(f"KRID must be exactly 9 digits, got {value!r}")
+    return value
+
+
+def check_short_name(value: str) -> str:
+    if not _SHORT_NAME.match(value):
+        raise ValueError(
+            f"short name must be 2–20 upper-case letters or digits, got {value!r}"
+        )
+    return value
+
+
+def check_mak_code(value: str) -> str:
+    if not _MAK_CODE.match(value):
+        raise ValueError(f"MÁK code must be exactly 9 digits, got {value!r}")
+    return value
+
+
+def check_email(value: str) -> str:
+    # Deliberately shallow: the address is only shown to offices, never mailed by us.
+    if value.count("@") != 1 or value.startswith("@") or value.endswith("@") or " " in value:
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value

@@ -1,0 +1,106 @@
+"""The one error tree of the gateway, free of HTTP and SOAP.
+
+Every refusal the gateway makes is one of these; each door maps them by a table
+(``rest/problems.py`` to problem+json, later ``hkp/`` to ``iop:HibaUzenet``).
+Foreign exceptions are wrapped at the layer that meets them (``raise X from exc``).
+
+    GatewayError                      code
+    ├── Unauthorized                  unauthorized
+    ├── Forbidden                     forbidden
+    ├── NotFound                      not_found   (also another party's document)
+    ├── InvalidRequest                invalid_request
+    │   ├── RecipientUnknown          recipient_unknown
+    │   └── HashMismatch              hash_mismatch
+    ├── FormatNotAllowed              format_not_allowed
+    ├── FormatMismatch                format_mismatch
+    ├── TooLarge                      too_large
+    ├── Conflict                      (duplicate party; CLI only)
+    ├── IdempotencyConflict           idempotency_conflict
+    ├── Expired                       expired
+    ├── DailySequenceExhausted        daily_sequence_exhausted
+    └── Unavailable                   unavailable (database or blob store down; safe to retry)
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every refusal; ``code`` is the stable code of contract section 9."""
+
+    code = "internal_error"
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    title = "Authentication failed"
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    title = "Not allowed for this party"
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    title = "No such document"
+
+
+class InvalidRequest(GatewayError):
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class RecipientUnknown(InvalidRequest):
+    code = "recipient_unknown"
+    title = "Unknown addressee"
+
+
+class HashMismatch(InvalidRequest):
+    code = "hash_mismatch"
+    title = "Hash does not match the content"
+
+
+class FormatNotAllowed(GatewayError):
+    code = "format_not_allowed"
+    title = "Format not allowed"
+
+
+class FormatMismatch(GatewayError):
+    code = "format_mismatch"
+    title = "Content does not match its extension"
+
+
+class TooLarge(GatewayError):
+    code = "too_large"
+    title = "Document too large"
+
+
+class Conflict(GatewayError):
+    code = "conflict"
+    title = "Already exists"
+
+
+class IdempotencyConflict(GatewayError):
+    code = "idempotency_conflict"
+    title = "Idempotency-Key reused with different content"
+
+
+class Expired(GatewayError):
+    code = "expired"
+    title = "Document expired"
+
+
+class DailySequenceExhausted(GatewayError):
+    code = "daily_sequence_exhausted"
+    title = "Daily registration sequence exhausted"
+
+
+class Unavailable(GatewayError):
+    code = "unavailable"
+    title = "Service unavailable"

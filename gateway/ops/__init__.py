@@ -1,0 +1,1 @@
+"""Operations endpoints: health now; readiness, metrics and the status page later."""

@@ -1,0 +1,1 @@
+"""The REST door: FastAPI routers that translate HTTP to service calls and back."""

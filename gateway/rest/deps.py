@@ -1,0 +1,36 @@
+"""Dependencies shared by the routers: the wired ports and the authenticated party."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from gateway.domain.parties import Party
+from gateway.errors import Unauthorized
+from gateway.services.auth import CredentialCache, authenticate
+from gateway.services.ports import Ports
+
+_basic = HTTPBasic(auto_error=False, realm="kapu")
+
+
+def get_ports(request: Request) -> Ports:
+    ports: Ports = request.app.state.ports
+    return ports
+
+
+async def current_party(
+    request: Request,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Party:
+    """The party named by HTTP Basic credentials; 401 problem otherwise."""
+    if credentials is None:
+        raise Unauthorized("HTTP Basic credentials are required")
+    cache: CredentialCache = request.app.state.credential_cache
+    return await authenticate(get_ports(request), cache, credentials.username,
+                              credentials.password)
+
+
+PortsDep = Annotated[Ports, Depends(get_ports)]
+PartyDep = Annotated[Party, Depends(current_party)]

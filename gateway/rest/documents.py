@@ -1,0 +1,178 @@
+"""``/api/v1/documents``, ``/mailbox`` and ``/offices``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from gateway.domain.documents import UploadRequest
+from gateway.domain.parties import ORGANISATION_KINDS, PartyKind
+from gateway.errors import InvalidRequest
+from gateway.rest.deps import PartyDep, PortsDep
+from gateway.rest.models import (
+    AcceptanceOut,
+    AcknowledgementOut,
+    DocumentOut,
+    MailboxOut,
+    OfficeOut,
+    OfficesOut,
+    local,
+)
+from gateway.rest.multipart import receive_form
+from gateway.services import documents as document_service
+from gateway.services import mailbox as mailbox_service
+from gateway.services.ports import OfficeQuery
+
+router = APIRouter(prefix="/api/v1")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["file", "doc_type_office", "doc_type_id", "doc_type_description"],
+            "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": "the document; its filename is the FileNev"},
+                "recipient_krid": {"type": "string", "pattern": "^[0-9]{9}$"},
+                "recipient_code": {"type": "string", "description": "kapcsolati kód"},
+                "doc_type_office": {"type": "string"},
+                "doc_type_id": {"type": "string"},
+                "doc_type_description": {"type": "string"},
+                "note": {"type": "string"},
+                "reference_number": {"type": "string", "maxLength": 50},
+                "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                "sha1": {"type": "string", "pattern": "^[0-9a-fA-F]{40}$"},
+                "reply_encryption": {"type": "boolean"},
+                "return_receipt": {"type": "boolean"},
+            },
+        }}},
+    }
+}
+
+
+def _flag(fields: dict[str, str], name: str) -> bool:
+    value = fields.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidRequest(f"{name} must be true or false", field=name)
+
+
+@router.post("/documents", status_code=201, response_model=AcceptanceOut,
+             openapi_extra=_UPLOAD_BODY, summary="Send a document")
+async def upload_document(
+    request: Request,
+    party: PartyDep,
+    ports: PortsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> AcceptanceOut:
+    content = document_service.start_upload(ports)
+    try:
+        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
+                                  content)
+    except ClientDisconnect as exc:
+        await content.discard()
+        raise InvalidRequest("the upload was interrupted before it ended") from exc
+    except BaseException:
+        await content.discard()
+        raise
+    fields = form.fields
+    upload = UploadRequest(
+        file_name=form.file_name or "",
+        doc_type_office=fields.get("doc_type_office", ""),
+        doc_type_id=fields.get("doc_type_id", ""),
+        doc_type_description=fields.get("doc_type_description", ""),
+        recipient_krid=fields.get("recipient_krid"),
+        recipient_code=fields.get("recipient_code"),
+        note=fields.get("note"),
+        reference_number=fields.get("reference_number"),
+        sha256=fields.get("sha256"),
+        sha1=fields.get("sha1"),
+        reply_encryption=_flag(fields, "reply_encryption"),
+        return_receipt=_flag(fields, "return_receipt"),
+    )
+    acceptance = await document_service.accept_document(
+        ports, party, upload, content, idempotency_key
+    )
+    return AcceptanceOut.of(acceptance)
+
+
+@router.get("/mailbox", response_model=MailboxOut, summary="List my mailbox, oldest first")
+async def list_mailbox(
+    party: PartyDep,
+    ports: PortsDep,
+    state: Literal["new", "all"] = "new",
+    sender_type: PartyKind | None = None,
+    doc_type_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=mailbox_service.MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> MailboxOut:
+    page = await mailbox_service.list_mailbox(
+        ports, party, only_waiting=state == "new", sender_kind=sender_type,
+        doc_type_id=doc_type_id, limit=limit, cursor=cursor,
+    )
+    return MailboxOut(items=[DocumentOut.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/documents/{registration_number}", response_model=DocumentOut,
+            summary="A document's metadata")
+async def get_document(registration_number: str, party: PartyDep, ports: PortsDep) -> DocumentOut:
+    document = await document_service.get_document(ports, party, registration_number)
+    return DocumentOut.of(document)
+
+
+@router.get("/documents/{registration_number}/content", response_class=StreamingResponse,
+            summary="A document's bytes, streamed")
+async def download_content(
+    registration_number: str, party: PartyDep, ports: PortsDep
+) -> StreamingResponse:
+    document, chunks = await document_service.open_content(ports, party, registration_number)
+    digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
+    ascii_name = document.file_name.encode("ascii", "replace").decode().replace('"', "_")
+    headers = {
+        "Content-Length": str(document.size),
+        "Content-Disposition": (
+            f"attachment; filename=\"{ascii_name}\"; "
+            f"filename*=UTF-8''{quote(document.file_name, safe='')}"
+        ),
+        "Repr-Digest": f"sha-256=:{digest}:",
+    }
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/documents/{registration_number}/ack", response_model=AcknowledgementOut,
+             summary="Acknowledge (take) a document")
+async def acknowledge(
+    registration_number: str, party: PartyDep, ports: PortsDep
+) -> AcknowledgementOut:
+    document = await document_service.acknowledge(ports, party, registration_number)
+    assert document.acknowledged_at is not None
+    return AcknowledgementOut(registration_number=document.registration_number,
+                              acknowledged_at=local(document.acknowledged_at))
+
+
+@router.get("/offices", response_model=OfficesOut, summary="The office directory")
+async def offices(
+    _party: PartyDep,
+    ports: PortsDep,
+    short_name: str | None = None,
+    name: str | None = None,
+    type: Literal["hivatali", "ceg", "per"] | None = None,
+    krid: str | None = None,
+) -> OfficesOut:
+    kind = PartyKind(type) if type else None
+    assert kind is None or kind in ORGANISATION_KINDS
+    found = await mailbox_service.find_offices(
+        ports, OfficeQuery(short_name=short_name, name=name, kind=kind, krid=krid)
+    )
+    return OfficesOut(items=[OfficeOut.of(p) for p in found])

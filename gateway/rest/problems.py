@@ -1,0 +1,84 @@
+"""Errors as ``application/problem+json`` (RFC 9457), mapped from the error tree by one table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import errors
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.GatewayError], int] = {
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.InvalidRequest: 422,
+    errors.RecipientUnknown: 422,
+    errors.HashMismatch: 422,
+    errors.FormatNotAllowed: 415,
+    errors.FormatMismatch: 415,
+    errors.TooLarge: 413,
+    errors.Conflict: 409,
+    errors.IdempotencyConflict: 409,
+    errors.Expired: 410,
+    errors.DailySequenceExhausted: 503,
+    errors.Unavailable: 503,
+}
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "invalid_request",
+               413: "too_large", 415: "format_not_allowed", 422: "invalid_request"}
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"urn:kapu:problem:{code}", "title": title, "status": status,
+            "detail": detail, "code": code, **extra}
+    headers = {"WWW-Authenticate": 'Basic realm="kapu"'} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def status_of(error: errors.GatewayError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.GatewayError)
+    extra = {"field": exc.field} if exc.field else {}
+    return problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body",))
+    detail = f"{location}: {first.get('msg', 'invalid')}" if location else "invalid request"
+    return problem(422, "invalid_request", "Invalid request", detail, field=location or None)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+    return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal_error", "Internal error",
+                   "the gateway failed; the error is logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,212 @@
+"""Accepting, showing, handing out and acknowledging documents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.domain.documents import (
+    DeliveryState,
+    Document,
+    UploadRequest,
+    validate_upload,
+)
+from gateway.domain.formats import content_matches
+from gateway.domain.parties import Party
+from gateway.domain.registration import (
+    MAX_DAILY_SEQUENCE,
+    make_registration_number,
+    registration_day,
+)
+from gateway.errors import (
+    DailySequenceExhausted,
+    Expired,
+    Forbidden,
+    FormatMismatch,
+    HashMismatch,
+    IdempotencyConflict,
+    NotFound,
+    RecipientUnknown,
+    Unavailable,
+)
+from gateway.services.ports import NewDocument, Ports, StagedContent, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The answer to an accepted upload (befogadás)."""
+
+    registration_number: str
+    registered_at: datetime
+    valid_until: datetime
+    sha256: str
+    size: int
+    file_name: str
+
+    @classmethod
+    def of(cls, document: Document) -> Acceptance:
+        return cls(
+            document.registration_number, document.registered_at, document.valid_until,
+            document.sha256, document.size, document.file_name,
+        )
+
+
+def start_upload(ports: Ports) -> StagedContent:
+    """Open a staging area for one document's bytes, limited to the configured size."""
+    return ports.blobs.stage(ports.max_document_bytes)
+
+
+async def _recipient(uow: UnitOfWork, request: UploadRequest) -> Party:
+    if request.recipient_krid is not None:
+        found = await uow.parties.by_krid(request.recipient_krid)
+        address = f"KRID {request.recipient_krid}"
+    else:
+        assert request.recipient_code is not None
+        found = await uow.parties.by_code(request.recipient_code)
+        address = "the given kapcsolati kód"
+    if found is None:
+        field = "recipient_krid" if request.recipient_krid else "recipient_code"
+        raise RecipientUnknown(f"no addressee with {address}", field=field)
+    return found
+
+
+async def accept_document(
+    ports: Ports,
+    sender: Party,
+    request: UploadRequest,
+    content: StagedContent,
+    idempotency_key: str | None = None,
+) -> Acceptance:
+    """Register a document whose bytes are staged in ``content``: check it, give it the next
+    registration number and its dates in one transaction, then move the bytes into the store.
+
+    Whatever is refused or fails, the staged bytes are removed and no number is consumed:
+    the counter increment is part of the transaction that rolls back.
+    """
+    try:
+        acceptance = await _accept(ports, sender, request, content, idempotency_key)
+    except BaseException:
+        await content.discard()
+        raise
+    await content.place()
+    return acceptance
+
+
+async def _accept(
+    ports: Ports,
+    sender: Party,
+    request: UploadRequest,
+    content: StagedContent,
+    idempotency_key: str | None,
+) -> Acceptance:
+    request = validate_upload(request)
+    if not content_matches(request.file_name, content.head):
+        raise FormatMismatch(
+            f"the content of {request.file_name!r} is not what its extension says",
+            field="file",
+        )
+    if request.sha256 is not None and request.sha256 != content.sha256:
+        raise HashMismatch(
+            f"sha256 {request.sha256} does not match the content's {content.sha256}",
+            field="sha256",
+        )
+    if request.sha1 is not None and request.sha1 != await content.sha1():
+        raise HashMismatch("sha1 does not match the content", field="sha1")
+    fingerprint = request.fingerprint(content.sha256)
+
+    async with ports.write_uow() as uow:
+        recipient = await _recipient(uow, request)
+        if not sender.is_organisation and not recipient.is_organisation:
+            raise Forbidden("a citizen can send only to organisations", field="recipient_code")
+        if idempotency_key is not None:
+            earlier = await uow.idempotency.claim(sender.id, idempotency_key, fingerprint)
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint or earlier.document_id is None:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was used for a different document"
+                    )
+                document = await uow.documents.by_id(earlier.document_id)
+                assert document is not None
+                return Acceptance.of(document)
+        registered_at = ports.clock.now()
+        # The number carries the organisation's KRID: the addressee's, or else the sender's.
+        numbering_krid = recipient.krid if recipient.is_organisation else sender.krid
+        assert numbering_krid is not None
+        sequence = await uow.counters.next(numbering_krid, registration_day(registered_at))
+        if sequence > MAX_DAILY_SEQUENCE:
+            raise DailySequenceExhausted(
+                f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
+            )
+        number = make_registration_number(numbering_krid, registered_at, sequence)
+        valid_until = registered_at + timedelta(days=ports.retention_days)
+        document_id = await uow.documents.add(NewDocument(
+            registration_number=number, registered_at=registered_at, valid_until=valid_until,
+            sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
+            reference_number=request.reference_number, doc_type_office=request.doc_type_office,
+            doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
+            note=request.note, file_name=request.file_name, size=content.size,
+            sha256=content.sha256, reply_encryption=request.reply_encryption,
+            return_receipt=request.return_receipt,
+        ))
+        if idempotency_key is not None:
+            await uow.idempotency.complete(sender.id, idempotency_key, document_id)
+        await uow.commit()
+    return Acceptance(number, registered_at, valid_until, content.sha256, content.size,
+                      request.file_name)
+
+
+async def _visible(uow: UnitOfWork, party: Party, registration_number: str) -> Document:
+    document = await uow.documents.by_number(registration_number)
+    if document is None or party.id not in (document.sender_id, document.recipient_id):
+        # Another party's document is answered exactly like a missing one.
+        raise NotFound(f"no document {registration_number}")
+    return document
+
+
+async def get_document(ports: Ports, party: Party, registration_number: str) -> Document:
+    """Metadata of a document, for its sender or its addressee."""
+    async with ports.uow() as uow:
+        return await _visible(uow, party, registration_number)
+
+
+async def open_content(
+    ports: Ports, party: Party, registration_number: str
+) -> tuple[Document, AsyncIterator[bytes]]:
+    """The document and a stream of its bytes. Downloading does not acknowledge."""
+    async with ports.uow() as uow:
+        document = await _visible(uow, party, registration_number)
+    if document.delivery_state is DeliveryState.EXPIRED:
+        raise Expired(f"document {registration_number} expired and its content was deleted")
+    if not await ports.blobs.exists(document.sha256):
+        log.error("blob %s of %s is missing", document.sha256, registration_number)
+        raise Unavailable("the document's content cannot be read right now")
+    return document, ports.blobs.read(document.sha256)
+
+
+async def acknowledge(ports: Ports, party: Party, registration_number: str) -> Document:
+    """The addressee confirms it has the document; repeating it changes nothing."""
+    async with ports.write_uow() as uow:
+        document = await _visible(uow, party, registration_number)
+        if document.recipient_id != party.id:
+            raise Forbidden("only the addressee acknowledges a document")
+        if document.delivery_state is DeliveryState.EXPIRED:
+            raise Expired(f"document {registration_number} expired before it was downloaded")
+        if document.delivery_state is DeliveryState.WAITING:
+            await uow.documents.acknowledge(document.id, ports.clock.now())
+            document = await _visible(uow, party, registration_number)
+            await uow.commit()
+    return document
+
+
+async def recover_interrupted_uploads(ports: Ports) -> int:
+    """At start-up: move into place content whose row committed just before a crash."""
+
+    async def committed(sha256: str) -> bool:
+        async with ports.uow() as uow:
+            return await uow.documents.has_content(sha256)
+
+    return await ports.blobs.recover(committed)

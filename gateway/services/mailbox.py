@@ -1,0 +1,66 @@
+"""Listing a party's mailbox, oldest first, with an opaque keyset cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from gateway.domain.documents import Document
+from gateway.domain.parties import Party, PartyKind
+from gateway.errors import InvalidRequest
+from gateway.services.ports import MailboxQuery, OfficeQuery, Ports
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class MailboxPage:
+    items: list[Document]
+    next_cursor: str | None
+
+
+def _encode_cursor(document_id: int) -> str:
+    return base64.urlsafe_b64encode(f"d{document_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("d"):
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest("cursor is not one this gateway gave out", field="cursor") from exc
+
+
+async def list_mailbox(
+    ports: Ports,
+    party: Party,
+    *,
+    only_waiting: bool = True,
+    sender_kind: PartyKind | None = None,
+    doc_type_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> MailboxPage:
+    """One page of the party's mailbox. Listing does not consume: until a document is
+    acknowledged it is listed again, so a client that crashes loses nothing."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    after_id = _decode_cursor(cursor) if cursor else 0
+    query = MailboxQuery(
+        recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
+        doc_type_id=doc_type_id, after_id=after_id, limit=limit + 1,
+    )
+    async with ports.uow() as uow:
+        rows = await uow.documents.mailbox(query)
+    items = rows[:limit]
+    next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+    return MailboxPage(items, next_cursor)
+
+
+async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
+    """Organisations matching every given filter (name: case-insensitive substring)."""
+    async with ports.uow() as uow:
+        return await uow.parties.offices(query)

@@ -1,0 +1,153 @@
+"""Registering organisations and citizens, and the demo parties of ``serve --demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.crypto.passwords import hash_password, new_password
+from gateway.domain.parties import (
+    PartyKind,
+    check_email,
+    check_krid,
+    check_mak_code,
+    check_short_name,
+)
+from gateway.errors import Conflict, InvalidRequest
+from gateway.services.ports import NewParty, Ports
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What registration shows once: the password is not stored in a readable form."""
+
+    username: str
+    password: str
+    krid: str | None = None
+    short_name: str | None = None
+    code: str | None = None
+
+
+def _checked(check: Callable[[str], str], value: str, field: str) -> str:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field=field) from exc
+
+
+async def register_organisation(
+    ports: Ports,
+    *,
+    krid: str,
+    short_name: str,
+    name: str,
+    kind: PartyKind = PartyKind.HIVATALI,
+    mak_code: str | None = None,
+    password: str | None = None,
+) -> Registered:
+    """Register an organisation gateway; its username is its short name. Refuses a taken
+    KRID or short name with Conflict naming the field."""
+    krid = _checked(check_krid, krid, "krid")
+    short_name = _checked(check_short_name, short_name, "short_name")
+    if mak_code is not None:
+        mak_code = _checked(check_mak_code, mak_code, "mak_code")
+    if not kind.is_organisation:
+        raise InvalidRequest(f"{kind} is not an organisation type", field="type")
+    if not name.strip():
+        raise InvalidRequest("name is required", field="name")
+    password = password or new_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    new = NewParty(
+        kind=kind, name=name.strip(), username=short_name, password_hash=password_hash,
+        krid=krid, short_name=short_name, mak_code=mak_code,
+    )
+    async with ports.write_uow() as uow:
+        taken = await uow.parties.taken(krid=krid, short_name=short_name, username=short_name)
+        if taken is not None:
+            raise Conflict(f"{taken} is already registered", field=taken)
+        await uow.parties.add(new)
+        await uow.commit()
+    return Registered(username=short_name, password=password, krid=krid, short_name=short_name)
+
+
+async def register_citizen(
+    ports: Ports,
+    *,
+    name: str,
+    email: str,
+    username: str | None = None,
+    password: str | None = None,
+    code: str | None = None,
+) -> Registered:
+    """Register a citizen; the kapcsolati kód is random and unguessable (128 bits)."""
+    email = _checked(check_email, email, "email")
+    if not name.strip():
+        raise InvalidRequest("name is required", field="name")
+    code = code or secrets.token_hex(16)
+    username = username or f"citizen-{secrets.token_hex(5)}"
+    password = password or new_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    new = NewParty(
+        kind=PartyKind.CITIZEN, name=name.strip(), username=username,
+        password_hash=password_hash, code=code, email=email,
+    )
+    async with ports.write_uow() as uow:
+        taken = await uow.parties.taken(krid=None, short_name=None, username=username)
+        if taken is not None:
+            raise Conflict(f"{taken} is already registered", field=taken)
+        await uow.parties.add(new)
+        await uow.commit()
+    return Registered(username=username, password=password, code=code)
+
+
+@dataclass(frozen=True)
+class DemoOrganisation:
+    krid: str
+    short_name: str
+    name: str
+    kind: PartyKind
+    password: str
+
+
+# Published on purpose so that a vendor's tests can hard-code them; production refuses --demo.
+DEMO_ORGANISATIONS = (
+    DemoOrganisation("100000001", "DEMOHIVATAL", "Demo Hivatal", PartyKind.HIVATALI,
+                     "demohivatal-jelszo"),
+    DemoOrganisation("100000002", "DEMOCEG", "Demo Cég Kft.", PartyKind.CEG, "democeg-jelszo"),
+)
+DEMO_CITIZEN = Registered(
+    username="demopolgar", password="demopolgar-jelszo", code=  # noqa: S106 - published demo
+        "d3m0c0de0000000000000000000000a1"
+)
+DEMO_CITIZEN_NAME = "Demo Polgár"
+DEMO_CITIZEN_EMAIL = "demo.polgar@example.hu"
+
+
+async def _exists(ports: Ports, username: str) -> bool:
+    async with ports.uow() as uow:
+        return await uow.parties.by_username(username) is not None
+
+
+async def ensure_demo_parties(ports: Ports) -> list[Registered]:
+    """Create the demo parties where missing (idempotent); return their credentials."""
+    shown: list[Registered] = []
+    for org in DEMO_ORGANISATIONS:
+        if not await _exists(ports, org.short_name):
+            await register_organisation(
+                ports, krid=org.krid, short_name=org.short_name, name=org.name, kind=org.kind,
+                password=org.password,
+            )
+        shown.append(Registered(
+            username=org.short_name, password=org.password, krid=org.krid,
+            short_name=org.short_name,
+        ))
+    if not await _exists(ports, DEMO_CITIZEN.username):
+        await register_citizen(
+            ports, name=DEMO_CITIZEN_NAME, email=DEMO_CITIZEN_EMAIL,
+            username=DEMO_CITIZEN.username, password=DEMO_CITIZEN.password,
+            code=DEMO_CITIZEN.code,
+        )
+    shown.append(DEMO_CITIZEN)
+    return shown

@@ -1,0 +1,176 @@
+"""The ports the services need; storage/ and app.py provide the concrete classes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol
+
+from gateway.domain.documents import Document
+from gateway.domain.parties import Party, PartyKind
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewParty:
+    kind: PartyKind
+    name: str
+    username: str
+    password_hash: str
+    krid: str | None = None
+    short_name: str | None = None
+    mak_code: str | None = None
+    code: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    registration_number: str
+    registered_at: datetime
+    valid_until: datetime
+    sender_id: int
+    recipient_id: int
+    sender_kind: PartyKind
+    reference_number: str | None
+    doc_type_office: str
+    doc_type_id: str
+    doc_type_description: str
+    note: str | None
+    file_name: str
+    size: int
+    sha256: str
+    reply_encryption: bool
+    return_receipt: bool
+    system_message: bool = False
+
+
+@dataclass(frozen=True)
+class MailboxQuery:
+    recipient_id: int
+    only_waiting: bool
+    sender_kind: PartyKind | None = None
+    doc_type_id: str | None = None
+    after_id: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class OfficeQuery:
+    short_name: str | None = None
+    name: str | None = None
+    kind: PartyKind | None = None
+    krid: str | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    fingerprint: str
+    document_id: int | None = field(default=None)
+
+
+class PartyRepository(Protocol):
+    async def add(self, new: NewParty) -> Party: ...
+    async def credentials(self, username: str) -> tuple[Party, str] | None:
+        """The party and its stored password hash."""
+        ...
+    async def by_krid(self, krid: str) -> Party | None: ...
+    async def by_code(self, code: str) -> Party | None: ...
+    async def by_username(self, username: str) -> Party | None: ...
+    async def taken(self, *, krid: str | None, short_name: str | None, username: str) -> str | None:
+        """The name of the first field whose value another party has, else None."""
+        ...
+    async def offices(self, query: OfficeQuery) -> list[Party]: ...
+
+
+class DocumentRepository(Protocol):
+    async def add(self, new: NewDocument) -> int: ...
+    async def by_id(self, document_id: int) -> Document | None: ...
+    async def by_number(self, registration_number: str) -> Document | None: ...
+    async def has_content(self, sha256: str) -> bool:
+        """Whether any document row refers to this content."""
+        ...
+    async def mailbox(self, query: MailboxQuery) -> list[Document]: ...
+    async def acknowledge(self, document_id: int, at: datetime) -> None:
+        """Mark as downloaded unless it already is (or expired)."""
+        ...
+
+
+class RegistrationCounter(Protocol):
+    async def next(self, krid: str, day: date) -> int:
+        """Take the next sequence number of ``krid`` on ``day``, atomically; a rollback of
+        the surrounding transaction gives it back."""
+        ...
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(self, party_id: int, key: str, fingerprint: str) -> IdempotencyRecord | None:
+        """Claim ``key`` for this request; None when claimed, else the earlier record."""
+        ...
+    async def complete(self, party_id: int, key: str, document_id: int) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    parties: PartyRepository
+    documents: DocumentRepository
+    counters: RegistrationCounter
+    idempotency: IdempotencyRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class StagedContent(Protocol):
+    """Bytes of one upload on their way into the blob store."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def head(self) -> bytes: ...
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append bytes; raises TooLarge past the limit."""
+        ...
+    async def finish(self) -> None:
+        """All bytes are in: make them durable."""
+        ...
+    async def sha1(self) -> str: ...
+    async def place(self) -> None:
+        """Move into the store; call only after the database row has committed."""
+        ...
+    async def discard(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def stage(self, max_bytes: int) -> StagedContent: ...
+    def read(self, sha256: str) -> AsyncIterator[bytes]: ...
+    async def exists(self, sha256: str) -> bool: ...
+    async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
+
+
+@dataclass
+class Ports:
+    """Everything a service may touch, wired once by app.py."""
+
+    uow: Callable[[], UnitOfWork]
+    # Takes the database's write lock at BEGIN (SQLite), so two writers never deadlock.
+    write_uow: Callable[[], UnitOfWork]
+    blobs: BlobStore
+    clock: Clock
+    retention_days: int
+    max_document_bytes: int

@@ -1,0 +1,167 @@
+"""Content-addressed blob store on the filesystem.
+
+Layout under the root: ``ab/cd/<sha256>`` for stored content, ``tmp/`` for uploads on their
+way in. An upload streams into ``tmp/<uuid>.part`` through the hashers; when complete it is
+fsynced and renamed to ``tmp/<sha256>.<uuid>.ready``; only after the database row has committed
+is it renamed into place. A crash between commit and that rename leaves a ``.ready`` file that
+``recover`` moves into place at the next start (its row exists); every other leftover is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.domain.formats import HEAD_BYTES
+from gateway.errors import TooLarge
+
+log = logging.getLogger(__name__)
+READ_CHUNK = 1 << 20
+# Leftovers younger than this may belong to an upload another process is still finishing.
+STALE_AFTER_SECONDS = 3600
+
+
+class StagedFile:
+    """One upload's bytes in ``tmp/``. Writes are plain synchronous appends: they land in the
+    page cache in microseconds, and a thread hop per 64 KiB chunk would cost more than it
+    saves; the one slow call, fsync, runs in a worker thread."""
+
+    def __init__(self, store: FileBlobStore, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+        self._path: Path = store.tmp_dir / f"{uuid.uuid4().hex}.part"
+        self._file: BinaryIO | None = None
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        self._head = bytearray()
+        self._digest: str | None = None
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def sha256(self) -> str:
+        if self._digest is None:
+            raise RuntimeError("the upload is not finished")
+        return self._digest
+
+    @property
+    def head(self) -> bytes:
+        return bytes(self._head)
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._size + len(chunk) > self._max_bytes:
+            raise TooLarge(f"the document is larger than {self._max_bytes} bytes", field="file")
+        if self._file is None:
+            self._file = open(self._path, "xb")
+        self._file.write(chunk)
+        self._sha256.update(chunk)
+        if len(self._head) < HEAD_BYTES:
+            self._head += chunk[: HEAD_BYTES - len(self._head)]
+        self._size += len(chunk)
+
+    async def finish(self) -> None:
+        if self._file is None:  # an empty document
+            self._file = await asyncio.to_thread(open, self._path, "xb")
+        file = self._file
+        await asyncio.to_thread(_flush_and_sync, file)
+        file.close()
+        self._digest = self._sha256.hexdigest()
+        ready = self._store.tmp_dir / f"{self._digest}.{self._path.stem}.ready"
+        self._path.rename(ready)
+        self._path = ready
+
+    async def sha1(self) -> str:
+        """SHA-1 for older clients' Lenyomat; computed only when asked, from the staged file."""
+        return await asyncio.to_thread(_file_digest, self._path, "sha1")
+
+    async def place(self) -> None:
+        self._store.place(self._path, self.sha256)
+
+    async def discard(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+
+def _flush_and_sync(file: BinaryIO) -> None:
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, algorithm).hexdigest()
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def stage(self, max_bytes: int) -> StagedFile:
+        return StagedFile(self, max_bytes)
+
+    def place(self, ready: Path, sha256: str) -> None:
+        final = self.path_of(sha256)
+        if final.exists():  # the same content is stored already: keep one copy
+            with contextlib.suppress(FileNotFoundError):
+                ready.unlink()
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ready.rename(final)
+        except FileNotFoundError:
+            # Another process's recovery placed it first.
+            if not final.exists():
+                raise
+
+    async def exists(self, sha256: str) -> bool:
+        return self.path_of(sha256).is_file()
+
+    async def read(self, sha256: str) -> AsyncIterator[bytes]:
+        file = await asyncio.to_thread(open, self.path_of(sha256), "rb")
+        try:
+            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+                yield chunk
+        finally:
+            file.close()
+
+    async def check(self) -> None:
+        """Raise OSError unless the store can be written (readiness probe)."""
+        probe = self.tmp_dir / f"probe-{uuid.uuid4().hex}"
+        await asyncio.to_thread(probe.write_bytes, b"")
+        probe.unlink()
+
+    async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int:
+        """Finish what a crash interrupted: place ``.ready`` files whose row committed, remove
+        stale leftovers. Returns how many blobs were placed."""
+        placed = 0
+        now = time.time()
+        for path in self.tmp_dir.iterdir():
+            stale = now - path.stat().st_mtime > STALE_AFTER_SECONDS
+            if path.suffix == ".ready":
+                sha256 = path.name.split(".", 1)[0]
+                if await committed(sha256):
+                    self.place(path, sha256)
+                    placed += 1
+                    log.warning("recovered blob %s after an interrupted upload", sha256)
+                    continue
+            if stale:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        return placed

@@ -1,0 +1,265 @@
+"""Repositories: all SQL of the gateway. Each works on the unit of work's connection."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from gateway.domain.documents import DeliveryState, Document, PartyRef
+from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
+from gateway.errors import Conflict
+from gateway.services.ports import (
+    IdempotencyRecord,
+    MailboxQuery,
+    NewDocument,
+    NewParty,
+    OfficeQuery,
+)
+from gateway.storage.tables import documents, idempotency_keys, parties, registration_counters
+
+
+def _upsert_for(connection: AsyncConnection) -> Any:
+    """The dialect's INSERT that knows ON CONFLICT (both PostgreSQL and SQLite ≥ 3.35 do)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def _party(row: RowMapping) -> Party:
+    return Party(
+        id=row["id"], kind=PartyKind(row["kind"]), name=row["name"], username=row["username"],
+        krid=row["krid"], short_name=row["short_name"], mak_code=row["mak_code"],
+        code=row["code"], email=row["email"],
+    )
+
+
+_PARTY_COLUMNS = [c for c in parties.c if c.name not in ("password_hash", "name_folded")]
+
+
+class SqlParties:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, new: NewParty) -> Party:
+        values = dict(
+            kind=new.kind.value, name=new.name, name_folded=new.name.casefold(),
+            username=new.username,
+            password_hash=new.password_hash, krid=new.krid, short_name=new.short_name,
+            mak_code=new.mak_code, code=new.code, email=new.email, created_at=datetime.now(UTC),
+        )
+        try:
+            result = await self._connection.execute(
+                insert(parties).values(**values).returning(*_PARTY_COLUMNS)
+            )
+        except IntegrityError as exc:
+            # Lost a race with another registration of the same KRID, short name or username.
+            raise Conflict("a party with the same KRID, short name or username exists") from exc
+        return _party(result.mappings().one())
+
+    async def _one(self, *conditions: Any) -> Party | None:
+        result = await self._connection.execute(select(*_PARTY_COLUMNS).where(*conditions))
+        row = result.mappings().first()
+        return _party(row) if row else None
+
+    async def credentials(self, username: str) -> tuple[Party, str] | None:
+        result = await self._connection.execute(
+            select(*_PARTY_COLUMNS, parties.c.password_hash).where(parties.c.username == username)
+        )
+        row = result.mappings().first()
+        return (_party(row), row["password_hash"]) if row else None
+
+    async def by_krid(self, krid: str) -> Party | None:
+        return await self._one(parties.c.krid == krid)
+
+    async def by_code(self, code: str) -> Party | None:
+        return await self._one(parties.c.code == code)
+
+    async def by_username(self, username: str) -> Party | None:
+        return await self._one(parties.c.username == username)
+
+    async def taken(
+        self, *, krid: str | None, short_name: str | None, username: str
+    ) -> str | None:
+        checks = [("krid", parties.c.krid, krid), ("short_name", parties.c.short_name, short_name),
+                  ("username", parties.c.username, username)]
+        for field, column, value in checks:
+            if value is not None and await self._one(column == value) is not None:
+                return field
+        return None
+
+    async def offices(self, query: OfficeQuery) -> list[Party]:
+        kinds = [query.kind.value] if query.kind else [k.value for k in ORGANISATION_KINDS]
+        statement = select(*_PARTY_COLUMNS).where(parties.c.kind.in_(kinds))
+        if query.short_name:
+            statement = statement.where(parties.c.short_name == query.short_name.upper())
+        if query.krid:
+            statement = statement.where(parties.c.krid == query.krid)
+        if query.name:
+            needle = query.name.casefold()
+            for special in ("\\", "%", "_"):
+                needle = needle.replace(special, "\\" + special)
+            statement = statement.where(
+                parties.c.name_folded.like(f"%{needle}%", escape="\\")
+            )
+        statement = statement.order_by(parties.c.short_name).limit(query.limit)
+        result = await self._connection.execute(statement)
+        return [_party(row) for row in result.mappings()]
+
+
+_sender = parties.alias("sender")
+_recipient = parties.alias("recipient")
+
+
+def _ref(row: RowMapping, prefix: str) -> PartyRef:
+    return PartyRef(
+        kind=PartyKind(row[f"{prefix}_party_kind"]), name=row[f"{prefix}_party_name"],
+        krid=row[f"{prefix}_party_krid"], short_name=row[f"{prefix}_party_short_name"],
+        code=row[f"{prefix}_party_code"], mak_code=row[f"{prefix}_party_mak_code"],
+        email=row[f"{prefix}_party_email"],
+    )
+
+
+def _document_select() -> Select[Any]:
+    party_columns = ("kind", "name", "krid", "short_name", "code", "mak_code", "email")
+    return (
+        select(
+            documents,
+            *(_sender.c[name].label(f"sender_party_{name}") for name in party_columns),
+            *(_recipient.c[name].label(f"recipient_party_{name}") for name in party_columns),
+        )
+        .join(_sender, _sender.c.id == documents.c.sender_id)
+        .join(_recipient, _recipient.c.id == documents.c.recipient_id)
+    )
+
+
+def _document(row: RowMapping) -> Document:
+    return Document(
+        id=row["id"], registration_number=row["registration_number"],
+        registered_at=row["registered_at"], valid_until=row["valid_until"],
+        sender_id=row["sender_id"], recipient_id=row["recipient_id"],
+        sender=_ref(row, "sender"), recipient=_ref(row, "recipient"),
+        reference_number=row["reference_number"], doc_type_office=row["doc_type_office"],
+        doc_type_id=row["doc_type_id"], doc_type_description=row["doc_type_description"],
+        note=row["note"], file_name=row["file_name"], size=row["size"], sha256=row["sha256"],
+        reply_encryption=row["reply_encryption"], return_receipt=row["return_receipt"],
+        system_message=row["system_message"],
+        delivery_state=DeliveryState(row["delivery_state"]),
+        acknowledged_at=row["acknowledged_at"],
+    )
+
+
+class SqlDocuments:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, new: NewDocument) -> int:
+        result = await self._connection.execute(
+            insert(documents).values(
+                registration_number=new.registration_number,
+                registered_at=new.registered_at, valid_until=new.valid_until,
+                sender_id=new.sender_id, recipient_id=new.recipient_id,
+                sender_kind=new.sender_kind.value, reference_number=new.reference_number,
+                doc_type_office=new.doc_type_office, doc_type_id=new.doc_type_id,
+                doc_type_description=new.doc_type_description, note=new.note,
+                file_name=new.file_name, size=new.size, sha256=new.sha256,
+                reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
+                system_message=new.system_message,
+                delivery_state=DeliveryState.WAITING.value,
+            ).returning(documents.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def _one(self, condition: Any) -> Document | None:
+        result = await self._connection.execute(_document_select().where(condition))
+        row = result.mappings().first()
+        return _document(row) if row else None
+
+    async def by_id(self, document_id: int) -> Document | None:
+        return await self._one(documents.c.id == document_id)
+
+    async def by_number(self, registration_number: str) -> Document | None:
+        return await self._one(documents.c.registration_number == registration_number)
+
+    async def has_content(self, sha256: str) -> bool:
+        result = await self._connection.execute(
+            select(documents.c.id).where(documents.c.sha256 == sha256).limit(1)
+        )
+        return result.first() is not None
+
+    async def mailbox(self, query: MailboxQuery) -> list[Document]:
+        conditions = [documents.c.recipient_id == query.recipient_id,
+                      documents.c.id > query.after_id]
+        if query.only_waiting:
+            conditions.append(documents.c.delivery_state == DeliveryState.WAITING.value)
+        if query.sender_kind is not None:
+            conditions.append(documents.c.sender_kind == query.sender_kind.value)
+        if query.doc_type_id is not None:
+            conditions.append(documents.c.doc_type_id == query.doc_type_id)
+        statement = (
+            _document_select().where(and_(*conditions)).order_by(documents.c.id)
+            .limit(query.limit)
+        )
+        result = await self._connection.execute(statement)
+        return [_document(row) for row in result.mappings()]
+
+    async def acknowledge(self, document_id: int, at: datetime) -> None:
+        await self._connection.execute(
+            update(documents)
+            .where(documents.c.id == document_id,
+                   documents.c.delivery_state == DeliveryState.WAITING.value)
+            .values(delivery_state=DeliveryState.DOWNLOADED.value, acknowledged_at=at)
+        )
+
+
+class SqlCounter:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def next(self, krid: str, day: date) -> int:
+        # One atomic statement: the row lock it takes is held until the document's transaction
+        # ends, so concurrent uploads for this KRID and day queue here, and a rollback returns
+        # the number. Never read-then-write.
+        upsert = _upsert_for(self._connection)(registration_counters).values(
+            krid=krid, day=day, last_value=1
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[registration_counters.c.krid, registration_counters.c.day],
+            set_={"last_value": registration_counters.c.last_value + 1},
+        ).returning(registration_counters.c.last_value)
+        result = await self._connection.execute(upsert)
+        return int(result.scalar_one())
+
+
+class SqlIdempotency:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, party_id: int, key: str, fingerprint: str) -> IdempotencyRecord | None:
+        # ON CONFLICT DO NOTHING waits for a concurrent claimer of the same key to finish, so a
+        # retry racing its original sees the original's outcome instead of a second document.
+        claim = _upsert_for(self._connection)(idempotency_keys).values(
+            party_id=party_id, key=key, fingerprint=fingerprint, created_at=datetime.now(UTC)
+        ).on_conflict_do_nothing(
+            index_elements=[idempotency_keys.c.party_id, idempotency_keys.c.key]
+        ).returning(idempotency_keys.c.party_id)
+        if (await self._connection.execute(claim)).first() is not None:
+            return None
+        result = await self._connection.execute(
+            select(idempotency_keys.c.fingerprint, idempotency_keys.c.document_id).where(
+                idempotency_keys.c.party_id == party_id, idempotency_keys.c.key == key
+            )
+        )
+        row = result.one()
+        return IdempotencyRecord(fingerprint=row.fingerprint, document_id=row.document_id)
+
+    async def complete(self, party_id: int, key: str, document_id: int) -> None:
+        await self._connection.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.party_id == party_id, idempotency_keys.c.key == key)
+            .values(document_id=document_id)
+        )

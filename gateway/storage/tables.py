@@ -1,0 +1,109 @@
+"""Table definitions (SQLAlchemy Core). The schema itself is made only by migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC; SQLite keeps no offset, so it is put back on reading."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("only timezone-aware datetimes are stored")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite autoincrements only "INTEGER PRIMARY KEY".
+Id = BigInteger().with_variant(Integer(), "sqlite")
+metadata = MetaData()
+
+parties = Table(
+    "parties", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    # name.casefold(): SQLite's lower() and LIKE fold only ASCII, and Hungarian names are not.
+    Column("name_folded", String(255), nullable=False),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("krid", String(9), unique=True),
+    Column("short_name", String(20), unique=True),
+    Column("mak_code", String(9)),
+    Column("code", String(64), unique=True),
+    Column("email", String(255)),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+documents = Table(
+    "documents", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("registration_number", String(27), nullable=False, unique=True),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    Column("valid_until", UTCDateTime(), nullable=False),
+    Column("sender_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("recipient_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("sender_kind", String(16), nullable=False),
+    Column("reference_number", String(50)),
+    Column("doc_type_office", String(255), nullable=False),
+    Column("doc_type_id", String(255), nullable=False),
+    Column("doc_type_description", String(255), nullable=False),
+    Column("note", Text),
+    Column("file_name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("reply_encryption", Boolean, nullable=False),
+    Column("return_receipt", Boolean, nullable=False),
+    Column("system_message", Boolean, nullable=False),
+    Column("delivery_state", String(16), nullable=False),
+    Column("acknowledged_at", UTCDateTime()),
+    Index("ix_documents_mailbox", "recipient_id", "delivery_state", "id"),
+    Index("ix_documents_sender", "sender_id", "id"),
+    Index("ix_documents_sha256", "sha256"),
+)
+
+registration_counters = Table(
+    "registration_counters", metadata,
+    Column("krid", String(9), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("party_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("document_id", Id, ForeignKey("documents.id")),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

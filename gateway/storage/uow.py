@@ -1,0 +1,110 @@
+"""The unit of work: one connection, one transaction, committed once by the service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from gateway.errors import GatewayError, Unavailable
+from gateway.services.ports import (
+    DocumentRepository,
+    IdempotencyRepository,
+    PartyRepository,
+    RegistrationCounter,
+)
+from gateway.storage.database import WRITE_OPTION
+from gateway.storage.repositories import (
+    SqlCounter,
+    SqlDocuments,
+    SqlIdempotency,
+    SqlParties,
+)
+
+# What a database that is down, restarting or unreachable raises through SQLAlchemy.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _UNAVAILABLE) and not isinstance(exc, GatewayError)
+
+
+class SqlUnitOfWork:
+    """``async with uow: …; await uow.commit()`` — anything not committed is rolled back.
+
+    A database outage surfaces as ``Unavailable`` (safe to retry), never as a driver error.
+    """
+
+    parties: PartyRepository
+    documents: DocumentRepository
+    counters: RegistrationCounter
+    idempotency: IdempotencyRepository
+
+    def __init__(
+        self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
+    ) -> None:
+        self._engine = engine
+        self._write = write
+        # SQLite has one writer per file: queueing writers here is fairer and much faster than
+        # letting each connection sleep in SQLite's busy handler.
+        self._write_lock = write_lock if write else None
+        self._holds_lock = False
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write_lock is not None:
+            await self._write_lock.acquire()
+            self._holds_lock = True
+        try:
+            self._connection = await self._engine.connect()
+            if self._write:
+                await self._connection.execution_options(**{WRITE_OPTION: True})
+            self._transaction = await self._connection.begin()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await self._close()
+            if _is_outage(exc):
+                raise Unavailable("the database is not reachable; try again") from exc
+            raise
+        self.parties = SqlParties(self._connection)
+        self.documents = SqlDocuments(self._connection)
+        self.counters = SqlCounter(self._connection)
+        self.idempotency = SqlIdempotency(self._connection)
+        return self
+
+    async def commit(self) -> None:
+        assert self._transaction is not None
+        await self._transaction.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._close()
+        except Exception as close_exc:
+            if exc is None and _is_outage(close_exc):
+                raise Unavailable("the database connection failed") from close_exc
+        if exc is not None and _is_outage(exc):
+            raise Unavailable("the database is not reachable; try again") from exc
+
+    async def _close(self) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                await self._transaction.rollback()
+            if self._connection is not None:
+                await self._connection.close()
+        finally:
+            self._transaction = None
+            self._connection = None
+            if self._holds_lock and self._write_lock is not None:
+                self._holds_lock = False
+                self._write_lock.release()
