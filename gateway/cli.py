@@ -88,10 +88,11 @@ def _settings() -> Settings:
         _fail(2, f"bad setting {where.upper() if where != 'settings' else where}: {first['msg']}")
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, announce: bool = True) -> None:
     from gateway.storage.database import upgrade
 
-    print("kapu: applying database migrations…", file=sys.stderr)
+    if announce:
+        print("kapu: applying database migrations…", file=sys.stderr)
     try:
         upgrade(settings.database_url)
     except Exception as exc:
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _migrate(settings)
         print("kapu: the database is up to date", file=sys.stderr)
     elif args.command == "org":
-        _migrate(settings)
+        _migrate(settings, announce=False)
         org = _with_ports(settings, lambda ports: party_service.register_organisation(
             ports, krid=args.krid, short_name=args.short_name, name=args.name,
             kind=PartyKind(args.type), mak_code=args.mak_code,
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print({"krid": org.krid, "short_name": org.short_name, "username": org.username,
                 "password": org.password}, args.json)
     elif args.command == "citizen":
-        _migrate(settings)
+        _migrate(settings, announce=False)
         citizen = _with_ports(settings, lambda ports: party_service.register_citizen(
             ports, name=args.name, email=args.email,
         ))

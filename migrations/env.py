@@ -22,6 +22,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several hosts may start at once: one migrates, the others wait, then find nothing
+            # left to do. The lock ends with the transaction.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4711001)")
         context.run_migrations()
 
 

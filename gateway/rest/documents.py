@@ -23,7 +23,7 @@ from gateway.rest.models import (
     OfficesOut,
     local,
 )
-from gateway.rest.multipart import receive_form
+from gateway.rest.multipart import ReceivedForm, receive_form
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services.ports import OfficeQuery
@@ -68,26 +68,9 @@ def _flag(fields: dict[str, str], name: str) -> bool:
     raise InvalidRequest(f"{name} must be true or false", field=name)
 
 
-@router.post("/documents", status_code=201, response_model=AcceptanceOut,
-             openapi_extra=_UPLOAD_BODY, summary="Send a document")
-async def upload_document(
-    request: Request,
-    party: PartyDep,
-    ports: PortsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
-) -> AcceptanceOut:
-    content = document_service.start_upload(ports)
-    try:
-        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
-                                  content)
-    except ClientDisconnect as exc:
-        await content.discard()
-        raise InvalidRequest("the upload was interrupted before it ended") from exc
-    except BaseException:
-        await content.discard()
-        raise
+def _upload_request(form: ReceivedForm) -> UploadRequest:
     fields = form.fields
-    upload = UploadRequest(
+    return UploadRequest(
         file_name=form.file_name or "",
         doc_type_office=fields.get("doc_type_office", ""),
         doc_type_id=fields.get("doc_type_id", ""),
@@ -101,6 +84,27 @@ async def upload_document(
         reply_encryption=_flag(fields, "reply_encryption"),
         return_receipt=_flag(fields, "return_receipt"),
     )
+
+
+@router.post("/documents", status_code=201, response_model=AcceptanceOut,
+             openapi_extra=_UPLOAD_BODY, summary="Send a document")
+async def upload_document(
+    request: Request,
+    party: PartyDep,
+    ports: PortsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> AcceptanceOut:
+    content = document_service.start_upload(ports)
+    try:
+        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
+                                  content)
+        upload = _upload_request(form)
+    except ClientDisconnect as exc:
+        await content.discard()
+        raise InvalidRequest("the upload was interrupted before it ended") from exc
+    except BaseException:
+        await content.discard()
+        raise
     acceptance = await document_service.accept_document(
         ports, party, upload, content, idempotency_key
     )

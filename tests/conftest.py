@@ -1,0 +1,113 @@
+"""Fixtures for every tier: both databases, built by the migrations, and a test clock.
+
+PostgreSQL: one fresh database per test session (``kapu_test_<random>``), migrated once,
+dropped at the end. Tests keep apart by registering their own parties (fresh KRIDs start their
+own registration sequences). SQLite: a migrated template file copied for each test.
+
+When PostgreSQL cannot be reached, its tests are skipped and the summary says so, unless
+``KAPU_REQUIRE_POSTGRES=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.storage.database import upgrade
+
+ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("KAPU_REQUIRE_POSTGRES") == "1"
+_postgres_skips: list[str] = []
+
+
+class FixedClock:
+    """A settable clock for deterministic numbers and dates."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"kapu_test_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        reason = f"PostgreSQL not reachable at {ADMIN_DSN}: {exc}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (KAPU_REQUIRE_POSTGRES=1)")
+        _postgres_skips.append(reason)
+        pytest.skip(reason)
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "kapu.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / "kapu.db")
+        return f"sqlite+aiosqlite:///{tmp_path / 'kapu.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+_numbers = itertools.count(1)
+_run = secrets.randbelow(90_000) + 10_000
+
+
+def fresh_krid() -> str:
+    """A KRID no other test in this session (or, very likely, an earlier one) has used."""
+    return f"{_run:05d}{next(_numbers):04d}"
+
+
+def fresh_short_name() -> str:
+    return f"T{_run}N{next(_numbers)}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # A winter Tuesday morning in Budapest (UTC+1).
+    return FixedClock(datetime(2026, 11, 24, 8, 30, tzinfo=UTC))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_skips:
+        skipped = len(terminalreporter.stats.get("skipped", []))
+        terminalreporter.write_line(
+            f"PostgreSQL tests SKIPPED ({skipped} skipped in all): {_postgres_skips[0]}",
+            yellow=True, bold=True,
+        )

@@ -1,0 +1,101 @@
+"""Real ``kapu serve`` processes on free local ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+import pytest
+
+from tests.conftest import fresh_krid, fresh_short_name
+from tests.helpers import Account
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log: BinaryIO
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(database_url: str, data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir)}
+
+
+def start_server(database_url: str, data_dir: Path, *extra: str) -> Server:
+    port = free_port()
+    log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port), *extra],
+        env=_env(database_url, data_dir), stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.close()
+            raise RuntimeError(f"kapu serve exited: {Path(log.name).read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return Server(url, process, data_dir, log)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    process.wait()
+    log.close()
+    raise RuntimeError("kapu serve did not become healthy in 60 s")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+    server.log.close()
+
+
+@pytest.fixture
+def servers(database_url: str, tmp_path: Path) -> Iterator[Callable[[], Server]]:
+    """Start any number of servers sharing this test's database and blob directory."""
+    started: list[Server] = []
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+
+    def start() -> Server:
+        server = start_server(database_url, data_dir)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        stop_server(server)
+
+
+def register_org(database_url: str, data_dir: Path) -> Account:
+    krid = fresh_krid()
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "org", "add", "--krid", krid, "--short-name",
+         fresh_short_name(), "--name", "E2E Hivatal", "--json"],
+        env=_env(database_url, data_dir), capture_output=True, text=True, timeout=120,
+        check=True,
+    )
+    shown = json.loads(result.stdout)
+    return Account(shown["username"], shown["password"], krid=krid)

@@ -1,0 +1,76 @@
+"""The command line, run as a real process against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fresh_krid, fresh_short_name
+
+
+def kapu(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-m", "gateway", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_org_and_citizen_add(database_url: str, tmp_path: Path) -> None:
+    krid, short = fresh_krid(), fresh_short_name()
+    added = kapu(database_url, tmp_path, "org", "add", "--krid", krid, "--short-name", short,
+                 "--name", "Próba Hivatal", "--type", "per", "--mak-code", "123456789", "--json")
+    assert added.returncode == 0, added.stderr
+    org = json.loads(added.stdout)
+    assert org["krid"] == krid and org["short_name"] == short and org["username"] == short
+    assert len(org["password"]) >= 20
+
+    citizen = kapu(database_url, tmp_path, "citizen", "add", "--name", "Kiss Anna",
+                   "--email", "anna@example.hu", "--json")
+    assert citizen.returncode == 0, citizen.stderr
+    shown = json.loads(citizen.stdout)
+    assert set(shown) == {"code", "username", "password"}
+    assert len(shown["code"]) == 32
+
+    duplicate_krid = kapu(database_url, tmp_path, "org", "add", "--krid", krid,
+                          "--short-name", fresh_short_name(), "--name", "Másik")
+    assert duplicate_krid.returncode == 2
+    assert duplicate_krid.stderr.strip() == "kapu: error: krid is already registered"
+    duplicate_name = kapu(database_url, tmp_path, "org", "add", "--krid", fresh_krid(),
+                          "--short-name", short, "--name", "Másik")
+    assert duplicate_name.returncode == 2
+    assert "short_name is already registered" in duplicate_name.stderr
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (["org", "add", "--krid", "12", "--short-name", "ABC", "--name", "x"], "KRID must be"),
+    (["org", "add", "--krid", "123456789", "--short-name", "abc", "--name", "x"],
+     "short name must be"),
+    (["org", "add", "--krid", "123456789", "--short-name", "ABC", "--name", "x",
+      "--type", "bank"], "invalid choice"),
+    (["citizen", "add", "--name", "x", "--email", "nope"], "not an e-mail address"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_with_one_line(args: list[str], complaint: str,
+                                            tmp_path: Path) -> None:
+    result = kapu(f"sqlite+aiosqlite:///{tmp_path}/k.db", tmp_path, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert complaint in lines[0]
+
+
+def test_bad_setting_is_named(tmp_path: Path) -> None:
+    result = kapu("mysql://nope", tmp_path, "db", "upgrade")
+    assert result.returncode == 2
+    assert "KAPU_DATABASE_URL" in result.stderr
+
+
+def test_help_lists_commands(tmp_path: Path) -> None:
+    result = kapu(f"sqlite+aiosqlite:///{tmp_path}/k.db", tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "db", "org", "citizen"):
+        assert command in result.stdout

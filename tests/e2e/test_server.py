@@ -1,0 +1,115 @@
+"""Against real server processes: interrupted uploads, concurrency across instances."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import Server, register_org
+from tests.helpers import PDF, stored_files, upload, upload_form
+
+
+def _wait_until_empty(blob_root: Path, timeout: float = 10) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := stored_files(blob_root)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_upload_cut_off_mid_body_leaves_nothing(
+    servers: Callable[[], Server], database_url: str
+) -> None:
+    server = servers()
+    sender = register_org(database_url, server.data_dir)
+    office = register_org(database_url, server.data_dir)
+    boundary = "kapu-e2e"
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"recipient_krid\"\r\n\r\n"
+        f"{office.krid}\r\n--{boundary}\r\n"
+        "Content-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\r\n"
+    ).encode()
+    import base64
+
+    credentials = base64.b64encode(f"{sender.username}:{sender.password}".encode()).decode()
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(
+            b"POST /api/v1/documents HTTP/1.1\r\nHost: kapu\r\n"
+            + f"Authorization: Basic {credentials}\r\n".encode()
+            + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
+            + b"Content-Length: 10000000\r\n\r\n" + head
+        )
+        for _ in range(40):  # 2.5 MiB of the promised 10 MB, then the client dies
+            connection.sendall(b"x" * 65536)
+        # Let the server write some of it to its staging file before the cut.
+        time.sleep(0.5)
+
+    assert _wait_until_empty(server.data_dir / "blobs") == []
+    mailbox = httpx.get(f"{server.url}/api/v1/mailbox", auth=office.auth).json()
+    assert mailbox["items"] == []
+    # No number was consumed.
+    with httpx.Client(base_url=server.url) as client:
+        after = client.post("/api/v1/documents", auth=sender.auth, data=upload_form(office),
+                            files={"file": ("a.pdf", PDF)})
+    assert after.status_code == 201
+    assert after.json()["registration_number"].endswith("000001")
+
+
+def test_300_concurrent_uploads_over_two_instances_number_without_gap_or_repeat(
+    servers: Callable[[], Server], database_url: str
+) -> None:
+    first, second = servers(), servers()
+    sender = register_org(database_url, first.data_dir)
+    office = register_org(database_url, first.data_dir)
+
+    async def send_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=150)
+        async with httpx.AsyncClient(base_url=first.url, limits=limits, timeout=120) as a, \
+                httpx.AsyncClient(base_url=second.url, limits=limits, timeout=120) as b:
+            return await asyncio.gather(*(
+                upload((a, b)[i % 2], sender, office, f"document {i}".encode(), f"{i}.txt")
+                for i in range(300)
+            ))
+
+    responses = asyncio.run(send_all())
+
+    assert [r.status_code for r in responses] == [201] * 300, \
+        [r.text for r in responses if r.status_code != 201][:3]
+    numbers = [r.json()["registration_number"] for r in responses]
+    assert len(set(numbers)) == 300
+    by_day: dict[str, list[int]] = defaultdict(list)
+    for number in numbers:
+        assert number.startswith(office.krid)
+        by_day[number[9:17]].append(int(number[-6:]))
+    # Normally one day; should the run straddle Budapest midnight, each day counts from 1.
+    for sequences in by_day.values():
+        assert sorted(sequences) == list(range(1, len(sequences) + 1))
+    listed = httpx.get(f"{second.url}/api/v1/mailbox", params={"limit": 500},
+                       auth=office.auth).json()["items"]
+    assert sorted(d["registration_number"] for d in listed) == sorted(numbers)
+
+
+def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
+    from tests.e2e.conftest import start_server, stop_server
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for _ in range(2):
+        server = start_server(database_url, data_dir, "--demo")
+        try:
+            offices = httpx.get(f"{server.url}/api/v1/offices",
+                                params={"short_name": "DEMOHIVATAL"},
+                                auth=("DEMOHIVATAL", "demohivatal-jelszo"))
+            assert offices.status_code == 200
+            assert offices.json()["items"][0]["krid"] == "100000001"
+            citizen = httpx.get(f"{server.url}/api/v1/mailbox",
+                                auth=("demopolgar", "demopolgar-jelszo"))
+            assert citizen.status_code == 200
+        finally:
+            stop_server(server)

@@ -1,0 +1,43 @@
+"""The real app in-process (ASGI) on a real database, with the test clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.services.ports import Ports
+from tests.conftest import FixedClock
+
+
+@dataclass
+class Gateway:
+    client: httpx.AsyncClient
+    ports: Ports
+    blob_root: Path
+    clock: FixedClock
+
+
+async def _start(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kapu.test") as client:
+            yield Gateway(client, app.state.ports, settings.blob_dir, clock)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data",
+                    max_document_bytes=64 * 1024)
+
+
+@pytest.fixture
+async def gw(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
+    async for gateway in _start(settings, clock):
+        yield gateway
