@@ -40,7 +40,7 @@ def _env(database_url: str, data_dir: Path) -> dict[str, str]:
 
 def start_server(database_url: str, data_dir: Path, *extra: str) -> Server:
     port = free_port()
-    log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
+    log = open(data_dir.parent / f"server-{port}.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port), *extra],
         env=_env(database_url, data_dir), stdout=log, stderr=subprocess.STDOUT,

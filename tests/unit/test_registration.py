@@ -51,4 +51,4 @@ def test_bad_parts_are_refused(krid: str, sequence: int) -> None:
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        make_registration_number("123456789", datetime(2026, 1, 1), 1)  # noqa: DTZ001
+        make_registration_number("123456789", datetime(2026, 1, 1), 1)

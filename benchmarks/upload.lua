@@ -1,0 +1,31 @@
+-- wrk script: 10 KiB multipart uploads, each with unique content (so the content-addressed
+-- store cannot deduplicate them). Credentials and addressee come from the environment.
+local boundary = "kapubenchboundary"
+local krid = os.getenv("BENCH_KRID")
+local auth = os.getenv("BENCH_AUTH")
+local filler = string.rep("x", 10240 - 32)
+local counter = 0
+local thread_id = 0
+
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+
+local function field(name, value)
+  return "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"" .. name ..
+         "\"\r\n\r\n" .. value .. "\r\n"
+end
+
+function request()
+  counter = counter + 1
+  local body = field("recipient_krid", krid) .. field("doc_type_office", "BENCH") ..
+    field("doc_type_id", "LEVEL") .. field("doc_type_description", "Benchmark") ..
+    "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; " ..
+    "filename=\"bench.txt\"\r\nContent-Type: text/plain\r\n\r\n" ..
+    string.format("%8d %22d", tid or 0, counter) .. filler .. "\r\n--" .. boundary .. "--\r\n"
+  local headers = {}
+  headers["Authorization"] = "Basic " .. auth
+  headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
+  return wrk.format("POST", "/api/v1/documents", headers, body)
+end
