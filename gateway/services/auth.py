@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 
 from gateway.crypto.passwords import verify_password
 from gateway.domain.parties import Party
@@ -22,8 +23,12 @@ class CredentialCache:
     same credentials share one verification (single flight).
     """
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, lookup_ttl: float = 5.0) -> None:
         self._key = secrets.token_bytes(32)
+        self._lookup_ttl = lookup_ttl
+        # username -> (expires at, party, stored hash): spares a database round trip per
+        # request; a changed or removed party is seen within lookup_ttl seconds.
+        self._lookups: dict[str, tuple[float, Party, str]] = {}
         self._max_entries = max_entries
         self._verified: dict[str, tuple[str, bytes]] = {}
         self._in_flight: dict[tuple[str, bytes], asyncio.Future[bool]] = {}
@@ -31,6 +36,17 @@ class CredentialCache:
     def _mac(self, username: str, password: str) -> bytes:
         message = username.encode() + b"\x00" + password.encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def recall(self, username: str) -> tuple[Party, str] | None:
+        entry = self._lookups.get(username)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def remember(self, username: str, party: Party, stored_hash: str) -> None:
+        if len(self._lookups) >= self._max_entries:
+            self._lookups.pop(next(iter(self._lookups)))
+        self._lookups[username] = (time.monotonic() + self._lookup_ttl, party, stored_hash)
 
     async def check(self, username: str, password: str, stored_hash: str) -> bool:
         mac = self._mac(username, password)
@@ -67,12 +83,15 @@ async def authenticate(
     An unknown username costs the same argon2 work as a wrong password, so the answer's timing
     does not tell which usernames exist.
     """
-    async with ports.uow() as uow:
-        found = await uow.parties.credentials(username)
+    found = cache.recall(username)
+    if found is None:
+        async with ports.uow() as uow:
+            found = await uow.parties.credentials(username)
     if found is None:
         await asyncio.to_thread(verify_password, None, password)
         raise Unauthorized("wrong username or password")
     party, stored_hash = found
     if not await cache.check(username, password, stored_hash):
         raise Unauthorized("wrong username or password")
+    cache.remember(username, party, stored_hash)
     return party

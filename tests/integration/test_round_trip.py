@@ -151,3 +151,25 @@ async def test_offices_directory_filters(gw: Gateway) -> None:
     by_short = (await gw.client.get("/api/v1/offices", params={"short_name": office.username},
                                     auth=office.auth)).json()["items"]
     assert [o["krid"] for o in by_short] == [office.krid]
+
+
+async def test_openapi_describes_the_upload_form(gw: Gateway) -> None:
+    spec = (await gw.client.get("/openapi.json")).json()
+    upload_body = spec["paths"]["/api/v1/documents"]["post"]["requestBody"]
+    schema = upload_body["content"]["multipart/form-data"]["schema"]
+    assert {"file", "recipient_krid", "recipient_code", "sha256"} <= set(schema["properties"])
+    for path in ("/api/v1/mailbox", "/api/v1/documents/{registration_number}/content",
+                 "/api/v1/documents/{registration_number}/ack", "/api/v1/offices"):
+        assert path in spec["paths"]
+    assert (await gw.client.get("/docs")).status_code == 200
+
+
+async def test_non_ascii_file_name_survives(gw: Gateway) -> None:
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    sent = await upload(gw.client, sender, office, PDF, "Határozat – végzés.pdf")
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["file_name"] == "Határozat – végzés.pdf"
+    number = sent.json()["registration_number"]
+    content = await gw.client.get(f"/api/v1/documents/{number}/content", auth=office.auth)
+    assert "filename*=UTF-8''Hat%C3%A1rozat%20%E2%80%93%20v%C3%A9gz%C3%A9s.pdf" in \
+        content.headers["content-disposition"]

@@ -86,3 +86,34 @@ async def test_database_down_answers_503_unavailable(url: str, tmp_path: Path) -
     assert response.json()["code"] == "unavailable"
     assert "Traceback" not in response.text
     assert health.status_code == 200
+
+
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7])
+async def test_staged_content_round_trips_through_the_store(gw: Gateway, size: int) -> None:
+    import hashlib
+    import os
+
+    content = os.urandom(size)
+    staged = gw.ports.blobs.stage(max_bytes=4 * 1024 * 1024)
+    for start in range(0, size, 50_000):  # uneven chunks cross the in-memory spool limit
+        staged.write(memoryview(content)[start:start + 50_000])
+    await staged.finish()
+    assert staged.sha256 == hashlib.sha256(content).hexdigest()
+    assert staged.size == size
+    assert staged.head == content[:8192]
+    assert await staged.sha1() == hashlib.sha1(content).hexdigest()
+    await staged.place()
+    read = b"".join([chunk async for chunk in gw.ports.blobs.read(staged.sha256)])
+    assert read == content
+    assert not any((gw.blob_root / "tmp").iterdir())
+
+
+async def test_staged_content_over_the_limit_is_refused_and_discarded(gw: Gateway) -> None:
+    from gateway.errors import TooLarge
+
+    staged = gw.ports.blobs.stage(max_bytes=100_000)
+    staged.write(b"x" * 80_000)  # past the spool: a .part file exists now
+    with pytest.raises(TooLarge):
+        staged.write(b"x" * 30_000)
+    await staged.discard()
+    assert stored_files(gw.blob_root) == []
