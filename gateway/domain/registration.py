@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
-MAX_DAILY_SEQUENCE = 999_999
+SEQUENCE_DIGITS = 6
+MAX_DAILY_SEQUENCE = 10**SEQUENCE_DIGITS - 1
 _PATTERN = re.compile(r"^\d{27}$")
 
 
@@ -24,25 +24,18 @@ def registration_day(instant: datetime) -> date:
     return budapest_local(instant).date()
 
 
-@dataclass(frozen=True)
-class RegistrationNumber:
-    krid: str
-    local_moment: datetime  # Budapest local time, minute precision is what shows
-    sequence: int
-
-    def __str__(self) -> str:
-        return (
-            f"{self.krid}{self.local_moment:%Y%m%d%H%M}{self.sequence:06d}"
-        )
+def registration_prefix(krid: str, instant: datetime) -> str:
+    """The first 21 digits: the organisation's KRID and the Budapest minute of acceptance."""
+    if not (len(krid) == 9 and krid.isdigit()):
+        raise ValueError(f"KRID must be 9 digits, got {krid!r}")
+    return f"{krid}{budapest_local(instant):%Y%m%d%H%M}"
 
 
 def make_registration_number(krid: str, instant: datetime, sequence: int) -> str:
     """Format the number for the organisation ``krid``, accepted at ``instant``."""
-    if not (len(krid) == 9 and krid.isdigit()):
-        raise ValueError(f"KRID must be 9 digits, got {krid!r}")
     if not 1 <= sequence <= MAX_DAILY_SEQUENCE:
         raise ValueError(f"sequence out of range: {sequence}")
-    return str(RegistrationNumber(krid, budapest_local(instant), sequence))
+    return f"{registration_prefix(krid, instant)}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
 def is_registration_number(text: str) -> bool:

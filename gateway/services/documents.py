@@ -17,8 +17,8 @@ from gateway.domain.formats import content_matches
 from gateway.domain.parties import Party
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
-    make_registration_number,
     registration_day,
+    registration_prefix,
 )
 from gateway.errors import (
     DailySequenceExhausted,
@@ -31,7 +31,7 @@ from gateway.errors import (
     RecipientUnknown,
     Unavailable,
 )
-from gateway.services.ports import NewDocument, Ports, StagedContent, UnitOfWork
+from gateway.services.ports import NewDocument, Numbering, Ports, StagedContent, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -136,22 +136,25 @@ async def _accept(
         # The number carries the organisation's KRID: the addressee's, or else the sender's.
         numbering_krid = recipient.krid if recipient.is_organisation else sender.krid
         assert numbering_krid is not None
-        sequence = await uow.counters.next(numbering_krid, registration_day(registered_at))
-        if sequence > MAX_DAILY_SEQUENCE:
-            raise DailySequenceExhausted(
-                f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
-            )
-        number = make_registration_number(numbering_krid, registered_at, sequence)
+        numbering = Numbering(
+            krid=numbering_krid, day=registration_day(registered_at),
+            prefix=registration_prefix(numbering_krid, registered_at),
+        )
         valid_until = registered_at + timedelta(days=ports.retention_days)
-        document_id = await uow.documents.add(NewDocument(
-            registration_number=number, registered_at=registered_at, valid_until=valid_until,
+        registered = await uow.documents.register(NewDocument(
+            registered_at=registered_at, valid_until=valid_until,
             sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
             reference_number=request.reference_number, doc_type_office=request.doc_type_office,
             doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
             note=request.note, file_name=request.file_name, size=content.size,
             sha256=content.sha256, reply_encryption=request.reply_encryption,
             return_receipt=request.return_receipt,
-        ))
+        ), numbering)
+        if registered is None:
+            raise DailySequenceExhausted(
+                f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
+            )
+        document_id, number = registered
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
         await uow.commit()

@@ -32,8 +32,16 @@ class NewParty:
 
 
 @dataclass(frozen=True)
+class Numbering:
+    """Where a new document's registration number comes from."""
+
+    krid: str
+    day: date  # the Budapest day whose sequence it takes
+    prefix: str  # KRID + YYYYMMDDHHMM; the storage appends the zero-padded sequence
+
+
+@dataclass(frozen=True)
 class NewDocument:
-    registration_number: str
     registered_at: datetime
     valid_until: datetime
     sender_id: int
@@ -92,7 +100,11 @@ class PartyRepository(Protocol):
 
 
 class DocumentRepository(Protocol):
-    async def add(self, new: NewDocument) -> int: ...
+    async def register(self, new: NewDocument, numbering: Numbering) -> tuple[int, str] | None:
+        """Take the next number of ``numbering`` and insert the document under it, atomically
+        and in the unit of work's transaction (a rollback gives the number back). Returns the
+        document's id and number, or None when the day's sequence is used up."""
+        ...
     async def by_id(self, document_id: int) -> Document | None: ...
     async def by_number(self, registration_number: str) -> Document | None: ...
     async def has_content(self, sha256: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import String, and_, cast, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
@@ -14,12 +14,14 @@ from sqlalchemy.sql import Select
 
 from gateway.domain.documents import DeliveryState, Document, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
+from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
 from gateway.services.ports import (
     IdempotencyRecord,
     MailboxQuery,
     NewDocument,
     NewParty,
+    Numbering,
     OfficeQuery,
 )
 from gateway.storage.tables import documents, idempotency_keys, parties, registration_counters
@@ -137,6 +139,19 @@ def _document_select() -> Select[Any]:
     )
 
 
+def _document_values(new: NewDocument) -> dict[str, Any]:
+    return dict(
+        registered_at=new.registered_at, valid_until=new.valid_until,
+        sender_id=new.sender_id, recipient_id=new.recipient_id,
+        sender_kind=new.sender_kind.value, reference_number=new.reference_number,
+        doc_type_office=new.doc_type_office, doc_type_id=new.doc_type_id,
+        doc_type_description=new.doc_type_description, note=new.note,
+        file_name=new.file_name, size=new.size, sha256=new.sha256,
+        reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
+        system_message=new.system_message, delivery_state=DeliveryState.WAITING.value,
+    )
+
+
 def _document(row: RowMapping) -> Document:
     return Document(
         id=row["id"], registration_number=row["registration_number"],
@@ -157,22 +172,42 @@ class SqlDocuments:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def add(self, new: NewDocument) -> int:
+    async def register(self, new: NewDocument, numbering: Numbering) -> tuple[int, str] | None:
+        values = _document_values(new)
+        if self._connection.dialect.name == "postgresql":
+            return await self._register_in_one_statement(values, numbering)
+        # SQLite: the write transaction (BEGIN IMMEDIATE) already serialises writers, so two
+        # statements cost nothing in contention (and SQLite has no DML inside a CTE).
+        sequence = await SqlCounter(self._connection).next(numbering.krid, numbering.day)
+        if sequence > MAX_DAILY_SEQUENCE:
+            return None
+        number = f"{numbering.prefix}{sequence:0{SEQUENCE_DIGITS}d}"
         result = await self._connection.execute(
-            insert(documents).values(
-                registration_number=new.registration_number,
-                registered_at=new.registered_at, valid_until=new.valid_until,
-                sender_id=new.sender_id, recipient_id=new.recipient_id,
-                sender_kind=new.sender_kind.value, reference_number=new.reference_number,
-                doc_type_office=new.doc_type_office, doc_type_id=new.doc_type_id,
-                doc_type_description=new.doc_type_description, note=new.note,
-                file_name=new.file_name, size=new.size, sha256=new.sha256,
-                reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
-                system_message=new.system_message,
-                delivery_state=DeliveryState.WAITING.value,
-            ).returning(documents.c.id)
+            insert(documents).values(registration_number=number, **values)
+            .returning(documents.c.id)
         )
-        return int(result.scalar_one())
+        return int(result.scalar_one()), number
+
+    async def _register_in_one_statement(
+        self, values: dict[str, Any], numbering: Numbering
+    ) -> tuple[int, str] | None:
+        # The counter's row lock is held until COMMIT, and every upload for this KRID and day
+        # queues on it: taking the number and inserting the row in one statement keeps that
+        # lock for two round trips (statement, commit) instead of three.
+        sequence = _counter_upsert(self._connection, numbering).cte("sequence")
+        number = numbering.prefix + func.lpad(
+            cast(sequence.c.last_value, String), SEQUENCE_DIGITS, "0"
+        )
+        columns = ["registration_number", *values]
+        selected = select(
+            number, *(literal(value, documents.c[name].type) for name, value in values.items())
+        ).where(sequence.c.last_value <= MAX_DAILY_SEQUENCE)
+        statement = (
+            insert(documents).from_select(columns, selected).add_cte(sequence)
+            .returning(documents.c.id, documents.c.registration_number)
+        )
+        row = (await self._connection.execute(statement)).first()
+        return (int(row.id), str(row.registration_number)) if row else None
 
     async def _one(self, condition: Any) -> Document | None:
         result = await self._connection.execute(_document_select().where(condition))
@@ -216,22 +251,26 @@ class SqlDocuments:
         )
 
 
+def _counter_upsert(connection: AsyncConnection, numbering: Numbering) -> Any:
+    """One atomic statement that takes the next sequence number: its row lock is held until
+    the surrounding transaction ends, so concurrent uploads for one KRID and day queue on it,
+    and a rollback gives the number back. Never read-then-write."""
+    upsert = _upsert_for(connection)(registration_counters).values(
+        krid=numbering.krid, day=numbering.day, last_value=1
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[registration_counters.c.krid, registration_counters.c.day],
+        set_={"last_value": registration_counters.c.last_value + 1},
+    ).returning(registration_counters.c.last_value)
+
+
 class SqlCounter:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def next(self, krid: str, day: date) -> int:
-        # One atomic statement: the row lock it takes is held until the document's transaction
-        # ends, so concurrent uploads for this KRID and day queue here, and a rollback returns
-        # the number. Never read-then-write.
-        upsert = _upsert_for(self._connection)(registration_counters).values(
-            krid=krid, day=day, last_value=1
-        )
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[registration_counters.c.krid, registration_counters.c.day],
-            set_={"last_value": registration_counters.c.last_value + 1},
-        ).returning(registration_counters.c.last_value)
-        result = await self._connection.execute(upsert)
+        numbering = Numbering(krid=krid, day=day, prefix="")
+        result = await self._connection.execute(_counter_upsert(self._connection, numbering))
         return int(result.scalar_one())
 
 
