@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.crypto.passwords import hash_password, new_password
 from gateway.domain.parties import (
@@ -55,20 +55,11 @@ async def register_organisation(
         mak_code = _checked(check_mak_code, mak_code, "mak_code")
     if not kind.is_organisation:
         raise InvalidRequest(f"{kind} is not an organisation type", field="type")
-    if not name.strip():
-        raise InvalidRequest("name is required", field="name")
     password = password or new_password()
-    password_hash = await asyncio.to_thread(hash_password, password)
-    new = NewParty(
-        kind=kind, name=name.strip(), username=short_name, password_hash=password_hash,
-        krid=krid, short_name=short_name, mak_code=mak_code,
-    )
-    async with ports.write_uow() as uow:
-        taken = await uow.parties.taken(krid=krid, short_name=short_name, username=short_name)
-        if taken is not None:
-            raise Conflict(f"{taken} is already registered", field=taken)
-        await uow.parties.add(new)
-        await uow.commit()
+    await _store(ports, password, NewParty(
+        kind=kind, name=name, username=short_name, password_hash="", krid=krid,
+        short_name=short_name, mak_code=mak_code,
+    ))
     return Registered(username=short_name, password=password, krid=krid, short_name=short_name)
 
 
@@ -83,23 +74,30 @@ async def register_citizen(
 ) -> Registered:
     """Register a citizen; the kapcsolati kód is random and unguessable (128 bits)."""
     email = _checked(check_email, email, "email")
-    if not name.strip():
-        raise InvalidRequest("name is required", field="name")
     code = code or secrets.token_hex(16)
     username = username or f"citizen-{secrets.token_hex(5)}"
     password = password or new_password()
+    await _store(ports, password, NewParty(
+        kind=PartyKind.CITIZEN, name=name, username=username, password_hash="", code=code,
+        email=email,
+    ))
+    return Registered(username=username, password=password, code=code)
+
+
+async def _store(ports: Ports, password: str, new: NewParty) -> None:
+    """Hash the password and insert the party, refusing a taken KRID, short name or username."""
+    if not new.name.strip():
+        raise InvalidRequest("name is required", field="name")
     password_hash = await asyncio.to_thread(hash_password, password)
-    new = NewParty(
-        kind=PartyKind.CITIZEN, name=name.strip(), username=username,
-        password_hash=password_hash, code=code, email=email,
-    )
+    new = replace(new, name=new.name.strip(), password_hash=password_hash)
     async with ports.write_uow() as uow:
-        taken = await uow.parties.taken(krid=None, short_name=None, username=username)
+        taken = await uow.parties.taken(
+            krid=new.krid, short_name=new.short_name, username=new.username
+        )
         if taken is not None:
             raise Conflict(f"{taken} is already registered", field=taken)
         await uow.parties.add(new)
         await uow.commit()
-    return Registered(username=username, password=password, code=code)
 
 
 @dataclass(frozen=True)
