@@ -84,6 +84,7 @@ async def authenticate(
     does not tell which usernames exist.
     """
     found = cache.recall(username)
+    fresh = found is None
     if found is None:
         async with ports.uow() as uow:
             found = await uow.parties.credentials(username)
@@ -93,5 +94,6 @@ async def authenticate(
     party, stored_hash = found
     if not await cache.check(username, password, stored_hash):
         raise Unauthorized("wrong username or password")
-    cache.remember(username, party, stored_hash)
+    if fresh:  # only a fresh read restarts the clock, or steady traffic would never re-read
+        cache.remember(username, party, stored_hash)
     return party
