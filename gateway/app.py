@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import gateway
 from gateway.clock import SystemClock
 from gateway.config import Settings
+from gateway.hkp import router as hkp
 from gateway.ops import health
 from gateway.rest import documents, problems
 from gateway.services.auth import CredentialCache
@@ -72,4 +73,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(documents.router)
+    app.include_router(hkp.router)
     return app

@@ -8,9 +8,13 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── Unauthorized                  unauthorized
     ├── Forbidden                     forbidden
     ├── NotFound                      not_found   (also another party's document)
+    │   └── KeyNotFound               key_not_found
     ├── InvalidRequest                invalid_request
     │   ├── RecipientUnknown          recipient_unknown
-    │   └── HashMismatch              hash_mismatch
+    │   ├── HashMismatch              hash_mismatch
+    │   ├── UnknownService            (HKP: Szolgaltatas not known)
+    │   ├── AttachmentMissing         (HKP: href names no attachment)
+    │   └── MalformedMessage          (not a readable SOAP 1.1 message: a SOAP Fault)
     ├── FormatNotAllowed              format_not_allowed
     ├── FormatMismatch                format_mismatch
     ├── TooLarge                      too_large
@@ -51,6 +55,11 @@ class NotFound(GatewayError):
     title = "No such document"
 
 
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+    title = "No public key on file"
+
+
 class InvalidRequest(GatewayError):
     code = "invalid_request"
     title = "Invalid request"
@@ -64,6 +73,20 @@ class RecipientUnknown(InvalidRequest):
 class HashMismatch(InvalidRequest):
     code = "hash_mismatch"
     title = "Hash does not match the content"
+
+
+class UnknownService(InvalidRequest):
+    title = "Unknown service"
+
+
+class AttachmentMissing(InvalidRequest):
+    title = "Attachment missing"
+
+
+class MalformedMessage(InvalidRequest):
+    """The request cannot be read as a SOAP 1.1 message at all (HKP answers a SOAP Fault)."""
+
+    title = "Malformed message"
 
 
 class FormatNotAllowed(GatewayError):

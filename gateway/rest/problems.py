@@ -18,6 +18,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
+    errors.KeyNotFound: 404,
     errors.InvalidRequest: 422,
     errors.RecipientUnknown: 422,
     errors.HashMismatch: 422,

@@ -182,12 +182,18 @@ async def open_content(
     """The document and a stream of its bytes. Downloading does not acknowledge."""
     async with ports.uow() as uow:
         document = await _visible(uow, party, registration_number)
+    return document, await content_of(ports, document)
+
+
+async def content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
+    """A stream of the bytes of a document the caller may already see."""
+    registration_number = document.registration_number
     if document.delivery_state is DeliveryState.EXPIRED:
         raise Expired(f"document {registration_number} expired and its content was deleted")
     if not await ports.blobs.exists(document.sha256):
         log.error("blob %s of %s is missing", document.sha256, registration_number)
         raise Unavailable("the document's content cannot be read right now")
-    return document, ports.blobs.read(document.sha256)
+    return ports.blobs.read(document.sha256)
 
 
 async def acknowledge(ports: Ports, party: Party, registration_number: str) -> Document:

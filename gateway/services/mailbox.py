@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 
 from gateway.domain.documents import Document
-from gateway.domain.parties import Party, PartyKind
+from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
 from gateway.services.ports import MailboxQuery, OfficeQuery, Ports
 
@@ -64,3 +64,24 @@ async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
     """Organisations matching every given filter (name: case-insensitive substring)."""
     async with ports.uow() as uow:
         return await uow.parties.offices(query)
+
+
+@dataclass(frozen=True)
+class UnreadCounts:
+    """Waiting (not yet acknowledged) documents by who sent them."""
+
+    total: int
+    from_organisations: int
+    from_citizens: int
+    from_system: int
+
+
+async def unread_counts(ports: Ports, party: Party) -> UnreadCounts:
+    async with ports.uow() as uow:
+        by_kind = await uow.documents.waiting_counts(party.id)
+    organisations = sum(by_kind.get(kind, 0) for kind in ORGANISATION_KINDS)
+    return UnreadCounts(
+        total=sum(by_kind.values()), from_organisations=organisations,
+        from_citizens=by_kind.get(PartyKind.CITIZEN, 0),
+        from_system=by_kind.get(PartyKind.SYSTEM, 0),
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-import gateway
+from gateway.resources import resource_dir
 
 WRITE_OPTION = "kapu_write"
 
@@ -55,12 +55,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def migrations_dir() -> Path:
-    """migrations/ of the checkout, or the copy packed into the wheel."""
-    package = Path(gateway.__file__).parent
-    for candidate in (package / "_migrations", package.parent / "migrations"):
-        if (candidate / "env.py").exists():
-            return candidate
-    raise FileNotFoundError("the migrations folder is missing from this installation")
+    return resource_dir("migrations")
 
 
 def alembic_config(database_url: str) -> Config:

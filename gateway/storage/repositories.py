@@ -220,6 +220,15 @@ class SqlDocuments:
     async def by_number(self, registration_number: str) -> Document | None:
         return await self._one(documents.c.registration_number == registration_number)
 
+    async def waiting_counts(self, recipient_id: int) -> dict[PartyKind, int]:
+        result = await self._connection.execute(
+            select(documents.c.sender_kind, func.count())
+            .where(documents.c.recipient_id == recipient_id,
+                   documents.c.delivery_state == DeliveryState.WAITING.value)
+            .group_by(documents.c.sender_kind)
+        )
+        return {PartyKind(kind): int(count) for kind, count in result.all()}
+
     async def has_content(self, sha256: str) -> bool:
         result = await self._connection.execute(
             select(documents.c.id).where(documents.c.sha256 == sha256).limit(1)

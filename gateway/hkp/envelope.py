@@ -1,0 +1,62 @@
+"""Reading an ``iop:Kerdes`` out of a parsed SOAP 1.1 envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from gateway.errors import InvalidRequest, Unauthorized
+from gateway.hkp.xml import HKP, IOP, SOAP11, WSSE, XOP, child, child_text, text
+
+
+@dataclass
+class Kerdes:
+    element: etree._Element
+    felhasznalo: str | None
+    session: list[etree._Element] = field(default_factory=list)
+
+
+def find_kerdes(envelope: etree._Element) -> Kerdes:
+    """The one ``iop:Kerdes`` of the Body, with what the answer echoes (Felhasznalo, Session)."""
+    body = envelope.find(f"{{{SOAP11}}}Body")
+    kerdes = body.find(f"{{{IOP}}}Kerdes") if body is not None else None
+    if kerdes is None:
+        raise InvalidRequest("the SOAP Body must hold one iop:Kerdes")
+    header = child(kerdes, "KerdesFejlec", IOP)
+    felhasznalo = child_text(header, "Felhasznalo", IOP) if header is not None else None
+    session = child(kerdes, "Session", IOP)
+    properties = list(session.iterchildren(f"{{{IOP}}}Property")) if session is not None else []
+    return Kerdes(kerdes, felhasznalo, properties)
+
+
+def username_token(envelope: etree._Element) -> tuple[str, str]:
+    """``wsse:Security/wsse:UsernameToken`` with a PasswordText password."""
+    token = envelope.find(f"{{{SOAP11}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    if token is None:
+        raise Unauthorized("the SOAP Header has no wsse:Security/wsse:UsernameToken")
+    username = text(token.find(f"{{{WSSE}}}Username"))
+    password_element = token.find(f"{{{WSSE}}}Password")
+    password_type = (password_element.get("Type") or "") if password_element is not None else ""
+    if password_type.endswith("PasswordDigest"):
+        raise Unauthorized("wsse:PasswordDigest is not supported: send the password as "
+                           "PasswordText over TLS")
+    if password_type and not password_type.endswith("PasswordText"):
+        raise Unauthorized(f"unknown wsse:Password Type {password_type}")
+    password = password_element.text if password_element is not None else None
+    if not username or password is None:
+        raise Unauthorized("wsse:Username and wsse:Password are required")
+    return username, password.strip()
+
+
+def resolve_xop(kerdes: etree._Element) -> None:
+    """MTOM: a ``Tartalom`` holding ``xop:Include href="cid:…"`` becomes an empty Tartalom and
+    the document's ``href`` names that attachment, as SwA clients send it."""
+    for include in kerdes.iter(f"{{{XOP}}}Include"):
+        tartalom = include.getparent()
+        if tartalom is None or tartalom.tag != f"{{{HKP}}}Tartalom":
+            continue
+        document = tartalom.getparent()
+        if document is not None and not document.get("href"):
+            document.set("href", include.get("href") or "")
+        tartalom.remove(include)

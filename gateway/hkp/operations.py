@@ -1,0 +1,280 @@
+"""One handler per Szolgaltatas: read the Form, call one service, render the answer Form."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from gateway.domain.documents import DeliveryState, Document, UploadRequest
+from gateway.domain.parties import Party, PartyKind
+from gateway.errors import AttachmentMissing, GatewayError
+from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
+from gateway.hkp.render import H, optional, szam_of, value
+from gateway.hkp.xml import HKP, child, child_bool, child_text
+from gateway.services import documents as document_service
+from gateway.services import keys as key_service
+from gateway.services import mailbox as mailbox_service
+from gateway.services.ports import OfficeQuery, Ports, StagedContent
+
+# FeladoTipusa / TipusSzures / Tipus codes of the dialect.
+KIND_BY_CODE = {1: PartyKind.HIVATALI, 2: PartyKind.CEG, 7: PartyKind.PER,
+                0: PartyKind.CITIZEN, 9: PartyKind.SYSTEM}
+CODE_BY_KIND = {kind: code for code, kind in KIND_BY_CODE.items()}
+KEZBESITETTSEG = {DeliveryState.WAITING: 0, DeliveryState.DOWNLOADED: 1,
+                  DeliveryState.EXPIRED: 2}
+DEFAULT_RESULTS = 50
+
+
+@dataclass
+class Context:
+    ports: Ports
+    party: Party
+    message: RelatedMessage | None
+
+
+@dataclass
+class Answer:
+    form: etree._Element
+    parts: list[tuple[str, AsyncIterator[bytes]]] = field(default_factory=list)
+
+
+Handler = Callable[[Context, etree._Element], Awaitable[Answer]]
+
+
+def _hiba(error: GatewayError) -> etree._Element:
+    return H.Hiba(H.HibaKod(str(szam_of(error))), H.HibaSzoveg(error.detail))
+
+
+# --- UjDokumentumokFeltolteseGepiInterfeszAltal -------------------------------------------
+
+async def _content(context: Context, item: etree._Element) -> StagedContent:
+    href = item.get("href")
+    message = context.message
+    if href:
+        key = content_id_key(href)
+        if message is not None and key in message.refused:
+            raise message.refused.pop(key)
+        staged = message.attachments.pop(key, None) if message is not None else None
+        if staged is not None:
+            return staged
+    tartalom = child(item, "Tartalom")
+    if tartalom is None or (href and not (tartalom.text or "").strip()):
+        raise AttachmentMissing(
+            f"href {href!r} names no attachment and no Tartalom is given" if href
+            else "the document has neither an href to an attachment nor a Tartalom"
+        )
+    staged = document_service.start_upload(context.ports)
+    try:
+        sink = Base64Sink(staged)
+        sink.write((tartalom.text or "").encode("ascii", errors="replace"))
+        sink.close()
+        await staged.finish()
+    except BaseException:
+        await staged.discard()
+        raise
+    return staged
+
+
+def _upload_request(item: etree._Element) -> UploadRequest:
+    recipient = child(item, "Cimzett")
+    assert recipient is not None  # the schema requires it
+    lenyomat = (child_text(item, "Lenyomat") or "").lower()
+    return UploadRequest(
+        file_name=child_text(item, "FileNev") or "",
+        doc_type_office=child_text(item, "DokTipusHivatal") or "",
+        doc_type_id=child_text(item, "DokTipusAzonosito") or "",
+        doc_type_description=child_text(item, "DokTipusLeiras") or "",
+        recipient_krid=child_text(recipient, "KRID"),
+        recipient_code=child_text(recipient, "KapcsolatiKod"),
+        note=child_text(item, "Megjegyzes"),
+        reference_number=child_text(item, "HivatkozasiSzam"),
+        sha256=lenyomat if len(lenyomat) == 64 else None,
+        sha1=lenyomat if len(lenyomat) == 40 else None,
+        reply_encryption=child_bool(item, "ValaszTitkositas"),
+        return_receipt=child_bool(item, "ETertiveveny"),
+    )
+
+
+async def upload(context: Context, form: etree._Element) -> Answer:
+    """Each document of the batch is accepted or refused on its own."""
+    results = []
+    for item in form.iterchildren(f"{{{HKP}}}DokumentumAdatok"):
+        result = H.DokumentumTarolasEredmeny()
+        if item.get("href"):
+            result.set("href", item.get("href") or "")
+        try:
+            content = await _content(context, item)
+            accepted = await document_service.accept_document(
+                context.ports, context.party, _upload_request(item), content
+            )
+            result.extend([
+                H.ErkeztetesiSzam(accepted.registration_number),
+                H.ErkeztetesiDatum(value(accepted.registered_at)),
+                H.ErvenyessegiDatum(value(accepted.valid_until)),
+                H.Lenyomat(accepted.sha256),
+            ])
+        except GatewayError as error:
+            result.append(_hiba(error))
+        results.append(result)
+    return Answer(H.DokumentumTarolasValasz(*results))
+
+
+# --- documents out -------------------------------------------------------------------------
+
+def _felado(document: Document) -> etree._Element:
+    sender = document.sender
+    if sender.kind is PartyKind.CITIZEN:
+        return H.Felado(H.AllampolgarFelado(
+            H.KapcsolatiKod(sender.code or ""), H.Nev(sender.name),
+            *optional(H, "Email", sender.email),
+        ))
+    return H.Felado(H.HivatalFelado(
+        H.RovidNev(sender.short_name or ""), H.Nev(sender.name),
+        *optional(H, "MAKKod", sender.mak_code), H.KRID(sender.krid or ""),
+    ))
+
+
+def document_element(
+    document: Document, party: Party, *, href: str | None, tag: str = "DokumentumAdatok"
+) -> etree._Element:
+    element: etree._Element = getattr(H, tag)(
+        _felado(document),
+        H.ErkeztetesiSzam(document.registration_number),
+        *optional(H, "HivatkozasiSzam", document.reference_number),
+        H.DokTipusHivatal(document.doc_type_office),
+        H.DokTipusAzonosito(document.doc_type_id),
+        H.DokTipusLeiras(document.doc_type_description),
+        *optional(H, "Megjegyzes", document.note),
+        H.FileNev(document.file_name),
+        H.ErvenyessegiDatum(value(document.valid_until)),
+        H.ErkeztetesiDatum(value(document.registered_at)),
+        H.Kezbesitettseg(str(KEZBESITETTSEG[document.delivery_state])),
+        H.ValaszTitkositas(value(document.reply_encryption)),
+        H.ValaszUtvonal("0"),
+        H.Rendszeruzenet(value(document.system_message)),
+        H.Tarterulet("POSTAFIOK" if document.recipient_id == party.id else "ELKULDOTT"),
+    )
+    if href is not None:
+        element.set("href", href)
+    return element
+
+
+async def download(context: Context, form: etree._Element) -> Answer:
+    """Documents with their bytes as attachments; listing does not acknowledge."""
+    by_mailbox = child(form, "PostafiokAlapjan")
+    if by_mailbox is not None:
+        sender_code = child_text(by_mailbox, "FeladoTipusa")
+        page = await mailbox_service.list_mailbox(
+            context.ports, context.party, only_waiting=True,
+            sender_kind=KIND_BY_CODE[int(sender_code)] if sender_code else None,
+            doc_type_id=child_text(by_mailbox, "DokumentumTipusAzonosito"),
+            limit=int(child_text(by_mailbox, "EredmenyekSzama") or DEFAULT_RESULTS),
+        )
+        found = page.items
+    else:
+        by_number = child(form, "ErkeztetesiSzamAlapjan")
+        assert by_number is not None  # the schema's choice
+        number = child_text(by_number, "ErkeztetesiSzam") or ""
+        found = [await document_service.get_document(context.ports, context.party, number)]
+    answer = Answer(H.DokumentumAdatokLetoltesValasz())
+    for document in found:
+        expired = document.delivery_state is DeliveryState.EXPIRED
+        href = None if expired else document.registration_number
+        answer.form.append(document_element(document, context.party, href=href))
+        if not expired:
+            stream = await document_service.content_of(context.ports, document)
+            answer.parts.append((document.registration_number, stream))
+    return answer
+
+
+async def status(context: Context, form: etree._Element) -> Answer:
+    by_number = child(form, "ErkeztetesiSzamAlapjan")
+    assert by_number is not None
+    number = child_text(by_number, "ErkeztetesiSzam") or ""
+    document = await document_service.get_document(context.ports, context.party, number)
+    element = document_element(document, context.party, href=None)
+    element.append(H.Olvasottsag(value(document.delivery_state is DeliveryState.DOWNLOADED)))
+    return Answer(H.DokumentumAllapotValasz(element))
+
+
+async def acknowledge(context: Context, form: etree._Element) -> Answer:
+    """One answer per item, in order; an item with Sikeres=false leaves the document waiting."""
+    answers = []
+    for item in form.iterchildren(f"{{{HKP}}}VisszaigazolasAdatok"):
+        number = child_text(item, "ErkeztetesiSzam") or ""
+        try:
+            if child_bool(item, "Sikeres"):
+                await document_service.acknowledge(context.ports, context.party, number)
+            else:
+                await document_service.get_document(context.ports, context.party, number)
+            answers.append(H.VisszaIgazolasValasz(H.Uzenet(H.Szam("0"), H.Szoveg("Sikeres"))))
+        except GatewayError as error:
+            answers.append(H.VisszaIgazolasValasz(H.Hiba(H.HibaLeiras(
+                H.HibaKod(str(szam_of(error))), H.HibaSzoveg(error.detail),
+            ))))
+    return Answer(H.OlvasasVisszaigazolasokValasz(*answers))
+
+
+# --- directory, mailbox counts, keys ------------------------------------------------------
+
+async def offices(context: Context, form: etree._Element) -> Answer:
+    kind_code = child_text(form, "TipusSzures")
+    found = await mailbox_service.find_offices(context.ports, OfficeQuery(
+        short_name=child_text(form, "RovidNevSzures"), name=child_text(form, "NevSzures"),
+        kind=KIND_BY_CODE[int(kind_code)] if kind_code else None,
+        krid=child_text(form, "KRID"),
+    ))
+    return Answer(H.GIHivatalokLekerdezeseValasz(*(
+        H.Hivatal(
+            H.RovidNev(office.short_name or ""), H.Nev(office.name),
+            *optional(H, "MAKKod", office.mak_code), H.KRID(office.krid or ""),
+            H.Tipus(str(CODE_BY_KIND[office.kind])),
+        ) for office in found
+    )))
+
+
+async def mailbox_counts(context: Context, form: etree._Element) -> Answer:
+    counts = await mailbox_service.unread_counts(context.ports, context.party)
+    return Answer(H.GIPostaFiokAdatokLekerdezeseValasz(
+        H.OlvasatlanUzenetekSzama(str(counts.total)),
+        H.HivataltolErkezettOlvasatlanUzenetekSzama(str(counts.from_organisations)),
+        H.AllampolgartolErkezettOlvasatlanUzenetekSzama(str(counts.from_citizens)),
+        H.RendszertolErkezettOlvasatlanUzenetekSzama(str(counts.from_system)),
+    ))
+
+
+async def public_key(context: Context, form: etree._Element) -> Answer:
+    try:
+        key = await key_service.public_key(
+            context.ports, context.party, krid=child_text(form, "KRID"),
+            code=child_text(form, "KapcsolatiKod"),
+        )
+    except GatewayError as error:
+        return Answer(H.KulcsLekerdezesValasz(_hiba(error)))
+    return Answer(H.KulcsLekerdezesValasz(
+        H.Tanusitvany(base64.b64encode(key.certificate_der).decode()),
+        H.Ujjlenyomat(key.fingerprint_sha256),
+    ))
+
+
+@dataclass(frozen=True)
+class Operation:
+    form: str  # the Form element this Szolgaltatas takes
+    handler: Handler
+
+
+OPERATIONS: dict[str, Operation] = {
+    "UjDokumentumokFeltolteseGepiInterfeszAltal": Operation("DokumentumFeltoltesKerdes", upload),
+    "DokumentumokLekerdezeseGepiInterfeszAltal2": Operation(
+        "DokumentumAdatokLetoltesKerdes", download),
+    "DokumentumokLekerdezeseGepiInterfeszAltal": Operation(
+        "DokumentumAdatokLetoltesKerdes", download),
+    "SikeresDokumentumokOlvasas": Operation("OlvasasVisszaigazolas", acknowledge),
+    "DokumentumokAllapota2": Operation("DokumentumAllapotKerdes", status),
+    "HivatalokLekerdezese": Operation("GIHivatalokLekerdezeseKerdes", offices),
+    "GIPostaFiokLekerdezes": Operation("GIPostaFiokAdatokLekerdezeseKerdes", mailbox_counts),
+    "KulcsLekerdezes": Operation("KulcsLekerdezesKerdes", public_key),
+}

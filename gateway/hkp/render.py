@@ -1,0 +1,131 @@
+"""Building answers: ``iop:Valasz`` envelopes, SOAP Faults, and streamed multipart answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from gateway import errors
+from gateway.domain.registration import budapest_local
+from gateway.hkp.xml import HKP, IOP, KRI, SOAP11
+
+
+class Maker(Protocol):
+    """lxml's ElementMaker as the type checker should see it: ``H.Name(*children)``."""
+
+    def __getattr__(self, name: str) -> Callable[..., etree._Element]: ...
+
+
+def _maker(prefix: str, namespace: str) -> Maker:
+    maker: Maker = ElementMaker(namespace=namespace, nsmap={prefix: namespace})
+    return maker
+
+
+SOAP = _maker("soap", SOAP11)
+I = _maker("iop", IOP)  # noqa: E741 - the iop namespace
+H = _maker("hkp", HKP)
+K = _maker("kri", KRI)
+
+# The HibaUzenet / HibaKod numbers of contract section 8, by the error tree.
+HIBA_SZAM: dict[type[errors.GatewayError], int] = {
+    errors.Unauthorized: 10,
+    errors.Forbidden: 11,
+    errors.InvalidRequest: 20,
+    errors.IdempotencyConflict: 20,
+    errors.Conflict: 20,
+    errors.UnknownService: 21,
+    errors.NotFound: 22,
+    errors.Expired: 22,
+    errors.KeyNotFound: 35,  # extension, with KulcsLekerdezes
+    errors.HashMismatch: 30,
+    errors.FormatNotAllowed: 31,
+    errors.FormatMismatch: 31,
+    errors.TooLarge: 32,
+    errors.RecipientUnknown: 33,
+    errors.AttachmentMissing: 34,
+}
+INTERNAL_ERROR = 50
+
+
+def szam_of(error: errors.GatewayError) -> int:
+    for cls in type(error).__mro__:
+        if cls in HIBA_SZAM:
+            return HIBA_SZAM[cls]
+    return INTERNAL_ERROR
+
+
+def value(item: object) -> str:
+    """xs:boolean, xs:dateTime (Budapest time with its offset) and the rest as text."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, datetime):
+        return budapest_local(item).isoformat()
+    return str(item)
+
+
+def optional(maker: Maker, name: str, item: object | None) -> list[etree._Element]:
+    return [] if item is None else [getattr(maker, name)(value(item))]
+
+
+def valasz(
+    *,
+    session_id: str,
+    felhasznalo: str,
+    now: datetime,
+    session: Sequence[etree._Element] = (),
+    form: etree._Element | None = None,
+    hiba: tuple[int, str] | None = None,
+) -> bytes:
+    """A whole SOAP envelope with one ``iop:Valasz``: a Form, or a HibaUzenet and no Form."""
+    answer = I.Valasz(
+        I.ValaszFejlec(I.Felhasznalo(felhasznalo), I.UzenetIdopont(value(now))),
+        I.Session(*session),
+    )
+    if hiba is not None:
+        answer.append(I.HibaUzenet(I.Szam(str(hiba[0])), I.Tartalom(hiba[1])))
+    else:
+        assert form is not None
+        answer.append(I.Form(form))
+    envelope = SOAP.Envelope(SOAP.Header(K.sessionID(session_id)), SOAP.Body(answer))
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def fault(message: str) -> bytes:
+    """A SOAP 1.1 Fault (soap:Client) for a request that is not a readable SOAP 1.1 message."""
+    soap_fault = SOAP.Fault()
+    # faultcode and faultstring are unqualified in SOAP 1.1.
+    etree.SubElement(soap_fault, "faultcode").text = "soap:Client"
+    etree.SubElement(soap_fault, "faultstring").text = message
+    envelope = SOAP.Envelope(SOAP.Body(soap_fault))
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def new_boundary() -> str:
+    return f"kapu-{uuid.uuid4().hex}"
+
+
+async def multipart_related(
+    boundary: str, envelope: bytes, parts: Sequence[tuple[str, AsyncIterator[bytes]]]
+) -> AsyncIterator[bytes]:
+    """The answer as ``multipart/related``: the envelope first (clients such as zeep take the
+    first part as the root), then each document as a part whose Content-ID is its number.
+    Parts carry no Content-Transfer-Encoding header: HTTP is 8-bit clean, and zeep strips
+    CR/LF from parts marked ``binary``, which would change the bytes."""
+    yield (
+        f"--{boundary}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+        "Content-ID: <envelope>\r\n\r\n"
+    ).encode() + envelope + b"\r\n"
+    for content_id, chunks in parts:
+        yield (
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-ID: <{content_id}>\r\n\r\n"
+        ).encode()
+        async for chunk in chunks:
+            yield chunk
+        yield b"\r\n"
+    yield f"--{boundary}--\r\n".encode()

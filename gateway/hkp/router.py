@@ -1,0 +1,183 @@
+"""``/hkp``: the WSDL and XSDs, and the SOAP 1.1 endpoint.
+
+A request that cannot be read as a SOAP 1.1 message gets HTTP 400 and a SOAP Fault; everything
+else HTTP 200 with an ``iop:Valasz`` (a Form, or a HibaUzenet naming what is wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from functools import cache
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from lxml import etree
+from python_multipart.multipart import parse_options_header
+from starlette.requests import ClientDisconnect
+
+from gateway.errors import (
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    MalformedMessage,
+    UnknownService,
+)
+from gateway.hkp import render
+from gateway.hkp.envelope import Kerdes, find_kerdes, resolve_xop, username_token
+from gateway.hkp.mime import RelatedMessage, content_id_key, receive_related
+from gateway.hkp.operations import OPERATIONS, Answer, Context
+from gateway.hkp.xml import HKP, IOP, MAX_ENVELOPE_BYTES, child, parse_envelope, validate_kerdes
+from gateway.resources import resource_dir
+from gateway.services.auth import CredentialCache, authenticate
+from gateway.services.documents import start_upload
+from gateway.services.ports import Ports
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+SCHEMAS = ("iop.xsd", "hkp.xsd", "kri.xsd")
+_WSDL_ADDRESS = 'location="http://127.0.0.1:8080/hkp"'
+_WSDL_SCHEMAS = 'schemaLocation="../schemas/'
+
+
+@cache
+def _wsdl_template() -> str:
+    return (resource_dir("wsdl") / "hkp.wsdl").read_text(encoding="utf-8")
+
+
+@router.get("/hkp", include_in_schema=False)
+async def wsdl(request: Request) -> Response:
+    """``GET /hkp?wsdl``: the WSDL, its address and schema locations on the asking host."""
+    if "wsdl" not in {key.lower() for key in request.query_params}:
+        raise HTTPException(404, "GET /hkp?wsdl serves the WSDL; SOAP requests are POSTed")
+    base = str(request.base_url)
+    text = (_wsdl_template()
+            .replace(_WSDL_ADDRESS, f'location="{base}hkp"')
+            .replace(_WSDL_SCHEMAS, f'schemaLocation="{base}hkp/schemas/'))
+    return Response(text, media_type="text/xml; charset=utf-8")
+
+
+@router.get("/hkp/schemas/{name}", include_in_schema=False)
+async def schema(name: str) -> Response:
+    if name not in SCHEMAS:
+        raise HTTPException(404, f"no schema {name}")
+    content = (resource_dir("schemas") / name).read_bytes()
+    return Response(content, media_type="text/xml; charset=utf-8")
+
+
+def _media_type(value: str) -> tuple[str, dict[bytes, bytes]]:
+    kind, params = parse_options_header(value)
+    # Real clients quote the type itself: Content-Type: "text/xml"; charset=utf-8
+    return kind.decode("latin-1").strip().strip('"').lower(), params
+
+
+async def _read_envelope(body: AsyncIterator[bytes]) -> bytes:
+    data = bytearray()
+    too_large = False
+    async for chunk in body:
+        if len(data) + len(chunk) > MAX_ENVELOPE_BYTES:
+            too_large = True  # keep reading, and dropping, so the client gets our answer
+            continue
+        data += chunk
+    if too_large:
+        raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes "
+                               "(send documents as attachments)")
+    return bytes(data)
+
+
+async def _receive(request: Request, ports: Ports) -> tuple[bytes, RelatedMessage | None]:
+    kind, params = _media_type(request.headers.get("content-type", ""))
+    if kind == "multipart/related":
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise MalformedMessage("multipart/related without a boundary")
+        start = params.get(b"start")
+        message = await receive_related(
+            boundary, content_id_key(start.decode("latin-1")) if start else None,
+            request.stream(), lambda: start_upload(ports),
+        )
+        return message.envelope, message
+    if kind == "application/soap+xml":
+        raise MalformedMessage("SOAP 1.2 is not supported: send a SOAP 1.1 envelope as text/xml")
+    if kind not in ("text/xml", "application/xml", "application/xop+xml"):
+        raise MalformedMessage(f"Content-Type {kind or 'none'} is not SOAP 1.1 (text/xml) "
+                               "or SOAP with attachments (multipart/related)")
+    return await _read_envelope(request.stream()), None
+
+
+@router.post("/hkp", include_in_schema=False)
+async def endpoint(request: Request) -> Response:
+    ports: Ports = request.app.state.ports
+    session_id = uuid.uuid4().hex
+    message: RelatedMessage | None = None
+    try:
+        try:
+            envelope_bytes, message = await _receive(request, ports)
+            envelope = parse_envelope(envelope_bytes)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except MalformedMessage as exc:
+            return Response(render.fault(exc.detail), status_code=400,
+                            media_type="text/xml; charset=utf-8")
+        return await _answer(request, ports, session_id, envelope, message)
+    finally:
+        if message is not None:
+            await message.discard_all()
+
+
+async def _answer(
+    request: Request, ports: Ports, session_id: str, envelope: etree._Element,
+    message: RelatedMessage | None,
+) -> Response:
+    kerdes: Kerdes | None = None
+    try:
+        kerdes = find_kerdes(envelope)
+        answer = await _dispatch(request, ports, envelope, kerdes, message)
+        hiba = None
+    except GatewayError as error:
+        answer, hiba = None, (render.szam_of(error), error.detail)
+    except Exception:
+        log.exception("HKP request failed; kri:sessionID %s", session_id)
+        answer = None
+        hiba = (render.INTERNAL_ERROR,
+                f"internal error; quote kri:sessionID {session_id} when reporting it")
+    body = render.valasz(
+        session_id=session_id,
+        felhasznalo=(kerdes.felhasznalo if kerdes and kerdes.felhasznalo else "") or "",
+        now=ports.clock.now(), session=kerdes.session if kerdes else (),
+        form=answer.form if answer else None, hiba=hiba,
+    )
+    if answer is None or not answer.parts:
+        return Response(body, media_type="text/xml; charset=utf-8")
+    boundary = render.new_boundary()
+    return StreamingResponse(
+        render.multipart_related(boundary, body, answer.parts),
+        media_type=(f'multipart/related; type="text/xml"; start="<envelope>"; '
+                    f'boundary="{boundary}"'),
+    )
+
+
+async def _dispatch(
+    request: Request, ports: Ports, envelope: etree._Element, kerdes: Kerdes,
+    message: RelatedMessage | None,
+) -> Answer:
+    username, password = username_token(envelope)
+    cache: CredentialCache = request.app.state.credential_cache
+    party = await authenticate(ports, cache, username, password)
+    if not party.is_organisation:
+        raise Forbidden("the machine interface is for organisations; citizens use the REST API")
+    resolve_xop(kerdes.element)
+    validate_kerdes(kerdes.element)
+    parancs = child(kerdes.element, "Parancs", IOP)
+    assert parancs is not None  # the schema requires it
+    service = (child(parancs, "Szolgaltatas", IOP).text or "").strip()  # type: ignore[union-attr]
+    operation = OPERATIONS.get(service)
+    if operation is None:
+        raise UnknownService(f"unknown Szolgaltatas {service!r}; known: "
+                             f"{', '.join(sorted(OPERATIONS))}")
+    form = child(kerdes.element, "Form", IOP)
+    payload = form[0] if form is not None and len(form) else None
+    if payload is None or payload.tag != f"{{{HKP}}}{operation.form}":
+        raise InvalidRequest(f"{service} takes a hkp:{operation.form} in its Form")
+    return await operation.handler(Context(ports, party, message), payload)

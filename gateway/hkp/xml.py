@@ -1,0 +1,107 @@
+"""XML is hostile until parsed safely: one hardened lxml parser and the compiled schemas.
+
+Every request envelope goes through ``parse_envelope``: no DTD, no entity, no network, at most
+``MAX_ENVELOPE_BYTES`` and ``MAX_DEPTH`` levels. The Kerdes is then validated against
+``schemas/iop.xsd`` (which imports ``hkp.xsd``) before any handler sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from gateway.errors import InvalidRequest, MalformedMessage
+from gateway.resources import resource_dir
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+IOP = "http://www.iop.hu/2004"
+HKP = "http://iop.gov.hu/2008/10/hkp"
+KRI = "http://www.iop.hu/2004/kri"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+XOP = "http://www.w3.org/2004/08/xop/include"
+NS = {"soap": SOAP11, "iop": IOP, "hkp": HKP, "kri": KRI, "wsse": WSSE, "xop": XOP}
+_PREFIXES = {uri: prefix for prefix, uri in NS.items()}
+
+MAX_ENVELOPE_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 100
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,  # keeps libxml2's own limits on depth and text size
+    collect_ids=False,
+)
+# Is there an element deeper than MAX_DEPTH? One XPath walk, in C.
+_TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
+
+
+def _load_schema() -> etree.XMLSchema:
+    schema_dir = resource_dir("schemas")
+    # The schemas are our own files, read from disk; only they may be loaded this way.
+    document = etree.parse(str(schema_dir / "iop.xsd"))
+    return etree.XMLSchema(document)
+
+
+KERDES_SCHEMA = _load_schema()
+
+
+def parse_envelope(data: bytes) -> etree._Element:
+    """The root element of a SOAP 1.1 envelope; MalformedMessage for anything else."""
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedMessage(f"the request is not well-formed XML: {exc}") from exc
+    tree = root.getroottree()
+    docinfo: Any = tree.docinfo  # lxml-stubs lag behind lxml here
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise MalformedMessage("DTDs and entity declarations are not accepted")
+    if _TOO_DEEP(tree):
+        raise MalformedMessage(f"the envelope is nested deeper than {MAX_DEPTH} levels")
+    if root.tag == f"{{{SOAP12}}}Envelope":
+        raise MalformedMessage("SOAP 1.2 is not supported: send a SOAP 1.1 envelope "
+                               f"({SOAP11})")
+    if root.tag != f"{{{SOAP11}}}Envelope":
+        raise MalformedMessage(f"the root element must be the SOAP 1.1 Envelope, not {root.tag}")
+    return root
+
+
+def readable_name(qualified: str) -> str:
+    """``{http://iop.gov.hu/2008/10/hkp}KRID`` → ``hkp:KRID``."""
+    return re.sub(r"\{([^}]*)\}", lambda m: f"{_PREFIXES.get(m.group(1), m.group(1))}:",
+                  qualified)
+
+
+def validate_kerdes(kerdes: etree._Element) -> None:
+    """Raise InvalidRequest (HKP 20) naming the element that breaks the schema."""
+    if KERDES_SCHEMA.validate(kerdes):
+        return
+    log: Any = KERDES_SCHEMA.error_log  # lxml-stubs do not know it is iterable
+    errors = list(log)
+    message = readable_name(errors[-1].message) if errors else "invalid content"
+    raise InvalidRequest(f"the request does not match the schema: {message}")
+
+
+def text(element: etree._Element | None) -> str | None:
+    """An element's text with the whitespace real clients put around values removed."""
+    if element is None or element.text is None:
+        return None
+    return element.text.strip()
+
+
+def child(parent: etree._Element, name: str, ns: str = HKP) -> etree._Element | None:
+    return parent.find(f"{{{ns}}}{name}")
+
+
+def child_text(parent: etree._Element, name: str, ns: str = HKP) -> str | None:
+    return text(child(parent, name, ns))
+
+
+def child_bool(parent: etree._Element, name: str) -> bool:
+    return child_text(parent, name) in ("true", "1")
