@@ -118,6 +118,12 @@ class _EmptyFormPlugin(Plugin):
         return envelope, http_headers
 
 
+def _part(form: Any, name: str) -> Any:
+    """``form.name``, or None: zeep reads an answer element with no children (an empty
+    mailbox, no office found) as no Form at all."""
+    return getattr(form, name, None) if form is not None else None
+
+
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
@@ -203,7 +209,8 @@ class KapuClient:
             "DokumentumokLekerdezeseGepiInterfeszAltal2", _HIVATALI,
             {"DokumentumAdatokLetoltesKerdes": {"PostafiokAlapjan": query}},
         )
-        items = form.DokumentumAdatokLetoltesValasz.DokumentumAdatok or []
+        answer = _part(form, "DokumentumAdatokLetoltesValasz")
+        items = (answer.DokumentumAdatok if answer is not None else None) or []
         return [self._document(item, attachments) for item in items]
 
     def download(self, registration_number: str) -> Document:
@@ -244,8 +251,10 @@ class KapuClient:
         form, _ = self._call("HivatalokLekerdezese", _WORKFLOW, {"GIHivatalokLekerdezeseKerdes": {
             "RovidNevSzures": short_name, "NevSzures": name,
             "TipusSzures": _TYPE_CODES[type] if type else None, "KRID": krid}})
+        answer = _part(form, "GIHivatalokLekerdezeseValasz")
+        found = (answer.Hivatal if answer is not None else None) or []
         return [Office(h.KRID, h.RovidNev, h.Nev, h.MAKKod, _TYPE_NAMES[int(h.Tipus)])
-                for h in form.GIHivatalokLekerdezeseValasz.Hivatal or []]
+                for h in found]
 
     def mailbox_counts(self) -> MailboxCounts:
         form, _ = self._call("GIPostaFiokLekerdezes", _WORKFLOW, {})
