@@ -1,5 +1,6 @@
-"""Measure the gateway on SQLite and PostgreSQL: small-upload throughput and latency, and a
-200 MiB upload and download with the server's peak memory.
+"""Measure the gateway on SQLite and PostgreSQL, REST and HKP SOAP in the same run:
+10 KiB upload and mailbox-listing throughput and latency with 16 connections, and 200 MiB
+uploads (REST multipart and SOAP with Attachments) and download with the server's peak memory.
 
     python -m benchmarks.run [--only sqlite|postgresql] [--duration 15] [--big-mib 200]
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import re
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,13 +36,26 @@ ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.
 
 
 @dataclass
-class Result:
-    database: str
-    uploads_per_second: float = 0.0
+class Load:
+    requests_per_second: float = 0.0
     p50_ms: float = 0.0
     p90_ms: float = 0.0
     p99_ms: float = 0.0
-    upload_errors: int = 0
+    errors: int = 0
+
+    def line(self) -> str:
+        return (f"{self.requests_per_second:.0f}/s, p50 {self.p50_ms:.1f} ms, "
+                f"p90 {self.p90_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, errors {self.errors}")
+
+
+@dataclass
+class Result:
+    database: str
+    rest_upload: Load = field(default_factory=Load)
+    soap_upload: Load = field(default_factory=Load)
+    rest_list: Load = field(default_factory=Load)
+    rest_content: Load = field(default_factory=Load)
+    soap_list: Load = field(default_factory=Load)
     big_mib: int = 0
     big_upload_seconds: float = 0.0
     big_upload_mb_per_s: float = 0.0
@@ -47,9 +63,12 @@ class Result:
     upload_vs_sha256sum: float = 0.0
     big_download_seconds: float = 0.0
     big_download_mb_per_s: float = 0.0
+    big_swa_upload_seconds: float = 0.0
+    big_swa_upload_mb_per_s: float = 0.0
     rss_baseline_mib: float = 0.0
     rss_growth_upload_mib: float = 0.0
     rss_growth_download_mib: float = 0.0
+    rss_growth_swa_upload_mib: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,22 +127,111 @@ def parse_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def small_uploads(url: str, auth: str, krid: str, duration: int, result: Result) -> None:
-    env = {**os.environ, "BENCH_KRID": krid, "BENCH_AUTH": auth}
-    # One warm-up second (connections, credential cache), then the measured run.
-    subprocess.run(["wrk", "-t1", "-c16", "-d2s", "-s", str(ROOT / "benchmarks/upload.lua"), url],
-                   env=env, capture_output=True, check=True)
-    out = subprocess.run(
-        ["wrk", "-t1", "-c16", f"-d{duration}s", "--latency", "-s",
-         str(ROOT / "benchmarks/upload.lua"), url],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    result.uploads_per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+def wrk(url: str, script: str, env: dict[str, str], duration: int, warm_up: int = 0) -> Load:
+    """Run wrk with 16 connections; a warm-up run first fills pools and caches."""
+    command = ["wrk", "-t1", "-c16", "--latency", "-s", str(ROOT / "benchmarks" / script), url]
+    env = {**os.environ, **env}
+    if warm_up:
+        subprocess.run([*command, f"-d{warm_up}s"], env=env, capture_output=True, check=True)
+    out = subprocess.run([*command, f"-d{duration}s"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    load = Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))  # type: ignore[union-attr]
     for percentile, name in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
         match = re.search(rf"\s{percentile}%\s+([\d.]+\w+)", out)
-        setattr(result, name, parse_ms(match.group(1)) if match else float("nan"))
+        setattr(load, name, parse_ms(match.group(1)) if match else float("nan"))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result.upload_errors = int(errors.group(1)) if errors else 0
+    load.errors = int(errors.group(1)) if errors else 0
+    return load
+
+
+SPLIT = "\n#KAPU-BENCH-SPLIT#\n"
+
+
+def soap_envelope(username: str, password: str, service: str, form: str) -> str:
+    module = "Workflow" if service == "GIPostaFiokLekerdezes" else "HivataliModule"
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:iop="http://www.iop.hu/2004" xmlns:hkp="http://iop.gov.hu/2008/10/hkp">'
+        '<soap:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/'
+        'oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken>'
+        f"<wsse:Username>{username}</wsse:Username><wsse:Password>{password}</wsse:Password>"
+        "</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><iop:Kerdes>"
+        f"<iop:KerdesFejlec><iop:Felhasznalo>{username}</iop:Felhasznalo>"
+        "<iop:UzenetIdopont>2026-11-21T10:00:00+01:00</iop:UzenetIdopont></iop:KerdesFejlec>"
+        f'<iop:Parancs><iop:Rendszer>HKP</iop:Rendszer><iop:Szolgaltatas Module="{module}">'
+        f"{service}</iop:Szolgaltatas></iop:Parancs><iop:Form>{form}</iop:Form>"
+        "</iop:Kerdes></soap:Body></soap:Envelope>"
+    )
+
+
+def swa_upload_parts(username: str, password: str, krid: str, sha256: str,
+                     boundary: str) -> tuple[bytes, bytes]:
+    """The bytes before and after the attachment of a one-document SwA upload."""
+    form = (
+        '<hkp:DokumentumFeltoltesKerdes><hkp:DokumentumAdatok href="d1">'
+        f"<hkp:Cimzett><hkp:KRID>{krid}</hkp:KRID></hkp:Cimzett>"
+        "<hkp:DokTipusHivatal>BENCH</hkp:DokTipusHivatal>"
+        "<hkp:DokTipusAzonosito>LEVEL</hkp:DokTipusAzonosito>"
+        "<hkp:DokTipusLeiras>Benchmark</hkp:DokTipusLeiras><hkp:FileNev>bench.txt</hkp:FileNev>"
+        "<hkp:ValaszUtvonal>0</hkp:ValaszUtvonal><hkp:ValaszTitkositas>false"
+        "</hkp:ValaszTitkositas><hkp:RendszerUzenet>false</hkp:RendszerUzenet>"
+        f"<hkp:ETertiveveny>false</hkp:ETertiveveny><hkp:Lenyomat>{sha256}</hkp:Lenyomat>"
+        "</hkp:DokumentumAdatok></hkp:DokumentumFeltoltesKerdes>"
+    )
+    envelope = soap_envelope(username, password, "UjDokumentumokFeltolteseGepiInterfeszAltal",
+                             form)
+    before = (f"--{boundary}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+              f"Content-ID: <env>\r\n\r\n{envelope}\r\n--{boundary}\r\n"
+              "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+              "Content-ID: <d1>\r\n\r\n").encode()
+    return before, f"\r\n--{boundary}--\r\n".encode()
+
+
+BOUNDARY = "kapu-bench-boundary"
+SWA_CONTENT_TYPE = f'multipart/related; type="text/xml"; start="<env>"; boundary="{BOUNDARY}"'
+
+
+def soap_upload_bodies(path: Path, username: str, password: str, krid: str, count: int) -> None:
+    """``count`` distinct 10 KiB SwA uploads, each with its own correct Lenyomat."""
+    with open(path, "wb") as file:
+        for number in range(count):
+            content = f"{number:>32}".encode() + b"y" * (10240 - 32)
+            before, after = swa_upload_parts(username, password, krid,
+                                             hashlib.sha256(content).hexdigest(), BOUNDARY)
+            file.write(before + content + after + SPLIT.encode())
+
+
+def loads(url: str, sender: dict[str, str], office: dict[str, str], duration: int,
+          workdir: Path, result: Result) -> None:
+    basic = lambda party: base64.b64encode(  # noqa: E731
+        f"{party['username']}:{party['password']}".encode()).decode()
+    result.rest_upload = wrk(url, "upload.lua", {"BENCH_KRID": office["krid"],
+                                                 "BENCH_AUTH": basic(sender)}, duration, 2)
+    bodies = workdir / "soap-bodies.bin"
+    soap_upload_bodies(bodies, sender["username"], sender["password"], office["krid"],
+                       count=600 * duration)
+    result.soap_upload = wrk(url, "replay.lua", {
+        "BENCH_BODIES": str(bodies), "BENCH_SPLIT": SPLIT, "BENCH_PATH": "/hkp",
+        "BENCH_CONTENT_TYPE": SWA_CONTENT_TYPE}, duration, 1)
+    result.rest_list = wrk(url, "get.lua", {"BENCH_PATH": "/api/v1/mailbox?limit=10",
+                                            "BENCH_AUTH": basic(office)}, duration, 1)
+    # One document's bytes over REST, to compare "10 documents with their bytes" fairly: the
+    # SOAP listing carries them, the REST listing only their metadata.
+    first = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{url}/api/v1/mailbox?limit=1",
+        headers={"Authorization": f"Basic {basic(office)}"})).read())["items"][0]
+    result.rest_content = wrk(url, "get.lua", {
+        "BENCH_PATH": f"/api/v1/documents/{first['registration_number']}/content",
+        "BENCH_AUTH": basic(office)}, duration, 1)
+    listing = workdir / "soap-list.bin"
+    listing.write_text(soap_envelope(
+        office["username"], office["password"], "DokumentumokLekerdezeseGepiInterfeszAltal2",
+        "<hkp:DokumentumAdatokLetoltesKerdes><hkp:PostafiokAlapjan><hkp:EredmenyekSzama>10"
+        "</hkp:EredmenyekSzama></hkp:PostafiokAlapjan></hkp:DokumentumAdatokLetoltesKerdes>",
+    ) + SPLIT)
+    result.soap_list = wrk(url, "replay.lua", {
+        "BENCH_BODIES": str(listing), "BENCH_SPLIT": SPLIT, "BENCH_PATH": "/hkp",
+        "BENCH_CONTENT_TYPE": "text/xml; charset=utf-8"}, duration, 1)
 
 
 def big_transfer(url: str, user: str, password: str, krid: str, pid: int, mib: int,
@@ -169,6 +277,29 @@ def big_transfer(url: str, user: str, password: str, krid: str, pid: int, mib: i
     if (workdir / "down.bin").stat().st_size != big.stat().st_size:
         result.notes.append("download size differs from upload!")
 
+    # The same bytes once more, as SOAP with Attachments.
+    with open(big, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    before, after = swa_upload_parts(user, password, krid, digest, BOUNDARY)
+    body = workdir / "big-swa.bin"
+    with open(body, "wb") as out, open(big, "rb") as source:
+        out.write(before)
+        shutil.copyfileobj(source, out, 1 << 20)
+        out.write(after)
+    baseline = rss_mib(pid)
+    with PeakSampler(pid) as sampler:
+        started = time.perf_counter()
+        answer = subprocess.run(
+            ["curl", "-sS", "-X", "POST", "-T", str(body), "-H",
+             f"Content-Type: {SWA_CONTENT_TYPE}", f"{url}/hkp"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        result.big_swa_upload_seconds = time.perf_counter() - started
+    result.big_swa_upload_mb_per_s = size_mb / result.big_swa_upload_seconds
+    result.rss_growth_swa_upload_mib = sampler.peak - baseline
+    if "ErkeztetesiSzam" not in answer:
+        result.notes.append(f"SwA upload refused: {answer[:300]}")
+
 
 async def _admin(statement: str) -> None:
     connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
@@ -199,10 +330,10 @@ def run_one(database: str, duration: int, mib: int) -> Result:
         port = 18000 + secrets.randbelow(1000)
         server = start_server(env, port)
         base = f"http://127.0.0.1:{port}"
-        auth = base64.b64encode(f"{sender['username']}:{sender['password']}".encode()).decode()
-        print(f"[{database}] small uploads, 16 connections, {duration} s …", flush=True)
-        small_uploads(base, auth, office["krid"], duration, result)
-        print(f"[{database}] {mib} MiB upload and download …", flush=True)
+        print(f"[{database}] REST and SOAP uploads and listings, 16 connections, "
+              f"{duration} s each …", flush=True)
+        loads(base, sender, office, duration, workdir, result)
+        print(f"[{database}] {mib} MiB uploads and download …", flush=True)
         big_transfer(base, sender["username"], sender["password"], office["krid"],
                      server.pid, mib, workdir, result)
     finally:
@@ -232,13 +363,26 @@ def main() -> None:
     (out_dir / f"{stamp}.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     for r in results:
         print(f"\n== {r.database} ==")
-        print(f"10 KiB uploads, 16 clients: {r.uploads_per_second:.0f}/s, p50 {r.p50_ms:.1f} ms, "
-              f"p90 {r.p90_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, errors {r.upload_errors}")
-        print(f"{r.big_mib} MiB upload: {r.big_upload_seconds:.2f} s = "
+        for name in ("rest_upload", "soap_upload", "rest_list", "rest_content", "soap_list"):
+            print(f"{name:12} {getattr(r, name).line()}")
+        upload_ratio = r.soap_upload.requests_per_second / r.rest_upload.requests_per_second
+        list_ratio = r.soap_list.requests_per_second / r.rest_list.requests_per_second
+        # 10 documents with their bytes: one SOAP call, or one REST listing + 10 downloads.
+        rest_ten = 1 / (1 / r.rest_list.requests_per_second
+                        + 10 / r.rest_content.requests_per_second)
+        soap_ten = r.soap_list.requests_per_second
+        print(f"SOAP/REST: uploads {upload_ratio:.0%}; listings {list_ratio:.0%} by requests, "
+              f"but a SOAP listing carries 10 documents' bytes: {soap_ten:.0f}/s against "
+              f"{rest_ten:.0f}/s for a REST listing plus 10 downloads "
+              f"({soap_ten / rest_ten:.0%})")
+        print(f"{r.big_mib} MiB upload (REST): {r.big_upload_seconds:.2f} s = "
               f"{r.big_upload_mb_per_s:.0f} MB/s ({r.upload_vs_sha256sum:.0%} of sha256sum's "
               f"{r.sha256sum_mb_per_s:.0f} MB/s); server RSS +{r.rss_growth_upload_mib:.1f} MiB "
               f"over {r.rss_baseline_mib:.0f} MiB")
-        print(f"{r.big_mib} MiB download: {r.big_download_seconds:.2f} s = "
+        print(f"{r.big_mib} MiB upload (SOAP SwA): {r.big_swa_upload_seconds:.2f} s = "
+              f"{r.big_swa_upload_mb_per_s:.0f} MB/s; "
+              f"server RSS +{r.rss_growth_swa_upload_mib:.1f} MiB")
+        print(f"{r.big_mib} MiB download (REST): {r.big_download_seconds:.2f} s = "
               f"{r.big_download_mb_per_s:.0f} MB/s; "
               f"server RSS +{r.rss_growth_download_mib:.1f} MiB")
         for note in r.notes:

@@ -112,6 +112,14 @@ class StagedFile:
             await asyncio.to_thread(self._path.unlink)
 
 
+def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+    file = open(path, "rb")
+    chunk = file.read(READ_CHUNK)
+    if len(chunk) < READ_CHUNK:
+        file.close()
+    return file, chunk
+
+
 def _file_digest(path: Path, algorithm: str) -> str:
     with open(path, "rb") as file:
         return hashlib.file_digest(file, algorithm).hexdigest()
@@ -147,10 +155,15 @@ class FileBlobStore:
         return self.path_of(sha256).is_file()
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
-        file = await asyncio.to_thread(open, self.path_of(sha256), "rb")
+        # The first hop opens and reads the first chunk; a document smaller than a chunk (most
+        # of them) is read and closed in that single thread hop.
+        file, chunk = await asyncio.to_thread(_open_and_read, self.path_of(sha256))
         try:
-            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+            while chunk:
                 yield chunk
+                if file.closed:
+                    return
+                chunk = await asyncio.to_thread(file.read, READ_CHUNK)
         finally:
             file.close()
 
