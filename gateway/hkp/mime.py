@@ -1,10 +1,10 @@
 """Reading a SOAP-with-Attachments or MTOM request (``multipart/related``) as a stream.
 
-python-multipart splits the body on its boundary; part headers are read with the standard
-``email`` package, which copes with what real clients send (quoted content types, odd spacing).
-The root part (named by ``start``, else the first) is kept in memory up to the envelope limit;
-every other part streams into the blob store's staging area, base64-decoded on the fly when its
-``Content-Transfer-Encoding`` says so. Nothing holds an attachment in memory.
+The shared ``gateway.multipart.PartReader`` reads each part's headers (quoted content types and
+odd spacing included). The root part (named by ``start``, else the first) is kept in memory up
+to the envelope limit; every other part streams into the blob store's staging area,
+base64-decoded on the fly when its ``Content-Transfer-Encoding`` says so. Nothing holds an
+attachment in memory.
 """
 
 from __future__ import annotations
@@ -12,19 +12,14 @@ from __future__ import annotations
 import binascii
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from email.message import Message
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser
 
 from gateway.errors import GatewayError, MalformedMessage, TooLarge
 from gateway.hkp.xml import MAX_ENVELOPE_BYTES
+from gateway.multipart import PartReader, feed
 from gateway.services.ports import StagedContent
-
-if TYPE_CHECKING:
-    from python_multipart.multipart import MultipartCallbacks
 
 MAX_ATTACHMENTS = 500
 
@@ -77,57 +72,28 @@ class RelatedMessage:
         self.attachments.clear()
 
 
-class _RelatedReader:
+class _RelatedReader(PartReader):
     def __init__(self, start: str | None, stage: Callable[[], StagedContent],
                  message: RelatedMessage) -> None:
+        super().__init__(MAX_ATTACHMENTS + 1)
         self._start = start
         self._stage = stage
         self._message = message
-        self._header_field = bytearray()
-        self._header_value = bytearray()
-        self._headers = Message()
         self._in_root = False
         self._root_seen = False
         self._envelope = bytearray()
         self._cid = ""
-        self._staged: StagedContent | None = None
         self._writer: StagedContent | Base64Sink | None = None
-        self.parts = 0
-        self.complete = False
 
-    def callbacks(self) -> MultipartCallbacks:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
-            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-            "on_end": self._end,
-        }
+    def too_many_parts(self) -> Exception:
+        return MalformedMessage(f"more than {MAX_ATTACHMENTS} attachments")
 
-    def _end(self) -> None:
-        self.complete = True
-
-    def _part_begin(self) -> None:
-        self.parts += 1
-        if self.parts > MAX_ATTACHMENTS + 1:
-            raise MalformedMessage(f"more than {MAX_ATTACHMENTS} attachments")
-        self._headers = Message()
+    def begin_part(self) -> None:
         self._in_root = False
-        self._staged = None
         self._writer = None
 
-    def _header_end(self) -> None:
-        self._headers[self._header_field.decode("latin-1").strip()] = (
-            self._header_value.decode("utf-8", errors="replace").strip()
-        )
-        self._header_field.clear()
-        self._header_value.clear()
-
-    def _headers_finished(self) -> None:
-        cid = content_id_key(self._headers.get("Content-ID", ""))
+    def headers_finished(self) -> None:
+        cid = content_id_key(self.headers.get("Content-ID", ""))
         is_root = (cid == self._start) if self._start else not self._root_seen
         if is_root and not self._root_seen:
             self._root_seen = True
@@ -138,17 +104,17 @@ class _RelatedReader:
         if cid in self._message.attachments:
             raise MalformedMessage(f"two attachments have the Content-ID <{cid}>")
         self._cid = cid
-        self._staged = self._stage()
-        self._message.attachments[cid] = self._staged
-        encoding = (self._headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
+        staged = self._stage()
+        self._message.attachments[cid] = staged
+        encoding = (self.headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
         if encoding == "base64":
-            self._writer = Base64Sink(self._staged)
+            self._writer = Base64Sink(staged)
         elif encoding in ("binary", "8bit", "7bit"):
-            self._writer = self._staged
+            self._writer = staged
         else:
             raise MalformedMessage(f"Content-Transfer-Encoding {encoding} is not supported")
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
+    def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_root:
             if len(self._envelope) + end - start > MAX_ENVELOPE_BYTES:
                 raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
@@ -162,7 +128,7 @@ class _RelatedReader:
                 self._message.refused[self._cid] = exc
                 self._writer = None
 
-    def _part_end(self) -> None:
+    def part_end(self) -> None:
         if self._in_root:
             self._message.envelope = bytes(self._envelope)
         elif isinstance(self._writer, Base64Sink):
@@ -178,11 +144,8 @@ async def receive_related(
     """Read a ``multipart/related`` body; attachments are staged, not yet finished."""
     message = RelatedMessage()
     reader = _RelatedReader(start, stage, message)
-    parser = MultipartParser(boundary, reader.callbacks())
     try:
-        async for chunk in body:
-            parser.write(chunk)
-        parser.finalize()
+        await feed(reader, boundary, body)
         if not reader.complete:
             raise MalformedMessage("the multipart body ended before its closing boundary")
         if not message.envelope:
