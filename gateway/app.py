@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import gateway
 from gateway.clock import SystemClock
 from gateway.config import Settings
+from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
+from gateway.crypto.setup import gateway_keys
+from gateway.crypto.timestamps import TimestampAuthority
 from gateway.hkp import router as hkp
 from gateway.ops import health
-from gateway.rest import documents, problems
+from gateway.rest import documents, evidence, problems
 from gateway.services.auth import CredentialCache
 from gateway.services.documents import recover_interrupted_uploads
 from gateway.services.ports import Clock, Ports
@@ -37,6 +40,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Engine, blob store and ports for ``settings`` (shared by the app and the CLI)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
+    keys = gateway_keys(settings)
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
@@ -44,6 +48,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         clock=clock or SystemClock(),
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
+        timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
+        receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        trust_pem=keys.ca_pem,
     )
     return Runtime(engine, ports)
 
@@ -73,5 +80,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(documents.router)
+    app.include_router(evidence.router)
     app.include_router(hkp.router)
     return app

@@ -54,7 +54,7 @@ class Acceptance:
 
 @dataclass(frozen=True)
 class Sender:
-    kind: str  # "organisation" or "citizen"
+    kind: str  # "organisation", "citizen" or "system"
     name: str
     krid: str | None = None
     short_name: str | None = None
@@ -81,6 +81,7 @@ class Document:
     storage_area: str
     content: bytes | None = None  # with list_mailbox and download
     read: bool | None = None  # with status: acknowledged by the addressee
+    timestamp_token: bytes | None = None  # DER RFC 3161 token issued at acceptance
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,9 @@ class KapuClient:
     @staticmethod
     def _document(item: Any, attachments: dict[str, bytes]) -> Document:
         felado = item.Felado
-        if felado.HivatalFelado is not None:
+        if felado.RendszerFelado is not None:
+            sender = Sender("system", felado.RendszerFelado.Nev)
+        elif felado.HivatalFelado is not None:
             office = felado.HivatalFelado
             sender = Sender("organisation", office.Nev, krid=_text(office.KRID),
                             short_name=office.RovidNev, mak_code=office.MAKKod)
@@ -296,4 +299,5 @@ class KapuClient:
             reply_encryption=bool(item.ValaszTitkositas),
             system_message=bool(item.Rendszeruzenet), storage_area=item.Tarterulet,
             content=attachments.get(item.href) if item.href else None,
+            timestamp_token=item.Idopecset,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,17 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     # Connections per process; PostgreSQL only (SQLite uses its own small pool).
     database_pool_size: int = Field(default=10, gt=0, le=200)
+    # The gateway's keys. Development: created under keys_dir (default data_dir/keys) when
+    # absent. Production: named files, PKCS#12 or PEM key + certificate, and the CA certificate.
+    keys_dir: Path | None = None
+    ca_cert_file: Path | None = None
+    signing_p12_file: Path | None = None
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    tsa_p12_file: Path | None = None
+    tsa_key_file: Path | None = None
+    tsa_cert_file: Path | None = None
+    key_password: SecretStr | None = None
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:
@@ -31,6 +42,27 @@ class Settings(BaseSettings):
                 "KAPU_DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…"
             )
         return self
+
+    @model_validator(mode="after")
+    def _production_keys(self) -> Settings:
+        if self.environment != "production":
+            return self
+        missing = []
+        if self.ca_cert_file is None:
+            missing.append("KAPU_CA_CERT_FILE")
+        for role in ("signing", "tsa"):
+            has_p12 = getattr(self, f"{role}_p12_file") is not None
+            has_pem = getattr(self, f"{role}_key_file") and getattr(self, f"{role}_cert_file")
+            if not (has_p12 or has_pem):
+                missing.append(f"KAPU_{role.upper()}_P12_FILE or KAPU_{role.upper()}_KEY_FILE "
+                               f"+ KAPU_{role.upper()}_CERT_FILE")
+        if missing:
+            raise ValueError("production needs the gateway's keys: set " + "; ".join(missing))
+        return self
+
+    @property
+    def key_directory(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
 
     @property
     def blob_dir(self) -> Path:

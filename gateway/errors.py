@@ -12,6 +12,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── InvalidRequest                invalid_request
     │   ├── RecipientUnknown          recipient_unknown
     │   ├── HashMismatch              hash_mismatch
+    │   ├── InvalidCertificate        invalid_certificate
     │   ├── UnknownService            (HKP: Szolgaltatas not known)
     │   ├── AttachmentMissing         (HKP: href names no attachment)
     │   └── MalformedMessage          (not a readable SOAP 1.1 message: a SOAP Fault)
@@ -73,6 +74,11 @@ class RecipientUnknown(InvalidRequest):
 class HashMismatch(InvalidRequest):
     code = "hash_mismatch"
     title = "Hash does not match the content"
+
+
+class InvalidCertificate(InvalidRequest):
+    code = "invalid_certificate"
+    title = "Certificate not acceptable"
 
 
 class UnknownService(InvalidRequest):

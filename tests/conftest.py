@@ -98,6 +98,16 @@ def fresh_short_name() -> str:
     return f"T{_run}N{next(_numbers)}"
 
 
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gateway's keys, made once per session (a 3072-bit CA takes a while)."""
+    from gateway.crypto.keys import ensure_keys
+
+    directory = tmp_path_factory.mktemp("keys")
+    ensure_keys(directory)
+    return directory
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     # A winter Tuesday morning in Budapest (UTC+1).

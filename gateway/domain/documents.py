@@ -148,3 +148,5 @@ class Document:
     system_message: bool
     delivery_state: DeliveryState
     acknowledged_at: datetime | None
+    timestamp_token: bytes | None = None
+    submitted_sha256: str | None = None  # set when stored encrypted: the plaintext's SHA-256

@@ -126,6 +126,8 @@ async def upload(context: Context, form: etree._Element) -> Answer:
 
 def _felado(document: Document) -> etree._Element:
     sender = document.sender
+    if sender.kind is PartyKind.SYSTEM:
+        return H.Felado(H.RendszerFelado(H.Nev(sender.name)))
     if sender.kind is PartyKind.CITIZEN:
         return H.Felado(H.AllampolgarFelado(
             H.KapcsolatiKod(sender.code or ""), H.Nev(sender.name),
@@ -152,6 +154,8 @@ def document_element(
         H.ErvenyessegiDatum(value(document.valid_until)),
         H.ErkeztetesiDatum(value(document.registered_at)),
         H.Kezbesitettseg(str(KEZBESITETTSEG[document.delivery_state])),
+        *optional(H, "Idopecset", base64.b64encode(document.timestamp_token).decode()
+                  if document.timestamp_token else None),
         H.ValaszTitkositas(value(document.reply_encryption)),
         H.ValaszUtvonal("0"),
         H.Rendszeruzenet(value(document.system_message)),
@@ -248,7 +252,7 @@ async def mailbox_counts(context: Context, form: etree._Element) -> Answer:
 
 async def public_key(context: Context, form: etree._Element) -> Answer:
     try:
-        key = await key_service.public_key(
+        key = await key_service.lookup_key(
             context.ports, context.party, krid=child_text(form, "KRID"),
             code=child_text(form, "KapcsolatiKod"),
         )

@@ -43,6 +43,7 @@ HIBA_SZAM: dict[type[errors.GatewayError], int] = {
     errors.Expired: 22,
     errors.KeyNotFound: 35,  # extension, with KulcsLekerdezes
     errors.HashMismatch: 30,
+    errors.InvalidCertificate: 20,
     errors.FormatNotAllowed: 31,
     errors.FormatMismatch: 31,
     errors.TooLarge: 32,

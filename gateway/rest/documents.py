@@ -92,7 +92,7 @@ async def upload_document(
     request: Request,
     party: PartyDep,
     ports: PortsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> AcceptanceOut:
     content = document_service.start_upload(ports)
     try:

@@ -22,6 +22,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.InvalidRequest: 422,
     errors.RecipientUnknown: 422,
     errors.HashMismatch: 422,
+    errors.InvalidCertificate: 422,
     errors.FormatNotAllowed: 415,
     errors.FormatMismatch: 415,
     errors.TooLarge: 413,

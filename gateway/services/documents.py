@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from gateway.domain.documents import (
     DeliveryState,
     Document,
+    PartyRef,
     UploadRequest,
     validate_upload,
 )
 from gateway.domain.formats import content_matches
-from gateway.domain.parties import Party
+from gateway.domain.parties import Party, PartyKind
+from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
     registration_day,
@@ -27,11 +29,19 @@ from gateway.errors import (
     FormatMismatch,
     HashMismatch,
     IdempotencyConflict,
+    InvalidRequest,
     NotFound,
     RecipientUnknown,
     Unavailable,
 )
-from gateway.services.ports import NewDocument, Numbering, Ports, StagedContent, UnitOfWork
+from gateway.services.ports import (
+    NewDocument,
+    Numbering,
+    Ports,
+    ReceiptRecord,
+    StagedContent,
+    UnitOfWork,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +127,19 @@ async def _accept(
     if request.sha1 is not None and request.sha1 != await content.sha1():
         raise HashMismatch("sha1 does not match the content", field="sha1")
     fingerprint = request.fingerprint(content.sha256)
+    # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
+    # no signing happens while the KRID's counter row is locked.
+    registered_at = ports.clock.now()
+    token = ports.timestamper.timestamp(content.sha256, registered_at)
 
     async with ports.write_uow() as uow:
         recipient = await _recipient(uow, request)
         if not sender.is_organisation and not recipient.is_organisation:
             raise Forbidden("a citizen can send only to organisations", field="recipient_code")
         if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= 255:
+                raise InvalidRequest("Idempotency-Key must be 1 to 255 characters",
+                                     field="Idempotency-Key")
             earlier = await uow.idempotency.claim(sender.id, idempotency_key, fingerprint)
             if earlier is not None:
                 if earlier.fingerprint != fingerprint or earlier.document_id is None:
@@ -132,34 +149,50 @@ async def _accept(
                 document = await uow.documents.by_id(earlier.document_id)
                 assert document is not None
                 return Acceptance.of(document)
-        registered_at = ports.clock.now()
         # The number carries the organisation's KRID: the addressee's, or else the sender's.
         numbering_krid = recipient.krid if recipient.is_organisation else sender.krid
         assert numbering_krid is not None
-        numbering = Numbering(
-            krid=numbering_krid, day=registration_day(registered_at),
-            prefix=registration_prefix(numbering_krid, registered_at),
-        )
-        valid_until = registered_at + timedelta(days=ports.retention_days)
-        registered = await uow.documents.register(NewDocument(
-            registered_at=registered_at, valid_until=valid_until,
+        new = NewDocument(
+            registered_at=registered_at,
+            valid_until=registered_at + timedelta(days=ports.retention_days),
             sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
             reference_number=request.reference_number, doc_type_office=request.doc_type_office,
             doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
             note=request.note, file_name=request.file_name, size=content.size,
             sha256=content.sha256, reply_encryption=request.reply_encryption,
-            return_receipt=request.return_receipt,
-        ), numbering)
-        if registered is None:
-            raise DailySequenceExhausted(
-                f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
-            )
-        document_id, number = registered
+            return_receipt=request.return_receipt, timestamp_token=token,
+        )
+        document_id, number = await _register(uow, new, numbering_krid)
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
+        await uow.receipts.add(document_id, ReceiptKind.ACCEPTANCE, registered_at,
+                               ports.receipt_signer.sign(ReceiptContent(
+                                   kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+                                   sender=_receipt_party(sender),
+                                   recipient=_receipt_party(recipient),
+                                   file_name=request.file_name, sha256=content.sha256,
+                                   at=registered_at, timestamp_token=token,
+                               )))
         await uow.commit()
-    return Acceptance(number, registered_at, valid_until, content.sha256, content.size,
+    return Acceptance(number, registered_at, new.valid_until, content.sha256, content.size,
                       request.file_name)
+
+
+async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tuple[int, str]:
+    numbering = Numbering(
+        krid=numbering_krid, day=registration_day(new.registered_at),
+        prefix=registration_prefix(numbering_krid, new.registered_at),
+    )
+    registered = await uow.documents.register(new, numbering)
+    if registered is None:
+        raise DailySequenceExhausted(
+            f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
+        )
+    return registered
+
+
+def _receipt_party(party: Party | PartyRef) -> ReceiptParty:
+    return ReceiptParty(name=party.name, krid=party.krid, code=party.code)
 
 
 async def _visible(uow: UnitOfWork, party: Party, registration_number: str) -> Document:
@@ -197,18 +230,104 @@ async def content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
 
 
 async def acknowledge(ports: Ports, party: Party, registration_number: str) -> Document:
-    """The addressee confirms it has the document; repeating it changes nothing."""
-    async with ports.write_uow() as uow:
-        document = await _visible(uow, party, registration_number)
-        if document.recipient_id != party.id:
-            raise Forbidden("only the addressee acknowledges a document")
-        if document.delivery_state is DeliveryState.EXPIRED:
-            raise Expired(f"document {registration_number} expired before it was downloaded")
-        if document.delivery_state is DeliveryState.WAITING:
-            await uow.documents.acknowledge(document.id, ports.clock.now())
+    """The addressee confirms it has the document; repeating it changes nothing.
+
+    The first acknowledgement issues the download receipt (letöltési igazolás) and, when the
+    sender asked for one (ETertiveveny), delivers it to the sender's mailbox as a system
+    message, all in the same transaction."""
+    message: StagedContent | None = None
+    try:
+        async with ports.write_uow() as uow:
             document = await _visible(uow, party, registration_number)
-            await uow.commit()
+            if document.recipient_id != party.id:
+                raise Forbidden("only the addressee acknowledges a document")
+            if document.delivery_state is DeliveryState.EXPIRED:
+                raise Expired(f"document {registration_number} expired before it was downloaded")
+            if document.delivery_state is DeliveryState.WAITING:
+                now = ports.clock.now()
+                await uow.documents.acknowledge(document.id, now)
+                receipt = ports.receipt_signer.sign(ReceiptContent(
+                    kind=ReceiptKind.DOWNLOAD, registration_number=registration_number,
+                    sender=_receipt_party(document.sender),
+                    recipient=_receipt_party(document.recipient),
+                    file_name=document.file_name, sha256=document.sha256, at=now,
+                    timestamp_token=ports.timestamper.timestamp(document.sha256, now),
+                ))
+                await uow.receipts.add(document.id, ReceiptKind.DOWNLOAD, now, receipt)
+                if document.return_receipt:
+                    message = await _system_message(ports, uow, document, ReceiptKind.DOWNLOAD,
+                                                    receipt, now)
+                document = await _visible(uow, party, registration_number)
+                await uow.commit()
+    except BaseException:
+        if message is not None:
+            await message.discard()
+        raise
+    if message is not None:
+        await message.place()
     return document
+
+
+async def _system_message(
+    ports: Ports, uow: UnitOfWork, about: Document, kind: ReceiptKind, receipt: bytes,
+    now: datetime,
+) -> StagedContent:
+    """Put ``receipt`` into the mailbox of ``about``'s sender as a system message; returns its
+    staged bytes, to be placed once the transaction commits."""
+    staged = ports.blobs.stage(len(receipt))
+    staged.write(receipt)
+    await staged.finish()
+    system = await uow.parties.system()
+    sender = await uow.parties.by_id(about.sender_id)
+    assert sender is not None
+    # A citizen addressee has no KRID: the number keeps the original document's organisation.
+    numbering_krid = sender.krid or about.registration_number[:9]
+    title = RECEIPT_TITLES[kind]
+    await _register(uow, NewDocument(
+        registered_at=now, valid_until=now + timedelta(days=ports.retention_days),
+        sender_id=system.id, recipient_id=sender.id, sender_kind=PartyKind.SYSTEM,
+        reference_number=about.registration_number, doc_type_office="KR",
+        doc_type_id="IGAZOLAS", doc_type_description=title, note=None,
+        file_name=f"{kind.value}_igazolas_{about.registration_number}.xml",
+        size=staged.size, sha256=staged.sha256, reply_encryption=False, return_receipt=False,
+        system_message=True, timestamp_token=ports.timestamper.timestamp(staged.sha256, now),
+    ), numbering_krid)
+    return staged
+
+
+async def receipts_of(
+    ports: Ports, party: Party, registration_number: str
+) -> tuple[Document, list[ReceiptRecord]]:
+    """The receipts issued for a document, for its sender."""
+    async with ports.uow() as uow:
+        document = await _sent_by(uow, party, registration_number)
+        return document, await uow.receipts.of_document(document.id)
+
+
+async def receipt(
+    ports: Ports, party: Party, registration_number: str, kind: ReceiptKind
+) -> bytes:
+    async with ports.uow() as uow:
+        document = await _sent_by(uow, party, registration_number)
+        content = await uow.receipts.content(document.id, kind)
+    if content is None:
+        raise NotFound(f"no {kind.value} receipt for {registration_number} (yet)")
+    return content
+
+
+async def _sent_by(uow: UnitOfWork, party: Party, registration_number: str) -> Document:
+    document = await _visible(uow, party, registration_number)
+    if document.sender_id != party.id:
+        raise Forbidden("receipts are the sender's")
+    return document
+
+
+async def timestamp_token(ports: Ports, party: Party, registration_number: str) -> bytes:
+    """The RFC 3161 token issued at acceptance over the document's SHA-256."""
+    document = await get_document(ports, party, registration_number)
+    if document.timestamp_token is None:
+        raise NotFound(f"document {registration_number} was accepted before timestamps")
+    return document.timestamp_token
 
 
 async def recover_interrupted_uploads(ports: Ports) -> int:

@@ -1,16 +1,19 @@
-"""Public encryption keys of parties (kulcstár).
+"""Parties' public encryption keys (kulcstár): upload, replace, delete, look up.
 
-Keys are uploaded through the key store, which is not built yet (its own issue): until it is,
-no party has a key on file, and a lookup of an existing party answers KeyNotFound.
+Every change is kept: replacing or deleting marks the earlier certificate removed, never
+erases it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.crypto.certificates import read_certificate
 from gateway.domain.parties import Party
-from gateway.errors import Forbidden, KeyNotFound, RecipientUnknown
-from gateway.services.ports import Ports
+from gateway.errors import Forbidden, InvalidCertificate, KeyNotFound
+from gateway.services.ports import KeyRecord, Ports
+
+MIN_RSA_BITS = 2048
 
 
 @dataclass(frozen=True)
@@ -19,15 +22,50 @@ class PublicKey:
     fingerprint_sha256: str
 
 
-async def public_key(
+async def upload_key(ports: Ports, party: Party, certificate: bytes) -> KeyRecord:
+    """File ``certificate`` (PEM or DER) as the party's encryption key: RSA of at least 2048
+    bits and valid now; anything else is InvalidCertificate."""
+    try:
+        facts = read_certificate(certificate)
+    except ValueError as exc:
+        raise InvalidCertificate(f"not an X.509 certificate: {exc}") from exc
+    if facts.rsa_bits is None:
+        raise InvalidCertificate("the certificate's key must be RSA")
+    if facts.rsa_bits < MIN_RSA_BITS:
+        raise InvalidCertificate(
+            f"the RSA key has {facts.rsa_bits} bits; at least {MIN_RSA_BITS} are required")
+    now = ports.clock.now()
+    if facts.not_after <= now:
+        raise InvalidCertificate(f"the certificate expired on {facts.not_after.isoformat()}")
+    if facts.not_before > now:
+        raise InvalidCertificate(
+            f"the certificate is not valid before {facts.not_before.isoformat()}")
+    record = KeyRecord(facts.der, facts.fingerprint_sha256, facts.not_after)
+    async with ports.write_uow() as uow:
+        await uow.keys.replace(party.id, record, now)
+        await uow.commit()
+    return record
+
+
+async def delete_key(ports: Ports, party: Party) -> None:
+    """Remove the party's key (kept in the history); a later upload is allowed."""
+    async with ports.write_uow() as uow:
+        await uow.keys.remove(party.id, ports.clock.now())
+        await uow.commit()
+
+
+async def lookup_key(
     ports: Ports, asker: Party, *, krid: str | None = None, code: str | None = None
-) -> PublicKey:
-    """The encryption certificate of the party with ``krid`` or kapcsolati kód ``code``.
-    Organisations may look up anyone; citizens only organisations."""
+) -> KeyRecord:
+    """The current key of the party with ``krid`` or kapcsolati kód ``code``. Organisations may
+    look up anyone; citizens only organisations. KeyNotFound when none is on file."""
     async with ports.uow() as uow:
         party = await (uow.parties.by_krid(krid) if krid else uow.parties.by_code(code or ""))
-    if party is None:
-        raise RecipientUnknown("no party with that address", field="krid" if krid else "code")
-    if not asker.is_organisation and not party.is_organisation:
-        raise Forbidden("citizens may look up the keys of organisations only")
-    raise KeyNotFound(f"{party.name} has no public key on file")
+        if party is None:
+            raise KeyNotFound("no party with that address has a key on file")
+        if not asker.is_organisation and not party.is_organisation:
+            raise Forbidden("citizens may look up the keys of organisations only")
+        record = await uow.keys.current(party.id)
+    if record is None or record.not_after <= ports.clock.now():
+        raise KeyNotFound(f"{party.name} has no valid public key on file")
+    return record

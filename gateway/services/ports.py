@@ -10,6 +10,7 @@ from typing import Protocol
 
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind
+from gateway.domain.receipts import ReceiptContent, ReceiptKind
 
 
 class Clock(Protocol):
@@ -58,6 +59,23 @@ class NewDocument:
     reply_encryption: bool
     return_receipt: bool
     system_message: bool = False
+    timestamp_token: bytes | None = None
+    submitted_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A party's encryption certificate on file."""
+
+    certificate_der: bytes
+    fingerprint_sha256: str
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    kind: ReceiptKind
+    issued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,10 @@ class PartyRepository(Protocol):
     async def by_krid(self, krid: str) -> Party | None: ...
     async def by_code(self, code: str) -> Party | None: ...
     async def by_username(self, username: str) -> Party | None: ...
+    async def by_id(self, party_id: int) -> Party | None: ...
+    async def system(self) -> Party:
+        """The Központi Rendszer, sender of system messages."""
+        ...
     async def taken(self, *, krid: str | None, short_name: str | None, username: str) -> str | None:
         """The name of the first field whose value another party has, else None."""
         ...
@@ -133,11 +155,28 @@ class IdempotencyRepository(Protocol):
     async def complete(self, party_id: int, key: str, document_id: int) -> None: ...
 
 
+class KeyRepository(Protocol):
+    async def current(self, party_id: int) -> KeyRecord | None: ...
+    async def replace(self, party_id: int, record: KeyRecord, at: datetime) -> None:
+        """File ``record`` as the party's key; an earlier one stays in the history."""
+        ...
+    async def remove(self, party_id: int, at: datetime) -> bool: ...
+
+
+class ReceiptRepository(Protocol):
+    async def add(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
+                  content: bytes) -> None: ...
+    async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
+    async def content(self, document_id: int, kind: ReceiptKind) -> bytes | None: ...
+
+
 class UnitOfWork(Protocol):
     parties: PartyRepository
     documents: DocumentRepository
     counters: RegistrationCounter
     idempotency: IdempotencyRepository
+    keys: KeyRepository
+    receipts: ReceiptRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -178,6 +217,18 @@ class BlobStore(Protocol):
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
 
 
+class Timestamper(Protocol):
+    def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
+        """A DER RFC 3161 TimeStampToken over the digest, dated ``at``."""
+        ...
+
+
+class ReceiptSigner(Protocol):
+    def sign(self, content: ReceiptContent) -> bytes:
+        """The receipt as signed XML."""
+        ...
+
+
 @dataclass
 class Ports:
     """Everything a service may touch, wired once by app.py."""
@@ -189,3 +240,6 @@ class Ports:
     clock: Clock
     retention_days: int
     max_document_bytes: int
+    timestamper: Timestamper
+    receipt_signer: ReceiptSigner
+    trust_pem: bytes  # the gateway's CA certificate

@@ -14,17 +14,27 @@ from sqlalchemy.sql import Select
 
 from gateway.domain.documents import DeliveryState, Document, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
+from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
 from gateway.services.ports import (
     IdempotencyRecord,
+    KeyRecord,
     MailboxQuery,
     NewDocument,
     NewParty,
     Numbering,
     OfficeQuery,
+    ReceiptRecord,
 )
-from gateway.storage.tables import documents, idempotency_keys, parties, registration_counters
+from gateway.storage.tables import (
+    documents,
+    idempotency_keys,
+    parties,
+    party_keys,
+    receipts,
+    registration_counters,
+)
 
 
 def _upsert_for(connection: AsyncConnection) -> Any:
@@ -83,6 +93,15 @@ class SqlParties:
 
     async def by_username(self, username: str) -> Party | None:
         return await self._one(parties.c.username == username)
+
+    async def by_id(self, party_id: int) -> Party | None:
+        return await self._one(parties.c.id == party_id)
+
+    async def system(self) -> Party:
+        found = await self._one(parties.c.kind == PartyKind.SYSTEM.value)
+        if found is None:
+            raise RuntimeError("the system party is missing: run the migrations")
+        return found
 
     async def taken(
         self, *, krid: str | None, short_name: str | None, username: str
@@ -149,6 +168,7 @@ def _document_values(new: NewDocument) -> dict[str, Any]:
         file_name=new.file_name, size=new.size, sha256=new.sha256,
         reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
         system_message=new.system_message, delivery_state=DeliveryState.WAITING.value,
+        timestamp_token=new.timestamp_token, submitted_sha256=new.submitted_sha256,
     )
 
 
@@ -165,6 +185,8 @@ def _document(row: RowMapping) -> Document:
         system_message=row["system_message"],
         delivery_state=DeliveryState(row["delivery_state"]),
         acknowledged_at=row["acknowledged_at"],
+        timestamp_token=row["timestamp_token"],
+        submitted_sha256=row["submitted_sha256"],
     )
 
 
@@ -311,3 +333,61 @@ class SqlIdempotency:
             .where(idempotency_keys.c.party_id == party_id, idempotency_keys.c.key == key)
             .values(document_id=document_id)
         )
+
+
+class SqlKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def current(self, party_id: int) -> KeyRecord | None:
+        result = await self._connection.execute(
+            select(party_keys.c.certificate_der, party_keys.c.fingerprint_sha256,
+                   party_keys.c.not_after)
+            .where(party_keys.c.party_id == party_id, party_keys.c.removed_at.is_(None))
+            .order_by(party_keys.c.id.desc()).limit(1)
+        )
+        row = result.first()
+        return KeyRecord(row.certificate_der, row.fingerprint_sha256, row.not_after) \
+            if row else None
+
+    async def replace(self, party_id: int, record: KeyRecord, at: datetime) -> None:
+        await self.remove(party_id, at)
+        await self._connection.execute(insert(party_keys).values(
+            party_id=party_id, certificate_der=record.certificate_der,
+            fingerprint_sha256=record.fingerprint_sha256, not_after=record.not_after,
+            added_at=at,
+        ))
+
+    async def remove(self, party_id: int, at: datetime) -> bool:
+        result = await self._connection.execute(
+            update(party_keys)
+            .where(party_keys.c.party_id == party_id, party_keys.c.removed_at.is_(None))
+            .values(removed_at=at)
+        )
+        return bool(result.rowcount)
+
+
+class SqlReceipts:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
+                  content: bytes) -> None:
+        await self._connection.execute(insert(receipts).values(
+            document_id=document_id, kind=kind.value, issued_at=issued_at, content=content,
+        ))
+
+    async def of_document(self, document_id: int) -> list[ReceiptRecord]:
+        result = await self._connection.execute(
+            select(receipts.c.kind, receipts.c.issued_at)
+            .where(receipts.c.document_id == document_id).order_by(receipts.c.id)
+        )
+        return [ReceiptRecord(ReceiptKind(row.kind), row.issued_at) for row in result]
+
+    async def content(self, document_id: int, kind: ReceiptKind) -> bytes | None:
+        result = await self._connection.execute(
+            select(receipts.c.content)
+            .where(receipts.c.document_id == document_id, receipts.c.kind == kind.value)
+        )
+        found = result.scalar_one_or_none()
+        return bytes(found) if found is not None else None

@@ -15,11 +15,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -87,6 +89,8 @@ documents = Table(
     Column("system_message", Boolean, nullable=False),
     Column("delivery_state", String(16), nullable=False),
     Column("acknowledged_at", UTCDateTime()),
+    Column("timestamp_token", LargeBinary),
+    Column("submitted_sha256", String(64)),
     Index("ix_documents_mailbox", "recipient_id", "delivery_state", "id"),
     Index("ix_documents_sender", "sender_id", "id"),
     Index("ix_documents_sha256", "sha256"),
@@ -106,4 +110,26 @@ idempotency_keys = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("document_id", Id, ForeignKey("documents.id")),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+party_keys = Table(
+    "party_keys", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("party_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("certificate_der", LargeBinary, nullable=False),
+    Column("fingerprint_sha256", String(64), nullable=False),
+    Column("not_after", UTCDateTime(), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime()),
+    Index("ix_party_keys_current", "party_id", "removed_at"),
+)
+
+receipts = Table(
+    "receipts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("document_id", Id, ForeignKey("documents.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("document_id", "kind", name="uq_receipts_document_kind"),
 )

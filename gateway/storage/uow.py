@@ -13,7 +13,9 @@ from gateway.errors import GatewayError, Unavailable
 from gateway.services.ports import (
     DocumentRepository,
     IdempotencyRepository,
+    KeyRepository,
     PartyRepository,
+    ReceiptRepository,
     RegistrationCounter,
 )
 from gateway.storage.database import WRITE_OPTION
@@ -21,7 +23,9 @@ from gateway.storage.repositories import (
     SqlCounter,
     SqlDocuments,
     SqlIdempotency,
+    SqlKeys,
     SqlParties,
+    SqlReceipts,
 )
 
 # What a database that is down, restarting or unreachable raises through SQLAlchemy.
@@ -44,6 +48,8 @@ class SqlUnitOfWork:
     documents: DocumentRepository
     counters: RegistrationCounter
     idempotency: IdempotencyRepository
+    keys: KeyRepository
+    receipts: ReceiptRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -76,6 +82,8 @@ class SqlUnitOfWork:
         self.documents = SqlDocuments(self._connection)
         self.counters = SqlCounter(self._connection)
         self.idempotency = SqlIdempotency(self._connection)
+        self.keys = SqlKeys(self._connection)
+        self.receipts = SqlReceipts(self._connection)
         return self
 
     async def commit(self) -> None:

@@ -35,7 +35,9 @@ def free_port() -> int:
 
 
 def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir)}
+    # One key directory per data directory's parent: servers of a test share their keys.
+    return {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir),
+            "KAPU_KEYS_DIR": str(data_dir.parent / "keys")}
 
 
 def start_server(database_url: str, data_dir: Path, *extra: str) -> Server:

@@ -193,7 +193,7 @@ async def test_acknowledge_status_offices_counts_and_keys(gw: Gateway) -> None:
     unknown = await call(gw, company, "KulcsLekerdezes",
                          "<hkp:KulcsLekerdezesKerdes><hkp:KRID>999999999</hkp:KRID>"
                          "</hkp:KulcsLekerdezesKerdes>")
-    assert unknown.form.findtext("hkp:Hiba/hkp:HibaKod", namespaces=NS) == "33"
+    assert unknown.form.findtext("hkp:Hiba/hkp:HibaKod", namespaces=NS) == "35"
 
 
 async def test_answer_echoes_header_and_session(gw: Gateway) -> None:

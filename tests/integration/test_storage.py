@@ -71,10 +71,12 @@ async def test_stale_leftovers_are_removed(gw: Gateway) -> None:
     "postgresql+asyncpg://postgres@127.0.0.1:9/kapu",  # nothing listens on port 9
     "sqlite+aiosqlite:////proc/kapu-cannot-be-here/kapu.db",
 ])
-async def test_database_down_answers_503_unavailable(url: str, tmp_path: Path) -> None:
+async def test_database_down_answers_503_unavailable(
+    url: str, tmp_path: Path, keys_dir: Path
+) -> None:
     import httpx
 
-    app = create_app(Settings(database_url=url, data_dir=tmp_path))
+    app = create_app(Settings(database_url=url, data_dir=tmp_path, keys_dir=keys_dir))
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=transport, base_url="http://kapu.test"

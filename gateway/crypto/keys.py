@@ -1,0 +1,180 @@
+"""The gateway's own keys: a CA, and below it a receipt-signing and a timestamping (TSA)
+certificate.
+
+``ensure_keys`` creates them under ``KAPU_DATA_DIR/keys`` when absent (the embedded default and
+``kapu keys init``); production names PEM or PKCS#12 files in settings and ``load_keys`` refuses
+to start without them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_YEARS = 20
+LEAF_YEARS = 5
+
+
+@dataclass(frozen=True)
+class GatewayKeys:
+    ca_cert: x509.Certificate
+    signing_key: rsa.RSAPrivateKey
+    signing_cert: x509.Certificate
+    tsa_key: rsa.RSAPrivateKey
+    tsa_cert: x509.Certificate
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.ca_cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "HU"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kapu"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _certificate(
+    subject: str, key: rsa.RSAPrivateKey, issuer: x509.Name, issuer_key: rsa.RSAPrivateKey,
+    *, years: int, ca: bool, extended_usage: x509.ObjectIdentifier | None = None,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject)).issuer_name(issuer)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer_key.public_key()), critical=False)
+    )
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=False, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+    else:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=True, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+    if extended_usage is not None:
+        # RFC 3161: a TSA certificate has exactly one extended key usage, critical.
+        builder = builder.add_extension(x509.ExtendedKeyUsage([extended_usage]), critical=True)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(path: Path, data: bytes, *, secret: bool) -> None:
+    path.write_bytes(data)
+    if secret:
+        os.chmod(path, 0o600)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+FILES = ("ca.pem", "signing.pem", "signing.key.pem", "tsa.pem", "tsa.key.pem")
+
+
+def ensure_keys(directory: Path) -> tuple[GatewayKeys, bool]:
+    """The keys in ``directory``, created first if absent. Returns (keys, created).
+
+    Several processes may start at once on a fresh directory: a lock file makes one of them
+    create the keys and the others read them, never a mix of two sets."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all((directory / name).exists() for name in FILES):
+            return read_pem_dir(directory), False
+        return _create(directory), True
+
+
+def _create(directory: Path) -> GatewayKeys:
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    ca_cert = _certificate("Kapu gateway CA", ca_key, _name("Kapu gateway CA"), ca_key,
+                           years=CA_YEARS, ca=True)
+    signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signing_cert = _certificate("Kapu receipt signing", signing_key, ca_cert.subject, ca_key,
+                                years=LEAF_YEARS, ca=False)
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tsa_cert = _certificate("Kapu timestamping authority", tsa_key, ca_cert.subject, ca_key,
+                            years=LEAF_YEARS, ca=False,
+                            extended_usage=ExtendedKeyUsageOID.TIME_STAMPING)
+    # The CA key signs only these two certificates: it is kept, owner-readable, for renewal.
+    _write(directory / "ca.key.pem", _key_pem(ca_key), secret=True)
+    _write(directory / "ca.pem", _cert_pem(ca_cert), secret=False)
+    _write(directory / "signing.key.pem", _key_pem(signing_key), secret=True)
+    _write(directory / "signing.pem", _cert_pem(signing_cert), secret=False)
+    _write(directory / "tsa.key.pem", _key_pem(tsa_key), secret=True)
+    _write(directory / "tsa.pem", _cert_pem(tsa_cert), secret=False)
+    return GatewayKeys(ca_cert, signing_key, signing_cert, tsa_key, tsa_cert)
+
+
+def _rsa(key: object, source: Path) -> rsa.RSAPrivateKey:
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{source}: the key must be RSA")
+    return key
+
+
+def read_pem_dir(directory: Path) -> GatewayKeys:
+    return GatewayKeys(
+        ca_cert=x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes()),
+        signing_key=_rsa(serialization.load_pem_private_key(
+            (directory / "signing.key.pem").read_bytes(), None), directory / "signing.key.pem"),
+        signing_cert=x509.load_pem_x509_certificate((directory / "signing.pem").read_bytes()),
+        tsa_key=_rsa(serialization.load_pem_private_key(
+            (directory / "tsa.key.pem").read_bytes(), None), directory / "tsa.key.pem"),
+        tsa_cert=x509.load_pem_x509_certificate((directory / "tsa.pem").read_bytes()),
+    )
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where production keys come from: a PKCS#12 file, or a PEM key and PEM certificate."""
+
+    p12: Path | None = None
+    key: Path | None = None
+    cert: Path | None = None
+
+    def load(self, password: bytes | None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        if self.p12 is not None:
+            key, cert, _ = pkcs12.load_key_and_certificates(self.p12.read_bytes(), password)
+            if cert is None:
+                raise ValueError(f"{self.p12} holds no certificate")
+            return _rsa(key, self.p12), cert
+        if self.key is None or self.cert is None:
+            raise ValueError("give a PKCS#12 file, or both a PEM key and a PEM certificate")
+        key = serialization.load_pem_private_key(self.key.read_bytes(), password)
+        return _rsa(key, self.key), x509.load_pem_x509_certificate(self.cert.read_bytes())
+
+
+def load_keys(
+    ca_cert: Path, signing: KeySource, tsa: KeySource, password: bytes | None
+) -> GatewayKeys:
+    signing_key, signing_cert = signing.load(password)
+    tsa_key, tsa_cert = tsa.load(password)
+    usage = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    if list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING] or not usage.critical:
+        raise ValueError("the TSA certificate needs exactly one critical extended key usage, "
+                         "timeStamping")
+    return GatewayKeys(x509.load_pem_x509_certificate(ca_cert.read_bytes()), signing_key,
+                       signing_cert, tsa_key, tsa_cert)
