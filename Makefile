@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,24 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+# The evidence tests run the real openssl and xmlsec1 binaries; benchmarks need wrk and curl.
+tools:
+	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing from Debian:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
+
+pytest: TOOLS = openssl xmlsec1
+pytest: $(VENV)/.installed-dev tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed-dev
+bench: TOOLS = wrk curl
+bench: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.run
 
 clean:
