@@ -64,6 +64,21 @@ def _parser() -> _Parser:
     org_add.add_argument("--mak-code", type=_argument(check_mak_code), help="9-digit MÁK code")
     org_add.add_argument("--json", action="store_true", help="print one JSON object")
 
+    keys = commands.add_parser("keys", help="the gateway's own keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    keys_init = keys_commands.add_parser(
+        "init", help="create the CA, receipt-signing and TSA keys under KAPU_DATA_DIR/keys "
+        "if absent")
+    keys_init.add_argument("--json", action="store_true", help="print one JSON object")
+
+    audit = commands.add_parser("audit", help="the audit chain")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True,
+                                          parser_class=_Parser)
+    audit_verify = audit_commands.add_parser(
+        "verify", help="check every entry's hash; exit 0 when intact, 1 naming the first that "
+        "is not")
+    audit_verify.add_argument("--json", action="store_true", help="print one JSON object")
+
     citizen = commands.add_parser("citizen", help="citizens")
     citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True,
                                               parser_class=_Parser)
@@ -143,11 +158,45 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _keys_init(settings: Settings, as_json: bool) -> int:
+    from gateway.crypto.keys import ensure_keys
+
+    if settings.environment == "production":
+        _fail(2, "production uses the key files named in settings; keys init is for "
+                 "development and test installations")
+    keys, created = ensure_keys(settings.key_directory)
+    _print({
+        "directory": str(settings.key_directory.resolve()), "created": created,
+        "ca_subject": keys.ca_cert.subject.rfc4514_string(),
+        "ca_not_after": keys.ca_cert.not_valid_after_utc.isoformat(),
+    }, as_json)
+    return 0
+
+
+def _audit_verify(settings: Settings, as_json: bool) -> int:
+    from gateway.services.audit import verify_audit
+
+    _migrate(settings, announce=False)
+    checked, fault = _with_ports(settings, verify_audit)
+    report: dict[str, Any] = {"intact": fault is None, "entries_checked": checked}
+    if fault is not None:
+        report |= {"first_bad_entry": fault.sequence, "reason": fault.reason}
+    if as_json:
+        print(json.dumps(report))
+    elif fault is None:
+        print(f"audit chain intact: {checked} entries")
+    else:
+        print(f"audit chain BROKEN at entry {fault.sequence}: {fault.reason} "
+              f"({checked} entries before it are intact)")
+    return 0 if fault is None else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings()
     if args.command == "serve":
         _serve(args, settings)
+        return 0
     elif args.command == "db":
         _migrate(settings)
         print("kapu: the database is up to date", file=sys.stderr)
@@ -159,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ))
         _print({"krid": org.krid, "short_name": org.short_name, "username": org.username,
                 "password": org.password}, args.json)
+    elif args.command == "keys":
+        return _keys_init(settings, args.json)
+    elif args.command == "audit":
+        return _audit_verify(settings, args.json)
     elif args.command == "citizen":
         _migrate(settings, announce=False)
         citizen = _with_ports(settings, lambda ports: party_service.register_citizen(

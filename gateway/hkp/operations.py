@@ -184,13 +184,13 @@ async def download(context: Context, form: etree._Element) -> Answer:
         number = child_text(by_number, "ErkeztetesiSzam") or ""
         found = [await document_service.get_document(context.ports, context.party, number)]
     answer = Answer(H.DokumentumAdatokLetoltesValasz())
+    with_content = [d for d in found if d.delivery_state is not DeliveryState.EXPIRED]
+    streams = await document_service.deliver(context.ports, context.party, with_content)
+    answer.parts = [(d.registration_number, s) for d, s in zip(with_content, streams, strict=True)]
     for document in found:
-        expired = document.delivery_state is DeliveryState.EXPIRED
-        href = None if expired else document.registration_number
+        href = None if document.delivery_state is DeliveryState.EXPIRED \
+            else document.registration_number
         answer.form.append(document_element(document, context.party, href=href))
-        if not expired:
-            stream = await document_service.content_of(context.ports, document)
-            answer.parts.append((document.registration_number, stream))
     return answer
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.documents import (
     DeliveryState,
     Document,
@@ -27,6 +28,7 @@ from gateway.errors import (
     Expired,
     Forbidden,
     FormatMismatch,
+    GatewayError,
     HashMismatch,
     IdempotencyConflict,
     InvalidRequest,
@@ -99,11 +101,31 @@ async def accept_document(
     """
     try:
         acceptance = await _accept(ports, sender, request, content, idempotency_key)
+    except GatewayError as refusal:
+        await content.discard()
+        if not isinstance(refusal, Unavailable):
+            await _audit_refusal(ports, sender, refusal, content)
+        raise
     except BaseException:
         await content.discard()
         raise
     await content.place()
     return acceptance
+
+
+async def _audit_refusal(
+    ports: Ports, sender: Party, refusal: GatewayError, content: StagedContent
+) -> None:
+    """A refusal is recorded in its own transaction: the upload's own rolled back."""
+    try:
+        sha256: str | None = content.sha256
+    except RuntimeError:  # refused before all bytes arrived
+        sha256 = None
+    async with ports.write_uow() as uow:
+        await uow.audit.append(AuditEvent(
+            at=ports.clock.now(), actor=sender.username, action=AuditAction.REFUSED,
+            sha256=sha256, detail=refusal.code))
+        await uow.commit()
 
 
 async def _accept(
@@ -173,6 +195,9 @@ async def _accept(
                                    file_name=request.file_name, sha256=content.sha256,
                                    at=registered_at, timestamp_token=token,
                                )))
+        await uow.audit.append(AuditEvent(
+            at=registered_at, actor=sender.username, action=AuditAction.ACCEPTED,
+            registration_number=number, sha256=content.sha256))
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, content.sha256, content.size,
                       request.file_name)
@@ -215,11 +240,28 @@ async def open_content(
     """The document and a stream of its bytes. Downloading does not acknowledge."""
     async with ports.uow() as uow:
         document = await _visible(uow, party, registration_number)
-    return document, await content_of(ports, document)
+    (stream,) = await deliver(ports, party, [document])
+    return document, stream
 
 
-async def content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
-    """A stream of the bytes of a document the caller may already see."""
+async def deliver(
+    ports: Ports, party: Party, documents: list[Document]
+) -> list[AsyncIterator[bytes]]:
+    """Streams of the bytes of documents ``party`` may see, each download recorded in the
+    audit chain (one transaction for all of them)."""
+    streams = [await _content_of(ports, document) for document in documents]
+    if documents:
+        async with ports.write_uow() as uow:
+            now = ports.clock.now()
+            for document in documents:
+                await uow.audit.append(AuditEvent(
+                    at=now, actor=party.username, action=AuditAction.DOWNLOADED,
+                    registration_number=document.registration_number, sha256=document.sha256))
+            await uow.commit()
+    return streams
+
+
+async def _content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
     registration_number = document.registration_number
     if document.delivery_state is DeliveryState.EXPIRED:
         raise Expired(f"document {registration_number} expired and its content was deleted")
@@ -258,6 +300,9 @@ async def acknowledge(ports: Ports, party: Party, registration_number: str) -> D
                     message = await _system_message(ports, uow, document, ReceiptKind.DOWNLOAD,
                                                     receipt, now)
                 document = await _visible(uow, party, registration_number)
+                await uow.audit.append(AuditEvent(
+                    at=now, actor=party.username, action=AuditAction.ACKNOWLEDGED,
+                    registration_number=registration_number, sha256=document.sha256))
                 await uow.commit()
     except BaseException:
         if message is not None:

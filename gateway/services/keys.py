@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.crypto.certificates import read_certificate
+from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.parties import Party
 from gateway.errors import Forbidden, InvalidCertificate, KeyNotFound
 from gateway.services.ports import KeyRecord, Ports
@@ -43,6 +44,9 @@ async def upload_key(ports: Ports, party: Party, certificate: bytes) -> KeyRecor
     record = KeyRecord(facts.der, facts.fingerprint_sha256, facts.not_after)
     async with ports.write_uow() as uow:
         await uow.keys.replace(party.id, record, now)
+        await uow.audit.append(AuditEvent(at=now, actor=party.username,
+                                          action=AuditAction.KEY_FILED,
+                                          detail=record.fingerprint_sha256))
         await uow.commit()
     return record
 
@@ -50,7 +54,10 @@ async def upload_key(ports: Ports, party: Party, certificate: bytes) -> KeyRecor
 async def delete_key(ports: Ports, party: Party) -> None:
     """Remove the party's key (kept in the history); a later upload is allowed."""
     async with ports.write_uow() as uow:
-        await uow.keys.remove(party.id, ports.clock.now())
+        now = ports.clock.now()
+        if await uow.keys.remove(party.id, now):
+            await uow.audit.append(AuditEvent(at=now, actor=party.username,
+                                              action=AuditAction.KEY_REMOVED))
         await uow.commit()
 
 

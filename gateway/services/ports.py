@@ -8,6 +8,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from gateway.domain.audit import AuditEntry, AuditEvent
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
@@ -170,6 +171,14 @@ class ReceiptRepository(Protocol):
     async def content(self, document_id: int, kind: ReceiptKind) -> bytes | None: ...
 
 
+class AuditLog(Protocol):
+    async def append(self, event: AuditEvent) -> None:
+        """Chain ``event`` after the last entry; call it last in the transaction."""
+        ...
+    async def head(self) -> tuple[int, str]: ...
+    async def entries(self, after: int, limit: int) -> list[AuditEntry]: ...
+
+
 class UnitOfWork(Protocol):
     parties: PartyRepository
     documents: DocumentRepository
@@ -177,6 +186,7 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     keys: KeyRepository
     receipts: ReceiptRepository
+    audit: AuditLog
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from gateway.domain.audit import AuditAction, AuditEntry, AuditEvent, entry_hash
 from gateway.domain.documents import DeliveryState, Document, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.domain.receipts import ReceiptKind
@@ -28,6 +29,8 @@ from gateway.services.ports import (
     ReceiptRecord,
 )
 from gateway.storage.tables import (
+    audit_entries,
+    audit_head,
     documents,
     idempotency_keys,
     parties,
@@ -391,3 +394,46 @@ class SqlReceipts:
         )
         found = result.scalar_one_or_none()
         return bytes(found) if found is not None else None
+
+
+class SqlAudit:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def append(self, event: AuditEvent) -> None:
+        # The UPDATE takes the head row's lock until the transaction ends: appends queue here.
+        # Callers append last, just before COMMIT, to hold it briefly.
+        head = (await self._connection.execute(
+            update(audit_head).where(audit_head.c.id == 1)
+            .values(sequence=audit_head.c.sequence + 1)
+            .returning(audit_head.c.sequence, audit_head.c.hash)
+        )).one()
+        sequence, previous = int(head.sequence), str(head.hash)
+        digest = entry_hash(sequence, event, previous)
+        await self._connection.execute(insert(audit_entries).values(
+            sequence=sequence, at=event.at, actor=event.actor, action=event.action.value,
+            registration_number=event.registration_number, sha256=event.sha256,
+            detail=event.detail, previous_hash=previous, hash=digest,
+        ))
+        await self._connection.execute(
+            update(audit_head).where(audit_head.c.id == 1).values(hash=digest)
+        )
+
+    async def head(self) -> tuple[int, str]:
+        row = (await self._connection.execute(
+            select(audit_head.c.sequence, audit_head.c.hash).where(audit_head.c.id == 1)
+        )).one()
+        return int(row.sequence), str(row.hash)
+
+    async def entries(self, after: int, limit: int) -> list[AuditEntry]:
+        result = await self._connection.execute(
+            select(audit_entries).where(audit_entries.c.sequence > after)
+            .order_by(audit_entries.c.sequence).limit(limit)
+        )
+        return [AuditEntry(
+            sequence=int(row.sequence),
+            event=AuditEvent(at=row.at, actor=row.actor, action=AuditAction(row.action),
+                             registration_number=row.registration_number, sha256=row.sha256,
+                             detail=row.detail),
+            previous_hash=row.previous_hash, hash=row.hash,
+        ) for row in result]

@@ -133,3 +133,25 @@ receipts = Table(
     Column("content", LargeBinary, nullable=False),
     UniqueConstraint("document_id", "kind", name="uq_receipts_document_kind"),
 )
+
+audit_entries = Table(
+    "audit_entries", metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("registration_number", String(27)),
+    Column("sha256", String(64)),
+    Column("detail", String(255)),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the last entry's sequence and hash. Locking it serialises appends, so two writers
+# (processes, hosts) can never both extend the same entry and fork the chain.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from gateway.errors import GatewayError, Unavailable
 from gateway.services.ports import (
+    AuditLog,
     DocumentRepository,
     IdempotencyRepository,
     KeyRepository,
@@ -20,6 +21,7 @@ from gateway.services.ports import (
 )
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories import (
+    SqlAudit,
     SqlCounter,
     SqlDocuments,
     SqlIdempotency,
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
     idempotency: IdempotencyRepository
     keys: KeyRepository
     receipts: ReceiptRepository
+    audit: AuditLog
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -84,6 +87,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(self._connection)
         self.keys = SqlKeys(self._connection)
         self.receipts = SqlReceipts(self._connection)
+        self.audit = SqlAudit(self._connection)
         return self
 
     async def commit(self) -> None:

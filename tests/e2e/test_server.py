@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections import defaultdict
@@ -93,6 +94,12 @@ def test_300_concurrent_uploads_over_two_instances_number_without_gap_or_repeat(
     listed = httpx.get(f"{second.url}/api/v1/mailbox", params={"limit": 500},
                        auth=office.auth).json()["items"]
     assert sorted(d["registration_number"] for d in listed) == sorted(numbers)
+    # Both instances appended to one audit chain at once: it did not fork.
+    from tests.e2e.test_cli import kapu
+
+    verified = kapu(database_url, first.data_dir, "audit", "verify", "--json")
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["entries_checked"] >= 300
 
 
 def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
