@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import gateway
 from gateway.clock import SystemClock
 from gateway.config import Settings
+from gateway.crypto.cms import CmsEncryptor
 from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
 from gateway.crypto.timestamps import TimestampAuthority
@@ -50,6 +51,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
     )
     return Runtime(engine, ports)

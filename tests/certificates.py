@@ -12,13 +12,13 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestCertificate:
+class PartyCertificate:
     pem: bytes
     key_pem: bytes
 
 
 def make_certificate(*, bits: int = 2048, days: int = 365, expired: bool = False,
-                     elliptic: bool = False) -> TestCertificate:
+                     elliptic: bool = False) -> PartyCertificate:
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
         ec.generate_private_key(ec.SECP256R1()) if elliptic
         else rsa.generate_private_key(public_exponent=65537, key_size=bits))
@@ -32,7 +32,7 @@ def make_certificate(*, bits: int = 2048, days: int = 365, expired: bool = False
         .not_valid_before(start).not_valid_after(end)
         .sign(key, hashes.SHA256())
     )
-    return TestCertificate(
+    return PartyCertificate(
         certificate.public_bytes(serialization.Encoding.PEM),
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                           serialization.NoEncryption()),

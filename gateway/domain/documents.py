@@ -42,6 +42,8 @@ class UploadRequest:
     sha1: str | None = None
     reply_encryption: bool = False
     return_receipt: bool = False
+    encrypt: bool = False  # store encrypted for the addressee's key, when one is on file
+    require_encryption: bool = False  # … and refuse with key_not_found when none is
 
     def fingerprint(self, content_sha256: str) -> str:
         """Digest of the request and its content, to tell an idempotent retry from a reuse."""
@@ -103,6 +105,8 @@ def validate_upload(request: UploadRequest) -> UploadRequest:
         sha1=sha1.lower() if sha1 else None,
         reply_encryption=request.reply_encryption,
         return_receipt=request.return_receipt,
+        encrypt=request.encrypt or request.require_encryption,
+        require_encryption=request.require_encryption,
     )
 
 

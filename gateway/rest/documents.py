@@ -53,6 +53,10 @@ _UPLOAD_BODY = {
                 "sha1": {"type": "string", "pattern": "^[0-9a-fA-F]{40}$"},
                 "reply_encryption": {"type": "boolean"},
                 "return_receipt": {"type": "boolean"},
+                "encrypt": {"type": "boolean", "description":
+                            "store encrypted for the addressee's key when one is on file"},
+                "require_encryption": {"type": "boolean", "description":
+                                       "refuse with key_not_found when no key is on file"},
             },
         }}},
     }
@@ -83,6 +87,8 @@ def _upload_request(form: ReceivedForm) -> UploadRequest:
         sha1=fields.get("sha1"),
         reply_encryption=_flag(fields, "reply_encryption"),
         return_receipt=_flag(fields, "return_receipt"),
+        encrypt=_flag(fields, "encrypt"),
+        require_encryption=_flag(fields, "require_encryption"),
     )
 
 

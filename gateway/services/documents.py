@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from gateway.errors import (
     HashMismatch,
     IdempotencyConflict,
     InvalidRequest,
+    KeyNotFound,
     NotFound,
     RecipientUnknown,
     Unavailable,
@@ -63,7 +65,7 @@ class Acceptance:
     def of(cls, document: Document) -> Acceptance:
         return cls(
             document.registration_number, document.registered_at, document.valid_until,
-            document.sha256, document.size, document.file_name,
+            document.submitted_sha256 or document.sha256, document.size, document.file_name,
         )
 
 
@@ -93,24 +95,86 @@ async def accept_document(
     content: StagedContent,
     idempotency_key: str | None = None,
 ) -> Acceptance:
-    """Register a document whose bytes are staged in ``content``: check it, give it the next
-    registration number and its dates in one transaction, then move the bytes into the store.
+    """Register a document whose bytes are staged in ``content``: check it, encrypt it for the
+    addressee when that is due, give it the next registration number and its dates in one
+    transaction, then move the bytes into the store.
 
     Whatever is refused or fails, the staged bytes are removed and no number is consumed:
     the counter increment is part of the transaction that rolls back.
     """
+    stored = content
     try:
-        acceptance = await _accept(ports, sender, request, content, idempotency_key)
+        request = _checked(request, content)
+        if request.sha1 is not None and request.sha1 != await content.sha1():
+            raise HashMismatch("sha1 does not match the content", field="sha1")
+        stored = await _encrypted_if_due(ports, sender, request, content)
+        if stored is not content:
+            await content.discard()  # the plaintext is never stored
+        acceptance = await _accept(ports, sender, request, stored, content.sha256,
+                                   idempotency_key)
     except GatewayError as refusal:
-        await content.discard()
+        await _discard(content, stored)
         if not isinstance(refusal, Unavailable):
             await _audit_refusal(ports, sender, refusal, content)
         raise
     except BaseException:
-        await content.discard()
+        await _discard(content, stored)
         raise
-    await content.place()
+    await stored.place()
     return acceptance
+
+
+async def _discard(*staged: StagedContent) -> None:
+    for item in staged:
+        await item.discard()
+
+
+def _checked(request: UploadRequest, content: StagedContent) -> UploadRequest:
+    request = validate_upload(request)
+    if not content_matches(request.file_name, content.head):
+        raise FormatMismatch(
+            f"the content of {request.file_name!r} is not what its extension says",
+            field="file",
+        )
+    if request.sha256 is not None and request.sha256 != content.sha256:
+        raise HashMismatch(
+            f"sha256 {request.sha256} does not match the content's {content.sha256}",
+            field="sha256",
+        )
+    return request
+
+
+async def _encrypted_if_due(
+    ports: Ports, sender: Party, request: UploadRequest, content: StagedContent
+) -> StagedContent:
+    """The content as it will be stored: encrypted (CMS, file name + .p7m) for the addressee's
+    certificate when an organisation sends with ``encrypt``, or replies to a document of the
+    addressee that asked ``reply_encryption``; otherwise ``content`` itself."""
+    if not sender.is_organisation:
+        return content
+    async with ports.uow() as uow:
+        recipient = await _recipient(uow, request)
+        due = request.encrypt
+        if not due and request.reference_number:
+            original = await uow.documents.by_number(request.reference_number)
+            due = (original is not None and original.sender_id == recipient.id
+                   and original.recipient_id == sender.id and original.reply_encryption)
+        key = await uow.keys.current(recipient.id) if due else None
+    if key is None or key.not_after <= ports.clock.now():
+        if request.require_encryption:
+            raise KeyNotFound(f"{recipient.name} has no public key on file to encrypt for",
+                              field="require_encryption")
+        return content
+    encrypted = ports.blobs.stage(
+        ports.encryptor.enveloped_size(content.size, key.certificate_der))
+    try:
+        await asyncio.to_thread(ports.encryptor.envelope, content.chunks(), content.size,
+                                key.certificate_der, encrypted.write)
+        await encrypted.finish()
+    except BaseException:
+        await encrypted.discard()
+        raise
+    return encrypted
 
 
 async def _audit_refusal(
@@ -133,22 +197,13 @@ async def _accept(
     sender: Party,
     request: UploadRequest,
     content: StagedContent,
+    submitted_sha256: str,
     idempotency_key: str | None,
 ) -> Acceptance:
-    request = validate_upload(request)
-    if not content_matches(request.file_name, content.head):
-        raise FormatMismatch(
-            f"the content of {request.file_name!r} is not what its extension says",
-            field="file",
-        )
-    if request.sha256 is not None and request.sha256 != content.sha256:
-        raise HashMismatch(
-            f"sha256 {request.sha256} does not match the content's {content.sha256}",
-            field="sha256",
-        )
-    if request.sha1 is not None and request.sha1 != await content.sha1():
-        raise HashMismatch("sha1 does not match the content", field="sha1")
-    fingerprint = request.fingerprint(content.sha256)
+    """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent."""
+    encrypted = content.sha256 != submitted_sha256
+    file_name = f"{request.file_name}.p7m" if encrypted else request.file_name
+    fingerprint = request.fingerprint(submitted_sha256)
     # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
     # no signing happens while the KRID's counter row is locked.
     registered_at = ports.clock.now()
@@ -180,9 +235,10 @@ async def _accept(
             sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
             reference_number=request.reference_number, doc_type_office=request.doc_type_office,
             doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
-            note=request.note, file_name=request.file_name, size=content.size,
+            note=request.note, file_name=file_name, size=content.size,
             sha256=content.sha256, reply_encryption=request.reply_encryption,
             return_receipt=request.return_receipt, timestamp_token=token,
+            submitted_sha256=submitted_sha256 if encrypted else None,
         )
         document_id, number = await _register(uow, new, numbering_krid)
         if idempotency_key is not None:
@@ -192,15 +248,15 @@ async def _accept(
                                    kind=ReceiptKind.ACCEPTANCE, registration_number=number,
                                    sender=_receipt_party(sender),
                                    recipient=_receipt_party(recipient),
-                                   file_name=request.file_name, sha256=content.sha256,
+                                   file_name=file_name, sha256=content.sha256,
                                    at=registered_at, timestamp_token=token,
                                )))
         await uow.audit.append(AuditEvent(
             at=registered_at, actor=sender.username, action=AuditAction.ACCEPTED,
             registration_number=number, sha256=content.sha256))
         await uow.commit()
-    return Acceptance(number, registered_at, new.valid_until, content.sha256, content.size,
-                      request.file_name)
+    return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
+                      file_name)
 
 
 async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tuple[int, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -214,6 +214,9 @@ class StagedContent(Protocol):
         """All bytes are in: make them durable."""
         ...
     async def sha1(self) -> str: ...
+    def chunks(self) -> Iterator[bytes]:
+        """The finished bytes, read in chunks (blocking: use from a worker thread)."""
+        ...
     async def place(self) -> None:
         """Move into the store; call only after the database row has committed."""
         ...
@@ -230,6 +233,14 @@ class BlobStore(Protocol):
 class Timestamper(Protocol):
     def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
         """A DER RFC 3161 TimeStampToken over the digest, dated ``at``."""
+        ...
+
+
+class Encryptor(Protocol):
+    def enveloped_size(self, size: int, certificate_der: bytes) -> int: ...
+    def envelope(self, chunks: Iterable[bytes], size: int, certificate_der: bytes,
+                 write: Callable[[bytes], None]) -> None:
+        """Write the content encrypted for the certificate's holder (blocking)."""
         ...
 
 
@@ -252,4 +263,5 @@ class Ports:
     max_document_bytes: int
     timestamper: Timestamper
     receipt_signer: ReceiptSigner
+    encryptor: Encryptor
     trust_pem: bytes  # the gateway's CA certificate

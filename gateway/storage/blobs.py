@@ -16,7 +16,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -101,6 +101,11 @@ class StagedFile:
     async def sha1(self) -> str:
         """SHA-1 for older clients' Lenyomat; computed only when asked, from the staged file."""
         return await asyncio.to_thread(_file_digest, self._path, "sha1")
+
+    def chunks(self) -> Iterator[bytes]:
+        with open(self._path, "rb") as file:
+            while chunk := file.read(READ_CHUNK):
+                yield chunk
 
     async def place(self) -> None:
         await asyncio.to_thread(self._store.place, self._path, self.sha256)
