@@ -51,6 +51,8 @@ class Load:
 @dataclass
 class Result:
     database: str
+    core_upload: Load = field(default_factory=Load)  # no timestamp, receipt or audit entry
+    receipt_verifications_per_second: float = 0.0
     rest_upload: Load = field(default_factory=Load)
     soap_upload: Load = field(default_factory=Load)
     rest_list: Load = field(default_factory=Load)
@@ -105,6 +107,28 @@ def kapu(env: dict[str, str], *args: str) -> dict[str, str]:
                          capture_output=True, text=True, check=True)
     shown: dict[str, str] = json.loads(out.stdout)
     return shown
+
+
+def verify_receipts(url: str, office: dict[str, str], number: str, ca: bytes,
+                    seconds: float = 3.0) -> float:
+    """Signed receipts checked per second with the xmlsec library (signature and chain)."""
+    import xmlsec
+    from lxml import etree
+
+    request = urllib.request.Request(
+        f"{url}/api/v1/documents/{number}/receipts/acceptance",
+        headers={"Authorization": "Basic " + base64.b64encode(
+            f"{office['username']}:{office['password']}".encode()).decode()})
+    receipt = urllib.request.urlopen(request).read()
+    manager = xmlsec.KeysManager()
+    manager.load_cert_from_memory(ca, xmlsec.KeyFormat.PEM, xmlsec.KeyDataType.TRUSTED)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        root = etree.fromstring(receipt)
+        signature = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+        xmlsec.SignatureContext(manager).verify(signature)
+        done += 1
+    return done / (time.perf_counter() - started)
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -328,11 +352,31 @@ def run_one(database: str, duration: int, mib: int) -> Result:
         office = kapu(env, "org", "add", "--krid", "900000002", "--short-name", "BENCHOFFICE",
                       "--name", "Bench Office")
         port = 18000 + secrets.randbelow(1000)
-        server = start_server(env, port)
         base = f"http://127.0.0.1:{port}"
+        print(f"[{database}] REST uploads without acceptance evidence (the core), "
+              f"{duration} s …", flush=True)
+        server = start_server({**env, "KAPU_ACCEPTANCE_EVIDENCE": "0"}, port)
+        result.core_upload = wrk(base, "upload.lua", {"BENCH_KRID": office["krid"],
+                                 "BENCH_AUTH": base64.b64encode(
+                                     f"{sender['username']}:{sender['password']}".encode()
+                                 ).decode()}, duration, 2)
+        server.terminate()
+        server.wait(timeout=30)
+        server = start_server(env, port)
         print(f"[{database}] REST and SOAP uploads and listings, 16 connections, "
               f"{duration} s each …", flush=True)
         loads(base, sender, office, duration, workdir, result)
+        # A document accepted with evidence on: its acceptance receipt is the one verified.
+        import httpx
+
+        sent = httpx.post(f"{base}/api/v1/documents",
+                          auth=(sender["username"], sender["password"]),
+                          files={"file": ("receipt.txt", b"receipt benchmark")},
+                          data={"recipient_krid": office["krid"], "doc_type_office": "BENCH",
+                                "doc_type_id": "LEVEL", "doc_type_description": "Bench"},
+                          ).json()["registration_number"]
+        ca = urllib.request.urlopen(f"{base}/api/v1/trust").read()
+        result.receipt_verifications_per_second = verify_receipts(base, sender, sent, ca)
         print(f"[{database}] {mib} MiB uploads and download …", flush=True)
         big_transfer(base, sender["username"], sender["password"], office["krid"],
                      server.pid, mib, workdir, result)
@@ -363,8 +407,13 @@ def main() -> None:
     (out_dir / f"{stamp}.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     for r in results:
         print(f"\n== {r.database} ==")
-        for name in ("rest_upload", "soap_upload", "rest_list", "rest_content", "soap_list"):
+        for name in ("core_upload", "rest_upload", "soap_upload", "rest_list", "rest_content",
+                     "soap_list"):
             print(f"{name:12} {getattr(r, name).line()}")
+        evidence_ratio = r.rest_upload.requests_per_second / r.core_upload.requests_per_second
+        print(f"acceptance with timestamp, signed receipt and audit entry: {evidence_ratio:.0%} "
+              f"of the core's rate; receipts verified: "
+              f"{r.receipt_verifications_per_second:.0f}/s")
         upload_ratio = r.soap_upload.requests_per_second / r.rest_upload.requests_per_second
         list_ratio = r.soap_list.requests_per_second / r.rest_list.requests_per_second
         # 10 documents with their bytes: one SOAP call, or one REST listing + 10 downloads.

@@ -53,6 +53,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
+        acceptance_evidence=settings.acceptance_evidence,
     )
     return Runtime(engine, ports)
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     tsa_key_file: Path | None = None
     tsa_cert_file: Path | None = None
     key_password: SecretStr | None = None
+    # Off only to measure what proof costs (benchmarks/): acceptance without its timestamp,
+    # signed receipt and audit entry. Production refuses it.
+    acceptance_evidence: bool = True
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
     def _production_keys(self) -> Settings:
         if self.environment != "production":
             return self
+        if not self.acceptance_evidence:
+            raise ValueError("production refuses KAPU_ACCEPTANCE_EVIDENCE=0")
         missing = []
         if self.ca_cert_file is None:
             missing.append("KAPU_CA_CERT_FILE")

@@ -26,8 +26,21 @@ class TimestampAuthority:
     def __init__(self, key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> None:
         self._key = key
         der = certificate.public_bytes(serialization.Encoding.DER)
-        self._certificate = asn1_x509.Certificate.load(der)
+        parsed = asn1_x509.Certificate.load(der)
         self._certificate_hash = hashlib.sha256(der).digest()
+        # What every token repeats is built once: asn1crypto re-encodes nested structures on
+        # each assignment, which made these two the bulk of a token's cost.
+        self._certificates = cms.CertificateSet([parsed])
+        self._signer_id = cms.SignerIdentifier({"issuer_and_serial_number": {
+            "issuer": parsed.issuer, "serial_number": parsed.serial_number,
+        }})
+        self._certificates.dump()
+        self._signer_id.dump()
+        self._constant_attributes = [
+            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}).dump(),
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [
+                {"certs": [{"cert_hash": self._certificate_hash}]}]}).dump(),
+        ]
 
     def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
         """A DER TimeStampToken saying that the data with this SHA-256 existed at ``at``."""
@@ -44,23 +57,18 @@ class TimestampAuthority:
             "ordering": False,
         })
         content = tst_info.dump()
-        attributes = [
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute({"type": "message_digest",
-                              "values": [hashlib.sha256(content).digest()]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [
-                {"certs": [{"cert_hash": self._certificate_hash}]}]}),
-        ]
-        # DER orders a SET OF by encoding; verifiers re-encode the attributes before checking.
-        signed_attributes = cms.CMSAttributes(sorted(attributes, key=lambda a: a.dump()))
-        signature = self._key.sign(signed_attributes.dump(), padding.PKCS1v15(),
-                                   hashes.SHA256())
+        digest = cms.CMSAttribute({"type": "message_digest",
+                                   "values": [hashlib.sha256(content).digest()]}).dump()
+        # DER orders a SET OF by encoding (verifiers re-encode the attributes before checking
+        # the signature). asn1crypto takes milliseconds to build this set, so the SET is framed
+        # here from the attributes' own encodings.
+        members = b"".join(sorted([*self._constant_attributes, digest]))
+        encoded = _der_set(members)
+        signed_attributes = cms.CMSAttributes.load(encoded)
+        signature = self._key.sign(encoded, padding.PKCS1v15(), hashes.SHA256())
         signer = cms.SignerInfo({
             "version": "v1",
-            "sid": cms.SignerIdentifier({"issuer_and_serial_number": {
-                "issuer": self._certificate.issuer,
-                "serial_number": self._certificate.serial_number,
-            }}),
+            "sid": self._signer_id,
             "digest_algorithm": {"algorithm": "sha256"},
             "signed_attrs": signed_attributes,
             "signature_algorithm": {"algorithm": "sha256_rsa"},
@@ -73,9 +81,17 @@ class TimestampAuthority:
                 "content_type": "tst_info",
                 "content": core.ParsableOctetString(content),
             },
-            "certificates": [self._certificate],
+            "certificates": self._certificates,
             "signer_infos": [signer],
         })
         token: bytes = cms.ContentInfo({"content_type": "signed_data",
                                         "content": signed_data}).dump()
         return token
+
+
+def _der_set(members: bytes) -> bytes:
+    length = len(members)
+    if length < 0x80:
+        return bytes([0x31, length]) + members
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x31, 0x80 | len(size)]) + size + members

@@ -114,7 +114,7 @@ async def accept_document(
                                    idempotency_key)
     except GatewayError as refusal:
         await _discard(content, stored)
-        if not isinstance(refusal, Unavailable):
+        if ports.acceptance_evidence and not isinstance(refusal, Unavailable):
             await _audit_refusal(ports, sender, refusal, content)
         raise
     except BaseException:
@@ -150,7 +150,7 @@ async def _encrypted_if_due(
     """The content as it will be stored: encrypted (CMS, file name + .p7m) for the addressee's
     certificate when an organisation sends with ``encrypt``, or replies to a document of the
     addressee that asked ``reply_encryption``; otherwise ``content`` itself."""
-    if not sender.is_organisation:
+    if not sender.is_organisation or not (request.encrypt or request.reference_number):
         return content
     async with ports.uow() as uow:
         recipient = await _recipient(uow, request)
@@ -207,7 +207,8 @@ async def _accept(
     # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
     # no signing happens while the KRID's counter row is locked.
     registered_at = ports.clock.now()
-    token = ports.timestamper.timestamp(content.sha256, registered_at)
+    evidence = ports.acceptance_evidence
+    token = ports.timestamper.timestamp(content.sha256, registered_at) if evidence else None
 
     async with ports.write_uow() as uow:
         recipient = await _recipient(uow, request)
@@ -243,17 +244,18 @@ async def _accept(
         document_id, number = await _register(uow, new, numbering_krid)
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
-        await uow.receipts.add(document_id, ReceiptKind.ACCEPTANCE, registered_at,
-                               ports.receipt_signer.sign(ReceiptContent(
-                                   kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-                                   sender=_receipt_party(sender),
-                                   recipient=_receipt_party(recipient),
-                                   file_name=file_name, sha256=content.sha256,
-                                   at=registered_at, timestamp_token=token,
-                               )))
-        await uow.audit.append(AuditEvent(
-            at=registered_at, actor=sender.username, action=AuditAction.ACCEPTED,
-            registration_number=number, sha256=content.sha256))
+        if token is not None:
+            await uow.receipts.add(document_id, ReceiptKind.ACCEPTANCE, registered_at,
+                                   ports.receipt_signer.sign(ReceiptContent(
+                                       kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+                                       sender=_receipt_party(sender),
+                                       recipient=_receipt_party(recipient),
+                                       file_name=file_name, sha256=content.sha256,
+                                       at=registered_at, timestamp_token=token,
+                                   )))
+            await uow.audit.append(AuditEvent(
+                at=registered_at, actor=sender.username, action=AuditAction.ACCEPTED,
+                registration_number=number, sha256=content.sha256))
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
                       file_name)
@@ -293,28 +295,37 @@ async def get_document(ports: Ports, party: Party, registration_number: str) -> 
 async def open_content(
     ports: Ports, party: Party, registration_number: str
 ) -> tuple[Document, AsyncIterator[bytes]]:
-    """The document and a stream of its bytes. Downloading does not acknowledge."""
-    async with ports.uow() as uow:
+    """The document and a stream of its bytes, the download recorded in the audit chain.
+    Downloading does not acknowledge."""
+    async with ports.write_uow() as uow:
         document = await _visible(uow, party, registration_number)
-    (stream,) = await deliver(ports, party, [document])
+        stream = await _content_of(ports, document)
+        await _audit_downloads(uow, ports, party, [document])
+        await uow.commit()
     return document, stream
 
 
 async def deliver(
     ports: Ports, party: Party, documents: list[Document]
 ) -> list[AsyncIterator[bytes]]:
-    """Streams of the bytes of documents ``party`` may see, each download recorded in the
-    audit chain (one transaction for all of them)."""
+    """Streams of the bytes of documents ``party`` may already see, each download recorded in
+    the audit chain (one transaction for all of them)."""
     streams = [await _content_of(ports, document) for document in documents]
     if documents:
         async with ports.write_uow() as uow:
-            now = ports.clock.now()
-            for document in documents:
-                await uow.audit.append(AuditEvent(
-                    at=now, actor=party.username, action=AuditAction.DOWNLOADED,
-                    registration_number=document.registration_number, sha256=document.sha256))
+            await _audit_downloads(uow, ports, party, documents)
             await uow.commit()
     return streams
+
+
+async def _audit_downloads(
+    uow: UnitOfWork, ports: Ports, party: Party, documents: list[Document]
+) -> None:
+    now = ports.clock.now()
+    for document in documents:
+        await uow.audit.append(AuditEvent(
+            at=now, actor=party.username, action=AuditAction.DOWNLOADED,
+            registration_number=document.registration_number, sha256=document.sha256))
 
 
 async def _content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:

@@ -265,3 +265,5 @@ class Ports:
     receipt_signer: ReceiptSigner
     encryptor: Encryptor
     trust_pem: bytes  # the gateway's CA certificate
+    # False only in benchmarks: acceptance without timestamp, receipt and audit entry.
+    acceptance_evidence: bool = True
