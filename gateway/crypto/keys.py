@@ -172,8 +172,12 @@ def load_keys(
 ) -> GatewayKeys:
     signing_key, signing_cert = signing.load(password)
     tsa_key, tsa_cert = tsa.load(password)
-    usage = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    if list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING] or not usage.critical:
+    try:
+        usage = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        fit = list(usage.value) == [ExtendedKeyUsageOID.TIME_STAMPING] and usage.critical
+    except x509.ExtensionNotFound:
+        fit = False
+    if not fit:
         raise ValueError("the TSA certificate needs exactly one critical extended key usage, "
                          "timeStamping")
     return GatewayKeys(x509.load_pem_x509_certificate(ca_cert.read_bytes()), signing_key,

@@ -74,3 +74,14 @@ def test_help_lists_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("serve", "db", "org", "citizen"):
         assert command in result.stdout
+
+
+def test_keys_init_creates_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/k.db"
+    first = kapu(url, tmp_path, "keys", "init", "--json")
+    assert first.returncode == 0, first.stderr
+    shown = json.loads(first.stdout)
+    assert shown["created"] is True and "Kapu gateway CA" in shown["ca_subject"]
+    assert (tmp_path / "keys" / "tsa.pem").exists()
+    again = json.loads(kapu(url, tmp_path, "keys", "init", "--json").stdout)
+    assert again["created"] is False
