@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,21 +13,25 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway
-from gateway.clock import SystemClock
+from gateway.clock import SandboxClock, SystemClock
 from gateway.config import Settings
 from gateway.crypto.cms import CmsEncryptor
 from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
 from gateway.crypto.timestamps import TimestampAuthority
+from gateway.domain.calendar import WorkingCalendar
 from gateway.hkp import router as hkp
 from gateway.ops import health
-from gateway.rest import documents, evidence, problems
+from gateway.resources import resource_dir
+from gateway.rest import documents, evidence, lifecycle, problems
 from gateway.services.auth import CredentialCache
 from gateway.services.documents import recover_interrupted_uploads
+from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports import Clock, Ports
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine
 from gateway.storage.uow import SqlUnitOfWork
+from gateway.worker import HttpxPoster, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +47,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
     keys = gateway_keys(settings)
+    sandbox_clock = SandboxClock() if settings.sandbox else None
+    calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
         blobs=FileBlobStore(settings.blob_dir),
-        clock=clock or SystemClock(),
+        clock=clock or sandbox_clock or SystemClock(),
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
@@ -54,8 +61,14 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
         acceptance_evidence=settings.acceptance_evidence,
+        calendar=WorkingCalendar.from_file(calendar_file),
+        sandbox_clock=sandbox_clock if clock is None else None,
     )
     return Runtime(engine, ports)
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_seconds)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -68,7 +81,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         placed = await recover_interrupted_uploads(runtime.ports)
         if placed:
             log.warning("placed %d blobs left by an interrupted upload", placed)
+        poster = HttpxPoster(settings.webhook_timeout_seconds)
+        jobs = None
+        if settings.background_jobs:
+            jobs = asyncio.create_task(run_forever(
+                runtime.ports, poster, delivery_policy(settings),
+                settings.jobs_interval_seconds))
         yield
+        if jobs is not None:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
+        await poster.close()
         await runtime.engine.dispose()
 
     app = FastAPI(
@@ -84,5 +108,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(evidence.router)
+    app.include_router(lifecycle.router)
     app.include_router(hkp.router)
     return app

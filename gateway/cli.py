@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,6 +47,9 @@ def _parser() -> _Parser:
     serve.add_argument("--demo", action="store_true",
                        help="create the demo parties (idempotent) and print their credentials")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
+
+    commands.add_parser("worker", help="run the deadline sweeps and webhook deliveries "
+                        "(without serving HTTP); any number may run at once")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -158,6 +162,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _worker(settings: Settings) -> int:
+    from gateway.app import build_runtime, delivery_policy
+    from gateway.worker import HttpxPoster, run_forever
+
+    async def work() -> None:
+        runtime = build_runtime(settings)
+        poster = HttpxPoster(settings.webhook_timeout_seconds)
+        print("kapu: worker running deadline sweeps and webhook deliveries (Ctrl-C stops)",
+              file=sys.stderr)
+        try:
+            await run_forever(runtime.ports, poster, delivery_policy(settings),
+                              settings.jobs_interval_seconds)
+        finally:
+            await poster.close()
+            await runtime.engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(work())
+    return 0
+
+
 def _keys_init(settings: Settings, as_json: bool) -> int:
     from gateway.crypto.keys import ensure_keys
 
@@ -208,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ))
         _print({"krid": org.krid, "short_name": org.short_name, "username": org.username,
                 "password": org.password}, args.json)
+    elif args.command == "worker":
+        _migrate(settings)
+        return _worker(settings)
     elif args.command == "keys":
         return _keys_init(settings, args.json)
     elif args.command == "audit":

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     # Off only to measure what proof costs (benchmarks/): acceptance without its timestamp,
     # signed receipt and audit entry. Production refuses it.
     acceptance_evidence: bool = True
+    # Working-day corrections (TOML rest_days / working_days); default: the shipped file.
+    calendar_file: Path | None = None
+    # Run the deadline sweeps and webhook deliveries inside serve (kapu worker always does).
+    background_jobs: bool = True
+    jobs_interval_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

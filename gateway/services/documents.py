@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from gateway.domain.audit import AuditAction, AuditEvent
@@ -241,6 +241,10 @@ async def _accept(
             return_receipt=request.return_receipt, timestamp_token=token,
             submitted_sha256=submitted_sha256 if encrypted else None,
         )
+        warning_due_at, not_collected_due_at = _due_times(
+            ports, recipient.is_organisation, registered_at)
+        new = replace(new, warning_due_at=warning_due_at,
+                      not_collected_due_at=not_collected_due_at)
         document_id, number = await _register(uow, new, numbering_krid)
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
@@ -272,6 +276,16 @@ async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> t
             f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
         )
     return registered
+
+
+def _due_times(
+    ports: Ports, to_organisation: bool, at: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(warning_due_at, not_collected_due_at): an organisation is warned after 3 working
+    days; a citizen's document is "not collected" after 5."""
+    if to_organisation:
+        return ports.calendar.deadline(at, 3), None
+    return None, ports.calendar.deadline(at, 5)
 
 
 def _receipt_party(party: Party | PartyRef) -> ReceiptParty:
@@ -355,17 +369,7 @@ async def acknowledge(ports: Ports, party: Party, registration_number: str) -> D
             if document.delivery_state is DeliveryState.WAITING:
                 now = ports.clock.now()
                 await uow.documents.acknowledge(document.id, now)
-                receipt = ports.receipt_signer.sign(ReceiptContent(
-                    kind=ReceiptKind.DOWNLOAD, registration_number=registration_number,
-                    sender=_receipt_party(document.sender),
-                    recipient=_receipt_party(document.recipient),
-                    file_name=document.file_name, sha256=document.sha256, at=now,
-                    timestamp_token=ports.timestamper.timestamp(document.sha256, now),
-                ))
-                await uow.receipts.add(document.id, ReceiptKind.DOWNLOAD, now, receipt)
-                if document.return_receipt:
-                    message = await _system_message(ports, uow, document, ReceiptKind.DOWNLOAD,
-                                                    receipt, now)
+                message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
                 document = await _visible(uow, party, registration_number)
                 await uow.audit.append(AuditEvent(
                     at=now, actor=party.username, action=AuditAction.ACKNOWLEDGED,
@@ -378,6 +382,25 @@ async def acknowledge(ports: Ports, party: Party, registration_number: str) -> D
     if message is not None:
         await message.place()
     return document
+
+
+async def issue_receipt(
+    ports: Ports, uow: UnitOfWork, document: Document, kind: ReceiptKind | str, now: datetime,
+) -> StagedContent | None:
+    """Sign a receipt of ``kind`` about ``document`` (with its own timestamp) for the sender;
+    when the sender asked ETertiveveny, also deliver it as a system message, whose staged bytes
+    are returned to be placed once the transaction commits."""
+    kind = ReceiptKind(kind)
+    receipt = ports.receipt_signer.sign(ReceiptContent(
+        kind=kind, registration_number=document.registration_number,
+        sender=_receipt_party(document.sender), recipient=_receipt_party(document.recipient),
+        file_name=document.file_name, sha256=document.sha256, at=now,
+        timestamp_token=ports.timestamper.timestamp(document.sha256, now),
+    ))
+    await uow.receipts.add(document.id, kind, now, receipt)
+    if not document.return_receipt:
+        return None
+    return await _system_message(ports, uow, document, kind, receipt, now)
 
 
 async def _system_message(
@@ -395,6 +418,7 @@ async def _system_message(
     # A citizen addressee has no KRID: the number keeps the original document's organisation.
     numbering_krid = sender.krid or about.registration_number[:9]
     title = RECEIPT_TITLES[kind]
+    warning_due_at, not_collected_due_at = _due_times(ports, sender.is_organisation, now)
     await _register(uow, NewDocument(
         registered_at=now, valid_until=now + timedelta(days=ports.retention_days),
         sender_id=system.id, recipient_id=sender.id, sender_kind=PartyKind.SYSTEM,
@@ -403,6 +427,7 @@ async def _system_message(
         file_name=f"{kind.value}_igazolas_{about.registration_number}.xml",
         size=staged.size, sha256=staged.sha256, reply_encryption=False, return_receipt=False,
         system_message=True, timestamp_token=ports.timestamper.timestamp(staged.sha256, now),
+        warning_due_at=warning_due_at, not_collected_due_at=not_collected_due_at,
     ), numbering_krid)
     return staged
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol
 
 from gateway.domain.audit import AuditEntry, AuditEvent
+from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
@@ -62,6 +64,43 @@ class NewDocument:
     system_message: bool = False
     timestamp_token: bytes | None = None
     submitted_sha256: str | None = None
+    warning_due_at: datetime | None = None
+    not_collected_due_at: datetime | None = None
+
+
+class Deadline(StrEnum):
+    WARNING = "warning"  # mailbox_warning to an organisation after 3 working days
+    NOT_COLLECTED = "not_collected"  # a citizen's document after 5 working days
+    EXPIRY = "expiry"  # valid_until passed before download
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    party_id: int
+    kind: str
+    payload: dict[str, object]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    kind: str
+    payload: dict[str, object]
+    created_at: datetime
+    state: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A notification leased for one delivery attempt."""
+
+    id: int
+    url: str
+    kind: str
+    payload: dict[str, object]
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +152,7 @@ class PartyRepository(Protocol):
     async def by_code(self, code: str) -> Party | None: ...
     async def by_username(self, username: str) -> Party | None: ...
     async def by_id(self, party_id: int) -> Party | None: ...
+    async def set_webhook(self, party_id: int, url: str | None) -> None: ...
     async def system(self) -> Party:
         """The Központi Rendszer, sender of system messages."""
         ...
@@ -130,6 +170,16 @@ class DocumentRepository(Protocol):
         ...
     async def by_id(self, document_id: int) -> Document | None: ...
     async def by_number(self, registration_number: str) -> Document | None: ...
+    async def claim_due(self, deadline: Deadline, now: datetime, limit: int) -> list[Document]:
+        """Documents whose ``deadline`` has passed and is not yet dealt with, locked for this
+        transaction; rows another transaction holds are skipped, never waited for."""
+        ...
+    async def mark(self, deadline: Deadline, document_ids: list[int], now: datetime) -> None:
+        """Record the deadline as dealt with (for EXPIRY: the document expires)."""
+        ...
+    async def content_needed(self, sha256: str) -> bool:
+        """Whether a document that is not expired refers to this content."""
+        ...
     async def waiting_counts(self, recipient_id: int) -> dict[PartyKind, int]:
         """How many documents wait in the mailbox, by the sender's kind."""
         ...
@@ -179,6 +229,23 @@ class AuditLog(Protocol):
     async def entries(self, after: int, limit: int) -> list[AuditEntry]: ...
 
 
+class NotificationRepository(Protocol):
+    async def add_many(self, notifications: list[NewNotification]) -> None: ...
+    async def of_party(self, party_id: int, after_id: int, limit: int) -> list[Notification]: ...
+    async def lease_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[Delivery]: ...
+    async def delivered(self, notification_id: int, at: datetime) -> None: ...
+    async def failed(self, notification_id: int, attempts: int, error: str,
+                     retry_at: datetime | None) -> None:
+        """A failed attempt; ``retry_at=None`` gives up (dead letter)."""
+        ...
+
+
+class SandboxClockRepository(Protocol):
+    async def offset(self) -> float: ...
+    async def set_offset(self, seconds: float) -> None: ...
+
+
 class UnitOfWork(Protocol):
     parties: PartyRepository
     documents: DocumentRepository
@@ -187,6 +254,8 @@ class UnitOfWork(Protocol):
     keys: KeyRepository
     receipts: ReceiptRepository
     audit: AuditLog
+    notifications: NotificationRepository
+    sandbox_clock: SandboxClockRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -228,11 +297,28 @@ class BlobStore(Protocol):
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
     async def exists(self, sha256: str) -> bool: ...
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
+    async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
+        """Delete stored content unless ``needed()`` says a document still refers to it."""
+        ...
 
 
 class Timestamper(Protocol):
     def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
         """A DER RFC 3161 TimeStampToken over the digest, dated ``at``."""
+        ...
+
+
+class SettableClock(Protocol):
+    """The sandbox's test clock: system time plus an offset shared through the database."""
+
+    offset: timedelta
+
+    def now(self) -> datetime: ...
+
+
+class WebhookPoster(Protocol):
+    async def post(self, url: str, body: dict[str, object]) -> None:
+        """Deliver; raise on any failure (network, timeout, non-2xx)."""
         ...
 
 
@@ -265,5 +351,7 @@ class Ports:
     receipt_signer: ReceiptSigner
     encryptor: Encryptor
     trust_pem: bytes  # the gateway's CA certificate
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     # False only in benchmarks: acceptance without timestamp, receipt and audit entry.
     acceptance_evidence: bool = True
+    sandbox_clock: SettableClock | None = None  # set when KAPU_SANDBOX=1

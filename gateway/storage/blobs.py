@@ -172,6 +172,26 @@ class FileBlobStore:
         finally:
             file.close()
 
+    async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
+        """Delete stored content unless a document still needs it. The blob is moved aside
+        first and the database asked after: an upload of the same bytes committing meanwhile
+        either still finds it (and it is put back) or places its own copy."""
+        final = self.path_of(sha256)
+        aside = self.tmp_dir / f"{sha256}.{uuid.uuid4().hex}.deleting"
+        try:
+            await asyncio.to_thread(final.rename, aside)
+        except FileNotFoundError:
+            return False
+        if await needed():
+            try:
+                await asyncio.to_thread(os.link, aside, final)
+            except FileExistsError:
+                pass  # an upload put its own copy in place meanwhile
+            await asyncio.to_thread(aside.unlink)
+            return False
+        await asyncio.to_thread(aside.unlink)
+        return True
+
     async def check(self) -> None:
         """Raise OSError unless the store can be written (readiness probe)."""
         probe = self.tmp_dir / f"probe-{uuid.uuid4().hex}"
@@ -185,7 +205,9 @@ class FileBlobStore:
         now = time.time()
         for path in self.tmp_dir.iterdir():
             stale = now - path.stat().st_mtime > STALE_AFTER_SECONDS
-            if path.suffix == ".ready":
+            # .ready: bytes of an upload whose row may have committed; .deleting: content an
+            # expiry moved aside before a crash. Either goes (back) into place if a row needs it.
+            if path.suffix in (".ready", ".deleting"):
                 sha256 = path.name.split(".", 1)[0]
                 if await committed(sha256):
                     self.place(path, sha256)

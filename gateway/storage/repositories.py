@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,11 +20,15 @@ from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
 from gateway.services.ports import (
+    Deadline,
+    Delivery,
     IdempotencyRecord,
     KeyRecord,
     MailboxQuery,
     NewDocument,
+    NewNotification,
     NewParty,
+    Notification,
     Numbering,
     OfficeQuery,
     ReceiptRecord,
@@ -33,10 +38,12 @@ from gateway.storage.tables import (
     audit_head,
     documents,
     idempotency_keys,
+    notifications,
     parties,
     party_keys,
     receipts,
     registration_counters,
+    sandbox_clock,
 )
 
 
@@ -99,6 +106,10 @@ class SqlParties:
 
     async def by_id(self, party_id: int) -> Party | None:
         return await self._one(parties.c.id == party_id)
+
+    async def set_webhook(self, party_id: int, url: str | None) -> None:
+        await self._connection.execute(
+            update(parties).where(parties.c.id == party_id).values(webhook_url=url))
 
     async def system(self) -> Party:
         found = await self._one(parties.c.kind == PartyKind.SYSTEM.value)
@@ -172,6 +183,7 @@ def _document_values(new: NewDocument) -> dict[str, Any]:
         reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
         system_message=new.system_message, delivery_state=DeliveryState.WAITING.value,
         timestamp_token=new.timestamp_token, submitted_sha256=new.submitted_sha256,
+        warning_due_at=new.warning_due_at, not_collected_due_at=new.not_collected_due_at,
     )
 
 
@@ -245,6 +257,35 @@ class SqlDocuments:
     async def by_number(self, registration_number: str) -> Document | None:
         return await self._one(documents.c.registration_number == registration_number)
 
+    async def claim_due(self, deadline: Deadline, now: datetime, limit: int) -> list[Document]:
+        due_column, done_column = _DEADLINE_COLUMNS[deadline]
+        statement = (
+            _document_select()
+            .where(documents.c.delivery_state == DeliveryState.WAITING.value,
+                   done_column.is_(None), due_column.is_not(None), due_column <= now)
+            .order_by(due_column).limit(limit)
+            # Several workers may sweep at once: each takes rows nobody holds (PostgreSQL;
+            # SQLite's write transaction already admits one writer).
+            .with_for_update(skip_locked=True, of=documents)
+        )
+        result = await self._connection.execute(statement)
+        return [_document(row) for row in result.mappings()]
+
+    async def mark(self, deadline: Deadline, document_ids: list[int], now: datetime) -> None:
+        _, done_column = _DEADLINE_COLUMNS[deadline]
+        values: dict[str, Any] = {done_column.name: now}
+        if deadline is Deadline.EXPIRY:
+            values["delivery_state"] = DeliveryState.EXPIRED.value
+        await self._connection.execute(
+            update(documents).where(documents.c.id.in_(document_ids)).values(**values))
+
+    async def content_needed(self, sha256: str) -> bool:
+        result = await self._connection.execute(
+            select(documents.c.id).where(
+                documents.c.sha256 == sha256,
+                documents.c.delivery_state != DeliveryState.EXPIRED.value).limit(1))
+        return result.first() is not None
+
     async def waiting_counts(self, recipient_id: int) -> dict[PartyKind, int]:
         result = await self._connection.execute(
             select(documents.c.sender_kind, func.count())
@@ -296,6 +337,13 @@ def _counter_upsert(connection: AsyncConnection, numbering: Numbering) -> Any:
         index_elements=[registration_counters.c.krid, registration_counters.c.day],
         set_={"last_value": registration_counters.c.last_value + 1},
     ).returning(registration_counters.c.last_value)
+
+
+_DEADLINE_COLUMNS = {
+    Deadline.WARNING: (documents.c.warning_due_at, documents.c.warned_at),
+    Deadline.NOT_COLLECTED: (documents.c.not_collected_due_at, documents.c.not_collected_at),
+    Deadline.EXPIRY: (documents.c.valid_until, documents.c.expired_at),
+}
 
 
 class SqlCounter:
@@ -441,3 +489,74 @@ class SqlAudit:
                              detail=row.detail),
             previous_hash=row.previous_hash, hash=row.hash,
         ) for row in result]
+
+
+class SqlNotifications:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add_many(self, new: list[NewNotification]) -> None:
+        if not new:
+            return
+        await self._connection.execute(insert(notifications), [{
+            "party_id": n.party_id, "kind": n.kind,
+            "payload": json.dumps(n.payload, ensure_ascii=False),
+            "created_at": n.created_at, "state": "pending", "attempts": 0,
+            "next_attempt_at": n.created_at,
+        } for n in new])
+
+    async def of_party(self, party_id: int, after_id: int, limit: int) -> list[Notification]:
+        result = await self._connection.execute(
+            select(notifications).where(notifications.c.party_id == party_id,
+                                        notifications.c.id > after_id)
+            .order_by(notifications.c.id).limit(limit))
+        return [Notification(row.id, row.kind, json.loads(row.payload), row.created_at,
+                             row.state, row.attempts) for row in result]
+
+    async def lease_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[Delivery]:
+        result = await self._connection.execute(
+            select(notifications.c.id, notifications.c.kind, notifications.c.payload,
+                   notifications.c.attempts, parties.c.webhook_url)
+            .join(parties, parties.c.id == notifications.c.party_id)
+            .where(notifications.c.state == "pending",
+                   notifications.c.next_attempt_at <= now, parties.c.webhook_url.is_not(None))
+            .order_by(notifications.c.id).limit(limit)
+            .with_for_update(skip_locked=True, of=notifications))
+        leased = [Delivery(row.id, row.webhook_url, row.kind, json.loads(row.payload),
+                           row.attempts) for row in result]
+        if leased:
+            # Leased until then: another worker skips it; a crash mid-delivery only delays it.
+            await self._connection.execute(
+                update(notifications).where(notifications.c.id.in_([d.id for d in leased]))
+                .values(next_attempt_at=lease_until))
+        return leased
+
+    async def delivered(self, notification_id: int, at: datetime) -> None:
+        await self._connection.execute(
+            update(notifications).where(notifications.c.id == notification_id)
+            .values(state="delivered", delivered_at=at, attempts=notifications.c.attempts + 1))
+
+    async def failed(self, notification_id: int, attempts: int, error: str,
+                     retry_at: datetime | None) -> None:
+        values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
+        if retry_at is None:
+            values["state"] = "dead"
+        else:
+            values["next_attempt_at"] = retry_at
+        await self._connection.execute(
+            update(notifications).where(notifications.c.id == notification_id).values(**values))
+
+
+class SqlSandboxClock:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def offset(self) -> float:
+        result = await self._connection.execute(
+            select(sandbox_clock.c.offset_seconds).where(sandbox_clock.c.id == 1))
+        return float(result.scalar_one())
+
+    async def set_offset(self, seconds: float) -> None:
+        await self._connection.execute(
+            update(sandbox_clock).where(sandbox_clock.c.id == 1).values(offset_seconds=seconds))

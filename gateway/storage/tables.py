@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -65,6 +66,7 @@ parties = Table(
     Column("code", String(64), unique=True),
     Column("email", String(255)),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("webhook_url", String(2048)),
 )
 
 documents = Table(
@@ -91,6 +93,11 @@ documents = Table(
     Column("acknowledged_at", UTCDateTime()),
     Column("timestamp_token", LargeBinary),
     Column("submitted_sha256", String(64)),
+    Column("warning_due_at", UTCDateTime()),
+    Column("warned_at", UTCDateTime()),
+    Column("not_collected_due_at", UTCDateTime()),
+    Column("not_collected_at", UTCDateTime()),
+    Column("expired_at", UTCDateTime()),
     Index("ix_documents_mailbox", "recipient_id", "delivery_state", "id"),
     Index("ix_documents_sender", "sender_id", "id"),
     Index("ix_documents_sha256", "sha256"),
@@ -154,4 +161,24 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("sequence", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("party_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", String(500)),
+    Column("delivered_at", UTCDateTime()),
+)
+
+sandbox_clock = Table(
+    "sandbox_clock", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("offset_seconds", Float, nullable=False),
 )

@@ -15,9 +15,11 @@ from gateway.services.ports import (
     DocumentRepository,
     IdempotencyRepository,
     KeyRepository,
+    NotificationRepository,
     PartyRepository,
     ReceiptRepository,
     RegistrationCounter,
+    SandboxClockRepository,
 )
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories import (
@@ -26,8 +28,10 @@ from gateway.storage.repositories import (
     SqlDocuments,
     SqlIdempotency,
     SqlKeys,
+    SqlNotifications,
     SqlParties,
     SqlReceipts,
+    SqlSandboxClock,
 )
 
 # What a database that is down, restarting or unreachable raises through SQLAlchemy.
@@ -53,6 +57,8 @@ class SqlUnitOfWork:
     keys: KeyRepository
     receipts: ReceiptRepository
     audit: AuditLog
+    notifications: NotificationRepository
+    sandbox_clock: SandboxClockRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -88,6 +94,8 @@ class SqlUnitOfWork:
         self.keys = SqlKeys(self._connection)
         self.receipts = SqlReceipts(self._connection)
         self.audit = SqlAudit(self._connection)
+        self.notifications = SqlNotifications(self._connection)
+        self.sandbox_clock = SqlSandboxClock(self._connection)
         return self
 
     async def commit(self) -> None:

@@ -76,7 +76,8 @@ async def test_database_down_answers_503_unavailable(
 ) -> None:
     import httpx
 
-    app = create_app(Settings(database_url=url, data_dir=tmp_path, keys_dir=keys_dir))
+    app = create_app(Settings(database_url=url, data_dir=tmp_path, keys_dir=keys_dir,
+                              background_jobs=False))
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=transport, base_url="http://kapu.test"

@@ -1,0 +1,59 @@
+"""The Hungarian working-day calendar and the deadlines counted in it.
+
+Working days are Monday to Friday, minus public holidays (Good Friday, Easter Monday and Whit
+Monday included) and the shifted rest days, plus the shifted working Saturdays: all from the
+``holidays`` library's Hungary calendar, corrected by operations in a TOML file of
+``rest_days`` and ``working_days`` (no code change needed).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import holidays
+
+from gateway.domain.registration import BUDAPEST, budapest_local
+
+
+class WorkingCalendar:
+    def __init__(self, rest_days: frozenset[date] = frozenset(),
+                 working_days: frozenset[date] = frozenset()) -> None:
+        if rest_days & working_days:
+            raise ValueError(f"days both rest and working: {sorted(rest_days & working_days)}")
+        self._rest_days = rest_days
+        self._working_days = working_days
+        self._hungary = holidays.country_holidays("HU")
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> WorkingCalendar:
+        if path is None:
+            return cls()
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+        days: dict[str, frozenset[date]] = {}
+        for key in ("rest_days", "working_days"):
+            values = data.get(key, [])
+            if not all(isinstance(value, date) for value in values):
+                raise ValueError(f"{path}: {key} must be a list of TOML dates (2027-12-24)")
+            days[key] = frozenset(values)
+        return cls(days["rest_days"], days["working_days"])
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self._working_days:
+            return True
+        if day in self._rest_days:
+            return False
+        return bool(self._hungary.is_working_day(day))
+
+    def deadline(self, start: datetime, working_days: int) -> datetime:
+        """The end of the ``working_days``-th working day after the Budapest day of ``start``
+        (that day itself does not count): midnight in Budapest, as an aware datetime."""
+        day = budapest_local(start).date()
+        counted = 0
+        while counted < working_days:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUDAPEST)

@@ -1,0 +1,90 @@
+"""``/api/v1/notifications``, ``/api/v1/webhook`` and the sandbox's test clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from gateway.rest.deps import PartyDep, PortsDep
+from gateway.rest.models import local
+from gateway.services import deadlines, notifications, sandbox
+
+router = APIRouter(prefix="/api/v1")
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    created_at: datetime
+    state: str  # pending, delivered, dead
+    attempts: int
+    payload: dict[str, Any]
+
+
+class NotificationsOut(BaseModel):
+    items: list[NotificationOut]
+    next_after: int | None
+
+
+class WebhookIn(BaseModel):
+    url: str | None = Field(description="http(s) URL to POST notifications to; null: none")
+
+
+class ClockOut(BaseModel):
+    now: datetime
+
+
+class ClockIn(BaseModel):
+    advance: timedelta | None = Field(default=None, description='ISO 8601 duration, "P3D"')
+    set: datetime | None = Field(default=None, description="2027-01-04T09:00:00+01:00")
+
+
+class RunDueOut(BaseModel):
+    now: datetime
+    warned: int
+    not_collected: int
+    expired: int
+
+
+@router.get("/notifications", response_model=NotificationsOut, summary="My notifications")
+async def list_notifications(
+    party: PartyDep, ports: PortsDep, after: int = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> NotificationsOut:
+    found = await notifications.list_notifications(ports, party, after, limit)
+    return NotificationsOut(
+        items=[NotificationOut(id=n.id, kind=n.kind, created_at=local(n.created_at),
+                               state=n.state, attempts=n.attempts, payload=n.payload)
+               for n in found],
+        next_after=found[-1].id if len(found) == limit else None,
+    )
+
+
+@router.put("/webhook", response_model=WebhookIn, summary="Where my notifications are POSTed")
+async def put_webhook(body: WebhookIn, party: PartyDep, ports: PortsDep) -> WebhookIn:
+    await notifications.set_webhook(ports, party, body.url)
+    return body
+
+
+@router.get("/sandbox/clock", response_model=ClockOut, summary="The test clock (sandbox only)")
+async def get_clock(ports: PortsDep) -> ClockOut:
+    return ClockOut(now=local(await sandbox.current(ports)))
+
+
+@router.post("/sandbox/clock", response_model=ClockOut,
+             summary="Advance or set the test clock (sandbox only)")
+async def move_clock(body: ClockIn, ports: PortsDep) -> ClockOut:
+    return ClockOut(now=local(await sandbox.move(ports, advance=body.advance, to=body.set)))
+
+
+@router.post("/sandbox/run-due", response_model=RunDueOut,
+             summary="Run every job due at the test clock's time (sandbox only)")
+async def run_due(ports: PortsDep) -> RunDueOut:
+    await sandbox.refresh(ports)
+    report = await deadlines.run_due(ports)
+    assert report.at is not None
+    return RunDueOut(now=local(report.at), warned=report.warned,
+                     not_collected=report.not_collected, expired=report.expired)

@@ -1,0 +1,51 @@
+"""The test clock of the sandbox (KAPU_SANDBOX=1): an offset from system time, kept in the
+database so that every process of the installation sees the same time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from gateway.errors import InvalidRequest, NotFound
+from gateway.services.ports import Ports, SettableClock
+
+
+def _clock(ports: Ports) -> SettableClock:
+    if ports.sandbox_clock is None:
+        raise NotFound("the sandbox is off (KAPU_SANDBOX=0)")
+    return ports.sandbox_clock
+
+
+async def refresh(ports: Ports) -> None:
+    """Take the shared offset (another process may have moved the clock)."""
+    clock = _clock(ports)
+    async with ports.uow() as uow:
+        clock.offset = timedelta(seconds=await uow.sandbox_clock.offset())
+
+
+async def current(ports: Ports) -> datetime:
+    await refresh(ports)
+    return _clock(ports).now()
+
+
+async def move(ports: Ports, *, advance: timedelta | None = None,
+               to: datetime | None = None) -> datetime:
+    """Advance the clock by ``advance``, or set it to ``to``; time keeps running from there."""
+    clock = _clock(ports)
+    if (advance is None) == (to is None):
+        raise InvalidRequest('give exactly one of "advance" and "set"')
+    if to is not None and to.tzinfo is None:
+        raise InvalidRequest('"set" needs an offset, e.g. 2027-01-04T09:00:00+01:00',
+                             field="set")
+    async with ports.write_uow() as uow:
+        offset = timedelta(seconds=await uow.sandbox_clock.offset())
+        if advance is not None:
+            if advance < timedelta(0):
+                raise InvalidRequest("the clock only moves forward", field="advance")
+            offset += advance
+        else:
+            assert to is not None
+            offset = to - (clock.now() - clock.offset)
+        await uow.sandbox_clock.set_offset(offset.total_seconds())
+        await uow.commit()
+    clock.offset = offset
+    return clock.now()
