@@ -34,18 +34,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def kapu_env(database_url: str, data_dir: Path) -> dict[str, str]:
+    return _env(database_url, data_dir)
+
+
 def _env(database_url: str, data_dir: Path) -> dict[str, str]:
     # One key directory per data directory's parent: servers of a test share their keys.
     return {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir),
             "KAPU_KEYS_DIR": str(data_dir.parent / "keys")}
 
 
-def start_server(database_url: str, data_dir: Path, *extra: str) -> Server:
+def start_server(database_url: str, data_dir: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> Server:
     port = free_port()
     log = open(data_dir.parent / f"server-{port}.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port), *extra],
-        env=_env(database_url, data_dir), stdout=log, stderr=subprocess.STDOUT,
+        env=_env(database_url, data_dir) | (env or {}), stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -1,0 +1,175 @@
+"""The mailbox's clock, driven through the sandbox's test clock (contract section 13)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Settings
+from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
+from tests.hkp_helpers import NS, envelope, read_answer
+from tests.integration.conftest import Gateway, _start
+
+
+@pytest.fixture
+async def sandbox(database_url: str, tmp_path: Path, keys_dir: Path) -> AsyncIterator[Gateway]:
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
+                        keys_dir=keys_dir, background_jobs=False)
+    async for gateway in _start(settings, None):
+        yield gateway
+
+
+async def set_clock(gw: Gateway, at: str) -> None:
+    response = await gw.client.post("/api/v1/sandbox/clock", json={"set": at})
+    assert response.status_code == 200, response.text
+
+
+async def run_due(gw: Gateway) -> None:
+    # The counts it answers are the whole database's (on PostgreSQL, the whole test session's):
+    # the tests look at their own documents instead.
+    response = await gw.client.post("/api/v1/sandbox/run-due")
+    assert response.status_code == 200, response.text
+
+
+async def receipt_kinds(gw: Gateway, sender: Account, number: str) -> list[str]:
+    response = await gw.client.get(f"/api/v1/documents/{number}/receipts", auth=sender.auth)
+    return [r["kind"] for r in response.json()["items"]]
+
+
+async def notifications(gw: Gateway, party: Account) -> list[dict[str, object]]:
+    response = await gw.client.get("/api/v1/notifications", auth=party.auth)
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+async def test_not_collected_exactly_after_the_fifth_working_day(sandbox: Gateway) -> None:
+    gw = sandbox
+    office, citizen = await new_org(gw.ports), await new_citizen(gw.ports)
+    # Wednesday before Easter 2027: Good Friday and Easter Monday do not count.
+    await set_clock(gw, "2027-03-24T10:00:00+01:00")
+    number = (await upload(gw.client, office, citizen, return_receipt="true")).json()[
+        "registration_number"]
+
+    await set_clock(gw, "2027-04-02T23:59:00+02:00")  # still the 5th working day
+    await run_due(gw)
+    assert await notifications(gw, office) == []
+    assert await receipt_kinds(gw, office, number) == ["acceptance"]
+
+    await set_clock(gw, "2027-04-03T00:00:30+02:00")
+    await run_due(gw)
+    await run_due(gw)  # once only
+    (notice,) = await notifications(gw, office)
+    assert notice["kind"] == "not_collected"
+    assert notice["payload"]["registration_number"] == number  # type: ignore[index]
+    assert await receipt_kinds(gw, office, number) == ["acceptance", "not_collected"]
+    # ETertiveveny was asked: the receipt arrives as a system message too.
+    (message,) = (await gw.client.get("/api/v1/mailbox", auth=office.auth)).json()["items"]
+    assert message["file_name"] == f"not_collected_igazolas_{number}.xml"
+    # The document itself still waits for the citizen until it expires.
+    waiting = (await gw.client.get(f"/api/v1/documents/{number}", auth=citizen.auth)).json()
+    assert waiting["delivery_state"] == "waiting"
+
+
+async def test_warning_after_three_working_days_and_not_before(sandbox: Gateway) -> None:
+    gw = sandbox
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    await set_clock(gw, "2027-03-24T10:00:00+01:00")
+    number = (await upload(gw.client, sender, office)).json()["registration_number"]
+    downloaded = (await upload(gw.client, sender, office)).json()["registration_number"]
+    await gw.client.post(f"/api/v1/documents/{downloaded}/ack", auth=office.auth)
+
+    await set_clock(gw, "2027-03-31T23:00:00+02:00")  # Wednesday: the 3rd working day
+    await run_due(gw)
+    assert await notifications(gw, office) == []
+    await set_clock(gw, "2027-04-01T00:00:30+02:00")
+    await run_due(gw)
+    await run_due(gw)
+    (warning,) = await notifications(gw, office)
+    assert warning["kind"] == "mailbox_warning"
+    assert warning["payload"]["registration_number"] == number  # type: ignore[index]
+    assert await notifications(gw, sender) == []
+
+
+async def test_expiry_deletes_content_keeps_metadata_and_proof(sandbox: Gateway) -> None:
+    gw = sandbox
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    await set_clock(gw, "2027-01-04T09:00:00+01:00")
+    # Content no other test shares: on PostgreSQL the database is the whole session's, and a
+    # waiting document elsewhere with the same bytes would rightly keep the blob.
+    content = PDF + secrets.token_bytes(16)
+    number = (await upload(gw.client, sender, office, content)).json()["registration_number"]
+    other = b"%PDF-1.7 kept\n" + secrets.token_bytes(16)
+    kept = (await upload(gw.client, sender, office, other, "kept.pdf")).json()
+    await gw.client.post(f"/api/v1/documents/{kept['registration_number']}/ack",
+                         auth=office.auth)
+    digest = hashlib.sha256(content).hexdigest()
+    blob = gw.blob_root / digest[:2] / digest[2:4] / digest
+    assert blob.exists()
+
+    await set_clock(gw, "2027-02-03T08:59:00+01:00")
+    await run_due(gw)
+    assert blob.exists()
+    assert await receipt_kinds(gw, sender, number) == ["acceptance"]
+    await set_clock(gw, "2027-02-03T09:00:30+01:00")
+    await run_due(gw)
+
+    assert not blob.exists()
+    assert not any(name.endswith(digest) for name in stored_files(gw.blob_root))
+    gone = await gw.client.get(f"/api/v1/documents/{number}/content", auth=office.auth)
+    assert gone.status_code == 410 and gone.json()["code"] == "expired"
+    metadata = (await gw.client.get(f"/api/v1/documents/{number}", auth=sender.auth)).json()
+    assert metadata["delivery_state"] == "expired"
+    assert metadata["sha256"] == digest
+    assert (await gw.client.get(f"/api/v1/documents/{number}/timestamp",
+                                auth=sender.auth)).status_code == 200
+    assert await receipt_kinds(gw, sender, number) == ["acceptance", "expired"]
+    assert [n["kind"] for n in await notifications(gw, sender)] == ["expired"]
+    ack = await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)
+    assert ack.status_code == 410
+    # Downloaded documents do not expire, and their content stays.
+    assert (await gw.client.get(f"/api/v1/documents/{kept['registration_number']}/content",
+                                auth=office.auth)).content == other
+    # Over HKP: Kezbesitettseg 2 and no attachment.
+    answer = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
+                                              content=envelope(
+        "DokumentumokAllapota2",
+        f"<hkp:DokumentumAllapotKerdes><hkp:ErkeztetesiSzamAlapjan><hkp:ErkeztetesiSzam>"
+        f"{number}</hkp:ErkeztetesiSzam></hkp:ErkeztetesiSzamAlapjan>"
+        "</hkp:DokumentumAllapotKerdes>", username=sender.username, password=sender.password)))
+    assert answer.form.findtext("hkp:DokumentumAdatok/hkp:Kezbesitettseg", namespaces=NS) == "2"
+
+
+async def test_expiry_keeps_content_another_document_shares(sandbox: Gateway) -> None:
+    gw = sandbox
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    content = PDF + secrets.token_bytes(16)
+    await set_clock(gw, "2027-01-04T09:00:00+01:00")
+    await upload(gw.client, sender, office, content)
+    await set_clock(gw, "2027-01-20T09:00:00+01:00")
+    later = (await upload(gw.client, sender, office, content)).json()["registration_number"]
+    await set_clock(gw, "2027-02-04T09:00:00+01:00")
+    await run_due(gw)
+    same = await gw.client.get(f"/api/v1/documents/{later}/content", auth=office.auth)
+    assert same.content == content
+
+
+async def test_clock_rules(sandbox: Gateway) -> None:
+    gw = sandbox
+    before = (await gw.client.get("/api/v1/sandbox/clock")).json()["now"]
+    moved = await gw.client.post("/api/v1/sandbox/clock", json={"advance": "P3D"})
+    assert moved.status_code == 200
+    assert moved.json()["now"] > before
+    for bad in ({"advance": "-P1D"}, {"set": "2027-01-04T09:00:00"}, {},
+                {"advance": "P1D", "set": "2027-01-04T09:00:00+01:00"}):
+        refused = await gw.client.post("/api/v1/sandbox/clock", json=bad)
+        assert refused.status_code == 422, bad
+
+
+async def test_sandbox_paths_are_404_without_sandbox(gw: Gateway) -> None:
+    for method, path in (("GET", "/api/v1/sandbox/clock"), ("POST", "/api/v1/sandbox/clock"),
+                         ("POST", "/api/v1/sandbox/run-due")):
+        response = await gw.client.request(method, path, json={"advance": "P1D"})
+        assert response.status_code == 404, path
