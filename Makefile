@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint typecheck pytest bench clean tools
+.PHONY: run test lint typecheck pytest bench bench-deadlines clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: lint typecheck pytest
 bench: TOOLS = wrk curl
 bench: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.run
+
+# 100,000 waiting documents on PostgreSQL: the sweep, and mailbox latency while it runs.
+bench-deadlines: TOOLS = wrk
+bench-deadlines: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.deadlines
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
