@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway
@@ -20,10 +20,12 @@ from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
 from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
+from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
 from gateway.ops import health
 from gateway.resources import resource_dir
 from gateway.rest import documents, evidence, lifecycle, problems
+from gateway.services import sandbox
 from gateway.services.auth import CredentialCache
 from gateway.services.documents import recover_interrupted_uploads
 from gateway.services.notifications import DeliveryPolicy
@@ -34,6 +36,7 @@ from gateway.storage.uow import SqlUnitOfWork
 from gateway.worker import HttpxPoster, run_forever
 
 log = logging.getLogger(__name__)
+CallNext = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -105,6 +108,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.ports = runtime.ports
     app.state.credential_cache = CredentialCache()
     problems.install(app)
+    if runtime.ports.sandbox_clock is not None:
+        @app.middleware("http")
+        async def shared_test_clock(request: Request, call_next: CallNext) -> Response:
+            # Another process may have moved the test clock: read the shared offset first.
+            with contextlib.suppress(Unavailable):
+                await sandbox.refresh(runtime.ports)
+            return await call_next(request)
+
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(evidence.router)

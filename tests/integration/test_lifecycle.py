@@ -173,3 +173,16 @@ async def test_sandbox_paths_are_404_without_sandbox(gw: Gateway) -> None:
                          ("POST", "/api/v1/sandbox/run-due")):
         response = await gw.client.request(method, path, json={"advance": "P1D"})
         assert response.status_code == 404, path
+
+
+async def test_every_instance_sees_the_moved_clock(
+    database_url: str, tmp_path: Path, keys_dir: Path
+) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
+                        keys_dir=keys_dir, background_jobs=False)
+    async for first in _start(settings, None):
+        async for second in _start(settings, None):
+            sender, office = await new_org(first.ports), await new_org(first.ports)
+            await set_clock(first, "2027-06-01T10:00:00+02:00")
+            accepted = (await upload(second.client, sender, office)).json()
+            assert accepted["registered_at"].startswith("2027-06-01T10:0")
