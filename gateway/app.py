@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,7 +23,9 @@ from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
 from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
-from gateway.ops import health
+from gateway.ops import health, metrics
+from gateway.ops.metrics import PrometheusTelemetry
+from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
 from gateway.rest import documents, evidence, lifecycle, problems
 from gateway.services import sandbox
@@ -63,11 +66,19 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
+        telemetry=PrometheusTelemetry(),
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),
         sandbox_clock=sandbox_clock if clock is None else None,
     )
     return Runtime(engine, ports)
+
+
+def sample_pool(engine: AsyncEngine) -> None:
+    pool: Any = engine.pool
+    if hasattr(pool, "checkedout"):
+        metrics.POOL_IN_USE.set(pool.checkedout())
+        metrics.POOL_SIZE.set(pool.size())
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -77,6 +88,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``)."""
     settings = settings or Settings()
+    configure_logging()
     runtime = build_runtime(settings, clock=clock)
 
     @asynccontextmanager
@@ -89,7 +101,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.background_jobs:
             jobs = asyncio.create_task(run_forever(
                 runtime.ports, poster, delivery_policy(settings),
-                settings.jobs_interval_seconds))
+                settings.jobs_interval_seconds, settings.probe_interval_seconds,
+                sample=lambda: sample_pool(runtime.engine)))
         yield
         if jobs is not None:
             jobs.cancel()
@@ -108,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.ports = runtime.ports
     app.state.credential_cache = CredentialCache()
     problems.install(app)
+    app.add_middleware(RequestContext)
     if runtime.ports.sandbox_clock is not None:
         @app.middleware("http")
         async def shared_test_clock(request: Request, call_next: CallNext) -> Response:

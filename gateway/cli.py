@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
@@ -35,6 +38,16 @@ def _argument(check: Callable[[str], str]) -> Callable[[str], str]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
     return convert
+
+
+def _instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the offset too, e.g. {value}+01:00")
+    return parsed
 
 
 def _parser() -> _Parser:
@@ -82,6 +95,29 @@ def _parser() -> _Parser:
         "verify", help="check every entry's hash; exit 0 when intact, 1 naming the first that "
         "is not")
     audit_verify.add_argument("--json", action="store_true", help="print one JSON object")
+
+    maintenance = commands.add_parser("maintenance", help="announced maintenance windows")
+    maintenance_commands = maintenance.add_subparsers(dest="maintenance_command", required=True,
+                                                      parser_class=_Parser)
+    announce = maintenance_commands.add_parser(
+        "announce", help="announce a window (at least 3 days ahead); it shows on /status")
+    announce.add_argument("--start", required=True, type=_instant,
+                          help="ISO 8601 with offset, e.g. 2027-01-09T22:00:00+01:00")
+    announce.add_argument("--end", required=True, type=_instant, help="ISO 8601 with offset")
+    announce.add_argument("--reason", required=True, help="what is done and why")
+    announce.add_argument("--json", action="store_true", help="print one JSON object")
+
+    incident = commands.add_parser("incident", help="the incident log (kept at least 8 years)")
+    incident_commands = incident.add_subparsers(dest="incident_command", required=True,
+                                                parser_class=_Parser)
+    opened = incident_commands.add_parser("open", help="record an incident; prints its id")
+    opened.add_argument("--title", required=True, help="what is wrong, for the status page")
+    opened.add_argument("--degraded", action="store_true",
+                        help="service degraded but up: does not count against availability")
+    opened.add_argument("--json", action="store_true", help="print one JSON object")
+    closed = incident_commands.add_parser("close", help="close an open incident")
+    closed.add_argument("id", type=int, help="the incident's id")
+    closed.add_argument("--json", action="store_true", help="print one JSON object")
 
     citizen = commands.add_parser("citizen", help="citizens")
     citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True,
@@ -156,6 +192,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         for party in shown:
             address = f"KRID {party.krid}" if party.krid else f"kapcsolati kód {party.code}"
             print(f"  {party.username:12} {party.password:20} {address}", file=sys.stderr)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client adds up the workers' metrics through files in this directory;
+        # it must be empty at start and set before the workers import it.
+        directory = settings.data_dir / "metrics"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
     uvicorn.run(
         "gateway.app:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, log_level="info",
@@ -180,6 +223,29 @@ def _worker(settings: Settings) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(work())
+    return 0
+
+
+def _operations(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.domain.registration import budapest_local
+    from gateway.services import operations
+
+    if args.command == "maintenance":
+        window = _with_ports(settings, lambda ports: operations.announce_maintenance(
+            ports, args.start, args.end, args.reason))
+        _print({"id": window.id, "start": budapest_local(window.start_at).isoformat(),
+                "end": budapest_local(window.end_at).isoformat(), "reason": window.reason},
+               args.json)
+        return 0
+    if args.incident_command == "open":
+        found = _with_ports(settings, lambda ports: operations.open_incident(
+            ports, args.title, outage=not args.degraded))
+    else:
+        found = _with_ports(settings, lambda ports: operations.close_incident(ports, args.id))
+    _print({"id": found.id, "title": found.title, "outage": found.outage,
+            "opened_at": budapest_local(found.opened_at).isoformat(),
+            "closed_at": budapest_local(found.closed_at).isoformat()
+            if found.closed_at else None}, args.json)
     return 0
 
 
@@ -236,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "worker":
         _migrate(settings)
         return _worker(settings)
+    elif args.command in ("maintenance", "incident"):
+        _migrate(settings, announce=False)
+        return _operations(settings, args)
     elif args.command == "keys":
         return _keys_init(settings, args.json)
     elif args.command == "audit":

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    # How often a process records a readiness probe for the availability figure.
+    probe_interval_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

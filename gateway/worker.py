@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import httpx
 
 from gateway.errors import Unavailable
-from gateway.services import deadlines, notifications, sandbox
+from gateway.ops import metrics
+from gateway.services import deadlines, notifications, operations, sandbox
 from gateway.services.ports import Ports
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,33 @@ async def run_jobs_once(ports: Ports, poster: HttpxPoster,
     await notifications.deliver_due(ports, poster, policy)
 
 
+GAUGES_EVERY = 15.0
+
+
+async def _observe(ports: Ports, sample: Callable[[], None] | None) -> None:
+    backlog, lag = await operations.backlog_and_lag(ports)
+    metrics.BACKLOG.set(backlog)
+    metrics.DEADLINE_LAG.set(lag)
+    if sample is not None:
+        sample()
+
+
 async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.DeliveryPolicy,
-                      interval: float) -> None:
+                      interval: float, probe_interval: float = 60.0,
+                      sample: Callable[[], None] | None = None) -> None:
+    """Deadline sweeps and deliveries every ``interval``; a readiness probe (for the
+    availability figure) every ``probe_interval``; gauges every 15 s."""
+    loop = asyncio.get_running_loop()
+    next_probe = next_gauges = loop.time()
     while True:
         try:
+            if loop.time() >= next_probe:
+                next_probe = loop.time() + probe_interval
+                await operations.record_probe(ports)
             await run_jobs_once(ports, poster, policy)
+            if loop.time() >= next_gauges:
+                next_gauges = loop.time() + GAUGES_EVERY
+                await _observe(ports, sample)
         except Unavailable:
             log.warning("background jobs: database unavailable; retrying")
         except Exception:

@@ -6,11 +6,11 @@ else HTTP 200 with an ``iop:Valasz`` (a Form, or a HibaUzenet naming what is wro
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from functools import cache
 
+import structlog
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from lxml import etree
@@ -34,7 +34,8 @@ from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.documents import start_upload
 from gateway.services.ports import Ports
 
-log = logging.getLogger(__name__)
+# structlog: these lines carry the request's X-Request-ID (bound by ops/requests.py).
+log = structlog.get_logger("kapu.hkp")
 router = APIRouter()
 SCHEMAS = ("iop.xsd", "hkp.xsd", "kri.xsd")
 _WSDL_ADDRESS = 'location="http://127.0.0.1:8080/hkp"'
@@ -110,6 +111,7 @@ async def _receive(request: Request, ports: Ports) -> tuple[bytes, RelatedMessag
 async def endpoint(request: Request) -> Response:
     ports: Ports = request.app.state.ports
     session_id = uuid.uuid4().hex
+    request.state.hkp_session_id = session_id
     message: RelatedMessage | None = None
     try:
         try:
@@ -118,6 +120,8 @@ async def endpoint(request: Request) -> Response:
         except ClientDisconnect:
             return Response(status_code=400)
         except MalformedMessage as exc:
+            request.state.hkp_operation = "fault"
+            log.warning("soap_fault", reason=exc.detail, session_id=session_id)
             return Response(render.fault(exc.detail), status_code=400,
                             media_type="text/xml; charset=utf-8")
         return await _answer(request, ports, session_id, envelope, message)
@@ -137,8 +141,9 @@ async def _answer(
         hiba = None
     except GatewayError as error:
         answer, hiba = None, (render.szam_of(error), error.detail)
+        request.state.hkp_outcome = f"hiba_{hiba[0]}"
     except Exception:
-        log.exception("HKP request failed; kri:sessionID %s", session_id)
+        log.exception("hkp_internal_error", session_id=session_id)
         answer = None
         hiba = (render.INTERNAL_ERROR,
                 f"internal error; quote kri:sessionID {session_id} when reporting it")
@@ -162,9 +167,14 @@ async def _dispatch(
     request: Request, ports: Ports, envelope: etree._Element, kerdes: Kerdes,
     message: RelatedMessage | None,
 ) -> Answer:
+    parancs_element = child(kerdes.element, "Parancs", IOP)
+    named = child(parancs_element, "Szolgaltatas", IOP) if parancs_element is not None else None
+    named_service = (named.text or "").strip() if named is not None else ""
+    request.state.hkp_operation = named_service if named_service in OPERATIONS else "unknown"
     username, password = username_token(envelope)
     cache: CredentialCache = request.app.state.credential_cache
     party = await authenticate(ports, cache, username, password)
+    request.state.party = party.username
     if not party.is_organisation:
         raise Forbidden("the machine interface is for organisations; citizens use the REST API")
     resolve_xop(kerdes.element)

@@ -28,8 +28,10 @@ async def current_party(
     if credentials is None:
         raise Unauthorized("HTTP Basic credentials are required")
     cache: CredentialCache = request.app.state.credential_cache
-    return await authenticate(get_ports(request), cache, credentials.username,
-                              credentials.password)
+    party = await authenticate(get_ports(request), cache, credentials.username,
+                               credentials.password)
+    request.state.party = party.username  # for the request log line
+    return party
 
 
 PortsDep = Annotated[Ports, Depends(get_ports)]

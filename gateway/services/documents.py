@@ -114,6 +114,7 @@ async def accept_document(
                                    idempotency_key)
     except GatewayError as refusal:
         await _discard(content, stored)
+        ports.telemetry.refused(refusal.code)
         if ports.acceptance_evidence and not isinstance(refusal, Unavailable):
             await _audit_refusal(ports, sender, refusal, content)
         raise
@@ -121,6 +122,7 @@ async def accept_document(
         await _discard(content, stored)
         raise
     await stored.place()
+    ports.telemetry.accepted()
     return acceptance
 
 

@@ -241,6 +241,52 @@ class NotificationRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Probe:
+    at: datetime
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    title: str
+    outage: bool
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    id: int
+    start_at: datetime
+    end_at: datetime
+    reason: str
+    announced_at: datetime
+
+
+class OperationsRepository(Protocol):
+    async def ping(self) -> None:
+        """One round trip to the database."""
+        ...
+    async def add_probe(self, at: datetime, ok: bool, failures: str | None) -> None: ...
+    async def probes(self, since: datetime, until: datetime) -> list[Probe]: ...
+    async def open_incident(self, title: str, outage: bool, at: datetime) -> Incident: ...
+    async def close_incident(self, incident_id: int, at: datetime) -> Incident | None: ...
+    async def incidents(self, since: datetime) -> list[Incident]:
+        """Incidents open now or closed after ``since``."""
+        ...
+    async def announce(self, start: datetime, end: datetime, reason: str,
+                       at: datetime) -> Maintenance: ...
+    async def maintenance(self, since: datetime) -> list[Maintenance]:
+        """Windows ending after ``since``."""
+        ...
+    async def waiting_total(self) -> int: ...
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """The earliest deadline that has passed and is not yet dealt with."""
+        ...
+
+
 class SandboxClockRepository(Protocol):
     async def offset(self) -> float: ...
     async def set_offset(self, seconds: float) -> None: ...
@@ -256,6 +302,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
+    operations: OperationsRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -297,6 +344,9 @@ class BlobStore(Protocol):
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
     async def exists(self, sha256: str) -> bool: ...
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
+    async def check(self) -> None:
+        """Raise OSError unless the store can be written (readiness)."""
+        ...
     async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
         """Delete stored content unless ``needed()`` says a document still refers to it."""
         ...
@@ -320,6 +370,21 @@ class WebhookPoster(Protocol):
     async def post(self, url: str, body: dict[str, object]) -> None:
         """Deliver; raise on any failure (network, timeout, non-2xx)."""
         ...
+
+
+class Telemetry(Protocol):
+    """Counts what the services decide (metrics); the default counts nothing."""
+
+    def accepted(self) -> None: ...
+    def refused(self, code: str) -> None: ...
+
+
+class NoTelemetry:
+    def accepted(self) -> None:
+        pass
+
+    def refused(self, code: str) -> None:
+        pass
 
 
 class Encryptor(Protocol):
@@ -355,3 +420,4 @@ class Ports:
     # False only in benchmarks: acceptance without timestamp, receipt and audit entry.
     acceptance_evidence: bool = True
     sandbox_clock: SettableClock | None = None  # set when KAPU_SANDBOX=1
+    telemetry: Telemetry = field(default_factory=NoTelemetry)

@@ -182,3 +182,30 @@ sandbox_clock = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("offset_seconds", Float, nullable=False),
 )
+
+probes = Table(
+    "probes", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("failures", String(500)),
+    Index("ix_probes_at", "at"),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title", String(255), nullable=False),
+    Column("outage", Boolean, nullable=False),  # counts against availability while open
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+)
+
+maintenance = Table(
+    "maintenance", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("start_at", UTCDateTime(), nullable=False),
+    Column("end_at", UTCDateTime(), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("announced_at", UTCDateTime(), nullable=False),
+)

@@ -16,6 +16,7 @@ from gateway.services.ports import (
     IdempotencyRepository,
     KeyRepository,
     NotificationRepository,
+    OperationsRepository,
     PartyRepository,
     ReceiptRepository,
     RegistrationCounter,
@@ -29,6 +30,7 @@ from gateway.storage.repositories import (
     SqlIdempotency,
     SqlKeys,
     SqlNotifications,
+    SqlOperations,
     SqlParties,
     SqlReceipts,
     SqlSandboxClock,
@@ -59,6 +61,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
+    operations: OperationsRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -96,6 +99,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self._connection)
         self.notifications = SqlNotifications(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
+        self.operations = SqlOperations(self._connection)
         return self
 
     async def commit(self) -> None:

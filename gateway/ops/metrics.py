@@ -1,0 +1,56 @@
+"""Prometheus metrics (prometheus-client). With several worker processes, prometheus-client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by ``kapu serve --workers N``) adds up what
+each process counted."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+HTTP_REQUESTS = Counter("kapu_http_requests_total", "HTTP requests by route and status",
+                        ["method", "route", "status"])
+HTTP_LATENCY = Histogram("kapu_http_request_duration_seconds", "HTTP request latency",
+                         ["method", "route"], buckets=BUCKETS)
+HKP_REQUESTS = Counter("kapu_hkp_requests_total", "HKP requests by Szolgaltatas and outcome",
+                       ["operation", "outcome"])
+HKP_LATENCY = Histogram("kapu_hkp_request_duration_seconds", "HKP latency by Szolgaltatas",
+                        ["operation"], buckets=BUCKETS)
+ACCEPTED = Counter("kapu_documents_accepted_total", "Documents accepted")
+REFUSED = Counter("kapu_documents_refused_total", "Uploads refused, by code", ["code"])
+BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
+                multiprocess_mode="max")
+DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
+                     "How long the oldest passed deadline has waited for its sweep",
+                     multiprocess_mode="max")
+POOL_IN_USE = Gauge("kapu_db_pool_connections_in_use", "Database connections checked out",
+                    multiprocess_mode="livesum")
+POOL_SIZE = Gauge("kapu_db_pool_size", "Database pool size", multiprocess_mode="max")
+
+
+class PrometheusTelemetry:
+    """The services' Telemetry port."""
+
+    def accepted(self) -> None:
+        ACCEPTED.inc()
+
+    def refused(self, code: str) -> None:
+        REFUSED.labels(code=code).inc()
+
+
+def exposition() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

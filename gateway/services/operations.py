@@ -1,0 +1,176 @@
+"""Operations: readiness, probes, availability against the 99.5 % target, incidents and
+announced maintenance (contract section 14)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.domain.registration import BUDAPEST, budapest_local
+from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.services.ports import Incident, Maintenance, Ports, Probe
+
+CHECK_TIMEOUT = 2.0
+AVAILABILITY_TARGET = 99.5
+MAINTENANCE_NOTICE = timedelta(days=3)
+# A probe speaks for the minutes up to the next one, but for no longer than this: a longer
+# silence (the gateway down, or the database unreachable so no probe could be written) counts
+# as unavailable.
+PROBE_COVERS = timedelta(minutes=2)
+
+
+async def _timed(check: Awaitable[None]) -> str | None:
+    try:
+        await asyncio.wait_for(check, CHECK_TIMEOUT)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT:g} s"
+    except (GatewayError, OSError) as exc:
+        return str(getattr(exc, "detail", exc)) or type(exc).__name__
+    return None
+
+
+async def _ping(ports: Ports) -> None:
+    async with ports.uow() as uow:
+        await uow.operations.ping()
+
+
+async def readiness(ports: Ports) -> dict[str, str | None]:
+    """Each dependency with None when it answers, else what is wrong."""
+    database, blob_store = await asyncio.gather(
+        _timed(_ping(ports)), _timed(ports.blobs.check()))
+    return {"database": database, "blob_store": blob_store}
+
+
+async def record_probe(ports: Ports) -> bool:
+    """Check readiness and remember the outcome for the availability figure."""
+    checks = await readiness(ports)
+    failures = "; ".join(f"{name}: {error}" for name, error in checks.items() if error)
+    ok = not failures
+    if checks["database"] is None:
+        async with ports.write_uow() as uow:
+            await uow.operations.add_probe(ports.clock.now(), ok, failures or None)
+            await uow.commit()
+    return ok
+
+
+def month_start(at: datetime) -> datetime:
+    local = budapest_local(at)
+    return datetime(local.year, local.month, 1, tzinfo=BUDAPEST)
+
+
+def availability_percent(
+    probes: list[Probe], incidents: list[Incident], windows: list[Maintenance],
+    start: datetime, now: datetime,
+) -> float | None:
+    """Percent of the minutes from the first probe (or ``start``) to ``now`` that were up,
+    announced maintenance left out. Down: a failed probe, a silence longer than
+    PROBE_COVERS, an open outage incident. None before anything was observed."""
+    if not probes:
+        return None
+    begin = max(start, probes[0].at)
+    minutes = int((now - begin).total_seconds() // 60)
+    if minutes <= 0:
+        return 100.0 if probes[-1].ok else 0.0
+    up = [False] * minutes
+
+    def span(first: datetime, last: datetime) -> range:
+        low = max(0, int((first - begin).total_seconds() // 60))
+        high = min(minutes, int((last - begin).total_seconds() // 60) + 1)
+        return range(low, high)
+
+    for probe, following in zip(probes, [*probes[1:], None], strict=True):
+        until = min(following.at if following else now, probe.at + PROBE_COVERS)
+        if probe.ok:
+            for minute in span(probe.at, until - timedelta(seconds=1)):
+                up[minute] = True
+    for incident in incidents:
+        if incident.outage:
+            for minute in span(incident.opened_at, incident.closed_at or now):
+                up[minute] = False
+    excluded: set[int] = set()
+    for window in windows:
+        excluded.update(span(window.start_at, window.end_at - timedelta(seconds=1)))
+    counted = [up[m] for m in range(minutes) if m not in excluded]
+    if not counted:
+        return 100.0
+    return round(100.0 * sum(counted) / len(counted), 3)
+
+
+@dataclass(frozen=True)
+class Status:
+    checks: dict[str, str | None]
+    month: str
+    availability: float | None
+    open_incidents: list[Incident]
+    maintenance: list[Maintenance]  # announced windows not yet over
+
+    @property
+    def ok(self) -> bool:
+        return all(error is None for error in self.checks.values())
+
+
+async def status(ports: Ports) -> Status:
+    now = ports.clock.now()
+    start = month_start(now)
+    checks = await readiness(ports)
+    async with ports.uow() as uow:
+        found_probes = await uow.operations.probes(start - PROBE_COVERS, now)
+        found_incidents = await uow.operations.incidents(start)
+        windows = await uow.operations.maintenance(start)
+    return Status(
+        checks=checks, month=f"{budapest_local(now):%Y-%m}",
+        availability=availability_percent(found_probes, found_incidents, windows, start, now),
+        open_incidents=[i for i in found_incidents if i.closed_at is None],
+        maintenance=[w for w in windows if w.end_at > now],
+    )
+
+
+async def announce_maintenance(
+    ports: Ports, start: datetime, end: datetime, reason: str
+) -> Maintenance:
+    """Announce a maintenance window; the law asks for 3 days' notice."""
+    now = ports.clock.now()
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidRequest("give times with an offset, e.g. 2027-01-04T22:00:00+01:00")
+    if start < now + MAINTENANCE_NOTICE:
+        raise InvalidRequest(
+            f"maintenance must be announced at least 3 days ahead: the start must be at or "
+            f"after {budapest_local(now + MAINTENANCE_NOTICE):%Y-%m-%d %H:%M} (Budapest)",
+            field="start")
+    if end <= start:
+        raise InvalidRequest("the end must be after the start", field="end")
+    if not reason.strip():
+        raise InvalidRequest("give a reason", field="reason")
+    async with ports.write_uow() as uow:
+        window = await uow.operations.announce(start, end, reason.strip(), now)
+        await uow.commit()
+    return window
+
+
+async def open_incident(ports: Ports, title: str, outage: bool) -> Incident:
+    if not title.strip():
+        raise InvalidRequest("give the incident a title", field="title")
+    async with ports.write_uow() as uow:
+        incident = await uow.operations.open_incident(title.strip(), outage, ports.clock.now())
+        await uow.commit()
+    return incident
+
+
+async def close_incident(ports: Ports, incident_id: int) -> Incident:
+    async with ports.write_uow() as uow:
+        incident = await uow.operations.close_incident(incident_id, ports.clock.now())
+        await uow.commit()
+    if incident is None:
+        raise NotFound(f"no open incident {incident_id}")
+    return incident
+
+
+async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
+    """Waiting documents, and how long the oldest passed deadline has waited (seconds)."""
+    now = ports.clock.now()
+    async with ports.uow() as uow:
+        waiting = await uow.operations.waiting_total()
+        oldest = await uow.operations.oldest_due(now)
+    return waiting, (now - oldest).total_seconds() if oldest else 0.0
