@@ -28,7 +28,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-# The evidence tests run the real openssl and xmlsec1 binaries; benchmarks need wrk and curl.
+# The evidence tests run the real openssl and xmlsec1 binaries, the status page test Debian's
+# chromium; benchmarks need wrk and curl.
 tools:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
@@ -38,7 +39,7 @@ tools:
 	  else echo "missing:$$missing (apt-get install$$missing)" >&2; exit 1; fi; \
 	fi
 
-pytest: TOOLS = openssl xmlsec1
+pytest: TOOLS = openssl xmlsec1 chromium
 pytest: $(VENV)/.installed-dev tools
 	$(BIN)/pytest
 

@@ -74,5 +74,6 @@ def configure_logging() -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
-        cache_logger_on_first_use=True,
+        # Not cached: each line goes to the sys.stdout of its moment (tests capture it).
+        cache_logger_on_first_use=False,
     )

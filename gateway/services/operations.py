@@ -87,7 +87,8 @@ def availability_percent(
                 up[minute] = True
     for incident in incidents:
         if incident.outage:
-            for minute in span(incident.opened_at, incident.closed_at or now):
+            for minute in span(incident.opened_at,
+                               (incident.closed_at or now) - timedelta(seconds=1)):
                 up[minute] = False
     excluded: set[int] = set()
     for window in windows:
