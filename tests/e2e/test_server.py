@@ -120,3 +120,28 @@ def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
             assert citizen.status_code == 200
         finally:
             stop_server(server)
+
+
+def test_metrics_add_up_across_worker_processes(database_url: str, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.e2e.conftest import start_server, stop_server
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    server = start_server(database_url, data_dir, "--workers", "2")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for _ in range(20):
+                # A new connection each time, so both workers get some of them.
+                assert httpx.get(f"{server.url}/ready").status_code == 200
+            scraped = client.get("/metrics").text
+        counted = sum(
+            sample.value for family in text_string_to_metric_families(scraped)
+            for sample in family.samples
+            if sample.name == "kapu_http_requests_total" and sample.labels["route"] == "/ready")
+        assert counted >= 20
+        # Both workers counted some of them: the scrape added up two processes' files.
+        assert len(list((data_dir / "metrics").glob("counter_*.db"))) >= 2
+    finally:
+        stop_server(server)
