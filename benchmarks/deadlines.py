@@ -26,7 +26,7 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks.run import ADMIN_DSN, ROOT, kapu, parse_ms, start_server
+from benchmarks.run import ADMIN_DSN, ROOT, admin_sql, kapu, parse_ms, start_server
 
 SEED = """
 INSERT INTO documents (registration_number, registered_at, valid_until, sender_id,
@@ -38,14 +38,6 @@ SELECT lpad(g::text, 27, '0'), now() - interval '10 days', now() + interval '20 
     md5(g::text) || md5(g::text), false, false, false, 'waiting', now() - interval '1 day'
 FROM generate_series(1, $3) AS g
 """
-
-
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def _seed(dsn: str, count: int) -> None:
@@ -80,7 +72,7 @@ def main() -> None:
                         help="wrk connections listing the mailbox during the sweep")
     args = parser.parse_args()
     name = f"kapu_sweep_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
     host = ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
     url = f"postgresql+asyncpg://{host}/{name}"
     workdir = Path(tempfile.mkdtemp(prefix="kapu-sweep-"))
@@ -130,7 +122,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

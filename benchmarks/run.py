@@ -325,7 +325,7 @@ def big_transfer(url: str, user: str, password: str, krid: str, pid: int, mib: i
         result.notes.append(f"SwA upload refused: {answer[:300]}")
 
 
-async def _admin(statement: str) -> None:
+async def admin_sql(statement: str) -> None:
     connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
     try:
         await connection.execute(statement)
@@ -340,7 +340,7 @@ def run_one(database: str, duration: int, mib: int) -> Result:
     if database == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir}/kapu.db"
     else:
-        asyncio.run(_admin(f'CREATE DATABASE "{pg_name}"'))
+        asyncio.run(admin_sql(f'CREATE DATABASE "{pg_name}"'))
         url = f"postgresql+asyncpg://{ADMIN_DSN.split('://', 1)[1].rsplit('/', 1)[0]}/{pg_name}"
     env = {**os.environ, "KAPU_DATABASE_URL": url, "KAPU_DATA_DIR": str(workdir / "data")}
     server = None
@@ -386,7 +386,7 @@ def run_one(database: str, duration: int, mib: int) -> Result:
             server.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
         if database == "postgresql":
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
     return result
 
 

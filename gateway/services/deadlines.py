@@ -79,20 +79,35 @@ async def _warn(ports: Ports, now: datetime, report: SweepReport) -> bool:
 
 
 async def _not_collected(ports: Ports, now: datetime, report: SweepReport) -> bool:
+    due = await _sweep_with_receipts(ports, now, Deadline.NOT_COLLECTED, "not_collected")
+    report.not_collected += len(due)
+    return bool(due)
+
+
+async def _sweep_with_receipts(
+    ports: Ports, now: datetime, deadline: Deadline, kind: str, *, audit: bool = False
+) -> list[Document]:
+    """One batch of ``deadline``: mark it, sign a ``kind`` receipt for each sender (and a
+    system message where ETertiveveny was asked), notify the senders; returns the batch."""
     messages: list[StagedContent] = []
     try:
         async with ports.write_uow() as uow:
-            due = await uow.documents.claim_due(Deadline.NOT_COLLECTED, now, BATCH)
+            due = await uow.documents.claim_due(deadline, now, BATCH)
             if not due:
-                return False
-            await uow.documents.mark(Deadline.NOT_COLLECTED, [d.id for d in due], now)
+                return []
+            await uow.documents.mark(deadline, [d.id for d in due], now)
             for document in due:
-                message = await issue_receipt(ports, uow, document, "not_collected", now)
+                message = await issue_receipt(ports, uow, document, kind, now)
                 if message is not None:
                     messages.append(message)
             await uow.notifications.add_many([
-                NewNotification(d.sender_id, "not_collected", _payload("not_collected", d, now),
-                                now) for d in due])
+                NewNotification(d.sender_id, kind, _payload(kind, d, now), now) for d in due])
+            if audit:
+                for document in due:
+                    await uow.audit.append(AuditEvent(
+                        at=now, actor="system", action=AuditAction.EXPIRED,
+                        registration_number=document.registration_number,
+                        sha256=document.sha256))
             await uow.commit()
     except BaseException:
         for message in messages:
@@ -100,36 +115,13 @@ async def _not_collected(ports: Ports, now: datetime, report: SweepReport) -> bo
         raise
     for message in messages:
         await message.place()
-    report.not_collected += len(due)
-    return True
+    return due
 
 
 async def _expire(ports: Ports, now: datetime, report: SweepReport) -> bool:
-    messages: list[StagedContent] = []
-    try:
-        async with ports.write_uow() as uow:
-            due = await uow.documents.claim_due(Deadline.EXPIRY, now, BATCH)
-            if not due:
-                return False
-            await uow.documents.mark(Deadline.EXPIRY, [d.id for d in due], now)
-            for document in due:
-                message = await issue_receipt(ports, uow, document, "expired", now)
-                if message is not None:
-                    messages.append(message)
-            await uow.notifications.add_many([
-                NewNotification(d.sender_id, "expired", _payload("expired", d, now), now)
-                for d in due])
-            for document in due:
-                await uow.audit.append(AuditEvent(
-                    at=now, actor="system", action=AuditAction.EXPIRED,
-                    registration_number=document.registration_number, sha256=document.sha256))
-            await uow.commit()
-    except BaseException:
-        for message in messages:
-            await message.discard()
-        raise
-    for message in messages:
-        await message.place()
+    due = await _sweep_with_receipts(ports, now, Deadline.EXPIRY, "expired", audit=True)
+    if not due:
+        return False
     # The content goes; the metadata, receipts and audit entries stay.
     for sha256 in {d.sha256 for d in due}:
         async def needed(sha256: str = sha256) -> bool:
