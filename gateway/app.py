@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -96,6 +97,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         placed = await recover_interrupted_uploads(runtime.ports)
         if placed:
             log.warning("placed %d blobs left by an interrupted upload", placed)
+        # Everything loaded so far lives as long as the process: keep it out of the collector's
+        # full passes, which otherwise rescan it and stall requests (a p99 effect).
+        gc.collect()
+        gc.freeze()
         poster = HttpxPoster(settings.webhook_timeout_seconds)
         jobs = None
         if settings.background_jobs:
