@@ -184,13 +184,12 @@ async def download(context: Context, form: etree._Element) -> Answer:
         number = child_text(by_number, "ErkeztetesiSzam") or ""
         found = [await document_service.get_document(context.ports, context.party, number)]
     answer = Answer(H.DokumentumAdatokLetoltesValasz())
-    with_content = [d for d in found if d.delivery_state is not DeliveryState.EXPIRED]
-    streams = await document_service.deliver(context.ports, context.party, with_content)
-    answer.parts = [(d.registration_number, s) for d, s in zip(with_content, streams, strict=True)]
-    for document in found:
-        href = None if document.delivery_state is DeliveryState.EXPIRED \
-            else document.registration_number
+    streams = await document_service.deliver(context.ports, context.party, found)
+    for document, stream in zip(found, streams, strict=True):
+        href = document.registration_number if stream is not None else None
         answer.form.append(document_element(document, context.party, href=href))
+        if stream is not None:
+            answer.parts.append((document.registration_number, stream))
     return answer
 
 

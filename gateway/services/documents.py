@@ -323,15 +323,17 @@ async def open_content(
 
 async def deliver(
     ports: Ports, party: Party, documents: list[Document]
-) -> list[AsyncIterator[bytes]]:
-    """Streams of the bytes of documents ``party`` may already see, each download recorded in
-    the audit chain (one transaction for all of them)."""
-    streams = [await _content_of(ports, document) for document in documents]
-    if documents:
+) -> list[AsyncIterator[bytes] | None]:
+    """For each document ``party`` may already see, a stream of its bytes, or None once it
+    expired (its content is gone). Each download is recorded in the audit chain, all in one
+    transaction."""
+    live = [d for d in documents if d.delivery_state is not DeliveryState.EXPIRED]
+    streams = {d.id: await _content_of(ports, d) for d in live}
+    if live:
         async with ports.write_uow() as uow:
-            await _audit_downloads(uow, ports, party, documents)
+            await _audit_downloads(uow, ports, party, live)
             await uow.commit()
-    return streams
+    return [streams.get(d.id) for d in documents]
 
 
 async def _audit_downloads(

@@ -140,6 +140,17 @@ async def test_expiry_deletes_content_keeps_metadata_and_proof(sandbox: Gateway)
         f"{number}</hkp:ErkeztetesiSzam></hkp:ErkeztetesiSzamAlapjan>"
         "</hkp:DokumentumAllapotKerdes>", username=sender.username, password=sender.password)))
     assert answer.form.findtext("hkp:DokumentumAdatok/hkp:Kezbesitettseg", namespaces=NS) == "2"
+    # Downloading it over HKP gives the metadata, but no attachment to name or carry.
+    download = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
+                                                content=envelope(
+        "DokumentumokLekerdezeseGepiInterfeszAltal2",
+        "<hkp:DokumentumAdatokLetoltesKerdes><hkp:ErkeztetesiSzamAlapjan><hkp:ErkeztetesiSzam>"
+        f"{number}</hkp:ErkeztetesiSzam></hkp:ErkeztetesiSzamAlapjan>"
+        "</hkp:DokumentumAdatokLetoltesKerdes>",
+        username=office.username, password=office.password)))
+    (item,) = download.form.findall("hkp:DokumentumAdatok", NS)
+    assert item.get("href") is None and download.parts == {}
+    assert item.findtext("hkp:Kezbesitettseg", namespaces=NS) == "2"
 
 
 async def test_expiry_keeps_content_another_document_shares(sandbox: Gateway) -> None:
