@@ -53,14 +53,16 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Engine, blob store and ports for ``settings`` (shared by the app and the CLI)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
-    keys = gateway_keys(settings)
-    sandbox_clock = SandboxClock() if settings.sandbox else None
+    base_clock = clock or SystemClock()
+    # The sandbox's test clock runs from the given clock (the system's, or a test's).
+    sandbox_clock = SandboxClock(base_clock) if settings.sandbox else None
+    keys = gateway_keys(settings, now=base_clock.now())
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
         blobs=FileBlobStore(settings.blob_dir),
-        clock=clock or sandbox_clock or SystemClock(),
+        clock=sandbox_clock or base_clock,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
@@ -70,7 +72,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         telemetry=PrometheusTelemetry(),
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),
-        sandbox_clock=sandbox_clock if clock is None else None,
+        sandbox_clock=sandbox_clock,
     )
     return Runtime(engine, ports)
 

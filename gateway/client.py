@@ -21,14 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import zeep
-from lxml import etree
-from zeep.plugins import Plugin
 from zeep.transports import Transport
 from zeep.wsdl.attachments import MessagePack
 from zeep.wsse.username import UsernameToken
 
-_HKP = "http://iop.gov.hu/2008/10/hkp"
-_IOP = "http://www.iop.hu/2004"
 _HIVATALI, _WORKFLOW = "HivataliModule", "Workflow"
 _DELIVERY = {0: "waiting", 1: "downloaded", 2: "expired"}
 _TYPE_CODES = {"hivatali": 1, "ceg": 2, "per": 7, "citizen": 0, "system": 9}
@@ -90,7 +86,7 @@ class Office:
     short_name: str
     name: str
     mak_code: str | None
-    type: str
+    type: str | None  # hivatali, ceg or per; None when the gateway does not say (the KR)
 
 
 @dataclass(frozen=True)
@@ -107,21 +103,9 @@ class PublicKey:
     fingerprint_sha256: str
 
 
-class _EmptyFormPlugin(Plugin):
-    """zeep leaves out an element of empty type inside a choice; the request of
-    GIPostaFiokLekerdezes is exactly that, so it is put back before sending."""
-
-    def egress(self, envelope: Any, http_headers: Any, operation: Any,
-               binding_options: Any) -> tuple[Any, Any]:
-        form = envelope.find(f".//{{{_IOP}}}Form")
-        if form is not None and len(form) == 0 and operation.name == "GIPostaFiokLekerdezes":
-            etree.SubElement(form, f"{{{_HKP}}}GIPostaFiokAdatokLekerdezeseKerdes")
-        return envelope, http_headers
-
-
 def _part(form: Any, name: str) -> Any:
     """``form.name``, or None: zeep reads an answer element with no children (an empty
-    mailbox, no office found) as no Form at all."""
+    mailbox) and an empty Form (no office found) as no Form at all."""
     return getattr(form, name, None) if form is not None else None
 
 
@@ -142,7 +126,6 @@ class KapuClient:
             transport=Transport(  # type: ignore[no-untyped-call]
                 timeout=timeout, operation_timeout=timeout
             ),
-            plugins=[_EmptyFormPlugin()],
         )
 
     # --- the calls ------------------------------------------------------------------------
@@ -252,13 +235,15 @@ class KapuClient:
         form, _ = self._call("HivatalokLekerdezese", _WORKFLOW, {"GIHivatalokLekerdezeseKerdes": {
             "RovidNevSzures": short_name, "NevSzures": name,
             "TipusSzures": _TYPE_CODES[type] if type else None, "KRID": krid}})
-        answer = _part(form, "GIHivatalokLekerdezeseValasz")
-        found = (answer.Hivatal if answer is not None else None) or []
-        return [Office(h.KRID, h.RovidNev, h.Nev, h.MAKKod, _TYPE_NAMES[int(h.Tipus)])
+        # One flat GIHivatalokLekerdezeseValasz per office, side by side in the Form.
+        found = _part(form, "GIHivatalokLekerdezeseValasz") or []
+        return [Office(_text(h.KRID) or "", h.RovidNev, h.Nev, h.MAKKod or None,
+                       _TYPE_NAMES[int(h.Tipus)] if h.Tipus is not None else None)
                 for h in found]
 
     def mailbox_counts(self) -> MailboxCounts:
-        form, _ = self._call("GIPostaFiokLekerdezes", _WORKFLOW, {})
+        form, _ = self._call("GIPostaFiokLekerdezes", _WORKFLOW,
+                             {"GIPostaFiokAdatokLekerdezeseKerdes": {}})
         counts = form.GIPostaFiokAdatokLekerdezeseValasz
         return MailboxCounts(
             counts.OlvasatlanUzenetekSzama, counts.HivataltolErkezettOlvasatlanUzenetekSzama,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from gateway.services.ports import Clock
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -11,11 +13,12 @@ class SystemClock:
 
 
 class SandboxClock:
-    """System time plus an offset (the sandbox's test clock; the offset lives in the
-    database, see services/sandbox.py)."""
+    """A base clock (the system's, or a test's) plus an offset: the sandbox's test clock. The
+    offset lives in the database, see services/sandbox.py."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Clock | None = None) -> None:
+        self.base: Clock = base or SystemClock()
         self.offset = timedelta(0)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return self.base.now() + self.offset

@@ -1,4 +1,5 @@
-"""Streaming multipart reading shared by the doors (REST form uploads, HKP attachments).
+"""Streaming multipart reading shared by the doors (REST form uploads, HKP attachments), and
+the ``Content-Disposition`` both doors send with a document.
 
 python-multipart splits the stream on its boundary and calls back per header and per chunk of
 data; ``PartReader`` collects each part's headers into an ``email.message.Message`` (which
@@ -11,11 +12,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from email.message import Message
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParser
 
 if TYPE_CHECKING:  # defined for type checkers only
     from python_multipart.multipart import MultipartCallbacks
+
+
+def attachment_disposition(file_name: str) -> str:
+    """``attachment`` with the file name: an ASCII ``filename`` for every client, and the exact
+    name as RFC 5987 ``filename*`` for those that read it."""
+    ascii_name = file_name.encode("ascii", "replace").decode().replace('"', "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
 
 
 class PartReader:

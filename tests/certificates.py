@@ -17,12 +17,12 @@ class PartyCertificate:
     key_pem: bytes
 
 
-def make_certificate(*, bits: int = 2048, days: int = 365, expired: bool = False,
-                     elliptic: bool = False) -> PartyCertificate:
+def make_certificate(now: dt.datetime, *, bits: int = 2048, days: int = 365,
+                     expired: bool = False, elliptic: bool = False) -> PartyCertificate:
+    """A self-signed certificate valid around ``now``: the test's clock, never the machine's."""
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
         ec.generate_private_key(ec.SECP256R1()) if elliptic
         else rsa.generate_private_key(public_exponent=65537, key_size=bits))
-    now = dt.datetime.now(dt.UTC)
     start, end = (now - dt.timedelta(days=30), now - dt.timedelta(days=1)) if expired \
         else (now - dt.timedelta(minutes=5), now + dt.timedelta(days=days))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Teszt Polgár titkosító")])

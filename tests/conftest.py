@@ -29,6 +29,12 @@ REQUIRE_POSTGRES = os.environ.get("KAPU_REQUIRE_POSTGRES") == "1"
 _postgres_skips: list[str] = []
 
 
+# The one moment every test starts from: a winter Tuesday morning in Budapest (UTC+1).
+# Certificates, keys, deadlines and receipts are made relative to it, never to the machine's
+# date, so the suite passes on any day (CI also runs it with the date moved a year ahead).
+TEST_EPOCH = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+
+
 class FixedClock:
     """A settable clock for deterministic numbers and dates."""
 
@@ -104,14 +110,13 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gateway.crypto.keys import ensure_keys
 
     directory = tmp_path_factory.mktemp("keys")
-    ensure_keys(directory)
+    ensure_keys(directory, now=TEST_EPOCH - timedelta(days=1))
     return directory
 
 
 @pytest.fixture
 def clock() -> FixedClock:
-    # A winter Tuesday morning in Budapest (UTC+1).
-    return FixedClock(datetime(2026, 11, 24, 8, 30, tzinfo=UTC))
+    return FixedClock(TEST_EPOCH)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

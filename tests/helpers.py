@@ -29,11 +29,12 @@ class Account:
         return (self.username, self.password)
 
 
-async def new_org(ports: Ports, kind: PartyKind = PartyKind.HIVATALI, name: str = "") -> Account:
+async def new_org(ports: Ports, kind: PartyKind = PartyKind.HIVATALI, name: str = "",
+                  mak_code: str | None = None) -> Account:
     krid = fresh_krid()
     registered = await register_organisation(
         ports, krid=krid, short_name=fresh_short_name(), name=name or f"Teszt Hivatal {krid}",
-        kind=kind,
+        kind=kind, mak_code=mak_code,
     )
     return Account(registered.username, registered.password, krid=krid)
 

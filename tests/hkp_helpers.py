@@ -131,10 +131,16 @@ class Answer:
         return (int(szam), text or "") if szam is not None else None
 
     @property
-    def form(self) -> etree._Element:
+    def forms(self) -> list[etree._Element]:
+        """Every element of the Form (HivatalokLekerdezese answers one per office)."""
         found = self.valasz().find("iop:Form", NS)
         assert found is not None, f"no Form; HibaUzenet {self.hiba}"
-        return found[0]
+        return list(found)
+
+    @property
+    def form(self) -> etree._Element:
+        (only,) = self.forms
+        return only
 
 
 def read_answer(response: httpx.Response) -> Answer:

@@ -47,9 +47,9 @@ def _name(common_name: str) -> x509.Name:
 
 def _certificate(
     subject: str, key: rsa.RSAPrivateKey, issuer: x509.Name, issuer_key: rsa.RSAPrivateKey,
-    *, years: int, ca: bool, extended_usage: x509.ObjectIdentifier | None = None,
+    *, now: dt.datetime, years: int, ca: bool,
+    extended_usage: x509.ObjectIdentifier | None = None,
 ) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(subject)).issuer_name(issuer)
@@ -95,8 +95,9 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 FILES = ("ca.pem", "signing.pem", "signing.key.pem", "tsa.pem", "tsa.key.pem")
 
 
-def ensure_keys(directory: Path) -> tuple[GatewayKeys, bool]:
-    """The keys in ``directory``, created first if absent. Returns (keys, created).
+def ensure_keys(directory: Path, *, now: dt.datetime | None = None) -> tuple[GatewayKeys, bool]:
+    """The keys in ``directory``, created first if absent (valid from ``now``, by default the
+    system's time). Returns (keys, created).
 
     Several processes may start at once on a fresh directory: a lock file makes one of them
     create the keys and the others read them, never a mix of two sets."""
@@ -105,19 +106,19 @@ def ensure_keys(directory: Path) -> tuple[GatewayKeys, bool]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if all((directory / name).exists() for name in FILES):
             return read_pem_dir(directory), False
-        return _create(directory), True
+        return _create(directory, now or dt.datetime.now(dt.UTC)), True
 
 
-def _create(directory: Path) -> GatewayKeys:
+def _create(directory: Path, now: dt.datetime) -> GatewayKeys:
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     ca_cert = _certificate("Kapu gateway CA", ca_key, _name("Kapu gateway CA"), ca_key,
-                           years=CA_YEARS, ca=True)
+                           now=now, years=CA_YEARS, ca=True)
     signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     signing_cert = _certificate("Kapu receipt signing", signing_key, ca_cert.subject, ca_key,
-                                years=LEAF_YEARS, ca=False)
+                                now=now, years=LEAF_YEARS, ca=False)
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     tsa_cert = _certificate("Kapu timestamping authority", tsa_key, ca_cert.subject, ca_key,
-                            years=LEAF_YEARS, ca=False,
+                            now=now, years=LEAF_YEARS, ca=False,
                             extended_usage=ExtendedKeyUsageOID.TIME_STAMPING)
     # The CA key signs only these two certificates: it is kept, owner-readable, for renewal.
     _write(directory / "ca.key.pem", _key_pem(ca_key), secret=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from gateway.config import Settings
 from gateway.crypto.keys import GatewayKeys, KeySource, ensure_keys, load_keys
 
 
-def gateway_keys(settings: Settings) -> GatewayKeys:
+def gateway_keys(settings: Settings, *, now: datetime | None = None) -> GatewayKeys:
+    """Keys created in development are valid from ``now`` (the gateway's clock)."""
     if settings.environment != "production":
-        keys, _ = ensure_keys(settings.key_directory)
+        keys, _ = ensure_keys(settings.key_directory, now=now)
         return keys
     assert settings.ca_cert_file is not None  # Settings refuses production without it
     password = settings.key_password.get_secret_value().encode() if settings.key_password \

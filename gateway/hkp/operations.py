@@ -12,11 +12,12 @@ from gateway.domain.documents import DeliveryState, Document, UploadRequest
 from gateway.domain.parties import Party, PartyKind
 from gateway.errors import AttachmentMissing, GatewayError
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
-from gateway.hkp.render import H, optional, szam_of, value
-from gateway.hkp.xml import HKP, child, child_bool, child_text
+from gateway.hkp.render import H, szam_of, value
+from gateway.hkp.xml import HKP, child, child_bool, child_text, text
 from gateway.services import documents as document_service
 from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services.mailbox import UnreadSelector
 from gateway.services.ports import OfficeQuery, Ports, StagedContent
 
 # FeladoTipusa / TipusSzures / Tipus codes of the dialect.
@@ -35,10 +36,19 @@ class Context:
     message: RelatedMessage | None
 
 
+@dataclass(frozen=True)
+class Part:
+    """A document travelling beside the answer: its MIME part's Content-ID and file name."""
+
+    content_id: str
+    file_name: str
+    chunks: AsyncIterator[bytes]
+
+
 @dataclass
 class Answer:
-    form: etree._Element
-    parts: list[tuple[str, AsyncIterator[bytes]]] = field(default_factory=list)
+    form: list[etree._Element]  # the Form's children: one element, or one per office
+    parts: list[Part] = field(default_factory=list)
 
 
 Handler = Callable[[Context, etree._Element], Awaitable[Answer]]
@@ -119,10 +129,13 @@ async def upload(context: Context, form: etree._Element) -> Answer:
         except GatewayError as error:
             result.append(_hiba(error))
         results.append(result)
-    return Answer(H.DokumentumTarolasValasz(*results))
+    return Answer([H.DokumentumTarolasValasz(*results)])
 
 
 # --- documents out -------------------------------------------------------------------------
+
+# Real clients read every element of a listed document unconditionally, so an element
+# without a value is sent empty rather than left out (contract section 8).
 
 def _felado(document: Document) -> etree._Element:
     sender = document.sender
@@ -130,12 +143,11 @@ def _felado(document: Document) -> etree._Element:
         return H.Felado(H.RendszerFelado(H.Nev(sender.name)))
     if sender.kind is PartyKind.CITIZEN:
         return H.Felado(H.AllampolgarFelado(
-            H.KapcsolatiKod(sender.code or ""), H.Nev(sender.name),
-            *optional(H, "Email", sender.email),
+            H.KapcsolatiKod(sender.code or ""), H.Nev(sender.name), H.Email(sender.email or ""),
         ))
     return H.Felado(H.HivatalFelado(
         H.RovidNev(sender.short_name or ""), H.Nev(sender.name),
-        *optional(H, "MAKKod", sender.mak_code), H.KRID(sender.krid or ""),
+        H.MAKKod(sender.mak_code or ""), H.KRID(sender.krid or ""),
     ))
 
 
@@ -145,17 +157,16 @@ def document_element(
     element: etree._Element = getattr(H, tag)(
         _felado(document),
         H.ErkeztetesiSzam(document.registration_number),
-        *optional(H, "HivatkozasiSzam", document.reference_number),
+        H.HivatkozasiSzam(document.reference_number or ""),
         H.DokTipusHivatal(document.doc_type_office),
         H.DokTipusAzonosito(document.doc_type_id),
         H.DokTipusLeiras(document.doc_type_description),
-        *optional(H, "Megjegyzes", document.note),
+        H.Megjegyzes(document.note or ""),
         H.FileNev(document.file_name),
         H.ErvenyessegiDatum(value(document.valid_until)),
         H.ErkeztetesiDatum(value(document.registered_at)),
         H.Kezbesitettseg(str(KEZBESITETTSEG[document.delivery_state])),
-        *optional(H, "Idopecset", base64.b64encode(document.timestamp_token).decode()
-                  if document.timestamp_token else None),
+        H.Idopecset(base64.b64encode(document.timestamp_token or b"").decode()),
         H.ValaszTitkositas(value(document.reply_encryption)),
         H.ValaszUtvonal("0"),
         H.Rendszeruzenet(value(document.system_message)),
@@ -183,13 +194,14 @@ async def download(context: Context, form: etree._Element) -> Answer:
         assert by_number is not None  # the schema's choice
         number = child_text(by_number, "ErkeztetesiSzam") or ""
         found = [await document_service.get_document(context.ports, context.party, number)]
-    answer = Answer(H.DokumentumAdatokLetoltesValasz())
+    listing = H.DokumentumAdatokLetoltesValasz()
+    answer = Answer([listing])
     streams = await document_service.deliver(context.ports, context.party, found)
     for document, stream in zip(found, streams, strict=True):
         href = document.registration_number if stream is not None else None
-        answer.form.append(document_element(document, context.party, href=href))
+        listing.append(document_element(document, context.party, href=href))
         if stream is not None:
-            answer.parts.append((document.registration_number, stream))
+            answer.parts.append(Part(document.registration_number, document.file_name, stream))
     return answer
 
 
@@ -200,7 +212,7 @@ async def status(context: Context, form: etree._Element) -> Answer:
     document = await document_service.get_document(context.ports, context.party, number)
     element = document_element(document, context.party, href=None)
     element.append(H.Olvasottsag(value(document.delivery_state is DeliveryState.DOWNLOADED)))
-    return Answer(H.DokumentumAllapotValasz(element))
+    return Answer([H.DokumentumAllapotValasz(element)])
 
 
 async def acknowledge(context: Context, form: etree._Element) -> Answer:
@@ -218,35 +230,62 @@ async def acknowledge(context: Context, form: etree._Element) -> Answer:
             answers.append(H.VisszaIgazolasValasz(H.Hiba(H.HibaLeiras(
                 H.HibaKod(str(szam_of(error))), H.HibaSzoveg(error.detail),
             ))))
-    return Answer(H.OlvasasVisszaigazolasokValasz(*answers))
+    return Answer([H.OlvasasVisszaigazolasokValasz(*answers)])
 
 
 # --- directory, mailbox counts, keys ------------------------------------------------------
 
 async def offices(context: Context, form: etree._Element) -> Answer:
+    """One flat GIHivatalokLekerdezeseValasz per office, as the KR answers; none: empty Form."""
     kind_code = child_text(form, "TipusSzures")
     found = await mailbox_service.find_offices(context.ports, OfficeQuery(
         short_name=child_text(form, "RovidNevSzures"), name=child_text(form, "NevSzures"),
         kind=KIND_BY_CODE[int(kind_code)] if kind_code else None,
         krid=child_text(form, "KRID"),
     ))
-    return Answer(H.GIHivatalokLekerdezeseValasz(*(
-        H.Hivatal(
+    return Answer([
+        H.GIHivatalokLekerdezeseValasz(
             H.RovidNev(office.short_name or ""), H.Nev(office.name),
-            *optional(H, "MAKKod", office.mak_code), H.KRID(office.krid or ""),
+            H.MAKKod(office.mak_code or ""), H.KRID(office.krid or ""),
             H.Tipus(str(CODE_BY_KIND[office.kind])),
         ) for office in found
-    )))
+    ])
+
+
+# The selectors real clients put in GIPostaFiokAdatokLekerdezeseKerdes, by local name, with
+# the KR's own misspellings; a DokumentumTipusAzonosito inside one narrows that count.
+UNREAD_SELECTORS = {
+    "OlvasatlanUzenetekSzama": UnreadSelector.ALL,
+    "AllampolgartolErkezettOlvasatlanUzenetekSzama": UnreadSelector.CITIZENS,
+    "HivataltolErkezettOlvasatlanUzenetekSzama": UnreadSelector.ORGANISATIONS,
+    "HivataltolEkezettOlvasatlanUzenetekSzama": UnreadSelector.ORGANISATIONS,
+    "RendszertolErkezettOlvasatlanUzenetekSzama": UnreadSelector.SYSTEM,
+    "RenszertolEkezettOlvasatlanUzenetekSzama": UnreadSelector.SYSTEM,
+}
+
+
+def _doc_type_filters(form: etree._Element) -> dict[UnreadSelector, str]:
+    filters: dict[UnreadSelector, str] = {}
+    for selector in form.iterchildren("{*}*"):
+        wanted = UNREAD_SELECTORS.get(etree.QName(selector).localname)
+        doc_type = next((text(found) for found in selector.iterchildren(
+            "{*}DokumentumTipusAzonosito")), None)
+        if wanted is not None and doc_type:
+            filters[wanted] = doc_type
+    return filters
 
 
 async def mailbox_counts(context: Context, form: etree._Element) -> Answer:
-    counts = await mailbox_service.unread_counts(context.ports, context.party)
-    return Answer(H.GIPostaFiokAdatokLekerdezeseValasz(
+    """All four counts, each narrowed to a document type where its selector names one;
+    unknown selectors are ignored."""
+    counts = await mailbox_service.unread_counts(context.ports, context.party,
+                                                 _doc_type_filters(form))
+    return Answer([H.GIPostaFiokAdatokLekerdezeseValasz(
         H.OlvasatlanUzenetekSzama(str(counts.total)),
         H.HivataltolErkezettOlvasatlanUzenetekSzama(str(counts.from_organisations)),
         H.AllampolgartolErkezettOlvasatlanUzenetekSzama(str(counts.from_citizens)),
         H.RendszertolErkezettOlvasatlanUzenetekSzama(str(counts.from_system)),
-    ))
+    )])
 
 
 async def public_key(context: Context, form: etree._Element) -> Answer:
@@ -256,11 +295,11 @@ async def public_key(context: Context, form: etree._Element) -> Answer:
             code=child_text(form, "KapcsolatiKod"),
         )
     except GatewayError as error:
-        return Answer(H.KulcsLekerdezesValasz(_hiba(error)))
-    return Answer(H.KulcsLekerdezesValasz(
+        return Answer([H.KulcsLekerdezesValasz(_hiba(error))])
+    return Answer([H.KulcsLekerdezesValasz(
         H.Tanusitvany(base64.b64encode(key.certificate_der).decode()),
         H.Ujjlenyomat(key.fingerprint_sha256),
-    ))
+    )])
 
 
 @dataclass(frozen=True)

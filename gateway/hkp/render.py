@@ -13,6 +13,18 @@ from lxml.builder import ElementMaker
 from gateway import errors
 from gateway.domain.registration import budapest_local
 from gateway.hkp.xml import HKP, IOP, KRI, SOAP11
+from gateway.multipart import attachment_disposition
+
+
+class Attachment(Protocol):
+    """A document travelling beside the answer envelope."""
+
+    @property
+    def content_id(self) -> str: ...
+    @property
+    def file_name(self) -> str: ...
+    @property
+    def chunks(self) -> AsyncIterator[bytes]: ...
 
 
 class Maker(Protocol):
@@ -69,20 +81,17 @@ def value(item: object) -> str:
     return str(item)
 
 
-def optional(maker: Maker, name: str, item: object | None) -> list[etree._Element]:
-    return [] if item is None else [getattr(maker, name)(value(item))]
-
-
 def valasz(
     *,
     session_id: str,
     felhasznalo: str,
     now: datetime,
     session: Sequence[etree._Element] = (),
-    form: etree._Element | None = None,
+    form: Sequence[etree._Element] | None = None,
     hiba: tuple[int, str] | None = None,
 ) -> bytes:
-    """A whole SOAP envelope with one ``iop:Valasz``: a Form, or a HibaUzenet and no Form."""
+    """A whole SOAP envelope with one ``iop:Valasz``: a Form (with the given children, which
+    may be none), or a HibaUzenet and no Form."""
     answer = I.Valasz(
         I.ValaszFejlec(I.Felhasznalo(felhasznalo), I.UzenetIdopont(value(now))),
         I.Session(*session),
@@ -91,7 +100,7 @@ def valasz(
         answer.append(I.HibaUzenet(I.Szam(str(hiba[0])), I.Tartalom(hiba[1])))
     else:
         assert form is not None
-        answer.append(I.Form(form))
+        answer.append(I.Form(*form))
     envelope = SOAP.Envelope(SOAP.Header(K.sessionID(session_id)), SOAP.Body(answer))
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
@@ -111,22 +120,24 @@ def new_boundary() -> str:
 
 
 async def multipart_related(
-    boundary: str, envelope: bytes, parts: Sequence[tuple[str, AsyncIterator[bytes]]]
+    boundary: str, envelope: bytes, parts: Sequence[Attachment]
 ) -> AsyncIterator[bytes]:
     """The answer as ``multipart/related``: the envelope first (clients such as zeep take the
     first part as the root), then each document as a part whose Content-ID is its number.
-    Parts carry no Content-Transfer-Encoding header: HTTP is 8-bit clean, and zeep strips
-    CR/LF from parts marked ``binary``, which would change the bytes."""
+    Document parts carry ``Content-Disposition: attachment`` (a PHP client tells them from the
+    envelope by it) and no Content-Transfer-Encoding header: HTTP is 8-bit clean, and zeep
+    strips CR/LF from parts marked ``binary``, which would change the bytes."""
     yield (
         f"--{boundary}\r\nContent-Type: text/xml; charset=utf-8\r\n"
         "Content-ID: <envelope>\r\n\r\n"
     ).encode() + envelope + b"\r\n"
-    for content_id, chunks in parts:
+    for part in parts:
         yield (
             f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
-            f"Content-ID: <{content_id}>\r\n\r\n"
+            f"Content-ID: <{part.content_id}>\r\n"
+            f"Content-Disposition: {attachment_disposition(part.file_name)}\r\n\r\n"
         ).encode()
-        async for chunk in chunks:
+        async for chunk in part.chunks:
             yield chunk
         yield b"\r\n"
     yield f"--{boundary}--\r\n".encode()

@@ -177,17 +177,18 @@ async def _dispatch(
     request.state.party = party.username
     if not party.is_organisation:
         raise Forbidden("the machine interface is for organisations; citizens use the REST API")
+    if named is None:
+        validate_kerdes(kerdes.element)  # names the missing Parancs or Szolgaltatas (20)
+    # The service is chosen before the Form is validated: an unknown Szolgaltatas is 21
+    # whatever its Form holds.
+    operation = OPERATIONS.get(named_service)
+    if operation is None:
+        raise UnknownService(f"unknown Szolgaltatas {named_service!r}; known: "
+                             f"{', '.join(sorted(OPERATIONS))}")
     resolve_xop(kerdes.element)
     validate_kerdes(kerdes.element)
-    parancs = child(kerdes.element, "Parancs", IOP)
-    assert parancs is not None  # the schema requires it
-    service = (child(parancs, "Szolgaltatas", IOP).text or "").strip()  # type: ignore[union-attr]
-    operation = OPERATIONS.get(service)
-    if operation is None:
-        raise UnknownService(f"unknown Szolgaltatas {service!r}; known: "
-                             f"{', '.join(sorted(OPERATIONS))}")
     form = child(kerdes.element, "Form", IOP)
     payload = form[0] if form is not None and len(form) else None
     if payload is None or payload.tag != f"{{{HKP}}}{operation.form}":
-        raise InvalidRequest(f"{service} takes a hkp:{operation.form} in its Form")
+        raise InvalidRequest(f"{named_service} takes a hkp:{operation.form} in its Form")
     return await operation.handler(Context(ports, party, message), payload)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -13,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from gateway.domain.documents import UploadRequest
 from gateway.domain.parties import ORGANISATION_KINDS, PartyKind
 from gateway.errors import InvalidRequest
+from gateway.multipart import attachment_disposition
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import (
     AcceptanceOut,
@@ -148,13 +148,9 @@ async def download_content(
 ) -> StreamingResponse:
     document, chunks = await document_service.open_content(ports, party, registration_number)
     digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
-    ascii_name = document.file_name.encode("ascii", "replace").decode().replace('"', "_")
     headers = {
         "Content-Length": str(document.size),
-        "Content-Disposition": (
-            f"attachment; filename=\"{ascii_name}\"; "
-            f"filename*=UTF-8''{quote(document.file_name, safe='')}"
-        ),
+        "Content-Disposition": attachment_disposition(document.file_name),
         "Repr-Digest": f"sha-256=:{digest}:",
     }
     return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gateway.domain.documents import Document
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
@@ -76,12 +78,33 @@ class UnreadCounts:
     from_system: int
 
 
-async def unread_counts(ports: Ports, party: Party) -> UnreadCounts:
+class UnreadSelector(StrEnum):
+    """One of the counts of ``UnreadCounts``, which a document type may narrow."""
+
+    ALL = "all"
+    ORGANISATIONS = "organisations"
+    CITIZENS = "citizens"
+    SYSTEM = "system"
+
+
+async def unread_counts(
+    ports: Ports, party: Party, doc_types: Mapping[UnreadSelector, str] | None = None
+) -> UnreadCounts:
+    """The party's waiting documents counted by sender; ``doc_types`` narrows a count to the
+    documents of one type (DokumentumTipusAzonosito), the others count every type."""
+    narrowed = dict(doc_types or {})
     async with ports.uow() as uow:
-        by_kind = await uow.documents.waiting_counts(party.id)
-    organisations = sum(by_kind.get(kind, 0) for kind in ORGANISATION_KINDS)
+        by_doc_type: dict[str | None, dict[PartyKind, int]] = {}
+        for doc_type in {narrowed.get(selector) for selector in UnreadSelector}:
+            by_doc_type[doc_type] = await uow.documents.waiting_counts(party.id, doc_type)
+
+    def count(selector: UnreadSelector, kinds: Iterable[PartyKind]) -> int:
+        by_kind = by_doc_type[narrowed.get(selector)]
+        return sum(by_kind.get(kind, 0) for kind in kinds)
+
     return UnreadCounts(
-        total=sum(by_kind.values()), from_organisations=organisations,
-        from_citizens=by_kind.get(PartyKind.CITIZEN, 0),
-        from_system=by_kind.get(PartyKind.SYSTEM, 0),
+        total=count(UnreadSelector.ALL, PartyKind),
+        from_organisations=count(UnreadSelector.ORGANISATIONS, ORGANISATION_KINDS),
+        from_citizens=count(UnreadSelector.CITIZENS, [PartyKind.CITIZEN]),
+        from_system=count(UnreadSelector.SYSTEM, [PartyKind.SYSTEM]),
     )

@@ -180,8 +180,10 @@ class DocumentRepository(Protocol):
     async def content_needed(self, sha256: str) -> bool:
         """Whether a document that is not expired refers to this content."""
         ...
-    async def waiting_counts(self, recipient_id: int) -> dict[PartyKind, int]:
-        """How many documents wait in the mailbox, by the sender's kind."""
+    async def waiting_counts(
+        self, recipient_id: int, doc_type_id: str | None = None
+    ) -> dict[PartyKind, int]:
+        """How many documents (of one type, if given) wait in the mailbox, by sender kind."""
         ...
     async def has_content(self, sha256: str) -> bool:
         """Whether any document row refers to this content."""

@@ -292,12 +292,16 @@ class SqlDocuments:
                 documents.c.delivery_state != DeliveryState.EXPIRED.value).limit(1))
         return result.first() is not None
 
-    async def waiting_counts(self, recipient_id: int) -> dict[PartyKind, int]:
+    async def waiting_counts(
+        self, recipient_id: int, doc_type_id: str | None = None
+    ) -> dict[PartyKind, int]:
+        conditions = [documents.c.recipient_id == recipient_id,
+                      documents.c.delivery_state == DeliveryState.WAITING.value]
+        if doc_type_id is not None:
+            conditions.append(documents.c.doc_type_id == doc_type_id)
         result = await self._connection.execute(
             select(documents.c.sender_kind, func.count())
-            .where(documents.c.recipient_id == recipient_id,
-                   documents.c.delivery_state == DeliveryState.WAITING.value)
-            .group_by(documents.c.sender_kind)
+            .where(*conditions).group_by(documents.c.sender_kind)
         )
         return {PartyKind(kind): int(count) for kind, count in result.all()}
 

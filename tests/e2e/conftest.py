@@ -96,11 +96,13 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[Callable[[], Server]]
         stop_server(server)
 
 
-def register_org(database_url: str, data_dir: Path) -> Account:
+def register_org(database_url: str, data_dir: Path, name: str = "E2E Hivatal",
+                 mak_code: str | None = None) -> Account:
     krid = fresh_krid()
+    mak = ["--mak-code", mak_code] if mak_code else []
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "org", "add", "--krid", krid, "--short-name",
-         fresh_short_name(), "--name", "E2E Hivatal", "--json"],
+         fresh_short_name(), "--name", name, *mak, "--json"],
         env=_env(database_url, data_dir), capture_output=True, text=True, timeout=120,
         check=True,
     )

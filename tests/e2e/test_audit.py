@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.app import build_runtime
 from gateway.config import Settings
 from gateway.domain.audit import AuditAction, AuditEvent
+from tests.conftest import TEST_EPOCH
 from tests.e2e.test_cli import kapu
 
 
@@ -31,7 +31,7 @@ async def test_tampered_entry_is_named(database_url: str, tmp_path: Path) -> Non
         for number in range(3):
             async with runtime.ports.write_uow() as uow:
                 await uow.audit.append(AuditEvent(
-                    at=datetime.now(UTC), actor="AUDITTESZT", action=AuditAction.ACCEPTED,
+                    at=TEST_EPOCH, actor="AUDITTESZT", action=AuditAction.ACCEPTED,
                     registration_number=f"{number:027d}"))
                 await uow.commit()
     finally:

@@ -60,8 +60,24 @@ def test_every_service_through_zeep(servers: Callable[[], Server], database_url:
         [second.registration_number]
 
     offices = hivatal.offices(krid=company.krid)
-    assert [(o.krid, o.short_name, o.type) for o in offices] == \
-        [(company.krid, company.username, "hivatali")]
+    assert [(o.krid, o.short_name, o.type, o.mak_code) for o in offices] == \
+        [(company.krid, company.username, "hivatali", None)]
+    # Two offices match: the client sees both (one flat answer element each); none: [].
+    marker = f"Zeepvári {office.krid}"
+    one = register_org(database_url, server.data_dir, f"{marker} Hivatal", "123456789")
+    two = register_org(database_url, server.data_dir, f"{marker} Iroda")
+    found = hivatal.offices(name=marker)
+    assert sorted((o.krid, o.name, o.mak_code) for o in found) == sorted([
+        (one.krid, f"{marker} Hivatal", "123456789"), (two.krid, f"{marker} Iroda", None)])
+    assert hivatal.offices(name=f"{marker} Nincs") == []
+
+    # A document with no reference number and no note: the elements come empty.
+    bare = ceg.upload(PDF, "csak.pdf", recipient_krid=office.krid, doc_type_office="TESZT",
+                      doc_type_id="CSAK", doc_type_description="Csak")
+    (listed_bare,) = hivatal.list_mailbox(doc_type_id="CSAK")
+    assert listed_bare.registration_number == bare.registration_number
+    assert (listed_bare.reference_number, listed_bare.note) == (None, None)
+    assert listed_bare.timestamp_token
 
     with pytest.raises(KapuError) as no_key:
         hivatal.public_key(krid=company.krid)

@@ -23,7 +23,8 @@ async def test_each_action_is_chained(gw: Gateway) -> None:
     await gw.client.get(f"/api/v1/documents/{number}/content", auth=office.auth)
     await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)
     await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)  # no new entry
-    await gw.client.put("/api/v1/keys/me", content=make_certificate().pem, auth=office.auth)
+    await gw.client.put("/api/v1/keys/me", content=make_certificate(gw.clock.now()).pem,
+                        auth=office.auth)
     await gw.client.delete("/api/v1/keys/me", auth=office.auth)
     await gw.client.delete("/api/v1/keys/me", auth=office.auth)  # nothing to remove
 

@@ -36,7 +36,7 @@ def openssl_decrypt(p7m: bytes, certificate: PartyCertificate, workdir: Path) ->
 
 
 async def _with_key(gw: Gateway, party: Account) -> PartyCertificate:
-    certificate = make_certificate()
+    certificate = make_certificate(gw.clock.now())
     filed = await gw.client.put("/api/v1/keys/me", content=certificate.pem, auth=party.auth)
     assert filed.status_code == 200
     return certificate

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,22 +25,28 @@ def _tool(name: str) -> str:
     return path
 
 
-def openssl_ts_verify(token: bytes, digest: str, ca: bytes, workdir: Path) -> bool:
+def openssl_ts_verify(
+    token: bytes, digest: str, ca: bytes, workdir: Path, at: datetime
+) -> bool:
+    """``openssl ts -verify``, checking the certificates at the test clock's time ``at``."""
     (workdir / "token.der").write_bytes(token)
     (workdir / "ca.pem").write_bytes(ca)
     result = subprocess.run(
         [_tool("openssl"), "ts", "-verify", "-token_in", "-in", str(workdir / "token.der"),
-         "-digest", digest, "-CAfile", str(workdir / "ca.pem")],
+         "-digest", digest, "-CAfile", str(workdir / "ca.pem"),
+         "-attime", str(int(at.timestamp()))],
         capture_output=True, text=True, check=False,
     )
     return result.returncode == 0 and "Verification: OK" in result.stdout
 
 
-def xmlsec_verify(receipt: bytes, ca: bytes, workdir: Path) -> bool:
+def xmlsec_verify(receipt: bytes, ca: bytes, workdir: Path, at: datetime) -> bool:
+    """``xmlsec1 --verify``, checking the certificates at the test clock's time ``at``."""
     (workdir / "receipt.xml").write_bytes(receipt)
     (workdir / "ca.pem").write_bytes(ca)
     result = subprocess.run(
         [_tool("xmlsec1"), "--verify", "--trusted-pem", str(workdir / "ca.pem"),
+         "--verification-gmt-time", at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
          str(workdir / "receipt.xml")], capture_output=True, text=True, check=False,
     )
     return result.returncode == 0
@@ -55,9 +62,10 @@ async def test_timestamp_verifies_against_the_documents_digest_only(
     for who in (sender, office):
         token = await gw.client.get(f"/api/v1/documents/{number}/timestamp", auth=who.auth)
         assert token.status_code == 200
-    assert openssl_ts_verify(token.content, hashlib.sha256(PDF).hexdigest(), ca, tmp_path)
+    now = gw.clock.now()
+    assert openssl_ts_verify(token.content, hashlib.sha256(PDF).hexdigest(), ca, tmp_path, now)
     assert not openssl_ts_verify(token.content, hashlib.sha256(b"other").hexdigest(), ca,
-                                 tmp_path)
+                                 tmp_path, now)
     stranger = await new_org(gw.ports)
     refused = await gw.client.get(f"/api/v1/documents/{number}/timestamp", auth=stranger.auth)
     assert refused.status_code == 404
@@ -84,12 +92,13 @@ async def test_acceptance_and_download_receipts_verify_and_break_on_one_byte(
     assert root.findtext("i:Cimzett/i:KRID", namespaces=IGAZOLAS) == office.krid
     assert root.findtext("i:Lenyomat", namespaces=IGAZOLAS) == hashlib.sha256(PDF).hexdigest()
     token = base64.b64decode(root.findtext("i:Idopecset", namespaces=IGAZOLAS) or "")
-    assert openssl_ts_verify(token, hashlib.sha256(PDF).hexdigest(), ca, tmp_path)
-    assert xmlsec_verify(acceptance.content, ca, tmp_path)
+    assert openssl_ts_verify(token, hashlib.sha256(PDF).hexdigest(), ca, tmp_path,
+                             gw.clock.now())
+    assert xmlsec_verify(acceptance.content, ca, tmp_path, gw.clock.now())
     # One byte of the signed content changed: the signature no longer holds.
     tampered = acceptance.content.replace(number.encode(), number[:-1].encode() + b"9", 1)
     assert tampered != acceptance.content
-    assert not xmlsec_verify(tampered, ca, tmp_path)
+    assert not xmlsec_verify(tampered, ca, tmp_path, gw.clock.now())
 
     # Only the sender gets receipts; the addressee is refused, a stranger sees nothing.
     assert (await gw.client.get(listed[0]["url"], auth=office.auth)).status_code == 403
@@ -104,7 +113,7 @@ async def test_acceptance_and_download_receipts_verify_and_break_on_one_byte(
     download = await gw.client.get(f"/api/v1/documents/{number}/receipts/download",
                                    auth=sender.auth)
     assert download.status_code == 200
-    assert xmlsec_verify(download.content, ca, tmp_path)
+    assert xmlsec_verify(download.content, ca, tmp_path, gw.clock.now())
     assert etree.fromstring(download.content).findtext("i:Idopont", namespaces=IGAZOLAS) == \
         "2026-11-24T11:30:00+01:00"
     kinds = [r["kind"] for r in (await gw.client.get(
@@ -136,7 +145,7 @@ async def test_return_receipt_arrives_as_a_system_message(gw: Gateway, tmp_path:
                                   auth=office.auth)
     assert content.content == receipt.content
     ca = (await gw.client.get("/api/v1/trust")).content
-    assert xmlsec_verify(content.content, ca, tmp_path)
+    assert xmlsec_verify(content.content, ca, tmp_path, gw.clock.now())
 
     # Over HKP the system message has a RendszerFelado, Rendszeruzenet true, and an Idopecset.
     listed = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
@@ -150,7 +159,8 @@ async def test_return_receipt_arrives_as_a_system_message(gw: Gateway, tmp_path:
         "Központi Rendszer"
     assert item.findtext("hkp:Rendszeruzenet", namespaces=NS) == "true"
     token = base64.b64decode(item.findtext("hkp:Idopecset", namespaces=NS) or "")
-    assert openssl_ts_verify(token, hashlib.sha256(content.content).hexdigest(), ca, tmp_path)
+    assert openssl_ts_verify(token, hashlib.sha256(content.content).hexdigest(), ca, tmp_path,
+                             gw.clock.now())
 
 
 @pytest.mark.parametrize("refused", ["acceptance", "download"])

@@ -182,9 +182,11 @@ async def test_acknowledge_status_offices_counts_and_keys(gw: Gateway) -> None:
     found = await call(gw, company, "HivatalokLekerdezese", """
         <hkp:GIHivatalokLekerdezeseKerdes><hkp:NevSzures>HÓDMEZŐ</hkp:NevSzures>
           <hkp:TipusSzures>1</hkp:TipusSzures></hkp:GIHivatalokLekerdezeseKerdes>""")
-    hivatalok = found.form.findall("hkp:Hivatal", NS)
+    hivatalok = found.forms
+    assert [h.tag for h in hivatalok] == [f"{{{NS['hkp']}}}GIHivatalokLekerdezeseValasz"]
     assert [h.findtext("hkp:KRID", namespaces=NS) for h in hivatalok] == [office.krid]
     assert hivatalok[0].findtext("hkp:Tipus", namespaces=NS) == "1"
+    assert hivatalok[0].findtext("hkp:MAKKod", namespaces=NS) == ""
 
     key = await call(gw, company, "KulcsLekerdezes",
                      f"<hkp:KulcsLekerdezesKerdes><hkp:KRID>{office.krid}</hkp:KRID>"
@@ -234,6 +236,11 @@ async def test_hiba_uzenet_table(gw: Gateway) -> None:
         (office, "GIPostaFiokLekerdezes", "<hkp:GIHivatalokLekerdezeseKerdes/>", {}, 20,
          "GIPostaFiokAdatokLekerdezeseKerdes"),
         (office, "NemLetezoSzolgaltatas", counts, {}, 21, "NemLetezoSzolgaltatas"),
+        # The service is chosen before the Form is validated: an unknown one is 21 even when
+        # its Form is nothing the schema knows.
+        (office, "NemLetezoSzolgaltatas",
+         "<hkp:IsmeretlenKerdes><hkp:Barmi/></hkp:IsmeretlenKerdes>", {}, 21,
+         "unknown Szolgaltatas"),
         (office, "DokumentumokLekerdezeseGepiInterfeszAltal", by_number.format("1" * 27), {},
          22, "no document"),
         (stranger, "DokumentumokLekerdezeseGepiInterfeszAltal", by_number.format(theirs), {},

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from gateway.storage.tables import parties, party_keys
 from gateway.storage.uow import SqlUnitOfWork
 from tests.certificates import make_certificate
+from tests.conftest import TEST_EPOCH
 from tests.helpers import new_citizen, new_org
 from tests.hkp_helpers import NS, envelope, read_answer
 from tests.integration.conftest import Gateway
@@ -25,7 +26,7 @@ def _fingerprint(pem: bytes) -> str:
 
 async def test_upload_look_up_replace_delete_and_history(gw: Gateway) -> None:
     citizen, office = await new_citizen(gw.ports), await new_org(gw.ports)
-    first = make_certificate()
+    first = make_certificate(gw.clock.now())
     filed = await gw.client.put("/api/v1/keys/me", content=first.pem, auth=citizen.auth,
                                 headers={"Content-Type": "application/x-pem-file"})
     assert filed.status_code == 200, filed.text
@@ -36,7 +37,7 @@ async def test_upload_look_up_replace_delete_and_history(gw: Gateway) -> None:
     assert found.json()["certificate_pem"].encode().strip() == first.pem.strip()
     assert found.json()["fingerprint_sha256"] == _fingerprint(first.pem)
 
-    second = make_certificate(bits=3072)
+    second = make_certificate(gw.clock.now(), bits=3072)
     await gw.client.put("/api/v1/keys/me", content=second.pem, auth=citizen.auth)
     found = await gw.client.get(f"/api/v1/keys/{citizen.code}", auth=office.auth)
     assert found.json()["fingerprint_sha256"] == _fingerprint(second.pem)
@@ -59,9 +60,9 @@ async def test_upload_look_up_replace_delete_and_history(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize(("certificate", "complaint"), [
-    (make_certificate(expired=True).pem, "expired"),
-    (make_certificate(bits=1024).pem, "1024 bits"),
-    (make_certificate(elliptic=True).pem, "must be RSA"),
+    (make_certificate(TEST_EPOCH, expired=True).pem, "expired"),
+    (make_certificate(TEST_EPOCH, bits=1024).pem, "1024 bits"),
+    (make_certificate(TEST_EPOCH, elliptic=True).pem, "must be RSA"),
     (b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", "not an X.509"),
     (b"hello", "not an X.509"),
 ])
@@ -80,7 +81,8 @@ async def test_who_may_look_up_whom(gw: Gateway) -> None:
     alice, bob = await new_citizen(gw.ports), await new_citizen(gw.ports)
     office = await new_org(gw.ports)
     for party in (alice, office):
-        await gw.client.put("/api/v1/keys/me", content=make_certificate().pem, auth=party.auth)
+        await gw.client.put("/api/v1/keys/me", content=make_certificate(gw.clock.now()).pem,
+                            auth=party.auth)
     assert (await gw.client.get(f"/api/v1/keys/{office.krid}", auth=bob.auth)).status_code == 200
     citizen_to_citizen = await gw.client.get(f"/api/v1/keys/{alice.code}", auth=bob.auth)
     assert citizen_to_citizen.status_code == 403
@@ -92,7 +94,7 @@ async def test_who_may_look_up_whom(gw: Gateway) -> None:
 
 async def test_kulcs_lekerdezes_over_hkp(gw: Gateway) -> None:
     citizen, office = await new_citizen(gw.ports), await new_org(gw.ports)
-    certificate = make_certificate()
+    certificate = make_certificate(gw.clock.now())
     await gw.client.put("/api/v1/keys/me", content=certificate.pem, auth=citizen.auth)
     answer = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
                                               content=envelope(

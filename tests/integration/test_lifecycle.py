@@ -10,16 +10,20 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Settings
+from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
 from tests.hkp_helpers import NS, envelope, read_answer
 from tests.integration.conftest import Gateway, _start
 
 
 @pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path, keys_dir: Path) -> AsyncIterator[Gateway]:
+async def sandbox(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> AsyncIterator[Gateway]:
+    # The sandbox's test clock runs from the test's clock, not the machine's date.
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
                         keys_dir=keys_dir, background_jobs=False)
-    async for gateway in _start(settings, None):
+    async for gateway in _start(settings, clock):
         yield gateway
 
 
@@ -187,12 +191,12 @@ async def test_sandbox_paths_are_404_without_sandbox(gw: Gateway) -> None:
 
 
 async def test_every_instance_sees_the_moved_clock(
-    database_url: str, tmp_path: Path, keys_dir: Path
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
 ) -> None:
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
                         keys_dir=keys_dir, background_jobs=False)
-    async for first in _start(settings, None):
-        async for second in _start(settings, None):
+    async for first in _start(settings, clock):
+        async for second in _start(settings, FixedClock(clock.now())):
             sender, office = await new_org(first.ports), await new_org(first.ports)
             await set_clock(first, "2027-06-01T10:00:00+02:00")
             accepted = (await upload(second.client, sender, office)).json()
