@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -32,48 +33,118 @@ class AuditEvent:
     detail: str | None = None  # a refusal's code, a key's fingerprint
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    sequence: int
-    event: AuditEvent
-    previous_hash: str
-    hash: str
+def _digest(sequence: int, at: datetime, values: dict[str, object]) -> str:
+    canonical = json.dumps({
+        "sequence": sequence, "at": at.astimezone(UTC).isoformat(), **values,
+    }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def entry_hash(sequence: int, event: AuditEvent, previous_hash: str) -> str:
-    canonical = json.dumps({
-        "sequence": sequence,
-        "at": event.at.astimezone(UTC).isoformat(),
+    return _digest(sequence, event.at, {
         "actor": event.actor,
         "action": event.action.value,
         "registration_number": event.registration_number,
         "sha256": event.sha256,
         "detail": event.detail,
         "previous": previous_hash,
-    }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    })
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as read back from storage, every value as it is stored and unchecked: the
+    verifier must name an entry whose columns were altered into anything at all (a word that
+    is no action, text where a number belongs, a time that does not parse), never crash on it.
+    ``at`` is an aware datetime when the stored time could be read."""
+
+    sequence: object
+    at: object
+    actor: object
+    action: object
+    registration_number: object
+    sha256: object
+    detail: object
+    previous_hash: object
+    hash: object
+
+    @classmethod
+    def of(cls, sequence: int, event: AuditEvent, previous_hash: str, digest: str) -> StoredEntry:
+        return cls(sequence, event.at, event.actor, event.action.value,
+                   event.registration_number, event.sha256, event.detail, previous_hash, digest)
+
+    def recomputed_hash(self) -> str | None:
+        """The hash of the stored values, or None when the stored time is unreadable."""
+        if not isinstance(self.sequence, int) or not isinstance(self.at, datetime) \
+                or self.at.tzinfo is None:
+            return None
+        return _digest(self.sequence, self.at, {
+            "actor": _plain(self.actor),
+            "action": _plain(self.action),
+            "registration_number": _plain(self.registration_number),
+            "sha256": _plain(self.sha256),
+            "detail": _plain(self.detail),
+            "previous": _plain(self.previous_hash),
+        })
+
+
+def _plain(value: object) -> object:
+    """A stored value as JSON can write it; anything else (bytes, say) by its repr, which no
+    genuine entry's text equals."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return repr(value)
 
 
 @dataclass(frozen=True)
 class ChainFault:
-    sequence: int
+    sequence: int  # the entry that does not hold (for a missing entry: where it should be)
     reason: str
 
 
+class ChainVerifier:
+    """Walks the chain in order, page by page: ``feed`` each page, then ``finish`` at the
+    head. Each returns the first fault, or None."""
+
+    def __init__(self) -> None:
+        self.previous_hash = GENESIS
+        self.next_sequence = 1
+        self.checked = 0
+
+    def feed(self, entries: Iterable[StoredEntry]) -> ChainFault | None:
+        for entry in entries:
+            sequence = entry.sequence
+            if not isinstance(sequence, int) or isinstance(sequence, bool):
+                return ChainFault(self.next_sequence,
+                                  f"the entry's sequence {sequence!r} is not a whole number")
+            if sequence < self.next_sequence:
+                return ChainFault(sequence, "an entry out of sequence (inserted)")
+            if sequence > self.next_sequence:
+                return ChainFault(self.next_sequence, "entry missing")
+            if entry.previous_hash != self.previous_hash:
+                return ChainFault(sequence, "previous hash does not match")
+            digest = entry.recomputed_hash()
+            if digest is None:
+                return ChainFault(sequence, f"the entry's time {entry.at!r} is unreadable")
+            if digest != entry.hash:
+                return ChainFault(sequence, "content does not match its hash")
+            self.previous_hash, self.next_sequence = digest, sequence + 1
+            self.checked += 1
+        return None
+
+    def finish(self, head_sequence: int, head_hash: str) -> ChainFault | None:
+        if self.next_sequence - 1 < head_sequence:
+            return ChainFault(self.next_sequence, "entries after this one are missing")
+        if self.next_sequence - 1 > head_sequence:
+            return ChainFault(head_sequence + 1, "an entry beyond the chain's head (inserted)")
+        if self.previous_hash != head_hash:
+            return ChainFault(head_sequence, "the chain's head does not match this entry")
+        return None
+
+
 def verify_chain(
-    entries: list[AuditEntry], head_sequence: int, head_hash: str, start_hash: str = GENESIS,
-    start_sequence: int = 1,
+    entries: Iterable[StoredEntry], head_sequence: int, head_hash: str
 ) -> ChainFault | None:
     """The first entry that does not hold, or None when the chain is intact up to the head."""
-    expected_previous, expected_sequence = start_hash, start_sequence
-    for entry in entries:
-        if entry.sequence != expected_sequence:
-            return ChainFault(expected_sequence, "entry missing")
-        if entry.previous_hash != expected_previous:
-            return ChainFault(entry.sequence, "previous hash does not match")
-        if entry_hash(entry.sequence, entry.event, entry.previous_hash) != entry.hash:
-            return ChainFault(entry.sequence, "content does not match its hash")
-        expected_previous, expected_sequence = entry.hash, expected_sequence + 1
-    if expected_sequence - 1 != head_sequence or expected_previous != head_hash:
-        return ChainFault(expected_sequence, "entries after this one are missing")
-    return None
+    verifier = ChainVerifier()
+    return verifier.feed(entries) or verifier.finish(head_sequence, head_hash)

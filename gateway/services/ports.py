@@ -9,7 +9,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol
 
-from gateway.domain.audit import AuditEntry, AuditEvent
+from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind
@@ -228,7 +228,13 @@ class AuditLog(Protocol):
         """Chain ``event`` after the last entry; call it last in the transaction."""
         ...
     async def head(self) -> tuple[int, str]: ...
-    async def entries(self, after: int, limit: int) -> list[AuditEntry]: ...
+    async def entries(self, after: int | None, limit: int) -> list[StoredEntry]:
+        """Entries in sequence order after ``after`` (None: from the very first, whatever its
+        sequence), values as stored."""
+        ...
+    async def first_outside_chain(self) -> object | None:
+        """The sequence of the first entry before 1 or past the chain's head, if any."""
+        ...
 
 
 class NotificationRepository(Protocol):

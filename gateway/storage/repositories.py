@@ -6,14 +6,26 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.sqltypes import NullType
 
-from gateway.domain.audit import AuditAction, AuditEntry, AuditEvent, entry_hash
+from gateway.domain.audit import AuditEvent, StoredEntry, entry_hash
 from gateway.domain.documents import DeliveryState, Document, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.domain.receipts import ReceiptKind
@@ -487,18 +499,41 @@ class SqlAudit:
         )).one()
         return int(row.sequence), str(row.hash)
 
-    async def entries(self, after: int, limit: int) -> list[AuditEntry]:
-        result = await self._connection.execute(
-            select(audit_entries).where(audit_entries.c.sequence > after)
-            .order_by(audit_entries.c.sequence).limit(limit)
-        )
-        return [AuditEntry(
-            sequence=int(row.sequence),
-            event=AuditEvent(at=row.at, actor=row.actor, action=AuditAction(row.action),
-                             registration_number=row.registration_number, sha256=row.sha256,
-                             detail=row.detail),
+    async def entries(self, after: int | None, limit: int) -> list[StoredEntry]:
+        # Every column read as the driver hands it over, past our own types, so an altered
+        # value reaches the verifier as it is instead of failing here (see StoredEntry).
+        raw = [type_coerce(column, NullType()).label(column.name)
+               for column in audit_entries.c]
+        statement = select(*raw).order_by(audit_entries.c.sequence).limit(limit)
+        if after is not None:
+            statement = statement.where(audit_entries.c.sequence > after)
+        result = await self._connection.execute(statement)
+        return [StoredEntry(
+            sequence=row.sequence, at=_stored_time(row.at), actor=row.actor, action=row.action,
+            registration_number=row.registration_number, sha256=row.sha256, detail=row.detail,
             previous_hash=row.previous_hash, hash=row.hash,
         ) for row in result]
+
+    async def first_outside_chain(self) -> object | None:
+        # One statement, so the head it compares with is the one committed with the entries.
+        head = select(audit_head.c.sequence).where(audit_head.c.id == 1).scalar_subquery()
+        sequence = audit_entries.c.sequence
+        outside = select(type_coerce(sequence, NullType())).where(
+            or_(sequence < 1, sequence > head)).order_by(sequence).limit(1)
+        return (await self._connection.execute(outside)).scalar_one_or_none()
+
+
+def _stored_time(value: object) -> object:
+    """A stored time as an aware datetime where it can be read (SQLite hands over text in UTC
+    without an offset), else the value as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class SqlNotifications:
