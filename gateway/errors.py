@@ -1,7 +1,7 @@
 """The one error tree of the gateway, free of HTTP and SOAP.
 
 Every refusal the gateway makes is one of these; each door maps them by a table
-(``rest/problems.py`` to problem+json, later ``hkp/`` to ``iop:HibaUzenet``).
+(``rest/problems.py`` to problem+json, ``hkp/render.py`` to ``iop:HibaUzenet`` numbers).
 Foreign exceptions are wrapped at the layer that meets them (``raise X from exc``).
 
     GatewayError                      code
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 
 class GatewayError(Exception):
-    """Base of every refusal; ``code`` is the stable code of contract section 9."""
+    """Base of every refusal; ``code`` is the stable code listed in docs/errors.md."""
 
     code = "internal_error"
     title = "Internal error"

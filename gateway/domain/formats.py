@@ -1,6 +1,6 @@
 """Which document formats the gateway takes, and whether content matches its extension.
 
-The list is the one every KR-connected office must accept (contract section 5). Signature
+The list is the one every KR-connected office must accept (docs/rest-api.md). Signature
 detection is the ``filetype`` library's; this module only says which detected types count as
 the same family as an extension (an OOXML file that does not start with
 ``[Content_Types].xml`` is still a valid zip, so the zip family is accepted for ``.docx``).

@@ -1,4 +1,4 @@
-"""The érkeztetési szám: ``KKKKKKKKK YYYYMMDD HHMM NNNNNN`` without spaces (contract section 6)."""
+"""The érkeztetési szám: ``KKKKKKKKK YYYYMMDD HHMM NNNNNN`` without spaces (docs/README.md)."""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ async def upload(context: Context, form: etree._Element) -> Answer:
 # --- documents out -------------------------------------------------------------------------
 
 # Real clients read every element of a listed document unconditionally, so an element
-# without a value is sent empty rather than left out (contract section 8).
+# without a value is sent empty rather than left out (docs/hkp.md).
 
 def _felado(document: Document) -> etree._Element:
     sender = document.sender

@@ -43,7 +43,7 @@ I = _maker("iop", IOP)  # noqa: E741 - the iop namespace
 H = _maker("hkp", HKP)
 K = _maker("kri", KRI)
 
-# The HibaUzenet / HibaKod numbers of contract section 8, by the error tree.
+# The HibaUzenet / HibaKod numbers (docs/hkp.md, docs/errors.md), by the error tree.
 HIBA_SZAM: dict[type[errors.GatewayError], int] = {
     errors.Unauthorized: 10,
     errors.Forbidden: 11,

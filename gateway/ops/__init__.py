@@ -1,1 +1,1 @@
-"""Operations endpoints: health now; readiness, metrics and the status page later."""
+"""Operations: health and readiness, Prometheus metrics, request logs, the status page."""

@@ -1,4 +1,4 @@
-"""Authentication of parties by username and password (REST Basic, later SOAP UsernameToken)."""
+"""Authentication of parties by username and password (REST Basic, SOAP UsernameToken)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Operations: readiness, probes, availability against the 99.5 % target, incidents and
-announced maintenance (contract section 14)."""
+announced maintenance (docs/rest-api.md, Operations)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Encrypted replies (contract section 11), decrypted by the real ``openssl cms``."""
+"""Encrypted replies (docs/rest-api.md), decrypted by the real ``openssl cms``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HKP dialect over raw HTTP, as legacy clients speak it (contract section 8)."""
+"""The HKP dialect over raw HTTP, as legacy clients speak it (docs/hkp.md)."""
 
 from __future__ import annotations
 

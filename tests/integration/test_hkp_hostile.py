@@ -1,5 +1,5 @@
 """Hostile XML is refused with a SOAP Fault before anything is resolved, and the server stays
-healthy (contract section 10)."""
+healthy (docs/hkp.md, Errors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The mailbox's clock, driven through the sandbox's test clock (contract section 13)."""
+"""The mailbox's clock, driven through the sandbox's test clock (docs/rest-api.md)."""
 
 from __future__ import annotations
 

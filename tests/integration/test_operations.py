@@ -1,4 +1,4 @@
-"""Readiness, metrics, request logs and status (contract section 14)."""
+"""Readiness, metrics, request logs and status (docs/rest-api.md, Operations)."""
 
 from __future__ import annotations
 
