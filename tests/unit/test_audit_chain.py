@@ -76,3 +76,12 @@ def test_inserted_entries_are_named() -> None:
     longer = _chain(6)  # a sixth entry that fits the chain, but the head says five
     beyond = verify_chain(longer, 5, str(longer[4].hash))
     assert beyond is not None and beyond.sequence == 6 and "inserted" in beyond.reason
+
+
+def test_the_canonical_form_never_changes() -> None:
+    """Chains already in databases must keep verifying: the hash of a fixed entry is pinned."""
+    event = AuditEvent(at=datetime(2026, 11, 24, 8, 30, tzinfo=UTC), actor="HIVATAL",
+                       action=AuditAction.ACCEPTED, registration_number="1" * 27,
+                       sha256="ab" * 32)
+    assert entry_hash(7, event, GENESIS) == \
+        "c4827ac5e3a41b0c3c0b74614e41afa63a8b26624f350d2f9a11f9e45ed2dcfe"
