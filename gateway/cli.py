@@ -16,7 +16,13 @@ from typing import Any, NoReturn, TypeVar
 from pydantic import ValidationError
 
 from gateway.config import Settings
-from gateway.domain.parties import PartyKind, check_krid, check_mak_code, check_short_name
+from gateway.domain.parties import (
+    PartyKind,
+    StaffRole,
+    check_krid,
+    check_mak_code,
+    check_short_name,
+)
 from gateway.errors import GatewayError, Unavailable
 from gateway.services import parties as party_service
 from gateway.services.ports import Ports
@@ -119,6 +125,25 @@ def _parser() -> _Parser:
     closed.add_argument("id", type=int, help="the incident's id")
     closed.add_argument("--json", action="store_true", help="print one JSON object")
 
+    staff = commands.add_parser("staff", help="persons' roles on an organisation's mailbox")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True,
+                                          parser_class=_Parser)
+    grant = staff_commands.add_parser(
+        "grant", help="give a person a role (admin: at most 5; replaces another role)")
+    revoke = staff_commands.add_parser(
+        "revoke", help="take a person's role away (the last admin stays)")
+    listed = staff_commands.add_parser("list", help="the organisation's staff")
+    for command in (grant, revoke, listed):
+        command.add_argument("--krid", required=True, type=_argument(check_krid),
+                             help="the organisation's KRID")
+    for command in (grant, revoke):
+        command.add_argument("--person", required=True,
+                             help="the person's username (as they log in)")
+    grant.add_argument("--role", required=True, choices=[role.value for role in StaffRole],
+                       help="admin (manages the staff) or clerk (works the mailbox)")
+    for command in (grant, revoke, listed):
+        command.add_argument("--json", action="store_true", help="print one JSON object")
+
     citizen = commands.add_parser("citizen", help="citizens")
     citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True,
                                               parser_class=_Parser)
@@ -191,7 +216,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         print("kapu: demo parties (username / password):", file=sys.stderr)
         for party in shown:
             address = f"KRID {party.krid}" if party.krid else f"kapcsolati kód {party.code}"
-            print(f"  {party.username:12} {party.password:20} {address}", file=sys.stderr)
+            role = f", {party.staff_of}" if party.staff_of else ""
+            print(f"  {party.username:14} {party.password:22} {address}{role}", file=sys.stderr)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # prometheus-client adds up the workers' metrics through files in this directory;
         # it must be empty at start and set before the workers import it.
@@ -282,6 +308,32 @@ def _audit_verify(settings: Settings, as_json: bool) -> int:
     return 0 if fault is None else 1
 
 
+def _staff(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.services import staff as staff_service
+
+    if args.staff_command == "list":
+        office, members = _with_ports(
+            settings, lambda ports: staff_service.list_staff(ports, krid=args.krid))
+        people = [{"person": m.person.username, "name": m.person.name, "role": m.role.value,
+                   "granted_at": m.granted_at.isoformat()} for m in members]
+        if args.json:
+            print(json.dumps({"krid": office.krid, "short_name": office.short_name,
+                              "staff": people}, ensure_ascii=False))
+        else:
+            for person in people:
+                print(f"{person['person']:20} {person['role']:6} {person['name']}")
+        return 0
+    if args.staff_command == "grant":
+        change = _with_ports(settings, lambda ports: staff_service.grant_role(
+            ports, krid=args.krid, username=args.person, role=StaffRole(args.role)))
+    else:
+        change = _with_ports(settings, lambda ports: staff_service.revoke_role(
+            ports, krid=args.krid, username=args.person))
+    _print({"krid": change.office.krid, "person": change.person.username,
+            "role": change.role.value if change.role else None}, args.json)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings()
@@ -309,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys_init(settings, args.json)
     elif args.command == "audit":
         return _audit_verify(settings, args.json)
+    elif args.command == "staff":
+        _migrate(settings, announce=False)
+        return _staff(settings, args)
     elif args.command == "citizen":
         _migrate(settings, announce=False)
         citizen = _with_ports(settings, lambda ports: party_service.register_citizen(

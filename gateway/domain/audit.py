@@ -21,6 +21,8 @@ class AuditAction(StrEnum):
     EXPIRED = "expired"
     KEY_FILED = "key_filed"
     KEY_REMOVED = "key_removed"
+    STAFF_GRANTED = "staff_granted"
+    STAFF_REVOKED = "staff_revoked"
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,15 @@ class AuditEvent:
     registration_number: str | None = None
     sha256: str | None = None
     detail: str | None = None  # a refusal's code, a key's fingerprint
+    office_krid: str | None = None  # the office a person acted for (its napló)
 
 
-def _digest(sequence: int, at: datetime, values: dict[str, object]) -> str:
+def _digest(sequence: int, at: datetime, values: dict[str, object], office: object) -> str:
+    # "office" enters the canonical form only when set, so entries written before it existed
+    # keep their hashes (test_the_canonical_form_never_changes).
+    extra = {} if office is None else {"office": office}
     canonical = json.dumps({
-        "sequence": sequence, "at": at.astimezone(UTC).isoformat(), **values,
+        "sequence": sequence, "at": at.astimezone(UTC).isoformat(), **values, **extra,
     }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -48,7 +54,7 @@ def entry_hash(sequence: int, event: AuditEvent, previous_hash: str) -> str:
         "sha256": event.sha256,
         "detail": event.detail,
         "previous": previous_hash,
-    })
+    }, event.office_krid)
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,13 @@ class StoredEntry:
     detail: object
     previous_hash: object
     hash: object
+    office_krid: object = None
 
     @classmethod
     def of(cls, sequence: int, event: AuditEvent, previous_hash: str, digest: str) -> StoredEntry:
         return cls(sequence, event.at, event.actor, event.action.value,
-                   event.registration_number, event.sha256, event.detail, previous_hash, digest)
+                   event.registration_number, event.sha256, event.detail, previous_hash, digest,
+                   event.office_krid)
 
     def recomputed_hash(self) -> str | None:
         """The hash of the stored values, or None when the stored time is unreadable."""
@@ -85,7 +93,7 @@ class StoredEntry:
             "sha256": _plain(self.sha256),
             "detail": _plain(self.detail),
             "previous": _plain(self.previous_hash),
-        })
+        }, _plain(self.office_krid))
 
 
 def _plain(value: object) -> object:

@@ -70,3 +70,14 @@ def check_email(value: str) -> str:
     if value.count("@") != 1 or value.startswith("@") or value.endswith("@") or " " in value:
         raise ValueError(f"not an e-mail address: {value!r}")
     return value
+
+
+class StaffRole(StrEnum):
+    """A person's role on an organisation's mailbox (the KR's browser interface)."""
+
+    ADMIN = "admin"  # hivatali kapu megbízott: manages the staff
+    CLERK = "clerk"  # ügykezelő: reads, downloads, acknowledges, sends
+
+
+# At most this many admins per organisation; the last one cannot be removed.
+MAX_ADMINS = 5

@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 from gateway.crypto.passwords import hash_password, new_password
 from gateway.domain.parties import (
     PartyKind,
+    StaffRole,
     check_email,
     check_krid,
     check_mak_code,
     check_short_name,
 )
 from gateway.errors import Conflict, InvalidRequest
+from gateway.services import staff as staff_service
 from gateway.services.ports import NewParty, Ports
 
 
@@ -28,6 +30,7 @@ class Registered:
     krid: str | None = None
     short_name: str | None = None
     code: str | None = None
+    staff_of: str | None = None  # demo persons: "admin of DEMOHIVATAL"
 
 
 def _checked(check: Callable[[str], str], value: str, field: str) -> str:
@@ -123,6 +126,24 @@ DEMO_CITIZEN_NAME = "Demo Polgár"
 DEMO_CITIZEN_EMAIL = "demo.polgar@example.hu"
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    password: str
+    code: str
+    name: str
+    role: StaffRole
+
+
+# Persons who work DEMOHIVATAL's mailbox in the browser: one admin, one clerk.
+DEMO_STAFF = (
+    DemoPerson("demoadmin", "demoadmin-jelszo", "d3m0c0de0000000000000000000000a2",
+               "Demo Adminisztrátor", StaffRole.ADMIN),
+    DemoPerson("demougyintezo", "demougyintezo-jelszo", "d3m0c0de0000000000000000000000a3",
+               "Demo Ügyintéző", StaffRole.CLERK),
+)
+
+
 async def _exists(ports: Ports, username: str) -> bool:
     async with ports.uow() as uow:
         return await uow.parties.by_username(username) is not None
@@ -148,4 +169,16 @@ async def ensure_demo_parties(ports: Ports) -> list[Registered]:
             code=DEMO_CITIZEN.code,
         )
     shown.append(DEMO_CITIZEN)
+    office = DEMO_ORGANISATIONS[0]
+    for person in DEMO_STAFF:
+        if not await _exists(ports, person.username):
+            await register_citizen(
+                ports, name=person.name, email=f"{person.username}@example.hu",
+                username=person.username, password=person.password, code=person.code,
+            )
+        await staff_service.grant_role(ports, krid=office.krid, username=person.username,
+                                       role=person.role)
+        shown.append(Registered(username=person.username, password=person.password,
+                                code=person.code,
+                                staff_of=f"{person.role.value} of {office.short_name}"))
     return shown

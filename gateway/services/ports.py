@@ -12,7 +12,7 @@ from typing import Protocol
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
-from gateway.domain.parties import Party, PartyKind
+from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 
 
@@ -237,6 +237,27 @@ class AuditLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StaffMember:
+    person: Party
+    role: StaffRole
+    granted_at: datetime
+
+
+class StaffRepository(Protocol):
+    async def lock(self, organisation_id: int) -> None:
+        """Hold the organisation's staff still until the transaction ends."""
+        ...
+    async def members(self, organisation_id: int) -> list[StaffMember]: ...
+    async def role(self, organisation_id: int, person_id: int) -> StaffRole | None: ...
+    async def set_role(self, organisation_id: int, person_id: int, role: StaffRole,
+                       at: datetime) -> None: ...
+    async def remove(self, organisation_id: int, person_id: int) -> None: ...
+    async def offices_of(self, person_id: int) -> list[tuple[Party, StaffRole]]:
+        """The organisations where the person holds a role, with the role."""
+        ...
+
+
 class NotificationRepository(Protocol):
     async def add_many(self, notifications: list[NewNotification]) -> None: ...
     async def of_party(self, party_id: int, after_id: int, limit: int) -> list[Notification]: ...
@@ -308,6 +329,7 @@ class UnitOfWork(Protocol):
     keys: KeyRepository
     receipts: ReceiptRepository
     audit: AuditLog
+    staff: StaffRepository
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository

@@ -27,7 +27,7 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from gateway.domain.audit import AuditEvent, StoredEntry, entry_hash
 from gateway.domain.documents import DeliveryState, Document, PartyRef
-from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
+from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
@@ -47,6 +47,7 @@ from gateway.services.ports import (
     OfficeQuery,
     Probe,
     ReceiptRecord,
+    StaffMember,
 )
 from gateway.storage.tables import (
     audit_entries,
@@ -62,6 +63,7 @@ from gateway.storage.tables import (
     receipts,
     registration_counters,
     sandbox_clock,
+    staff_roles,
 )
 
 
@@ -484,6 +486,7 @@ class SqlAudit:
             sequence=sequence, at=event.at, actor=event.actor, action=event.action.value,
             registration_number=event.registration_number, sha256=event.sha256,
             detail=event.detail, previous_hash=previous, hash=digest,
+            office_krid=event.office_krid,
         )
         move_head = update(audit_head).where(audit_head.c.id == 1).values(hash=digest)
         if self._connection.dialect.name == "postgresql":
@@ -511,7 +514,7 @@ class SqlAudit:
         return [StoredEntry(
             sequence=row.sequence, at=_stored_time(row.at), actor=row.actor, action=row.action,
             registration_number=row.registration_number, sha256=row.sha256, detail=row.detail,
-            previous_hash=row.previous_hash, hash=row.hash,
+            previous_hash=row.previous_hash, hash=row.hash, office_krid=row.office_krid,
         ) for row in result]
 
     async def first_outside_chain(self) -> object | None:
@@ -534,6 +537,56 @@ def _stored_time(value: object) -> object:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+class SqlStaff:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def lock(self, organisation_id: int) -> None:
+        # The organisation's row lock serialises staff changes (PostgreSQL; SQLite's write
+        # transaction admits one writer anyway), so two grants cannot both be the sixth admin.
+        await self._connection.execute(
+            select(parties.c.id).where(parties.c.id == organisation_id).with_for_update())
+
+    async def members(self, organisation_id: int) -> list[StaffMember]:
+        result = await self._connection.execute(
+            select(*_PARTY_COLUMNS, staff_roles.c.role, staff_roles.c.granted_at)
+            .join(staff_roles, staff_roles.c.person_id == parties.c.id)
+            .where(staff_roles.c.organisation_id == organisation_id)
+            .order_by(parties.c.username))
+        return [StaffMember(_party(row), StaffRole(row["role"]), row["granted_at"])
+                for row in result.mappings()]
+
+    async def role(self, organisation_id: int, person_id: int) -> StaffRole | None:
+        found = (await self._connection.execute(
+            select(staff_roles.c.role).where(staff_roles.c.organisation_id == organisation_id,
+                                             staff_roles.c.person_id == person_id)
+        )).scalar_one_or_none()
+        return StaffRole(found) if found is not None else None
+
+    async def set_role(self, organisation_id: int, person_id: int, role: StaffRole,
+                       at: datetime) -> None:
+        changed = await self._connection.execute(
+            update(staff_roles).where(staff_roles.c.organisation_id == organisation_id,
+                                      staff_roles.c.person_id == person_id)
+            .values(role=role.value, granted_at=at))
+        if changed.rowcount == 0:
+            await self._connection.execute(insert(staff_roles).values(
+                organisation_id=organisation_id, person_id=person_id, role=role.value,
+                granted_at=at))
+
+    async def remove(self, organisation_id: int, person_id: int) -> None:
+        await self._connection.execute(
+            staff_roles.delete().where(staff_roles.c.organisation_id == organisation_id,
+                                       staff_roles.c.person_id == person_id))
+
+    async def offices_of(self, person_id: int) -> list[tuple[Party, StaffRole]]:
+        result = await self._connection.execute(
+            select(*_PARTY_COLUMNS, staff_roles.c.role)
+            .join(staff_roles, staff_roles.c.organisation_id == parties.c.id)
+            .where(staff_roles.c.person_id == person_id).order_by(parties.c.short_name))
+        return [(_party(row), StaffRole(row["role"])) for row in result.mappings()]
 
 
 class SqlNotifications:

@@ -152,6 +152,9 @@ audit_entries = Table(
     Column("detail", String(255)),
     Column("previous_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The office a person acted for; its napló reads the entries by it.
+    Column("office_krid", String(9)),
+    Index("ix_audit_entries_office", "office_krid", "sequence"),
 )
 
 # One row: the last entry's sequence and hash. Locking it serialises appends, so two writers
@@ -161,6 +164,16 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("sequence", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# A person's role on an organisation's mailbox: admin or clerk (migration 0006).
+staff_roles = Table(
+    "staff_roles", metadata,
+    Column("organisation_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("person_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("role", String(8), nullable=False),
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Index("ix_staff_roles_person", "person_id"),
 )
 
 notifications = Table(

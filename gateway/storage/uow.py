@@ -21,6 +21,7 @@ from gateway.services.ports import (
     ReceiptRepository,
     RegistrationCounter,
     SandboxClockRepository,
+    StaffRepository,
 )
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories import (
@@ -34,6 +35,7 @@ from gateway.storage.repositories import (
     SqlParties,
     SqlReceipts,
     SqlSandboxClock,
+    SqlStaff,
 )
 
 # What a database that is down, restarting or unreachable raises through SQLAlchemy.
@@ -59,6 +61,7 @@ class SqlUnitOfWork:
     keys: KeyRepository
     receipts: ReceiptRepository
     audit: AuditLog
+    staff: StaffRepository
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
@@ -97,6 +100,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeys(self._connection)
         self.receipts = SqlReceipts(self._connection)
         self.audit = SqlAudit(self._connection)
+        self.staff = SqlStaff(self._connection)
         self.notifications = SqlNotifications(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)

@@ -85,3 +85,44 @@ def test_keys_init_creates_once(tmp_path: Path) -> None:
     assert (tmp_path / "keys" / "tsa.pem").exists()
     again = json.loads(kapu(url, tmp_path, "keys", "init", "--json").stdout)
     assert again["created"] is False
+
+
+def test_staff_grant_list_revoke(database_url: str, tmp_path: Path) -> None:
+    krid = fresh_krid()
+    assert kapu(database_url, tmp_path, "org", "add", "--krid", krid, "--short-name",
+                fresh_short_name(), "--name", "Személyzeti Hivatal").returncode == 0
+    people = []
+    for name in ("Admin Anna", "Ügyintéző Úrsula"):
+        added = kapu(database_url, tmp_path, "citizen", "add", "--name", name, "--email",
+                     "szemely@example.hu", "--json")
+        people.append(json.loads(added.stdout)["username"])
+    admin, clerk = people
+
+    for person, role in ((admin, "admin"), (clerk, "clerk")):
+        granted = kapu(database_url, tmp_path, "staff", "grant", "--krid", krid, "--person",
+                       person, "--role", role, "--json")
+        assert granted.returncode == 0, granted.stderr
+        assert json.loads(granted.stdout) == {"krid": krid, "person": person, "role": role}
+    listed = json.loads(kapu(database_url, tmp_path, "staff", "list", "--krid", krid,
+                             "--json").stdout)
+    assert sorted((p["person"], p["role"], p["name"]) for p in listed["staff"]) == sorted(
+        [(admin, "admin", "Admin Anna"), (clerk, "clerk", "Ügyintéző Úrsula")])
+    human = kapu(database_url, tmp_path, "staff", "list", "--krid", krid)
+    assert admin in human.stdout and "Ügyintéző Úrsula" in human.stdout
+
+    last = kapu(database_url, tmp_path, "staff", "revoke", "--krid", krid, "--person", admin)
+    assert last.returncode == 2
+    assert last.stderr.startswith("kapu: error:") and "last admin" in last.stderr
+    revoked = kapu(database_url, tmp_path, "staff", "revoke", "--krid", krid, "--person",
+                   clerk, "--json")
+    assert json.loads(revoked.stdout) == {"krid": krid, "person": clerk, "role": None}
+    for args, complaint in (
+        (["grant", "--krid", krid, "--person", "nincs-ilyen", "--role", "clerk"], "no person"),
+        (["grant", "--krid", "999999998", "--person", clerk, "--role", "clerk"],
+         "no organisation"),
+        (["grant", "--krid", krid, "--person", clerk, "--role", "fonok"], "invalid choice"),
+        (["revoke", "--krid", krid, "--person", clerk], "holds no role"),
+    ):
+        refused = kapu(database_url, tmp_path, "staff", *args)
+        assert refused.returncode == 2, args
+        assert len(refused.stderr.strip().splitlines()) == 1 and complaint in refused.stderr

@@ -1,0 +1,105 @@
+"""Staff: which persons may work an organisation's mailbox, and as what.
+
+An organisation grants persons (citizens, who log in as themselves) a role on its mailbox:
+``admin`` (manages the staff; at most ``MAX_ADMINS``, and the last one stays) or ``clerk``
+(reads, downloads, acknowledges, sends). Every change is an audit entry that names the office,
+so the office's log (napló) shows who changed its staff, and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
+from gateway.errors import Conflict, NotFound
+from gateway.services.ports import Ports, StaffMember, UnitOfWork
+
+# The actor of changes made on the command line (an operator, not a person of the office).
+COMMAND_LINE = "cli"
+
+
+@dataclass(frozen=True)
+class StaffChange:
+    office: Party
+    person: Party
+    role: StaffRole | None  # None: the role was revoked
+
+
+async def _office_and_person(uow: UnitOfWork, krid: str, username: str) -> tuple[Party, Party]:
+    office = await uow.parties.by_krid(krid)
+    if office is None or not office.is_organisation:
+        raise NotFound(f"no organisation with KRID {krid}")
+    person = await uow.parties.by_username(username)
+    if person is None or person.kind is not PartyKind.CITIZEN:
+        raise NotFound(f"no person with username {username!r}")
+    return office, person
+
+
+async def _admins(uow: UnitOfWork, office: Party) -> int:
+    return sum(member.role is StaffRole.ADMIN for member in await uow.staff.members(office.id))
+
+
+async def grant_role(
+    ports: Ports, *, krid: str, username: str, role: StaffRole, actor: str = COMMAND_LINE
+) -> StaffChange:
+    """Give the person ``role`` on the office's mailbox (replacing another role). Refuses a
+    sixth admin, and turning the last admin into a clerk (Conflict)."""
+    async with ports.write_uow() as uow:
+        office, person = await _office_and_person(uow, krid, username)
+        await uow.staff.lock(office.id)
+        current = await uow.staff.role(office.id, person.id)
+        if current is role:
+            return StaffChange(office, person, role)  # nothing changes, nothing to audit
+        admins = await _admins(uow, office)
+        if role is StaffRole.ADMIN and admins >= MAX_ADMINS:
+            raise Conflict(f"{office.short_name} has {MAX_ADMINS} admins already, the most "
+                           "allowed; revoke one first", field="role")
+        if current is StaffRole.ADMIN and admins == 1:
+            raise Conflict(f"{person.username} is the last admin of {office.short_name}; grant "
+                           "admin to another person first", field="role")
+        now = ports.clock.now()
+        await uow.staff.set_role(office.id, person.id, role, now)
+        await uow.audit.append(AuditEvent(
+            at=now, actor=actor, action=AuditAction.STAFF_GRANTED,
+            detail=f"{person.username}: {role.value}", office_krid=office.krid))
+        await uow.commit()
+    return StaffChange(office, person, role)
+
+
+async def revoke_role(
+    ports: Ports, *, krid: str, username: str, actor: str = COMMAND_LINE
+) -> StaffChange:
+    """Take the person's role away. Refuses the last admin (Conflict); a person without a role
+    is NotFound."""
+    async with ports.write_uow() as uow:
+        office, person = await _office_and_person(uow, krid, username)
+        await uow.staff.lock(office.id)
+        current = await uow.staff.role(office.id, person.id)
+        if current is None:
+            raise NotFound(f"{username} holds no role at {office.short_name}")
+        if current is StaffRole.ADMIN and await _admins(uow, office) == 1:
+            raise Conflict(f"{person.username} is the last admin of {office.short_name} and "
+                           "stays", field="person")
+        now = ports.clock.now()
+        await uow.staff.remove(office.id, person.id)
+        await uow.audit.append(AuditEvent(
+            at=now, actor=actor, action=AuditAction.STAFF_REVOKED,
+            detail=f"{person.username}: {current.value}", office_krid=office.krid))
+        await uow.commit()
+    return StaffChange(office, person, None)
+
+
+async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMember]]:
+    """The office and its staff, by username."""
+    async with ports.uow() as uow:
+        office = await uow.parties.by_krid(krid)
+        if office is None or not office.is_organisation:
+            raise NotFound(f"no organisation with KRID {krid}")
+        return office, await uow.staff.members(office.id)
+
+
+async def offices_of(ports: Ports, person: Party) -> list[tuple[Party, StaffRole]]:
+    """The organisations whose mailbox the person may work, with the role held."""
+    async with ports.uow() as uow:
+        return await uow.staff.offices_of(person.id)
