@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year lint typecheck pytest bench bench-deadlines clean tools
+.PHONY: run test test-next-year lint typecheck pytest bench bench-deadlines clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-# The evidence tests run the real openssl and xmlsec1 binaries, the status page test Debian's
-# chromium; benchmarks need wrk and curl.
+# The evidence tests run the real openssl and xmlsec1 binaries, the browser tests Debian's
+# chromium (and npm installs axe-core for them); benchmarks need wrk and curl.
 tools:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
@@ -40,16 +40,22 @@ tools:
 	  else echo "missing:$$missing (apt-get install$$missing)" >&2; exit 1; fi; \
 	fi
 
-pytest: TOOLS = openssl xmlsec1 chromium
-pytest: $(VENV)/.installed-dev tools
+# The browser tests inject axe-core (npm, pinned by package-lock.json) into the pages.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pytest: TOOLS = openssl xmlsec1 chromium npm
+pytest: $(VENV)/.installed-dev tools $(AXE)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 # Tests take every date from the clock they set up; this run shows that none reads the
 # machine's date (a test that passes today and fails next week). faketime is Debian's.
-test-next-year: TOOLS = openssl xmlsec1 chromium faketime
-test-next-year: $(VENV)/.installed-dev tools
+test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime
+test-next-year: $(VENV)/.installed-dev tools $(AXE)
 	faketime -f '+1y' $(BIN)/pytest
 
 bench: TOOLS = wrk curl
@@ -61,5 +67,12 @@ bench-deadlines: TOOLS = wrk
 bench-deadlines: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.deadlines
 
+# The pages' texts: extract every _("…") of gateway/web into the catalogues (new ones empty,
+# to be translated in gateway/web/locale/hu/LC_MESSAGES/messages.po).
+messages: $(VENV)/.installed-dev
+	mkdir -p var
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -o var/messages.pot .
+	$(BIN)/pybabel -q update -i var/messages.pot -d gateway/web/locale --no-fuzzy-matching
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -37,6 +37,7 @@ from gateway.services.ports import Clock, Ports
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine
 from gateway.storage.uow import SqlUnitOfWork
+from gateway.web import router as web
 from gateway.worker import HttpxPoster, run_forever
 
 log = logging.getLogger(__name__)
@@ -142,4 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(evidence.router)
     app.include_router(lifecycle.router)
     app.include_router(hkp.router)
+    # The pages' assets first: the pages' router ends in a catch-all for /ui/….
+    app.mount("/ui/static", web.static, name="ui-static")
+    app.include_router(web.router)
     return app

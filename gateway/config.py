@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
     # How often a process records a readiness probe for the availability figure.
     probe_interval_seconds: float = Field(default=60.0, gt=0)
+    # A browser session unused this long is over (on the gateway's clock).
+    ui_session_minutes: int = Field(default=30, gt=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

@@ -67,9 +67,8 @@ async def status_json(request: Request) -> dict[str, Any]:
 
 
 _PAGE = """<!doctype html>
-<html lang="hu"><head><meta charset="utf-8"><title>Kapu – állapot / status</title>
+<html lang="en"><head><meta charset="utf-8"><title>Kapu – állapot / status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="60">
 <style>
  body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1b1b1b; }}
  h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.1rem; margin-top: 2rem; }}
@@ -79,7 +78,7 @@ _PAGE = """<!doctype html>
  .misses {{ color: #b3261e; }} table {{ border-collapse: collapse; width: 100%; }}
  td, th {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; }}
 </style></head>
-<body>
+<body><main>
 <h1>Kapu gateway status</h1>
 <p id="state"><span class="state {state}">{state_text}</span> {checks}</p>
 <h2>Availability in {month}</h2>
@@ -89,8 +88,10 @@ _PAGE = """<!doctype html>
 {incidents}
 <h2>Announced maintenance</h2>
 {maintenance}
-<p><small>Updated {now} (Budapest). JSON: <a href="/api/v1/status">/api/v1/status</a></small></p>
-</body></html>
+<p><small>Updated {now} (Budapest); reload the page for newer figures (it does not reload
+by itself, which would interrupt people reading it). JSON:
+<a href="/api/v1/status">/api/v1/status</a></small></p>
+</main></body></html>
 """
 
 

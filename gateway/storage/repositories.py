@@ -55,6 +55,7 @@ from gateway.storage.tables import (
     documents,
     idempotency_keys,
     incidents,
+    login_failures,
     maintenance,
     notifications,
     parties,
@@ -64,6 +65,7 @@ from gateway.storage.tables import (
     registration_counters,
     sandbox_clock,
     staff_roles,
+    web_sessions,
 )
 
 
@@ -587,6 +589,45 @@ class SqlStaff:
             .join(staff_roles, staff_roles.c.organisation_id == parties.c.id)
             .where(staff_roles.c.person_id == person_id).order_by(parties.c.short_name))
         return [(_party(row), StaffRole(row["role"])) for row in result.mappings()]
+
+
+class SqlWebSessions:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, token_sha256: str, person_id: int, at: datetime) -> None:
+        await self._connection.execute(insert(web_sessions).values(
+            token_sha256=token_sha256, person_id=person_id, created_at=at, last_seen_at=at))
+
+    async def find(self, token_sha256: str) -> tuple[Party, datetime] | None:
+        row = (await self._connection.execute(
+            select(*_PARTY_COLUMNS, web_sessions.c.last_seen_at)
+            .join(web_sessions, web_sessions.c.person_id == parties.c.id)
+            .where(web_sessions.c.token_sha256 == token_sha256)
+        )).mappings().one_or_none()
+        return (_party(row), row["last_seen_at"]) if row is not None else None
+
+    async def touch(self, token_sha256: str, at: datetime) -> None:
+        await self._connection.execute(
+            update(web_sessions).where(web_sessions.c.token_sha256 == token_sha256)
+            .values(last_seen_at=at))
+
+    async def remove(self, token_sha256: str) -> None:
+        await self._connection.execute(
+            web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
+
+    async def failures_since(self, username: str, since: datetime) -> int:
+        result = await self._connection.execute(
+            select(func.count()).select_from(login_failures)
+            .where(login_failures.c.username == username, login_failures.c.at > since))
+        return int(result.scalar_one())
+
+    async def add_failure(self, username: str, at: datetime) -> None:
+        await self._connection.execute(insert(login_failures).values(username=username, at=at))
+
+    async def clear_failures(self, username: str) -> None:
+        await self._connection.execute(
+            login_failures.delete().where(login_failures.c.username == username))
 
 
 class SqlNotifications:

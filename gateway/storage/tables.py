@@ -176,6 +176,25 @@ staff_roles = Table(
     Index("ix_staff_roles_person", "person_id"),
 )
 
+# A person's browser session: the SHA-256 of the cookie's token, never the token itself.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("person_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Index("ix_web_sessions_person", "person_id"),
+)
+
+# Failed browser logins, for throttling by username.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_login_failures_username", "username", "at"),
+)
+
 notifications = Table(
     "notifications", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),

@@ -22,6 +22,7 @@ from gateway.services.ports import (
     RegistrationCounter,
     SandboxClockRepository,
     StaffRepository,
+    WebSessionRepository,
 )
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories import (
@@ -36,6 +37,7 @@ from gateway.storage.repositories import (
     SqlReceipts,
     SqlSandboxClock,
     SqlStaff,
+    SqlWebSessions,
 )
 
 # What a database that is down, restarting or unreachable raises through SQLAlchemy.
@@ -62,6 +64,7 @@ class SqlUnitOfWork:
     receipts: ReceiptRepository
     audit: AuditLog
     staff: StaffRepository
+    web_sessions: WebSessionRepository
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
@@ -101,6 +104,7 @@ class SqlUnitOfWork:
         self.receipts = SqlReceipts(self._connection)
         self.audit = SqlAudit(self._connection)
         self.staff = SqlStaff(self._connection)
+        self.web_sessions = SqlWebSessions(self._connection)
         self.notifications = SqlNotifications(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)

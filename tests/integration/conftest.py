@@ -42,3 +42,14 @@ def settings(database_url: str, tmp_path: Path, keys_dir: Path) -> Settings:
 async def gw(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
     async for gateway in _start(settings, clock):
         yield gateway
+
+
+@pytest.fixture
+async def sandbox(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> AsyncIterator[Gateway]:
+    # The sandbox's test clock runs from the test's clock, not the machine's date.
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
+                        keys_dir=keys_dir, background_jobs=False)
+    async for gateway in _start(settings, clock):
+        yield gateway

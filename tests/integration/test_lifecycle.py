@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from gateway.config import Settings
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
 from tests.hkp_helpers import NS, envelope, read_answer
 from tests.integration.conftest import Gateway, _start
-
-
-@pytest.fixture
-async def sandbox(
-    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
-) -> AsyncIterator[Gateway]:
-    # The sandbox's test clock runs from the test's clock, not the machine's date.
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
-                        keys_dir=keys_dir, background_jobs=False)
-    async for gateway in _start(settings, clock):
-        yield gateway
 
 
 async def set_clock(gw: Gateway, at: str) -> None:

@@ -1,0 +1,102 @@
+"""Persons in the browser: logging in, sessions with an idle timeout, login throttling.
+
+A person is a citizen party: they log in as themselves, and work their own tárhely or the
+mailboxes of the organisations where they hold a role (services/staff.py). The session token
+lives only in the person's cookie; the database keeps its SHA-256, so a copy of the database
+opens no session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.crypto.passwords import verify_password
+from gateway.domain.parties import Party, PartyKind
+from gateway.errors import Unauthorized
+from gateway.services.auth import CredentialCache, authenticate
+from gateway.services.ports import Ports
+
+# After this many failures for one username, refuse it for LOCKOUT on the gateway's clock.
+LOGIN_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=15)
+# A session used within this long of its last use is kept fresh without a write per request.
+_TOUCH_EVERY = timedelta(seconds=60)
+_WRONG = "wrong username or password"
+
+
+@dataclass(frozen=True)
+class PersonSession:
+    token: str  # goes into the cookie; never stored
+    person: Party
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def log_in(
+    ports: Ports, cache: CredentialCache, username: str, password: str
+) -> PersonSession:
+    """A new session for the person with these credentials.
+
+    Every refusal is the same Unauthorized, whatever the reason: a wrong password, an unknown
+    username, an organisation's machine account, or a username throttled after
+    ``LOGIN_ATTEMPTS`` failures (then even the right password is refused until ``LOCKOUT``
+    has passed). A throttled attempt still costs the argon2 work, so timing tells nothing."""
+    now = ports.clock.now()
+    async with ports.uow() as uow:
+        failures = await uow.web_sessions.failures_since(username, now - LOCKOUT)
+    if failures >= LOGIN_ATTEMPTS:
+        await asyncio.to_thread(verify_password, None, password)
+        await _failed(ports, username)
+        raise Unauthorized(_WRONG)
+    try:
+        party = await authenticate(ports, cache, username, password)
+        if party.kind is not PartyKind.CITIZEN:
+            raise Unauthorized(_WRONG)  # organisations use the machine interface
+    except Unauthorized:
+        await _failed(ports, username)
+        raise
+    token = secrets.token_urlsafe(32)
+    async with ports.write_uow() as uow:
+        await uow.web_sessions.clear_failures(username)
+        await uow.web_sessions.add(_digest(token), party.id, now)
+        await uow.commit()
+    return PersonSession(token, party)
+
+
+async def _failed(ports: Ports, username: str) -> None:
+    async with ports.write_uow() as uow:
+        await uow.web_sessions.add_failure(username[:64], ports.clock.now())
+        await uow.commit()
+
+
+async def session_person(ports: Ports, token: str, idle: timedelta) -> Party | None:
+    """The person whose session this is, or None: unknown, logged out, or idle longer than
+    ``idle`` on the gateway's clock (then the session is removed)."""
+    digest = _digest(token)
+    now = ports.clock.now()
+    async with ports.uow() as uow:
+        found = await uow.web_sessions.find(digest)
+    if found is None:
+        return None
+    person, last_seen = found
+    if now - last_seen > idle:
+        await log_out(ports, token)
+        return None
+    if now - last_seen > _TOUCH_EVERY:
+        async with ports.write_uow() as uow:
+            await uow.web_sessions.touch(digest, now)
+            await uow.commit()
+    return person
+
+
+async def log_out(ports: Ports, token: str) -> None:
+    """End the session; the cookie's token opens nothing afterwards."""
+    async with ports.write_uow() as uow:
+        await uow.web_sessions.remove(_digest(token))
+        await uow.commit()

@@ -1,0 +1,118 @@
+"""Rendering a page for a person: the language, the CSRF token, the security headers.
+
+CSRF: every page sets a random token in the ``kapu_csrf`` cookie (HttpOnly, SameSite=Lax) and
+every form carries it back in a hidden field; a POST whose field does not match the cookie is
+refused with 403 before anything is done (the double-submit pattern; another site can neither
+read the cookie nor set it). The token is replaced at login and at logout.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from gateway.config import Settings
+from gateway.domain.parties import StaffRole
+from gateway.domain.registration import budapest_local
+from gateway.web import i18n
+from gateway.web.i18n import LANGUAGES
+
+SESSION_COOKIE = "kapu_session"
+CSRF_COOKIE = "kapu_csrf"
+LANGUAGE_COOKIE = "kapu_lang"
+CSRF_FIELD = "csrf_token"
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(i18n.LOCALE_DIR.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+# Each language's own name, as a speaker of it writes it.
+_LANGUAGE_NAMES = {"hu": "Magyar", "en": "English"}
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def language_of(request: Request) -> str:
+    return i18n.choose(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                       request.headers.get("accept-language", ""))
+
+
+def csrf_token(request: Request) -> str:
+    """The token this request's forms carry: the cookie's, or a new one (set on the answer)."""
+    token = getattr(request.state, "new_csrf", None) or request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return str(token)
+
+
+def renew_csrf(request: Request) -> None:
+    """A fresh token for what follows (at login and logout)."""
+    request.state.new_csrf = secrets.token_urlsafe(32)
+
+
+def csrf_ok(request: Request, sent: object) -> bool:
+    expected = request.cookies.get(CSRF_COOKIE)
+    return (isinstance(sent, str) and bool(expected)
+            and hmac.compare_digest(sent.encode(), str(expected).encode()))
+
+
+def _secure(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return settings.environment == "production"
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, *,
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
+                        samesite="lax", secure=_secure(request))
+
+
+def finish(request: Request, response: Response) -> Response:
+    """The headers every page carries, and the cookies this request decided on."""
+    response.headers.update(_HEADERS)
+    new_csrf = getattr(request.state, "new_csrf", None)
+    if new_csrf:
+        set_cookie(response, request, CSRF_COOKIE, new_csrf)
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        set_cookie(response, request, LANGUAGE_COOKIE, asked, max_age=365 * 24 * 3600)
+    return response
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> Response:
+    language = language_of(request)
+    translations = i18n.translations(language)
+
+    def when(instant: datetime) -> str:
+        return format_datetime(budapest_local(instant), "yyyy-MM-dd HH:mm",
+                               locale=i18n.locale(language))
+
+    def gettext(message: str, **variables: object) -> str:
+        # The whole result is escaped by the templates' autoescaping, the variables with it.
+        text = translations.ugettext(message)
+        return text % variables if variables else text
+
+    values = {
+        "_": gettext, "language": language, "when": when,
+        "languages": [(code, _LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        "csrf_token": csrf_token(request), "person": getattr(request.state, "person", None),
+        "role_names": {StaffRole.ADMIN: translations.ugettext("admin"),
+                       StaffRole.CLERK: translations.ugettext("clerk")},
+        **(context or {}),
+    }
+    html = _TEMPLATES.get_template(template).render(values)
+    return finish(request, HTMLResponse(html, status_code=status_code))

@@ -1,0 +1,114 @@
+"""The pages for people in a real browser: Debian's Chromium driven by Playwright, against a
+real ``kapu serve --demo`` in sandbox mode. Keyboard only; and axe-core, run inside each page,
+in both languages."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.test_status_page import CHROMIUM_FLAGS
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+DEMO_ADMIN = ("demoadmin", "demoadmin-jelszo")
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    running = start_server(database_url, data_dir, "--demo",
+                           env={"KAPU_SANDBOX": "1", "KAPU_BACKGROUND_JOBS": "0"})
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (make test installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        # bypass_csp: axe-core is injected as a script, which the pages' own policy forbids.
+        yield browser.new_page(viewport={"width": 1000, "height": 800}, bypass_csp=True)
+        browser.close()
+
+
+def press(page: Page, key: str, times: int = 1) -> None:
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return e.id || e.name || e.textContent.trim(); }"))
+
+
+def test_keyboard_only_login_and_logout(server: Server, page: Page) -> None:
+    page.goto(f"{server.url}/ui/?lang=en")
+    assert page.url.startswith(f"{server.url}/ui/login")
+    # Tab order: skip link, language links, then the form.
+    press(page, "Tab")
+    assert focused(page) == "Skip to the content"
+    while focused(page) != "username":
+        press(page, "Tab")
+    page.keyboard.type(DEMO_ADMIN[0])
+    press(page, "Tab")
+    assert focused(page) == "password"
+    page.keyboard.type(DEMO_ADMIN[1])
+    press(page, "Enter")
+    page.wait_for_url(f"{server.url}/ui/?lang=en")  # back where the login was asked for
+    assert page.inner_text("h1") == "Your mailboxes"
+    assert "DEMOHIVATAL" in page.inner_text("main")
+    # The focus ring is visible: an outline, not the browser's none.
+    while focused(page) != "Log out":
+        press(page, "Tab")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    press(page, "Enter")
+    page.wait_for_url(f"{server.url}/ui/login")
+
+
+def axe_findings(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',"
+        " 'wcag21aa', 'best-practice']})")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])}
+            for v in result["violations"]]
+
+
+def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> None:
+    assert AXE.exists(), "make test installs axe-core (npm ci)"
+    findings: dict[str, list[dict[str, Any]]] = {}
+    for language in ("hu", "en"):
+        for path in ("/ui/login", "/ui/sandbox", "/ui/nincs-ilyen-oldal"):
+            page.goto(f"{server.url}{path}?lang={language}")
+            findings[f"{path} ({language})"] = axe_findings(page)
+        page.goto(f"{server.url}/ui/login?lang={language}")
+        page.fill("#username", DEMO_ADMIN[0])
+        page.fill("#password", "nem-ez")
+        page.click("button[type=submit]")
+        findings[f"/ui/login refused ({language})"] = axe_findings(page)
+        page.fill("#password", DEMO_ADMIN[1])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/ui/")
+        findings[f"/ui/ ({language})"] = axe_findings(page)
+        page.click("form.logout button")
+        page.wait_for_url(f"{server.url}/ui/login")
+    page.goto(f"{server.url}/status")
+    findings["/status"] = axe_findings(page)
+    # Everything axe finds is shown; serious and critical ones fail the test.
+    print("axe-core findings:", {where: found for where, found in findings.items() if found})
+    serious = {where: [f for f in found if f["impact"] in ("serious", "critical")]
+               for where, found in findings.items()}
+    assert not any(serious.values()), serious

@@ -1,0 +1,220 @@
+"""The pages for people without JavaScript: plain HTTP with cookies and forms, as a browser
+with scripts off sends them. Login, sessions, CSRF, throttling, languages, the sandbox console."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+from gateway.domain.parties import PartyKind, StaffRole
+from gateway.services import staff as staff_service
+from tests.helpers import Account, new_citizen, new_org
+from tests.integration.conftest import Gateway
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token_of(page: httpx.Response) -> str:
+    found = _TOKEN.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def log_in(client: httpx.AsyncClient, who: Account, password: str | None = None,
+                 **headers: str) -> httpx.Response:
+    page = await client.get("/ui/login", headers=headers)
+    return await client.post("/ui/login", headers=headers, data={
+        "csrf_token": token_of(page), "username": who.username,
+        "password": who.password if password is None else password, "next": "/ui/"})
+
+
+def without_token(html: str) -> str:
+    return _TOKEN.sub("", html)
+
+
+async def test_login_choose_and_logout(gw: Gateway) -> None:
+    office = await new_org(gw.ports, name="Kapuvári Polgármesteri Hivatal")
+    clerk = await new_citizen(gw.ports)
+    await staff_service.grant_role(gw.ports, krid=office.krid or "", username=clerk.username,
+                                   role=StaffRole.CLERK)
+    page = await gw.client.get("/ui/login")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="hu">' in page.text and "Bejelentkezés" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    before = gw.client.cookies["kapu_csrf"]
+
+    answer = await log_in(gw.client, clerk)
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
+    cookies = answer.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("kapu_session="))
+    assert "HttpOnly" in session and "samesite=lax" in session.lower()
+    assert "Secure" not in session  # development; production marks it Secure
+    assert gw.client.cookies["kapu_csrf"] != before  # new tokens after login
+
+    chooser = await gw.client.get("/ui/")
+    assert chooser.status_code == 200
+    assert "Teszt Polgár" in chooser.text
+    assert "Kapuvári Polgármesteri Hivatal" in chooser.text and "ügykezelő" in chooser.text
+
+    old_session = gw.client.cookies["kapu_session"]
+    out = await gw.client.post("/ui/logout", data={"csrf_token": token_of(chooser)})
+    assert out.status_code == 303 and out.headers["location"] == "/ui/login"
+    # The old cookie opens nothing any more, even if a copy of it is sent again.
+    gw.client.cookies.set("kapu_session", old_session, domain="kapu.test")
+    again = await gw.client.get("/ui/")
+    assert again.status_code == 303 and again.headers["location"].startswith("/ui/login")
+
+
+async def test_a_page_asks_for_login_and_returns_after_it(gw: Gateway) -> None:
+    person = await new_citizen(gw.ports)
+    first = await gw.client.get("/ui/")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/ui/login?next=%2Fui%2F"
+    login_page = await gw.client.get(first.headers["location"])
+    assert 'name="next" value="/ui/"' in login_page.text
+    # Only our own paths are followed after login: no open redirect.
+    answer = await gw.client.post("/ui/login", data={
+        "csrf_token": token_of(login_page), "username": person.username,
+        "password": person.password, "next": "https://evil.example/"})
+    assert answer.headers["location"] == "/ui/"
+
+
+async def test_post_without_or_with_a_wrong_token_is_403_and_changes_nothing(
+    gw: Gateway
+) -> None:
+    person = await new_citizen(gw.ports)
+    await gw.client.get("/ui/login")
+    for token in (None, "wrong-token"):
+        data = {"username": person.username, "password": person.password}
+        if token:
+            data["csrf_token"] = token
+        refused = await gw.client.post("/ui/login", data=data)
+        assert refused.status_code == 403
+        assert "kapu_session" not in refused.headers.get("set-cookie", "")
+        assert "kapu_session" not in gw.client.cookies
+    await log_in(gw.client, person)
+    chooser = await gw.client.get("/ui/")
+    forged = await gw.client.post("/ui/logout", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    assert (await gw.client.get("/ui/")).status_code == 200  # still logged in
+    assert token_of(chooser)
+
+
+async def test_organisations_and_wrong_passwords_are_refused_alike(gw: Gateway) -> None:
+    office, person = await new_org(gw.ports), await new_citizen(gw.ports)
+    wrong = await log_in(gw.client, person, password="nem-ez")
+    machine = await log_in(gw.client, office)  # the right password of a machine account
+    unknown = await log_in(gw.client, Account("nincs-ilyen-szemely", "x"))
+    for answer in (wrong, machine, unknown):
+        assert answer.status_code == 401
+        assert "Hibás felhasználónév vagy jelszó." in answer.text
+        assert "kapu_session" not in gw.client.cookies
+
+
+async def test_throttled_login_looks_exactly_like_a_wrong_password(gw: Gateway) -> None:
+    person = await new_citizen(gw.ports)
+    wrong = [await log_in(gw.client, person, password=f"rossz-{n}") for n in range(5)]
+    throttled = await log_in(gw.client, person)  # the right password, refused
+    assert throttled.status_code == wrong[-1].status_code == 401
+    assert without_token(throttled.text) == without_token(wrong[-1].text)
+    varying = ("set-cookie", "x-request-id")
+    assert {k: v for k, v in throttled.headers.items() if k not in varying} == \
+        {k: v for k, v in wrong[-1].headers.items() if k not in varying}
+    assert "kapu_session" not in gw.client.cookies
+    gw.clock.advance(minutes=14)
+    assert (await log_in(gw.client, person)).status_code == 401  # still within 15 minutes
+    gw.clock.advance(minutes=16)
+    assert (await log_in(gw.client, person)).status_code == 303
+
+
+async def test_a_new_session_id_at_every_login(gw: Gateway) -> None:
+    person = await new_citizen(gw.ports)
+    # A session id planted before login (fixation) is replaced, and opens nothing itself.
+    gw.client.cookies.set("kapu_session", "planted-by-someone-else", domain="kapu.test")
+    await log_in(gw.client, person)
+    first = gw.client.cookies["kapu_session"]
+    assert first != "planted-by-someone-else"
+    await log_in(gw.client, person)
+    assert gw.client.cookies["kapu_session"] != first
+    gw.client.cookies.clear()
+    gw.client.cookies.set("kapu_session", "planted-by-someone-else", domain="kapu.test")
+    assert (await gw.client.get("/ui/")).status_code == 303
+
+
+async def test_idle_timeout_on_the_gateways_clock(gw: Gateway) -> None:
+    person = await new_citizen(gw.ports)
+    await log_in(gw.client, person)
+    gw.clock.advance(minutes=29)
+    assert (await gw.client.get("/ui/")).status_code == 200  # use keeps it alive
+    gw.clock.advance(minutes=29)
+    assert (await gw.client.get("/ui/")).status_code == 200
+    gw.clock.advance(minutes=31)
+    assert (await gw.client.get("/ui/")).status_code == 303
+
+
+@pytest.mark.parametrize(("query", "headers", "language", "text"), [
+    ("", {}, "hu", "Bejelentkezés"),
+    ("?lang=en", {}, "en", "Log in"),
+    ("", {"Accept-Language": "en-GB,en;q=0.9,hu;q=0.5"}, "en", "Log in"),
+    ("?lang=hu", {"Accept-Language": "en"}, "hu", "Bejelentkezés"),
+    ("", {"Accept-Language": "de-DE"}, "hu", "Bejelentkezés"),
+])
+async def test_hungarian_first_english_too(
+    gw: Gateway, query: str, headers: dict[str, str], language: str, text: str
+) -> None:
+    page = await gw.client.get(f"/ui/login{query}", headers=headers)
+    assert f'<html lang="{language}">' in page.text and f"<h1>{text}</h1>" in page.text
+
+
+async def test_the_chosen_language_is_remembered(gw: Gateway) -> None:
+    await gw.client.get("/ui/login?lang=en")
+    assert "<h1>Log in</h1>" in (await gw.client.get("/ui/login")).text
+
+
+async def test_assets_and_unknown_pages(gw: Gateway) -> None:
+    css = await gw.client.get("/ui/static/kapu.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    missing = await gw.client.get("/ui/nincs/ilyen?lang=en")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    assert (await gw.client.get("/ui/sandbox")).status_code == 404  # sandbox off
+
+
+async def _clock(gw: Gateway) -> datetime:
+    return datetime.fromisoformat((await gw.client.get("/api/v1/sandbox/clock")).json()["now"])
+
+
+async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gateway) -> None:
+    gw = sandbox
+    # On PostgreSQL the session's tests share one test clock: start from wherever it is.
+    before = await _clock(gw)
+    console = await gw.client.get("/ui/sandbox?lang=en")
+    assert console.status_code == 200 and "Sandbox console" in console.text
+    assert f"{before:%Y-%m-%d %H:%M}" in console.text  # the test clock, in Budapest time
+    refused = await gw.client.post("/ui/sandbox", data={"action": "advance", "days": "3",
+                                                        "hours": "0"})
+    assert refused.status_code == 403 and await _clock(gw) == before
+    moved = await gw.client.post("/ui/sandbox", data={
+        "csrf_token": token_of(console), "action": "advance", "days": "3", "hours": "2"})
+    assert moved.status_code == 303
+    assert await _clock(gw) == before + timedelta(days=3, hours=2)
+    bad = await gw.client.post("/ui/sandbox", data={
+        "csrf_token": token_of(console), "action": "advance", "days": "-1", "hours": "0"})
+    assert bad.status_code == 400 and "only moves forward" in bad.text
+    assert await _clock(gw) == before + timedelta(days=3, hours=2)
+    ran = await gw.client.post("/ui/sandbox", data={"csrf_token": token_of(console),
+                                                    "action": "run_due"})
+    assert ran.status_code == 200 and "Due jobs ran:" in ran.text
+
+
+async def test_office_kind_does_not_matter_for_the_chooser(gw: Gateway) -> None:
+    company = await new_org(gw.ports, kind=PartyKind.CEG, name="Kapuvári Kft.")
+    admin = await new_citizen(gw.ports)
+    await staff_service.grant_role(gw.ports, krid=company.krid or "", username=admin.username,
+                                   role=StaffRole.ADMIN)
+    await log_in(gw.client, admin, **{"Accept-Language": "en"})
+    chooser = await gw.client.get("/ui/?lang=en")
+    assert "Kapuvári Kft." in chooser.text and "<td>admin</td>" in chooser.text
