@@ -309,14 +309,15 @@ async def get_document(ports: Ports, party: Party, registration_number: str) -> 
 
 
 async def open_content(
-    ports: Ports, party: Party, registration_number: str
+    ports: Ports, party: Party, registration_number: str, *, person: str | None = None
 ) -> tuple[Document, AsyncIterator[bytes]]:
-    """The document and a stream of its bytes, the download recorded in the audit chain.
-    Downloading does not acknowledge."""
+    """The document and a stream of its bytes, the download recorded in the audit chain
+    (with the ``person`` who acted for the party, in the browser). Downloading does not
+    acknowledge."""
     async with ports.write_uow() as uow:
         document = await _visible(uow, party, registration_number)
         stream = await _content_of(ports, document)
-        await _audit_downloads(uow, ports, party, [document])
+        await _audit_downloads(uow, ports, party, [document], person)
         await uow.commit()
     return document, stream
 
@@ -336,13 +337,21 @@ async def deliver(
     return [streams.get(d.id) for d in documents]
 
 
+def _actor(party: Party, person: str | None) -> tuple[str, str | None]:
+    """Who the audit entry names, and for which office: the party itself, or the person acting
+    for it (an office's staff in the browser), so that the office's log shows who did it."""
+    return (party.username, None) if person is None else (person, party.krid)
+
+
 async def _audit_downloads(
-    uow: UnitOfWork, ports: Ports, party: Party, documents: list[Document]
+    uow: UnitOfWork, ports: Ports, party: Party, documents: list[Document],
+    person: str | None = None,
 ) -> None:
     now = ports.clock.now()
+    actor, office_krid = _actor(party, person)
     for document in documents:
         await uow.audit.append(AuditEvent(
-            at=now, actor=party.username, action=AuditAction.DOWNLOADED,
+            at=now, actor=actor, office_krid=office_krid, action=AuditAction.DOWNLOADED,
             registration_number=document.registration_number, sha256=document.sha256))
 
 
@@ -356,7 +365,9 @@ async def _content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
     return ports.blobs.read(document.sha256)
 
 
-async def acknowledge(ports: Ports, party: Party, registration_number: str) -> Document:
+async def acknowledge(
+    ports: Ports, party: Party, registration_number: str, *, person: str | None = None
+) -> Document:
     """The addressee confirms it has the document; repeating it changes nothing.
 
     The first acknowledgement issues the download receipt (letöltési igazolás) and, when the
@@ -375,8 +386,10 @@ async def acknowledge(ports: Ports, party: Party, registration_number: str) -> D
                 await uow.documents.acknowledge(document.id, now)
                 message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
                 document = await _visible(uow, party, registration_number)
+                actor, office_krid = _actor(party, person)
                 await uow.audit.append(AuditEvent(
-                    at=now, actor=party.username, action=AuditAction.ACKNOWLEDGED,
+                    at=now, actor=actor, office_krid=office_krid,
+                    action=AuditAction.ACKNOWLEDGED,
                     registration_number=registration_number, sha256=document.sha256))
                 await uow.commit()
     except BaseException:

@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.documents import Document
@@ -51,15 +52,48 @@ async def list_mailbox(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     after_id = _decode_cursor(cursor) if cursor else 0
-    query = MailboxQuery(
+    return await _page(ports, MailboxQuery(
         recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
         doc_type_id=doc_type_id, after_id=after_id, limit=limit + 1,
-    )
+    ))
+
+
+async def _page(ports: Ports, query: MailboxQuery) -> MailboxPage:
+    """``query.limit`` is one more than the page: the extra row says that another page follows."""
     async with ports.uow() as uow:
         rows = await uow.documents.mailbox(query)
-    items = rows[:limit]
-    next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+    items = rows[:query.limit - 1]
+    next_cursor = _encode_cursor(items[-1].id) if len(rows) >= query.limit else None
     return MailboxPage(items, next_cursor)
+
+
+@dataclass(frozen=True)
+class MailboxFilter:
+    """What a person narrows a mailbox page by."""
+
+    only_waiting: bool = False
+    sender_kind: PartyKind | None = None
+    doc_type_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    text: str | None = None  # in the file name, reference number or sender's name
+
+
+async def browse_mailbox(
+    ports: Ports, party: Party, narrowed: MailboxFilter, *, limit: int = 25,
+    cursor: str | None = None,
+) -> MailboxPage:
+    """One page of the party's mailbox for a person, newest first; ``next_cursor`` leads to
+    older documents. Looking does not acknowledge."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    return await _page(ports, MailboxQuery(
+        recipient_id=party.id, only_waiting=narrowed.only_waiting,
+        sender_kind=narrowed.sender_kind, doc_type_id=narrowed.doc_type_id or None,
+        limit=limit + 1, newest_first=True,
+        before_id=_decode_cursor(cursor) if cursor else None,
+        since=narrowed.since, until=narrowed.until, text=(narrowed.text or "").strip() or None,
+    ))
 
 
 async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:

@@ -126,6 +126,13 @@ class MailboxQuery:
     doc_type_id: str | None = None
     after_id: int = 0
     limit: int = 50
+    # The browser's mailbox page: newest first (``before_id`` pages back), a registration time
+    # window, and text in the file name, reference number or sender's name (case-insensitive).
+    newest_first: bool = False
+    before_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)

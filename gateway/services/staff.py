@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.domain.documents import Document
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import Conflict, NotFound
 from gateway.services.ports import Ports, StaffMember, UnitOfWork
@@ -97,6 +98,30 @@ async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMembe
         if office is None or not office.is_organisation:
             raise NotFound(f"no organisation with KRID {krid}")
         return office, await uow.staff.members(office.id)
+
+
+async def document_for(
+    ports: Ports, person: Party, registration_number: str
+) -> tuple[Party, Document]:
+    """A document the person may open through an office where they hold a role (it was sent
+    to or by that office), with that office; NotFound otherwise, as for a missing document."""
+    async with ports.uow() as uow:
+        document = await uow.documents.by_number(registration_number)
+        offices = await uow.staff.offices_of(person.id)
+    if document is not None:
+        for office, _role in offices:
+            if office.id in (document.recipient_id, document.sender_id):
+                return office, document
+    raise NotFound(f"no document {registration_number}")
+
+
+async def office_for(ports: Ports, person: Party, krid: str) -> tuple[Party, StaffRole]:
+    """The office whose mailbox the person may work, with the role held; NotFound when the
+    person holds no role there, exactly as for an office that does not exist."""
+    for office, role in await offices_of(ports, person):
+        if office.krid == krid:
+            return office, role
+    raise NotFound(f"no mailbox {krid} for {person.username}")
 
 
 async def offices_of(ports: Ports, person: Party) -> list[tuple[Party, StaffRole]]:

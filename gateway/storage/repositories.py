@@ -336,9 +336,23 @@ class SqlDocuments:
             conditions.append(documents.c.sender_kind == query.sender_kind.value)
         if query.doc_type_id is not None:
             conditions.append(documents.c.doc_type_id == query.doc_type_id)
+        if query.before_id is not None:
+            conditions.append(documents.c.id < query.before_id)
+        if query.since is not None:
+            conditions.append(documents.c.registered_at >= query.since)
+        if query.until is not None:
+            conditions.append(documents.c.registered_at < query.until)
+        if query.text:
+            # Sender names are kept case-folded (name_folded); SQLite's lower() folds ASCII only.
+            folded = query.text.casefold()
+            conditions.append(or_(
+                func.lower(documents.c.file_name).contains(folded, autoescape=True),
+                func.lower(documents.c.reference_number).contains(folded, autoescape=True),
+                _sender.c.name_folded.contains(folded, autoescape=True),
+            ))
+        order = documents.c.id.desc() if query.newest_first else documents.c.id
         statement = (
-            _document_select().where(and_(*conditions)).order_by(documents.c.id)
-            .limit(query.limit)
+            _document_select().where(and_(*conditions)).order_by(order).limit(query.limit)
         )
         result = await self._connection.execute(statement)
         return [_document(row) for row in result.mappings()]

@@ -1,23 +1,29 @@
-"""``/ui``: logging in and out, choosing a mailbox, the sandbox console. Each route reads a
-form, calls one service, and renders a page; the services decide."""
+"""``/ui``: logging in and out, choosing a mailbox, an office's mailbox and documents, the
+sandbox console. Each route reads a form, calls one service, and renders a page; the services
+decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway.config import Settings
-from gateway.domain.parties import Party
-from gateway.errors import GatewayError, Unauthorized
+from gateway.domain.documents import Document
+from gateway.domain.parties import Party, PartyKind
+from gateway.domain.registration import BUDAPEST
+from gateway.errors import Expired, Forbidden, GatewayError, InvalidRequest, NotFound, Unauthorized
+from gateway.multipart import attachment_disposition
 from gateway.services import deadlines, people, sandbox
+from gateway.services import documents as document_service
+from gateway.services import mailbox as mailbox_service
 from gateway.services import staff as staff_service
 from gateway.services.auth import CredentialCache
-from gateway.services.ports import Ports
+from gateway.services.ports import Ports, ReceiptRecord
 from gateway.web.pages import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -155,6 +161,129 @@ async def sandbox_action(request: Request) -> Response:
                                    else "not_numbers")
     await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
     return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
+
+
+def _day(value: str | None, field: str, problems: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(field)
+        return None
+
+
+def _budapest_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=BUDAPEST)
+
+
+@router.get("/mailbox/{krid}")
+async def mailbox(request: Request, krid: str) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    ports, query = _ports(request), request.query_params
+    try:
+        office, role = await staff_service.office_for(ports, person, krid)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    problems: list[str] = []
+    since, until = _day(query.get("from"), "from", problems), _day(query.get("to"), "to", problems)
+    sender_type = query.get("sender_type") or None
+    if sender_type not in (None, *(kind.value for kind in PartyKind)):
+        problems.append("sender_type")
+    filters = mailbox_service.MailboxFilter(
+        only_waiting=query.get("state") == "new",
+        sender_kind=PartyKind(sender_type) if sender_type and "sender_type" not in problems
+        else None,
+        doc_type_id=query.get("doc_type_id") or None,
+        since=_budapest_midnight(since) if since else None,
+        until=_budapest_midnight(until + timedelta(days=1)) if until else None,
+        text=query.get("q") or None,
+    )
+    try:
+        page = await mailbox_service.browse_mailbox(ports, office, filters,
+                                                    cursor=query.get("cursor") or None)
+    except InvalidRequest:
+        problems.append("cursor")
+        page = await mailbox_service.browse_mailbox(ports, office, filters)
+    older = None
+    if page.next_cursor:
+        older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
+                                 "cursor": page.next_cursor})
+    return render(request, "mailbox.html", {
+        "office": office, "role": role, "documents": page.items, "older": older,
+        "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
+    }, status_code=400 if problems else 200)
+
+
+async def _document(request: Request, registration_number: str) -> tuple[Party, Party,
+                                                                           Document] | None:
+    person = await _person(request)
+    if person is None:
+        return None
+    office, document = await staff_service.document_for(_ports(request), person,
+                                                        registration_number)
+    return person, office, document
+
+
+@router.get("/documents/{registration_number}")
+async def document_page(request: Request, registration_number: str) -> Response:
+    try:
+        found = await _document(request, registration_number)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    if found is None:
+        return _to_login(request)
+    _, office, document = found
+    receipts: list[ReceiptRecord] = []
+    if document.sender_id == office.id:
+        _, receipts = await document_service.receipts_of(_ports(request), office,
+                                                         registration_number)
+    return render(request, "document.html", {
+        "office": office, "document": document, "receipts": receipts,
+        "incoming": document.recipient_id == office.id,
+        "acknowledged": request.query_params.get("acknowledged") == "1",
+    })
+
+
+@router.get("/documents/{registration_number}/content")
+async def document_content(request: Request, registration_number: str) -> Response:
+    try:
+        found = await _document(request, registration_number)
+        if found is None:
+            return _to_login(request)
+        person, office, _ = found
+        document, chunks = await document_service.open_content(
+            _ports(request), office, registration_number, person=person.username)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    except Expired:
+        return render(request, "expired.html", status_code=410)
+    headers = {"Content-Length": str(document.size),
+               "Content-Disposition": attachment_disposition(document.file_name)}
+    return finish(request, StreamingResponse(chunks, media_type="application/octet-stream",
+                                             headers=headers))
+
+
+@router.post("/documents/{registration_number}/ack")
+async def acknowledge(request: Request, registration_number: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    try:
+        found = await _document(request, registration_number)
+        if found is None:
+            return _to_login(request)
+        person, office, _ = found
+        await document_service.acknowledge(_ports(request), office, registration_number,
+                                           person=person.username)
+    except (NotFound, Forbidden):
+        return render(request, "not_found.html", status_code=404)
+    except Expired:
+        return render(request, "expired.html", status_code=410)
+    return finish(request, RedirectResponse(
+        f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
 
 
 @router.get("/{anything:path}")

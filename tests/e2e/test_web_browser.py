@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
@@ -17,6 +18,17 @@ from tests.e2e.test_status_page import CHROMIUM_FLAGS
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 DEMO_ADMIN = ("demoadmin", "demoadmin-jelszo")
+DEMO_CLERK = ("demougyintezo", "demougyintezo-jelszo")
+DEMOCEG = ("DEMOCEG", "democeg-jelszo")
+
+
+def send_to_demohivatal(server: Server, content: bytes, file_name: str) -> str:
+    answer = httpx.post(f"{server.url}/api/v1/documents", auth=DEMOCEG, files={
+        "file": (file_name, content)}, data={
+        "recipient_krid": "100000001", "doc_type_office": "DEMO", "doc_type_id": "KERELEM",
+        "doc_type_description": "Kérelem", "return_receipt": "true"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["registration_number"])
 
 
 @pytest.fixture
@@ -78,6 +90,31 @@ def test_keyboard_only_login_and_logout(server: Server, page: Page) -> None:
     page.wait_for_url(f"{server.url}/ui/login")
 
 
+def test_a_clerk_finds_downloads_and_confirms_a_document(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    content = b"%PDF-1.7\nKerelem a bongeszos teszthez\n%%EOF\n"
+    number = send_to_demohivatal(server, content, "bongeszo-kerelem.pdf")
+    page.goto(f"{server.url}/ui/login?lang=en")
+    page.fill("#username", DEMO_CLERK[0])
+    page.fill("#password", DEMO_CLERK[1])
+    page.click("button[type=submit]")
+    page.click("text=DEMOHIVATAL")
+    page.fill("#q", "bongeszo-kerelem")
+    page.click("form.filters button")
+    page.click(f"text={number}")
+    assert page.inner_text("#state") == "waiting"
+    with page.expect_download() as download:
+        page.click("text=Download bongeszo-kerelem.pdf")
+    saved = tmp_path / "saved.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == content
+    page.click("text=Confirm the download")
+    assert page.inner_text("#state") == "downloaded"
+    receipts = httpx.get(f"{server.url}/api/v1/documents/{number}/receipts", auth=DEMOCEG)
+    assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
+
+
 def axe_findings(page: Page) -> list[dict[str, Any]]:
     page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(
@@ -89,6 +126,7 @@ def axe_findings(page: Page) -> list[dict[str, Any]]:
 
 def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> None:
     assert AXE.exists(), "make test installs axe-core (npm ci)"
+    number = send_to_demohivatal(server, b"%PDF-1.7\naxe\n%%EOF\n", "axe.pdf")
     findings: dict[str, list[dict[str, Any]]] = {}
     for language in ("hu", "en"):
         for path in ("/ui/login", "/ui/sandbox", "/ui/nincs-ilyen-oldal"):
@@ -103,6 +141,10 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/ui/")
         findings[f"/ui/ ({language})"] = axe_findings(page)
+        page.click("text=DEMOHIVATAL")
+        findings[f"/ui/mailbox/100000001 ({language})"] = axe_findings(page)
+        page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
+        findings[f"/ui/documents/… ({language})"] = axe_findings(page)
         page.click("form.logout button")
         page.wait_for_url(f"{server.url}/ui/login")
     page.goto(f"{server.url}/status")

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.domain.parties import PartyKind, StaffRole
 from gateway.services import staff as staff_service
-from tests.helpers import Account, new_citizen, new_org
+from tests.helpers import PDF, Account, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -218,3 +218,122 @@ async def test_office_kind_does_not_matter_for_the_chooser(gw: Gateway) -> None:
     await log_in(gw.client, admin, **{"Accept-Language": "en"})
     chooser = await gw.client.get("/ui/?lang=en")
     assert "Kapuvári Kft." in chooser.text and "<td>admin</td>" in chooser.text
+
+
+async def _staffed_office(gw: Gateway, role: StaffRole = StaffRole.CLERK,
+                          ) -> tuple[Account, Account]:
+    office = await new_org(gw.ports, name="Kapuvári Polgármesteri Hivatal")
+    person = await new_citizen(gw.ports)
+    await staff_service.grant_role(gw.ports, krid=office.krid or "", username=person.username,
+                                   role=role)
+    return office, person
+
+
+def _rows(page: httpx.Response) -> list[str]:
+    return re.findall(r'<a href="/ui/documents/(\d{27})">', page.text)
+
+
+async def test_mailbox_newest_first_with_filters_and_paging(gw: Gateway) -> None:
+    office, clerk = await _staffed_office(gw)
+    company = await new_org(gw.ports, kind=PartyKind.CEG, name="Árvíztűrő Tükörfúrógép Kft.")
+    citizen = await new_citizen(gw.ports)
+    sent: list[str] = []
+    for n in range(26):
+        gw.clock.advance(minutes=1)
+        sender = citizen if n % 2 else company
+        answer = await upload(gw.client, sender, office, PDF + bytes([n]), f"kerelem-{n}.pdf",
+                              reference_number=f"UGY/{n}", doc_type_id="A" if n < 20 else "B")
+        sent.append(answer.json()["registration_number"])
+    gw.clock.advance(days=1)
+    await log_in(gw.client, clerk)
+    box = f"/ui/mailbox/{office.krid}"
+
+    first = await gw.client.get(box)
+    assert first.status_code == 200 and "Kapuvári Polgármesteri Hivatal" in first.text
+    assert _rows(first) == sent[::-1][:25]  # newest first, 25 a page
+    older = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+    assert older is not None
+    second = await gw.client.get(box + older.group(1).replace("&amp;", "&"))
+    assert _rows(second) == [sent[0]] and 'rel="next"' not in second.text
+
+    async def rows(**query: str) -> list[str]:
+        page = await gw.client.get(box, params=query)
+        assert page.status_code == 200, page.text
+        return _rows(page)
+
+    assert await rows(q="kerelem-7.pdf") == [sent[7]]
+    assert await rows(q="ugy/1") == [s for n, s in enumerate(sent) if str(n).startswith("1")
+                                     ][::-1]
+    assert await rows(q="ÁRVÍZTŰRŐ") == [s for n, s in enumerate(sent) if n % 2 == 0][::-1]
+    assert await rows(sender_type="citizen") == [s for n, s in enumerate(sent) if n % 2][::-1]
+    assert await rows(doc_type_id="B") == sent[20:][::-1]
+    assert await rows(**{"from": "2026-11-25"}) == []
+    assert len(await rows(**{"from": "2026-11-24", "to": "2026-11-24"})) == 25
+    await upload(gw.client, company, office, PDF, "masnap.pdf")  # registered on 25 November
+    assert len(await rows(**{"from": "2026-11-25", "to": "2026-11-25"})) == 1
+    bad = await gw.client.get(box, params={"from": "tegnap"})
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text.replace("ÉÉÉÉ-HH-NN", "YYYY-MM-DD")
+
+
+async def test_document_download_and_acknowledgement_are_the_persons(gw: Gateway) -> None:
+    office, clerk = await _staffed_office(gw)
+    sender = await new_org(gw.ports)
+    content = PDF + b"egyedi tartalom"
+    number = (await upload(gw.client, sender, office, content, "hatarozat.pdf",
+                           return_receipt="true")).json()["registration_number"]
+    await log_in(gw.client, clerk)
+    page = await gw.client.get(f"/ui/documents/{number}?lang=en")
+    assert page.status_code == 200 and number in page.text and "waiting" in page.text
+    downloaded = await gw.client.get(f"/ui/documents/{number}/content")
+    assert downloaded.status_code == 200 and downloaded.content == content
+    assert 'filename="hatarozat.pdf"' in downloaded.headers["content-disposition"]
+    # Looking and downloading do not acknowledge; the clerk confirms explicitly.
+    assert (await gw.client.get(f"/api/v1/documents/{number}",
+                                auth=office.auth)).json()["delivery_state"] == "waiting"
+    refused = await gw.client.post(f"/ui/documents/{number}/ack", data={})
+    assert refused.status_code == 403
+    confirmed = await gw.client.post(f"/ui/documents/{number}/ack",
+                                     data={"csrf_token": token_of(page)})
+    assert confirmed.status_code == 303
+    after = await gw.client.get(confirmed.headers["location"] + "&lang=en")
+    assert "Download confirmed" in after.text and "downloaded" in after.text
+    receipts = (await gw.client.get(f"/api/v1/documents/{number}/receipts",
+                                    auth=sender.auth)).json()["items"]
+    assert [r["kind"] for r in receipts] == ["acceptance", "download"]
+    async with gw.ports.uow() as uow:
+        entries = await uow.audit.entries(None, 100_000)
+    mine = [(e.actor, e.action, e.office_krid) for e in entries
+            if e.registration_number == number]
+    assert mine == [(sender.username, "accepted", None),
+                    (clerk.username, "downloaded", office.krid),
+                    (clerk.username, "acknowledged", office.krid)]
+
+
+async def test_sent_documents_show_their_receipts(gw: Gateway) -> None:
+    office, admin = await _staffed_office(gw, StaffRole.ADMIN)
+    addressee = await new_org(gw.ports)
+    number = (await upload(gw.client, office, addressee)).json()["registration_number"]
+    await log_in(gw.client, admin)
+    page = await gw.client.get(f"/ui/documents/{number}?lang=en")
+    assert page.status_code == 200 and "acceptance receipt" in page.text
+    assert "Confirm the download" not in page.text  # only the addressee confirms
+
+
+async def test_a_person_without_a_role_gets_404_everywhere(gw: Gateway) -> None:
+    office, _clerk = await _staffed_office(gw)
+    sender = await new_org(gw.ports)
+    number = (await upload(gw.client, sender, office)).json()["registration_number"]
+    stranger = await new_citizen(gw.ports)
+    await log_in(gw.client, stranger)
+    chooser = await gw.client.get("/ui/")
+    for path in (f"/ui/mailbox/{office.krid}", f"/ui/documents/{number}",
+                 f"/ui/documents/{number}/content", "/ui/mailbox/999999999",
+                 f"/ui/documents/{'1' * 27}"):
+        answer = await gw.client.get(path)
+        assert answer.status_code == 404, path
+        assert "PDF" not in answer.text and number not in answer.text
+    ack = await gw.client.post(f"/ui/documents/{number}/ack",
+                               data={"csrf_token": token_of(chooser)})
+    assert ack.status_code == 404
+    assert (await gw.client.get(f"/api/v1/documents/{number}",
+                                auth=office.auth)).json()["delivery_state"] == "waiting"
