@@ -20,6 +20,8 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── FormatMismatch                format_mismatch
     ├── TooLarge                      too_large
     ├── Conflict                      (duplicate party; CLI only)
+    │   ├── TooManyAdmins             (staff: a sixth admin)
+    │   └── LastAdmin                 (staff: removing the last admin)
     ├── IdempotencyConflict           idempotency_conflict
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
@@ -113,6 +115,14 @@ class TooLarge(GatewayError):
 class Conflict(GatewayError):
     code = "conflict"
     title = "Already exists"
+
+
+class TooManyAdmins(Conflict):
+    title = "The office has the most admins allowed"
+
+
+class LastAdmin(Conflict):
+    title = "The last admin stays"
 
 
 class IdempotencyConflict(GatewayError):

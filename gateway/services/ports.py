@@ -239,6 +239,9 @@ class AuditLog(Protocol):
         """Entries in sequence order after ``after`` (None: from the very first, whatever its
         sequence), values as stored."""
         ...
+    async def of_office(self, krid: str, before: int | None, limit: int) -> list[StoredEntry]:
+        """Entries that name the office, newest first, before sequence ``before``."""
+        ...
     async def first_outside_chain(self) -> object | None:
         """The sequence of the first entry before 1 or past the chain's head, if any."""
         ...

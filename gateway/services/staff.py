@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import Document
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
-from gateway.errors import Conflict, NotFound
+from gateway.errors import LastAdmin, NotFound, TooManyAdmins
 from gateway.services.ports import Ports, StaffMember, UnitOfWork
 
 # The actor of changes made on the command line (an operator, not a person of the office).
@@ -45,7 +45,7 @@ async def grant_role(
     ports: Ports, *, krid: str, username: str, role: StaffRole, actor: str = COMMAND_LINE
 ) -> StaffChange:
     """Give the person ``role`` on the office's mailbox (replacing another role). Refuses a
-    sixth admin, and turning the last admin into a clerk (Conflict)."""
+    sixth admin (TooManyAdmins), and turning the last admin into a clerk (LastAdmin)."""
     async with ports.write_uow() as uow:
         office, person = await _office_and_person(uow, krid, username)
         await uow.staff.lock(office.id)
@@ -54,10 +54,10 @@ async def grant_role(
             return StaffChange(office, person, role)  # nothing changes, nothing to audit
         admins = await _admins(uow, office)
         if role is StaffRole.ADMIN and admins >= MAX_ADMINS:
-            raise Conflict(f"{office.short_name} has {MAX_ADMINS} admins already, the most "
+            raise TooManyAdmins(f"{office.short_name} has {MAX_ADMINS} admins already, the most "
                            "allowed; revoke one first", field="role")
         if current is StaffRole.ADMIN and admins == 1:
-            raise Conflict(f"{person.username} is the last admin of {office.short_name}; grant "
+            raise LastAdmin(f"{person.username} is the last admin of {office.short_name}; grant "
                            "admin to another person first", field="role")
         now = ports.clock.now()
         await uow.staff.set_role(office.id, person.id, role, now)
@@ -71,7 +71,7 @@ async def grant_role(
 async def revoke_role(
     ports: Ports, *, krid: str, username: str, actor: str = COMMAND_LINE
 ) -> StaffChange:
-    """Take the person's role away. Refuses the last admin (Conflict); a person without a role
+    """Take the person's role away. Refuses the last admin (LastAdmin); a person without a role
     is NotFound."""
     async with ports.write_uow() as uow:
         office, person = await _office_and_person(uow, krid, username)
@@ -80,7 +80,7 @@ async def revoke_role(
         if current is None:
             raise NotFound(f"{username} holds no role at {office.short_name}")
         if current is StaffRole.ADMIN and await _admins(uow, office) == 1:
-            raise Conflict(f"{person.username} is the last admin of {office.short_name} and "
+            raise LastAdmin(f"{person.username} is the last admin of {office.short_name} and "
                            "stays", field="person")
         now = ports.clock.now()
         await uow.staff.remove(office.id, person.id)
@@ -122,6 +122,24 @@ async def office_for(ports: Ports, person: Party, krid: str) -> tuple[Party, Sta
         if office.krid == krid:
             return office, role
     raise NotFound(f"no mailbox {krid} for {person.username}")
+
+
+async def admin_office(ports: Ports, person: Party, krid: str) -> Party:
+    """The office the person administers; NotFound for a clerk, as for anyone else."""
+    office, role = await office_for(ports, person, krid)
+    if role is not StaffRole.ADMIN:
+        raise NotFound(f"no mailbox {krid} for {person.username}")
+    return office
+
+
+async def office_log(
+    ports: Ports, person: Party, krid: str, *, before: int | None = None, limit: int = 50
+) -> tuple[Party, list[StoredEntry]]:
+    """The office's log (napló), newest first: what its persons did for it, from the audit
+    chain. Admins only."""
+    office = await admin_office(ports, person, krid)
+    async with ports.uow() as uow:
+        return office, await uow.audit.of_office(krid, before, limit)
 
 
 async def offices_of(ports: Ports, person: Party) -> list[tuple[Party, StaffRole]]:

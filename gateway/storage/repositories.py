@@ -519,19 +519,18 @@ class SqlAudit:
         return int(row.sequence), str(row.hash)
 
     async def entries(self, after: int | None, limit: int) -> list[StoredEntry]:
-        # Every column read as the driver hands it over, past our own types, so an altered
-        # value reaches the verifier as it is instead of failing here (see StoredEntry).
-        raw = [type_coerce(column, NullType()).label(column.name)
-               for column in audit_entries.c]
-        statement = select(*raw).order_by(audit_entries.c.sequence).limit(limit)
+        statement = _raw_entries().order_by(audit_entries.c.sequence).limit(limit)
         if after is not None:
             statement = statement.where(audit_entries.c.sequence > after)
-        result = await self._connection.execute(statement)
-        return [StoredEntry(
-            sequence=row.sequence, at=_stored_time(row.at), actor=row.actor, action=row.action,
-            registration_number=row.registration_number, sha256=row.sha256, detail=row.detail,
-            previous_hash=row.previous_hash, hash=row.hash, office_krid=row.office_krid,
-        ) for row in result]
+        return [_stored_entry(row) for row in await self._connection.execute(statement)]
+
+    async def of_office(self, krid: str, before: int | None, limit: int) -> list[StoredEntry]:
+        statement = _raw_entries().where(audit_entries.c.office_krid == krid)
+        if before is not None:
+            statement = statement.where(audit_entries.c.sequence < before)
+        result = await self._connection.execute(
+            statement.order_by(audit_entries.c.sequence.desc()).limit(limit))
+        return [_stored_entry(row) for row in result]
 
     async def first_outside_chain(self) -> object | None:
         # One statement, so the head it compares with is the one committed with the entries.
@@ -540,6 +539,22 @@ class SqlAudit:
         outside = select(type_coerce(sequence, NullType())).where(
             or_(sequence < 1, sequence > head)).order_by(sequence).limit(1)
         return (await self._connection.execute(outside)).scalar_one_or_none()
+
+
+def _raw_entries() -> Select[Any]:
+    # Every column read as the driver hands it over, past our own types, so an altered value
+    # reaches the verifier as it is instead of failing here (see StoredEntry).
+    columns: list[Any] = [type_coerce(column, NullType()).label(column.name)
+                          for column in audit_entries.c]
+    return select(*columns)
+
+
+def _stored_entry(row: Any) -> StoredEntry:
+    return StoredEntry(
+        sequence=row.sequence, at=_stored_time(row.at), actor=row.actor, action=row.action,
+        registration_number=row.registration_number, sha256=row.sha256, detail=row.detail,
+        previous_hash=row.previous_hash, hash=row.hash, office_krid=row.office_krid,
+    )
 
 
 def _stored_time(value: object) -> object:

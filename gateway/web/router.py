@@ -14,9 +14,18 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.config import Settings
 from gateway.domain.documents import Document
-from gateway.domain.parties import Party, PartyKind
+from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.registration import BUDAPEST
-from gateway.errors import Expired, Forbidden, GatewayError, InvalidRequest, NotFound, Unauthorized
+from gateway.errors import (
+    Expired,
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    LastAdmin,
+    NotFound,
+    TooManyAdmins,
+    Unauthorized,
+)
 from gateway.multipart import attachment_disposition
 from gateway.services import deadlines, people, sandbox
 from gateway.services import documents as document_service
@@ -284,6 +293,80 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         return render(request, "expired.html", status_code=410)
     return finish(request, RedirectResponse(
         f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
+
+
+async def _staff_page(request: Request, person: Party, krid: str, *,
+                      problem: str | None = None, done: str | None = None) -> Response:
+    office = await staff_service.admin_office(_ports(request), person, krid)
+    _, members = await staff_service.list_staff(_ports(request), krid=krid)
+    return render(request, "staff.html", {
+        "office": office, "members": members, "problem": problem, "done": done,
+        "form": {} if problem is None else getattr(request.state, "staff_form", {}),
+    }, status_code=409 if problem in ("too_many_admins", "last_admin") else
+        400 if problem else 200)
+
+
+@router.get("/offices/{krid}/staff")
+async def staff_page(request: Request, krid: str) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    try:
+        return await _staff_page(request, person, krid,
+                                 done=request.query_params.get("done"))
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+
+
+@router.post("/offices/{krid}/staff")
+async def change_staff(request: Request, krid: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    ports = _ports(request)
+    username, role = str(form.get("person") or "").strip(), str(form.get("role") or "")
+    request.state.staff_form = {"person": username, "role": role}
+    try:
+        await staff_service.admin_office(ports, person, krid)  # admins only: 404 for others
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    try:
+        if form.get("action") == "revoke":
+            await staff_service.revoke_role(ports, krid=krid, username=username,
+                                            actor=person.username)
+        elif role in (r.value for r in StaffRole):
+            await staff_service.grant_role(ports, krid=krid, username=username,
+                                           role=StaffRole(role), actor=person.username)
+        else:
+            return await _staff_page(request, person, krid, problem="role")
+    except TooManyAdmins:
+        return await _staff_page(request, person, krid, problem="too_many_admins")
+    except LastAdmin:
+        return await _staff_page(request, person, krid, problem="last_admin")
+    except NotFound:
+        return await _staff_page(request, person, krid, problem="no_person")
+    return finish(request, RedirectResponse(
+        f"/ui/offices/{krid}/staff?{urlencode({'done': username})}", status_code=303))
+
+
+@router.get("/offices/{krid}/log")
+async def office_log(request: Request, krid: str) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    before = request.query_params.get("before")
+    try:
+        office, entries = await staff_service.office_log(
+            _ports(request), person, krid,
+            before=int(before) if before and before.isdigit() else None, limit=51)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    older = f"?before={entries[49].sequence}" if len(entries) > 50 else None
+    return render(request, "log.html", {"office": office, "entries": entries[:50],
+                                        "older": older})
 
 
 @router.get("/{anything:path}")

@@ -115,6 +115,32 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
 
 
+def log_in(page: Page, server: Server, who: tuple[str, str], language: str = "en") -> None:
+    page.goto(f"{server.url}/ui/login?lang={language}")
+    page.fill("#username", who[0])
+    page.fill("#password", who[1])
+    page.click("button[type=submit]")
+
+
+def test_an_admin_grants_and_revokes_a_clerk_and_reads_the_log(
+    server: Server, page: Page
+) -> None:
+    log_in(page, server, DEMO_ADMIN)
+    page.click("text=Staff of DEMOHIVATAL")
+    page.fill("#person", "demopolgar")
+    page.select_option("#role", "clerk")
+    page.click("button:has-text('Save')")
+    assert "Saved: demopolgar." in page.inner_text("main")
+    assert "demopolgar" in page.inner_text("table")
+    page.fill("#person", "demopolgar")
+    page.check("input[value=revoke]")
+    page.click("button:has-text('Save')")
+    assert "demopolgar" not in page.inner_text("table")
+    page.click("text=The office's log")
+    log = page.inner_text("table")
+    assert "demopolgar: clerk" in log and "granted a role" in log and "revoked a role" in log
+
+
 def axe_findings(page: Page) -> list[dict[str, Any]]:
     page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(
@@ -145,6 +171,9 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         findings[f"/ui/mailbox/100000001 ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
         findings[f"/ui/documents/… ({language})"] = axe_findings(page)
+        for where in ("staff", "log"):
+            page.goto(f"{server.url}/ui/offices/100000001/{where}?lang={language}")
+            findings[f"/ui/offices/…/{where} ({language})"] = axe_findings(page)
         page.click("form.logout button")
         page.wait_for_url(f"{server.url}/ui/login")
     page.goto(f"{server.url}/status")

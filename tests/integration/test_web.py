@@ -337,3 +337,58 @@ async def test_a_person_without_a_role_gets_404_everywhere(gw: Gateway) -> None:
     assert ack.status_code == 404
     assert (await gw.client.get(f"/api/v1/documents/{number}",
                                 auth=office.auth)).json()["delivery_state"] == "waiting"
+
+
+async def test_an_admin_grants_and_revokes_and_reads_the_log(gw: Gateway) -> None:
+    office, admin = await _staffed_office(gw, StaffRole.ADMIN)
+    clerk = await new_citizen(gw.ports)
+    sender = await new_org(gw.ports)
+    number = (await upload(gw.client, sender, office)).json()["registration_number"]
+    gw.client.headers["Accept-Language"] = "en"
+    await log_in(gw.client, admin)
+    staff = f"/ui/offices/{office.krid}/staff"
+    page = await gw.client.get(staff)
+    assert page.status_code == 200 and admin.username in page.text
+    assert (await gw.client.post(staff, data={"person": clerk.username, "role": "clerk",
+                                             "action": "grant"})).status_code == 403
+    granted = await gw.client.post(staff, data={
+        "csrf_token": token_of(page), "person": clerk.username, "role": "clerk",
+        "action": "grant"})
+    assert granted.status_code == 303
+    assert clerk.username in (await gw.client.get(granted.headers["location"])).text
+    for data, status, message in (
+        ({"person": admin.username, "role": "clerk", "action": "grant"}, 409,
+         "The last admin stays"),
+        ({"person": admin.username, "action": "revoke"}, 409, "The last admin stays"),
+        ({"person": "nincs-ilyen", "role": "clerk", "action": "grant"}, 400,
+         "no person with that username"),
+        ({"person": clerk.username, "role": "fonok", "action": "grant"}, 400,
+         "Choose a role"),
+    ):
+        refused = await gw.client.post(staff, data={"csrf_token": token_of(page), **data})
+        assert refused.status_code == status and message in refused.text, data
+
+    # The clerk works the mailbox; the admin reads it in the log with the clerk's name.
+    gw.client.cookies.clear()
+    await log_in(gw.client, clerk)
+    await gw.client.get(f"/ui/documents/{number}/content")
+    for path in (staff, f"/ui/offices/{office.krid}/log"):
+        assert (await gw.client.get(path)).status_code == 404  # a clerk is no admin
+    chooser = await gw.client.get("/ui/")
+    assert (await gw.client.post(staff, data={
+        "csrf_token": token_of(chooser), "person": clerk.username, "role": "admin",
+        "action": "grant"})).status_code == 404
+    gw.client.cookies.clear()
+    await log_in(gw.client, admin)
+    page = await gw.client.get(staff)
+    revoked = await gw.client.post(staff, data={
+        "csrf_token": token_of(page), "person": clerk.username, "action": "revoke"})
+    assert revoked.status_code == 303
+    log = await gw.client.get(f"/ui/offices/{office.krid}/log?lang=en")
+    assert log.status_code == 200
+    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
+                      log.text)
+    assert rows == [(admin.username, "revoked a role", f"{clerk.username}: clerk"),
+                    (clerk.username, "downloaded", number),
+                    (admin.username, "granted a role", f"{clerk.username}: clerk"),
+                    ("cli", "granted a role", f"{admin.username}: admin")]
