@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from gateway.domain.documents import UploadRequest
 from gateway.domain.parties import ORGANISATION_KINDS, PartyKind
 from gateway.errors import InvalidRequest
+from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import (
@@ -23,15 +23,11 @@ from gateway.rest.models import (
     OfficesOut,
     local,
 )
-from gateway.rest.multipart import ReceivedForm, receive_form
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services.ports import OfficeQuery
 
 router = APIRouter(prefix="/api/v1")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -63,35 +59,6 @@ _UPLOAD_BODY = {
 }
 
 
-def _flag(fields: dict[str, str], name: str) -> bool:
-    value = fields.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InvalidRequest(f"{name} must be true or false", field=name)
-
-
-def _upload_request(form: ReceivedForm) -> UploadRequest:
-    fields = form.fields
-    return UploadRequest(
-        file_name=form.file_name or "",
-        doc_type_office=fields.get("doc_type_office", ""),
-        doc_type_id=fields.get("doc_type_id", ""),
-        doc_type_description=fields.get("doc_type_description", ""),
-        recipient_krid=fields.get("recipient_krid"),
-        recipient_code=fields.get("recipient_code"),
-        note=fields.get("note"),
-        reference_number=fields.get("reference_number"),
-        sha256=fields.get("sha256"),
-        sha1=fields.get("sha1"),
-        reply_encryption=_flag(fields, "reply_encryption"),
-        return_receipt=_flag(fields, "return_receipt"),
-        encrypt=_flag(fields, "encrypt"),
-        require_encryption=_flag(fields, "require_encryption"),
-    )
-
-
 @router.post("/documents", status_code=201, response_model=AcceptanceOut,
              openapi_extra=_UPLOAD_BODY, summary="Send a document")
 async def upload_document(
@@ -104,7 +71,7 @@ async def upload_document(
     try:
         form = await receive_form(request.headers.get("content-type", ""), request.stream(),
                                   content)
-        upload = _upload_request(form)
+        upload = upload_request(form)
     except ClientDisconnect as exc:
         await content.discard()
         raise InvalidRequest("the upload was interrupted before it ended") from exc

@@ -94,10 +94,13 @@ async def accept_document(
     request: UploadRequest,
     content: StagedContent,
     idempotency_key: str | None = None,
+    *,
+    person: str | None = None,
 ) -> Acceptance:
     """Register a document whose bytes are staged in ``content``: check it, encrypt it for the
     addressee when that is due, give it the next registration number and its dates in one
-    transaction, then move the bytes into the store.
+    transaction, then move the bytes into the store. ``person``: who sent it for ``sender``
+    in the browser (the audit entry names them).
 
     Whatever is refused or fails, the staged bytes are removed and no number is consumed:
     the counter increment is part of the transaction that rolls back.
@@ -111,12 +114,12 @@ async def accept_document(
         if stored is not content:
             await content.discard()  # the plaintext is never stored
         acceptance = await _accept(ports, sender, request, stored, content.sha256,
-                                   idempotency_key)
+                                   idempotency_key, person)
     except GatewayError as refusal:
         await _discard(content, stored)
         ports.telemetry.refused(refusal.code)
         if ports.acceptance_evidence and not isinstance(refusal, Unavailable):
-            await _audit_refusal(ports, sender, refusal, content)
+            await _audit_refusal(ports, sender, refusal, content, person)
         raise
     except BaseException:
         await _discard(content, stored)
@@ -180,17 +183,19 @@ async def _encrypted_if_due(
 
 
 async def _audit_refusal(
-    ports: Ports, sender: Party, refusal: GatewayError, content: StagedContent
+    ports: Ports, sender: Party, refusal: GatewayError, content: StagedContent,
+    person: str | None,
 ) -> None:
     """A refusal is recorded in its own transaction: the upload's own rolled back."""
     try:
         sha256: str | None = content.sha256
     except RuntimeError:  # refused before all bytes arrived
         sha256 = None
+    actor, office_krid = _actor(sender, person)
     async with ports.write_uow() as uow:
         await uow.audit.append(AuditEvent(
-            at=ports.clock.now(), actor=sender.username, action=AuditAction.REFUSED,
-            sha256=sha256, detail=refusal.code))
+            at=ports.clock.now(), actor=actor, office_krid=office_krid,
+            action=AuditAction.REFUSED, sha256=sha256, detail=refusal.code))
         await uow.commit()
 
 
@@ -201,6 +206,7 @@ async def _accept(
     content: StagedContent,
     submitted_sha256: str,
     idempotency_key: str | None,
+    person: str | None,
 ) -> Acceptance:
     """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent."""
     encrypted = content.sha256 != submitted_sha256
@@ -259,9 +265,11 @@ async def _accept(
                                        file_name=file_name, sha256=content.sha256,
                                        at=registered_at, timestamp_token=token,
                                    )))
+            actor, office_krid = _actor(sender, person)
             await uow.audit.append(AuditEvent(
-                at=registered_at, actor=sender.username, action=AuditAction.ACCEPTED,
-                registration_number=number, sha256=content.sha256))
+                at=registered_at, actor=actor, office_krid=office_krid,
+                action=AuditAction.ACCEPTED, registration_number=number,
+                sha256=content.sha256))
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
                       file_name)

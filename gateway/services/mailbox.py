@@ -96,6 +96,17 @@ async def browse_mailbox(
     ))
 
 
+async def sent_documents(
+    ports: Ports, party: Party, *, limit: int = 25, cursor: str | None = None
+) -> MailboxPage:
+    """What the party sent, newest first, each with its delivery state."""
+    async with ports.uow() as uow:
+        rows = await uow.documents.sent_by(party.id, _decode_cursor(cursor) if cursor else None,
+                                           limit + 1)
+    items = rows[:limit]
+    return MailboxPage(items, _encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
 async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
     """Organisations matching every given filter (name: case-insensitive substring)."""
     async with ports.uow() as uow:

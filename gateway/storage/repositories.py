@@ -357,6 +357,14 @@ class SqlDocuments:
         result = await self._connection.execute(statement)
         return [_document(row) for row in result.mappings()]
 
+    async def sent_by(self, sender_id: int, before_id: int | None, limit: int) -> list[Document]:
+        statement = _document_select().where(documents.c.sender_id == sender_id)
+        if before_id is not None:
+            statement = statement.where(documents.c.id < before_id)
+        result = await self._connection.execute(
+            statement.order_by(documents.c.id.desc()).limit(limit))
+        return [_document(row) for row in result.mappings()]
+
     async def acknowledge(self, document_id: int, at: datetime) -> None:
         await self._connection.execute(
             update(documents)

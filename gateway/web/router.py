@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from gateway.config import Settings
 from gateway.domain.documents import Document
@@ -26,13 +27,14 @@ from gateway.errors import (
     TooManyAdmins,
     Unauthorized,
 )
+from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
 from gateway.services import deadlines, people, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import staff as staff_service
 from gateway.services.auth import CredentialCache
-from gateway.services.ports import Ports, ReceiptRecord
+from gateway.services.ports import OfficeQuery, Ports, ReceiptRecord
 from gateway.web.pages import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -293,6 +295,91 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         return render(request, "expired.html", status_code=410)
     return finish(request, RedirectResponse(
         f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
+
+
+async def _send_page(request: Request, office: Party, *, problem: str | None = None,
+                     fields: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    query = request.query_params
+    found: list[Party] = []
+    if query.get("office_q"):
+        found = await mailbox_service.find_offices(
+            _ports(request), OfficeQuery(name=query.get("office_q")))
+    form = dict(fields or {})
+    if "recipient_krid" not in form and query.get("recipient_krid"):
+        form["recipient_krid"] = query.get("recipient_krid") or ""
+    return render(request, "send.html", {
+        "office": office, "found": found[:20], "searched": query.get("office_q"),
+        "problem": problem, "form": form,
+    }, status_code=status_code)
+
+
+@router.get("/send")
+async def send_page(request: Request) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    try:
+        office, _ = await staff_service.office_for(_ports(request), person,
+                                                   request.query_params.get("box", ""))
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    return await _send_page(request, office)
+
+
+@router.post("/send")
+async def send(request: Request) -> Response:
+    """The file streams into the blob store as it arrives (as a REST upload does); the form's
+    token can only be read after the body, so a missing one discards the staged bytes."""
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    ports = _ports(request)
+    try:
+        office, _ = await staff_service.office_for(ports, person,
+                                                   request.query_params.get("box", ""))
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    content = document_service.start_upload(ports)
+    try:
+        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
+                                  content)
+    except ClientDisconnect:
+        await content.discard()
+        return Response(status_code=400)
+    except GatewayError as error:
+        await content.discard()
+        return await _send_page(request, office, problem=error.code, status_code=400)
+    except BaseException:
+        await content.discard()
+        raise
+    if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
+        await content.discard()
+        return _refused(request)
+    try:
+        acceptance = await document_service.accept_document(
+            ports, office, upload_request(form), content, person=person.username)
+    except GatewayError as error:  # accept_document removed the staged bytes
+        return await _send_page(request, office, problem=error.code, fields=form.fields,
+                                status_code=400)
+    return render(request, "accepted.html", {"office": office, "acceptance": acceptance})
+
+
+@router.get("/sent")
+async def sent_page(request: Request) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    ports, query = _ports(request), request.query_params
+    try:
+        office, _ = await staff_service.office_for(ports, person, query.get("box", ""))
+        page = await mailbox_service.sent_documents(ports, office,
+                                                    cursor=query.get("cursor") or None)
+    except (NotFound, InvalidRequest):
+        return render(request, "not_found.html", status_code=404)
+    older = ("?" + urlencode({"box": office.krid or "", "cursor": page.next_cursor})
+             if page.next_cursor else None)
+    return render(request, "sent.html", {"office": office, "documents": page.items,
+                                         "older": older})
 
 
 async def _staff_page(request: Request, person: Party, krid: str, *,

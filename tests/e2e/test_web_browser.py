@@ -114,6 +114,28 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     receipts = httpx.get(f"{server.url}/api/v1/documents/{number}/receipts", auth=DEMOCEG)
     assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
 
+    # The clerk answers: the number comes at once, the state later.
+    page.click("text=Back to the mailbox of DEMOHIVATAL")
+    page.click("text=Send a document")
+    page.fill("#office_q", "Demo Cég")
+    page.click("button:has-text('Search')")
+    page.click("text=Send to 100000002")
+    answer = tmp_path / "valasz.pdf"
+    answer.write_bytes(b"%PDF-1.7\nValasz\n%%EOF\n")
+    page.set_input_files("#file", str(answer))
+    page.fill("#doc_type_office", "DEMO")
+    page.fill("#doc_type_id", "VALASZ")
+    page.fill("#doc_type_description", "Válasz")
+    page.fill("#reference_number", number)
+    page.click("button:has-text('Send')")
+    sent = page.inner_text("#registration-number")
+    assert sent.startswith("100000002")
+    page.click("text=Sent documents")
+    assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
+    httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
+    page.reload()
+    assert "downloaded" in page.inner_text(f"tr:has-text('{sent}')")
+
 
 def log_in(page: Page, server: Server, who: tuple[str, str], language: str = "en") -> None:
     page.goto(f"{server.url}/ui/login?lang={language}")
@@ -171,9 +193,11 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         findings[f"/ui/mailbox/100000001 ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
         findings[f"/ui/documents/… ({language})"] = axe_findings(page)
-        for where in ("staff", "log"):
-            page.goto(f"{server.url}/ui/offices/100000001/{where}?lang={language}")
-            findings[f"/ui/offices/…/{where} ({language})"] = axe_findings(page)
+        for where in ("offices/100000001/staff", "offices/100000001/log",
+                      "send?box=100000001&office_q=Demo", "sent?box=100000001"):
+            separator = "&" if "?" in where else "?"
+            page.goto(f"{server.url}/ui/{where}{separator}lang={language}")
+            findings[f"/ui/{where} ({language})"] = axe_findings(page)
         page.click("form.logout button")
         page.wait_for_url(f"{server.url}/ui/login")
     page.goto(f"{server.url}/status")

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.domain.parties import PartyKind, StaffRole
 from gateway.services import staff as staff_service
-from tests.helpers import PDF, Account, new_citizen, new_org, upload
+from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
 from tests.integration.conftest import Gateway
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -392,3 +392,73 @@ async def test_an_admin_grants_and_revokes_and_reads_the_log(gw: Gateway) -> Non
                     (clerk.username, "downloaded", number),
                     (admin.username, "granted a role", f"{clerk.username}: clerk"),
                     ("cli", "granted a role", f"{admin.username}: admin")]
+
+
+async def test_send_answers_the_number_at_once_and_sent_shows_it(gw: Gateway) -> None:
+    office, clerk = await _staffed_office(gw)
+    addressee = await new_org(gw.ports, name="Címzett Városháza")
+    gw.client.headers["Accept-Language"] = "en"
+    await log_in(gw.client, clerk)
+    form = await gw.client.get(f"/ui/send?box={office.krid}&office_q=címzett VÁROS")
+    assert form.status_code == 200
+    assert f'recipient_krid={addressee.krid}' in form.text  # the office search found it
+    chosen = await gw.client.get(f"/ui/send?box={office.krid}&recipient_krid={addressee.krid}")
+    assert f'value="{addressee.krid}"' in chosen.text
+    fields = {"csrf_token": token_of(form), "recipient_krid": addressee.krid or "",
+              "doc_type_office": "TESZT", "doc_type_id": "VALASZ",
+              "doc_type_description": "Válasz", "reference_number": "UI/1",
+              "note": "böngészőből", "return_receipt": "true"}
+    sent = await gw.client.post(f"/ui/send?box={office.krid}", data=fields,
+                                files={"file": ("valasz.pdf", PDF)})
+    assert sent.status_code == 200, sent.text
+    number = re.search(r'id="registration-number">(\d{27})<', sent.text)
+    assert number is not None and number.group(1).startswith(addressee.krid or "")
+    metadata = (await gw.client.get(f"/api/v1/documents/{number.group(1)}",
+                                    auth=addressee.auth)).json()
+    assert metadata["sender"]["krid"] == office.krid and metadata["return_receipt"] is True
+    assert (metadata["reference_number"], metadata["note"]) == ("UI/1", "böngészőből")
+    listing = await gw.client.get(f"/ui/sent?box={office.krid}")
+    assert number.group(1) in listing.text and "waiting" in listing.text
+    async with gw.ports.uow() as uow:
+        entries = await uow.audit.entries(None, 100_000)
+    assert [(e.actor, e.action, e.office_krid) for e in entries
+            if e.registration_number == number.group(1)] == \
+        [(clerk.username, "accepted", office.krid)]
+
+
+async def test_a_refused_send_leaves_nothing(gw: Gateway) -> None:
+    office, clerk = await _staffed_office(gw)
+    addressee = await new_org(gw.ports)
+    await log_in(gw.client, clerk)
+    page = await gw.client.get(f"/ui/send?box={office.krid}&lang=en")
+    fields = {"recipient_krid": addressee.krid or "", "doc_type_office": "T",
+              "doc_type_id": "T", "doc_type_description": "T"}
+    no_token = await gw.client.post(f"/ui/send?box={office.krid}", data=fields,
+                                    files={"file": ("a.pdf", PDF)})
+    assert no_token.status_code == 403
+    wrong = await gw.client.post(f"/ui/send?box={office.krid}&lang=en",
+                                 data={**fields, "csrf_token": token_of(page)},
+                                 files={"file": ("virus.exe", b"MZ")})
+    assert wrong.status_code == 400 and "cannot be sent" in wrong.text
+    missing = await gw.client.post(f"/ui/send?box={office.krid}&lang=en",
+                                   data={"csrf_token": token_of(page)},
+                                   files={"file": ("a.pdf", PDF)})
+    assert missing.status_code == 400 and "nothing was sent" in missing.text
+    assert stored_files(gw.blob_root) == []
+    assert (await gw.client.get("/api/v1/mailbox", auth=addressee.auth)).json()["items"] == []
+    # No number was consumed: the addressee's next document is its first of the day.
+    first = (await upload(gw.client, office, addressee)).json()["registration_number"]
+    assert first.endswith("000001")
+
+
+async def test_send_and_sent_are_404_for_others(gw: Gateway) -> None:
+    office, _clerk = await _staffed_office(gw)
+    stranger = await new_citizen(gw.ports)
+    await log_in(gw.client, stranger)
+    for path in (f"/ui/send?box={office.krid}", f"/ui/sent?box={office.krid}", "/ui/send"):
+        assert (await gw.client.get(path)).status_code == 404, path
+    chooser = await gw.client.get("/ui/")
+    refused = await gw.client.post(f"/ui/send?box={office.krid}",
+                                   data={"csrf_token": token_of(chooser)},
+                                   files={"file": ("a.pdf", PDF)})
+    assert refused.status_code == 404

@@ -1,5 +1,6 @@
-"""Streaming ``multipart/form-data`` reader for uploads: the ``file`` part goes straight into
-the staged content (hashed and written as bytes arrive); the small text fields are collected."""
+"""Streaming ``multipart/form-data`` reader for uploads, shared by the doors that take files
+(REST, the browser's send form): the ``file`` part goes straight into the staged content
+(hashed and written as bytes arrive); the small text fields are collected."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from gateway.domain.documents import UploadRequest
 from gateway.errors import InvalidRequest
 from gateway.multipart import PartReader, feed
 from gateway.services.ports import StagedContent
@@ -93,3 +95,37 @@ async def receive_form(
         raise InvalidRequest("the upload has no file part", field=FILE_FIELD)
     await content.finish()
     return form
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(fields: dict[str, str], name: str) -> bool:
+    value = fields.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidRequest(f"{name} must be true or false", field=name)
+
+
+def upload_request(form: ReceivedForm) -> UploadRequest:
+    """The upload a received form asks for (the same field names on every door)."""
+    fields = form.fields
+    return UploadRequest(
+        file_name=form.file_name or "",
+        doc_type_office=fields.get("doc_type_office", ""),
+        doc_type_id=fields.get("doc_type_id", ""),
+        doc_type_description=fields.get("doc_type_description", ""),
+        recipient_krid=fields.get("recipient_krid"),
+        recipient_code=fields.get("recipient_code"),
+        note=fields.get("note"),
+        reference_number=fields.get("reference_number"),
+        sha256=fields.get("sha256"),
+        sha1=fields.get("sha1"),
+        reply_encryption=_flag(fields, "reply_encryption"),
+        return_receipt=_flag(fields, "return_receipt"),
+        encrypt=_flag(fields, "encrypt"),
+        require_encryption=_flag(fields, "require_encryption"),
+    )
