@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year lint typecheck pytest bench bench-deadlines clean tools messages
+.PHONY: run test test-next-year lint typecheck pytest bench bench-deadlines bench-web clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ messages: $(VENV)/.installed-dev
 	mkdir -p var
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -o var/messages.pot .
 	$(BIN)/pybabel -q update -i var/messages.pot -d gateway/web/locale --no-fuzzy-matching
+
+# The browser's mailbox page with 100,000 documents in the office, and a 200 MiB send.
+bench-web: TOOLS = wrk curl
+bench-web: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.web
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -212,12 +212,14 @@ async def mailbox(request: Request, krid: str) -> Response:
         until=_budapest_midnight(until + timedelta(days=1)) if until else None,
         text=query.get("q") or None,
     )
+    limit = query.get("limit", "25")
+    size = int(limit) if limit.isdigit() and 10 <= int(limit) <= 100 else 25
     try:
-        page = await mailbox_service.browse_mailbox(ports, office, filters,
+        page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size,
                                                     cursor=query.get("cursor") or None)
     except InvalidRequest:
         problems.append("cursor")
-        page = await mailbox_service.browse_mailbox(ports, office, filters)
+        page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size)
     older = None
     if page.next_cursor:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},

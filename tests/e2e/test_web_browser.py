@@ -4,6 +4,7 @@ in both languages."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,10 @@ from playwright.sync_api import Page, sync_playwright
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.test_status_page import CHROMIUM_FLAGS
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# The README's pictures: taken by these tests, written to docs/ when KAPU_UPDATE_SCREENSHOTS=1.
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 DEMO_ADMIN = ("demoadmin", "demoadmin-jelszo")
 DEMO_CLERK = ("demougyintezo", "demougyintezo-jelszo")
 DEMOCEG = ("DEMOCEG", "democeg-jelszo")
@@ -54,6 +58,13 @@ def page() -> Iterator[Page]:
         browser.close()
 
 
+def shoot(page: Page, name: str, tmp_path: Path) -> None:
+    target = SCREENSHOTS if os.environ.get("KAPU_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    assert (target / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def press(page: Page, key: str, times: int = 1) -> None:
     for _ in range(times):
         page.keyboard.press(key)
@@ -65,9 +76,10 @@ def focused(page: Page) -> str:
         " return e.id || e.name || e.textContent.trim(); }"))
 
 
-def test_keyboard_only_login_and_logout(server: Server, page: Page) -> None:
+def test_keyboard_only_login_and_logout(server: Server, page: Page, tmp_path: Path) -> None:
     page.goto(f"{server.url}/ui/?lang=en")
     assert page.url.startswith(f"{server.url}/ui/login")
+    shoot(page, "login", tmp_path)
     # Tab order: skip link, language links, then the form.
     press(page, "Tab")
     assert focused(page) == "Skip to the content"
@@ -102,7 +114,9 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     page.click("text=DEMOHIVATAL")
     page.fill("#q", "bongeszo-kerelem")
     page.click("form.filters button")
+    shoot(page, "mailbox", tmp_path)
     page.click(f"text={number}")
+    shoot(page, "document", tmp_path)
     assert page.inner_text("#state") == "waiting"
     with page.expect_download() as download:
         page.click("text=Download bongeszo-kerelem.pdf")
@@ -129,6 +143,7 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     page.fill("#reference_number", number)
     page.click("button:has-text('Send')")
     sent = page.inner_text("#registration-number")
+    shoot(page, "sent-at-once", tmp_path)
     assert sent.startswith("100000002")
     page.click("text=Sent documents")
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
