@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from gateway.config import Settings
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind, StaffRole
+from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import BUDAPEST
 from gateway.errors import (
     Expired,
@@ -277,6 +278,38 @@ async def document_content(request: Request, registration_number: str) -> Respon
                "Content-Disposition": attachment_disposition(document.file_name)}
     return finish(request, StreamingResponse(chunks, media_type="application/octet-stream",
                                              headers=headers))
+
+
+@router.get("/documents/{registration_number}/timestamp")
+async def document_timestamp(request: Request, registration_number: str) -> Response:
+    """The RFC 3161 token issued at acceptance (``openssl ts -verify`` reads it)."""
+    try:
+        found = await _document(request, registration_number)
+        if found is None:
+            return _to_login(request)
+        _, office, _ = found
+        token = await document_service.timestamp_token(_ports(request), office,
+                                                       registration_number)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    return finish(request, Response(token, media_type="application/timestamp-reply", headers={
+        "Content-Disposition": f'attachment; filename="{registration_number}.tst"'}))
+
+
+@router.get("/documents/{registration_number}/receipts/{kind}")
+async def document_receipt(request: Request, registration_number: str, kind: str) -> Response:
+    """A signed receipt (XML; ``xmlsec1 --verify`` checks it) of a document the office sent."""
+    try:
+        found = await _document(request, registration_number)
+        if found is None:
+            return _to_login(request)
+        _, office, _ = found
+        receipt = await document_service.receipt(_ports(request), office, registration_number,
+                                                 ReceiptKind(kind))
+    except (NotFound, ValueError):
+        return render(request, "not_found.html", status_code=404)
+    return finish(request, Response(receipt, media_type="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{registration_number}-{kind}.xml"'}))
 
 
 @router.post("/documents/{registration_number}/ack")

@@ -76,7 +76,19 @@ def focused(page: Page) -> str:
         " return e.id || e.name || e.textContent.trim(); }"))
 
 
-def test_keyboard_only_login_and_logout(server: Server, page: Page, tmp_path: Path) -> None:
+def tab_to(page: Page, name: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        if focused(page) == name:
+            return
+        press(page, "Tab")
+    raise AssertionError(f"{name!r} cannot be reached with Tab")
+
+
+def test_keyboard_only_login_mailbox_document_download_logout(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    content = b"%PDF-1.7\nBillentyuzet\n%%EOF\n"
+    number = send_to_demohivatal(server, content, "billentyuzet.pdf")
     page.goto(f"{server.url}/ui/?lang=en")
     assert page.url.startswith(f"{server.url}/ui/login")
     shoot(page, "login", tmp_path)
@@ -93,6 +105,18 @@ def test_keyboard_only_login_and_logout(server: Server, page: Page, tmp_path: Pa
     page.wait_for_url(f"{server.url}/ui/?lang=en")  # back where the login was asked for
     assert page.inner_text("h1") == "Your mailboxes"
     assert "DEMOHIVATAL" in page.inner_text("main")
+    tab_to(page, "DEMOHIVATAL")
+    press(page, "Enter")
+    page.wait_for_url(f"{server.url}/ui/mailbox/100000001")
+    tab_to(page, number, limit=200)
+    press(page, "Enter")
+    page.wait_for_url(f"{server.url}/ui/documents/{number}")
+    tab_to(page, "Download billentyuzet.pdf")
+    with page.expect_download() as download:
+        press(page, "Enter")
+    saved = tmp_path / "billentyuzet.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == content
     # The focus ring is visible: an outline, not the browser's none.
     while focused(page) != "Log out":
         press(page, "Tab")
@@ -150,6 +174,15 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
     page.reload()
     assert "downloaded" in page.inner_text(f"tr:has-text('{sent}')")
+
+
+def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:
+    log_in(page, server, ("demopolgar", "demopolgar-jelszo"))
+    for path in ("/ui/mailbox/100000001", "/ui/offices/100000001/staff",
+                 "/ui/send?box=100000001"):
+        answer = page.goto(f"{server.url}{path}")
+        assert answer is not None and answer.status == 404, path
+        assert page.inner_text("h1") == "Not found"
 
 
 def log_in(page: Page, server: Server, who: tuple[str, str], language: str = "en") -> None:

@@ -317,6 +317,16 @@ async def test_sent_documents_show_their_receipts(gw: Gateway) -> None:
     page = await gw.client.get(f"/ui/documents/{number}?lang=en")
     assert page.status_code == 200 and "acceptance receipt" in page.text
     assert "Confirm the download" not in page.text  # only the addressee confirms
+    receipt = await gw.client.get(f"/ui/documents/{number}/receipts/acceptance")
+    expected = await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
+                                   auth=office.auth)
+    assert receipt.status_code == 200 and receipt.content == expected.content
+    assert receipt.headers["content-type"] == "application/xml"
+    token = await gw.client.get(f"/ui/documents/{number}/timestamp")
+    assert token.content == (await gw.client.get(f"/api/v1/documents/{number}/timestamp",
+                                                 auth=office.auth)).content
+    assert (await gw.client.get(f"/ui/documents/{number}/receipts/download")).status_code == 404
+    assert (await gw.client.get(f"/ui/documents/{number}/receipts/nonsense")).status_code == 404
 
 
 async def test_a_person_without_a_role_gets_404_everywhere(gw: Gateway) -> None:
@@ -327,7 +337,8 @@ async def test_a_person_without_a_role_gets_404_everywhere(gw: Gateway) -> None:
     await log_in(gw.client, stranger)
     chooser = await gw.client.get("/ui/")
     for path in (f"/ui/mailbox/{office.krid}", f"/ui/documents/{number}",
-                 f"/ui/documents/{number}/content", "/ui/mailbox/999999999",
+                 f"/ui/documents/{number}/content", f"/ui/documents/{number}/timestamp",
+                 f"/ui/documents/{number}/receipts/acceptance", "/ui/mailbox/999999999",
                  f"/ui/documents/{'1' * 27}"):
         answer = await gw.client.get(path)
         assert answer.status_code == 404, path
