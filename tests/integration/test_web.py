@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway.config import Settings
 from gateway.domain.parties import PartyKind, StaffRole
 from gateway.services import staff as staff_service
+from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -473,3 +476,25 @@ async def test_send_and_sent_are_404_for_others(gw: Gateway) -> None:
                                    data={"csrf_token": token_of(chooser)},
                                    files={"file": ("a.pdf", PDF)})
     assert refused.status_code == 404
+
+
+async def test_production_marks_the_cookies_secure(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> None:
+    person_settings = Settings(
+        database_url=database_url, data_dir=tmp_path / "data", background_jobs=False,
+        environment="production", ca_cert_file=keys_dir / "ca.pem",
+        signing_key_file=keys_dir / "signing.key.pem", signing_cert_file=keys_dir / "signing.pem",
+        tsa_key_file=keys_dir / "tsa.key.pem", tsa_cert_file=keys_dir / "tsa.pem")
+    async for gw in _start(person_settings, clock):
+        person = await new_citizen(gw.ports)
+        page = await gw.client.get("/ui/login")
+        assert "Secure" in page.headers["set-cookie"]
+        # A browser sends Secure cookies back over HTTPS only; the test client speaks plain
+        # HTTP, so the cookie goes back by hand.
+        answer = await gw.client.post("/ui/login", headers={
+            "Cookie": f"kapu_csrf={token_of(page)}"}, data={
+            "csrf_token": token_of(page), "username": person.username,
+            "password": person.password})
+        assert answer.status_code == 303
+        assert all("Secure" in cookie for cookie in answer.headers.get_list("set-cookie"))
