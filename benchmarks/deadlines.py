@@ -19,14 +19,12 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 
-from benchmarks.run import ADMIN_DSN, ROOT, admin_sql, kapu, parse_ms, start_server
+from benchmarks.run import ROOT, Scratch, kapu, parse_ms, scratch_database, start_server
 
 SEED = """
 INSERT INTO documents (registration_number, registered_at, valid_until, sender_id,
@@ -71,24 +69,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1,
                         help="wrk connections listing the mailbox during the sweep")
     args = parser.parse_args()
-    name = f"kapu_sweep_{secrets.token_hex(4)}"
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
-    host = ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    url = f"postgresql+asyncpg://{host}/{name}"
-    workdir = Path(tempfile.mkdtemp(prefix="kapu-sweep-"))
-    env = {**os.environ, "KAPU_DATABASE_URL": url, "KAPU_DATA_DIR": str(workdir),
-           "KAPU_BACKGROUND_JOBS": "0"}
+    with scratch_database("kapu_sweep") as scratch:
+        _run(args, scratch)
+
+
+def _run(args: argparse.Namespace, scratch: Scratch) -> None:
+    url, workdir, env = scratch.url, scratch.workdir, scratch.env
     server = None
     try:
-        subprocess.run([sys.executable, "-m", "gateway", "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
         kapu(env, "org", "add", "--krid", "900000011", "--short-name", "SWEEPSENDER",
              "--name", "Sweep Sender")
         office = kapu(env, "org", "add", "--krid", "900000012", "--short-name", "SWEEPOFFICE",
                       "--name", "Sweep Office")
         print(f"seeding {args.documents} waiting documents …", flush=True)
         started = time.perf_counter()
-        asyncio.run(_seed(f"postgresql://{host}/{name}", args.documents))
+        asyncio.run(_seed(scratch.dsn, args.documents))
         print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
         port = 18000 + secrets.randbelow(1000)
         server = start_server(env, port)
@@ -122,7 +117,6 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -331,6 +333,33 @@ async def admin_sql(statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+@dataclass
+class Scratch:
+    """A throwaway PostgreSQL database, migrated, and a work directory for one benchmark."""
+
+    dsn: str  # for asyncpg
+    url: str  # for Kapu
+    workdir: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[Scratch]:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    host = ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    url = f"postgresql+asyncpg://{host}/{name}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    env = {**os.environ, "KAPU_DATABASE_URL": url, "KAPU_DATA_DIR": str(workdir),
+           "KAPU_BACKGROUND_JOBS": "0"}
+    try:
+        subprocess.run([sys.executable, "-m", "gateway", "db", "upgrade"], env=env, check=True,
+                       capture_output=True)
+        yield Scratch(f"postgresql://{host}/{name}", url, workdir, env)
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def run_one(database: str, duration: int, mib: int) -> Result:

@@ -18,8 +18,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import asyncpg
 import httpx
 
 from benchmarks.deadlines import SEED
-from benchmarks.run import ADMIN_DSN, ROOT, PeakSampler, admin_sql, kapu, parse_ms, rss_mib
+from benchmarks.run import ROOT, PeakSampler, Scratch, kapu, parse_ms, rss_mib, scratch_database
 from benchmarks.run import start_server as start
 
 CLERK_PASSWORD = "bench-ugyintezo-jelszo"  # a throwaway benchmark database
@@ -98,24 +96,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--big-mib", type=int, default=200)
     args = parser.parse_args()
-    name = f"kapu_web_{secrets.token_hex(4)}"
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
-    host = ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    url = f"postgresql+asyncpg://{host}/{name}"
-    workdir = Path(tempfile.mkdtemp(prefix="kapu-web-"))
-    env = {**os.environ, "KAPU_DATABASE_URL": url, "KAPU_DATA_DIR": str(workdir),
-           "KAPU_BACKGROUND_JOBS": "0"}
+    with scratch_database("kapu_web") as scratch:
+        _run(args, scratch)
+
+
+def _run(args: argparse.Namespace, scratch: Scratch) -> None:
+    url, workdir, env = scratch.url, scratch.workdir, scratch.env
     server = None
     try:
-        subprocess.run([sys.executable, "-m", "gateway", "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
         kapu(env, "org", "add", "--krid", "900000021", "--short-name", "WEBSENDER",
              "--name", "Web Sender")
         kapu(env, "org", "add", "--krid", "900000022", "--short-name", "WEBOFFICE",
              "--name", "Web Office")
         asyncio.run(_clerk(url, workdir))
         print(f"seeding {args.documents} documents …", flush=True)
-        asyncio.run(_seed(f"postgresql://{host}/{name}", args.documents))
+        asyncio.run(_seed(scratch.dsn, args.documents))
         port = 18000 + secrets.randbelow(1000)
         server = start(env, port)
         base = f"http://127.0.0.1:{port}"
@@ -157,7 +152,6 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
