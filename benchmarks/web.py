@@ -5,7 +5,7 @@ through the browser's send form, on PostgreSQL.
 
 The documents are inserted with one SQL statement (generate_series). A clerk logs in through
 the login form; wrk then loads /ui/mailbox/KRID with the session's cookies: the first page of 50
-rows, and a free-text search. Finally curl posts a 200 MiB file to /ui/send as a browser would
+rows, a free-text search that every document matches, and one that none does (every row read). Finally curl posts a 200 MiB file to /ui/send as a browser would
 (multipart/form-data with the form's token), while the server's resident memory is sampled.
 """
 
@@ -121,8 +121,12 @@ def _run(args: argparse.Namespace, scratch: Scratch) -> None:
         result["mailbox_page_50_rows"] = _load(
             base, "/ui/mailbox/900000022?limit=50", cookie, args.connections, args.duration)
         print("mailbox search …", flush=True)
-        result["mailbox_search"] = _load(
+        result["mailbox_search_matching_all"] = _load(
             base, "/ui/mailbox/900000022?limit=50&q=bench", cookie, args.connections,
+            args.duration)
+        # The worst case: text that no document holds, so every row of the office is read.
+        result["mailbox_search_matching_none"] = _load(
+            base, "/ui/mailbox/900000022?limit=50&q=nincs-ilyen", cookie, args.connections,
             args.duration)
 
         big = workdir / "big.pdf"
