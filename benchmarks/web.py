@@ -5,8 +5,9 @@ through the browser's send form, on PostgreSQL.
 
 The documents are inserted with one SQL statement (generate_series). A clerk logs in through
 the login form; wrk then loads /ui/mailbox/KRID with the session's cookies: the first page of 50
-rows, a free-text search that every document matches, and one that none does (every row read). Finally curl posts a 200 MiB file to /ui/send as a browser would
-(multipart/form-data with the form's token), while the server's resident memory is sampled.
+rows, a free-text search that every document matches, and one that none does (every row read).
+Finally curl posts a 200 MiB file to /ui/send as a browser would (multipart/form-data with the
+form's token), while the server's resident memory is sampled.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from enum import StrEnum
 from gateway.domain.documents import Document
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
-from gateway.services.ports import MailboxQuery, OfficeQuery, Ports
+from gateway.services.ports import MailboxQuery, OfficeQuery, Ports, ReceiptRecord
 
 MAX_PAGE = 500
 
@@ -96,15 +96,25 @@ async def browse_mailbox(
     ))
 
 
+@dataclass(frozen=True)
+class SentPage:
+    items: list[Document]
+    receipts: dict[int, list[ReceiptRecord]]  # by document id
+    next_cursor: str | None
+
+
 async def sent_documents(
     ports: Ports, party: Party, *, limit: int = 25, cursor: str | None = None
-) -> MailboxPage:
-    """What the party sent, newest first, each with its delivery state."""
+) -> SentPage:
+    """What the party sent, newest first, each with its delivery state and receipts (the
+    feltöltés ellenőrzése)."""
     async with ports.uow() as uow:
         rows = await uow.documents.sent_by(party.id, _decode_cursor(cursor) if cursor else None,
                                            limit + 1)
-    items = rows[:limit]
-    return MailboxPage(items, _encode_cursor(items[-1].id) if len(rows) > limit else None)
+        items = rows[:limit]
+        receipts = await uow.receipts.of_documents([d.id for d in items])
+    return SentPage(items, receipts,
+                    _encode_cursor(items[-1].id) if len(rows) > limit else None)
 
 
 async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:

@@ -483,6 +483,17 @@ class SqlReceipts:
         )
         return [ReceiptRecord(ReceiptKind(row.kind), row.issued_at) for row in result]
 
+    async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:
+        found: dict[int, list[ReceiptRecord]] = {document_id: [] for document_id in document_ids}
+        if document_ids:
+            result = await self._connection.execute(
+                select(receipts.c.document_id, receipts.c.kind, receipts.c.issued_at)
+                .where(receipts.c.document_id.in_(document_ids)).order_by(receipts.c.id))
+            for row in result:
+                found[row.document_id].append(ReceiptRecord(ReceiptKind(row.kind),
+                                                            row.issued_at))
+        return found
+
     async def content(self, document_id: int, kind: ReceiptKind) -> bytes | None:
         result = await self._connection.execute(
             select(receipts.c.content)

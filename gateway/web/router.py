@@ -414,7 +414,7 @@ async def sent_page(request: Request) -> Response:
     older = ("?" + urlencode({"box": office.krid or "", "cursor": page.next_cursor})
              if page.next_cursor else None)
     return render(request, "sent.html", {"office": office, "documents": page.items,
-                                         "older": older})
+                                         "receipts": page.receipts, "older": older})
 
 
 async def _staff_page(request: Request, person: Party, krid: str, *,

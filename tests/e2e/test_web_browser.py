@@ -173,7 +173,8 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
     page.reload()
-    assert "downloaded" in page.inner_text(f"tr:has-text('{sent}')")
+    row = page.inner_text(f"tr:has-text('{sent}')")
+    assert "downloaded" in row and "download receipt" in row
 
 
 def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:

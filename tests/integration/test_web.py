@@ -433,11 +433,18 @@ async def test_send_answers_the_number_at_once_and_sent_shows_it(gw: Gateway) ->
     assert (metadata["reference_number"], metadata["note"]) == ("UI/1", "böngészőből")
     listing = await gw.client.get(f"/ui/sent?box={office.krid}")
     assert number.group(1) in listing.text and "waiting" in listing.text
+    assert "acceptance receipt" in listing.text and "download receipt" not in listing.text
+    acknowledged = await gw.client.post(f"/api/v1/documents/{number.group(1)}/ack",
+                                        auth=addressee.auth)
+    assert acknowledged.status_code == 200
+    listing = await gw.client.get(f"/ui/sent?box={office.krid}")
+    assert "downloaded" in listing.text and "download receipt" in listing.text
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     assert [(e.actor, e.action, e.office_krid) for e in entries
             if e.registration_number == number.group(1)] == \
-        [(clerk.username, "accepted", office.krid)]
+        [(clerk.username, "accepted", office.krid),
+         (addressee.username, "acknowledged", None)]
 
 
 async def test_a_refused_send_leaves_nothing(gw: Gateway) -> None:
