@@ -72,7 +72,8 @@ bench-deadlines: $(VENV)/.installed-dev tools
 messages: $(VENV)/.installed-dev
 	mkdir -p var
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -o var/messages.pot .
-	$(BIN)/pybabel -q update -i var/messages.pot -d gateway/web/locale --no-fuzzy-matching
+	$(BIN)/pybabel -q update -i var/messages.pot -d gateway/web/locale --no-fuzzy-matching \
+	  --ignore-pot-creation-date
 
 # The browser's mailbox page with 100,000 documents in the office, and a 200 MiB send.
 bench-web: TOOLS = wrk curl
