@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     KEY_REMOVED = "key_removed"
     STAFF_GRANTED = "staff_granted"
     STAFF_REVOKED = "staff_revoked"
+    ADDRESS_SWAPPED = "address_swapped"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
 from gateway.services import deadlines, notifications, sandbox
+from gateway.services import parties as party_service
 
 router = APIRouter(prefix="/api/v1")
 
@@ -61,6 +62,16 @@ async def list_notifications(
                for n in found],
         next_after=found[-1].id if len(found) == limit else None,
     )
+
+
+class AddressOut(BaseModel):
+    code: str = Field(description="the new kapcsolati kód; the old one is no address any more")
+
+
+@router.post("/me/address", response_model=AddressOut,
+             summary="Swap my kapcsolati kód for a new random one (citizens)")
+async def swap_address(party: PartyDep, ports: PortsDep) -> AddressOut:
+    return AddressOut(code=await party_service.swap_address(ports, party))
 
 
 @router.put("/webhook", response_model=WebhookIn, summary="Where my notifications are POSTed")

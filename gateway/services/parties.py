@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from gateway.crypto.passwords import hash_password, new_password
+from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.parties import (
+    Party,
     PartyKind,
     StaffRole,
     check_email,
@@ -16,7 +18,7 @@ from gateway.domain.parties import (
     check_mak_code,
     check_short_name,
 )
-from gateway.errors import Conflict, InvalidRequest
+from gateway.errors import Conflict, Forbidden, InvalidRequest
 from gateway.services import staff as staff_service
 from gateway.services.ports import NewParty, Ports
 
@@ -95,12 +97,32 @@ async def _store(ports: Ports, password: str, new: NewParty) -> None:
     new = replace(new, name=new.name.strip(), password_hash=password_hash)
     async with ports.write_uow() as uow:
         taken = await uow.parties.taken(
-            krid=new.krid, short_name=new.short_name, username=new.username
+            krid=new.krid, short_name=new.short_name, username=new.username, code=new.code
         )
         if taken is not None:
             raise Conflict(f"{taken} is already registered", field=taken)
         await uow.parties.add(new)
         await uow.commit()
+
+
+async def swap_address(ports: Ports, party: Party) -> str:
+    """A new random kapcsolati kód for a citizen (225/2009 Korm. r. 39. § (1)): from now on the
+    old one is no address, and it is never issued again; documents, receipts and the kulcstár
+    entry stay with the person, who is the same party."""
+    if party.kind is not PartyKind.CITIZEN:
+        raise Forbidden("only citizens have a kapcsolati kód to swap")
+    async with ports.write_uow() as uow:
+        while True:  # 128 random bits: a second draw is a formality, but never a reissue
+            code = secrets.token_hex(16)
+            if await uow.parties.taken(krid=None, short_name=None, username="",
+                                       code=code) is None:
+                break
+        now = ports.clock.now()
+        await uow.parties.swap_code(party.id, code, now)
+        await uow.audit.append(AuditEvent(at=now, actor=party.username,
+                                          action=AuditAction.ADDRESS_SWAPPED))
+        await uow.commit()
+    return code
 
 
 @dataclass(frozen=True)

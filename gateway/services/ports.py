@@ -163,8 +163,13 @@ class PartyRepository(Protocol):
     async def system(self) -> Party:
         """The Központi Rendszer, sender of system messages."""
         ...
-    async def taken(self, *, krid: str | None, short_name: str | None, username: str) -> str | None:
-        """The name of the first field whose value another party has, else None."""
+    async def taken(self, *, krid: str | None, short_name: str | None, username: str,
+                    code: str | None = None) -> str | None:
+        """The name of the first field whose value another party has (a kapcsolati kód also
+        when it was given up once), else None."""
+        ...
+    async def swap_code(self, party_id: int, new_code: str, at: datetime) -> None:
+        """Give the party ``new_code``; its old code is kept as retired."""
         ...
     async def offices(self, query: OfficeQuery) -> list[Party]: ...
 

@@ -63,6 +63,7 @@ from gateway.storage.tables import (
     probes,
     receipts,
     registration_counters,
+    retired_codes,
     sandbox_clock,
     staff_roles,
     web_sessions,
@@ -140,14 +141,31 @@ class SqlParties:
         return found
 
     async def taken(
-        self, *, krid: str | None, short_name: str | None, username: str
+        self, *, krid: str | None, short_name: str | None, username: str,
+        code: str | None = None,
     ) -> str | None:
         checks = [("krid", parties.c.krid, krid), ("short_name", parties.c.short_name, short_name),
-                  ("username", parties.c.username, username)]
+                  ("username", parties.c.username, username), ("code", parties.c.code, code)]
         for field, column, value in checks:
             if value is not None and await self._one(column == value) is not None:
                 return field
+        if code is not None and await self._retired(code):
+            return "code"
         return None
+
+    async def _retired(self, code: str) -> bool:
+        found = await self._connection.execute(
+            select(retired_codes.c.code).where(retired_codes.c.code == code))
+        return found.first() is not None
+
+    async def swap_code(self, party_id: int, new_code: str, at: datetime) -> None:
+        old = (await self._connection.execute(
+            select(parties.c.code).where(parties.c.id == party_id))).scalar_one()
+        if old is not None:
+            await self._connection.execute(insert(retired_codes).values(
+                code=old, party_id=party_id, retired_at=at))
+        await self._connection.execute(
+            update(parties).where(parties.c.id == party_id).values(code=new_code))
 
     async def offices(self, query: OfficeQuery) -> list[Party]:
         kinds = [query.kind.value] if query.kind else [k.value for k in ORGANISATION_KINDS]

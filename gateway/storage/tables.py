@@ -176,6 +176,14 @@ staff_roles = Table(
     Index("ix_staff_roles_person", "person_id"),
 )
 
+# Kapcsolati kódok a citizen swapped away (migration 0008): no address now, never reissued.
+retired_codes = Table(
+    "retired_codes", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("party_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("retired_at", UTCDateTime(), nullable=False),
+)
+
 # A person's browser session: the SHA-256 of the cookie's token, never the token itself.
 web_sessions = Table(
     "web_sessions", metadata,

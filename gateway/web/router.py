@@ -33,6 +33,7 @@ from gateway.multipart import attachment_disposition
 from gateway.services import deadlines, people, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services import parties as party_service
 from gateway.services import staff as staff_service
 from gateway.services.auth import CredentialCache
 from gateway.services.ports import OfficeQuery, Ports, ReceiptRecord
@@ -134,7 +135,20 @@ async def choose_mailbox(request: Request) -> Response:
         return _to_login(request)
     offices = await staff_service.offices_of(_ports(request), person)
     return render(request, "choose.html", {
-        "offices": offices, "sandbox": _ports(request).sandbox_clock is not None})
+        "offices": offices, "sandbox": _ports(request).sandbox_clock is not None,
+        "swapped": request.query_params.get("swapped") == "1"})
+
+
+@router.post("/me/address")
+async def swap_address(request: Request) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    await party_service.swap_address(_ports(request), person)
+    return finish(request, RedirectResponse("/ui/?swapped=1", status_code=303))
 
 
 async def _sandbox_page(request: Request, **context: object) -> Response:
