@@ -320,13 +320,28 @@ async def open_content(
     ports: Ports, party: Party, registration_number: str, *, person: str | None = None
 ) -> tuple[Document, AsyncIterator[bytes]]:
     """The document and a stream of its bytes, the download recorded in the audit chain
-    (with the ``person`` who acted for the party, in the browser). Downloading does not
-    acknowledge."""
-    async with ports.write_uow() as uow:
-        document = await _visible(uow, party, registration_number)
-        stream = await _content_of(ports, document)
-        await _audit_downloads(uow, ports, party, [document], person)
-        await uow.commit()
+    (with the ``person`` who acted for the party, in the browser).
+
+    An organisation's download does not acknowledge: its clerk or system confirms explicitly.
+    In a citizen's own tárhely, opening is receiving (225/2009 Korm. r. 36. § (4)): the first
+    download acknowledges, and the sender's download receipt is issued in the same
+    transaction."""
+    message: StagedContent | None = None
+    try:
+        async with ports.write_uow() as uow:
+            document = await _visible(uow, party, registration_number)
+            stream = await _content_of(ports, document)
+            await _audit_downloads(uow, ports, party, [document], person)
+            if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
+                    and document.delivery_state is DeliveryState.WAITING):
+                message = await _acknowledged(uow, ports, party, document, person)
+            await uow.commit()
+    except BaseException:
+        if message is not None:
+            await message.discard()
+        raise
+    if message is not None:
+        await message.place()
     return document, stream
 
 
@@ -390,15 +405,8 @@ async def acknowledge(
             if document.delivery_state is DeliveryState.EXPIRED:
                 raise Expired(f"document {registration_number} expired before it was downloaded")
             if document.delivery_state is DeliveryState.WAITING:
-                now = ports.clock.now()
-                await uow.documents.acknowledge(document.id, now)
-                message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
+                message = await _acknowledged(uow, ports, party, document, person)
                 document = await _visible(uow, party, registration_number)
-                actor, office_krid = _actor(party, person)
-                await uow.audit.append(AuditEvent(
-                    at=now, actor=actor, office_krid=office_krid,
-                    action=AuditAction.ACKNOWLEDGED,
-                    registration_number=registration_number, sha256=document.sha256))
                 await uow.commit()
     except BaseException:
         if message is not None:
@@ -407,6 +415,21 @@ async def acknowledge(
     if message is not None:
         await message.place()
     return document
+
+
+async def _acknowledged(
+    uow: UnitOfWork, ports: Ports, party: Party, document: Document, person: str | None
+) -> StagedContent | None:
+    """Mark a waiting document downloaded, issue the download receipt (and the sender's system
+    message, staged, when it asked for one) and audit it, in the caller's transaction."""
+    now = ports.clock.now()
+    await uow.documents.acknowledge(document.id, now)
+    message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
+    actor, office_krid = _actor(party, person)
+    await uow.audit.append(AuditEvent(
+        at=now, actor=actor, office_krid=office_krid, action=AuditAction.ACKNOWLEDGED,
+        registration_number=document.registration_number, sha256=document.sha256))
+    return message
 
 
 async def issue_receipt(

@@ -103,16 +103,31 @@ async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMembe
 async def document_for(
     ports: Ports, person: Party, registration_number: str
 ) -> tuple[Party, Document]:
-    """A document the person may open through an office where they hold a role (it was sent
-    to or by that office), with that office; NotFound otherwise, as for a missing document."""
+    """A document the person may open: their own (sent to or by them; the party answered is
+    the person), or one sent to or by an office where they hold a role (answered with that
+    office); NotFound otherwise, as for a missing document."""
     async with ports.uow() as uow:
         document = await uow.documents.by_number(registration_number)
         offices = await uow.staff.offices_of(person.id)
     if document is not None:
+        if person.id in (document.recipient_id, document.sender_id):
+            return person, document
         for office, _role in offices:
             if office.id in (document.recipient_id, document.sender_id):
                 return office, document
     raise NotFound(f"no document {registration_number}")
+
+
+OWN_BOX = "me"
+
+
+async def mailbox_of(ports: Ports, person: Party, box: str) -> tuple[Party, StaffRole | None]:
+    """The mailbox ``box`` names for the person: ``me``, their own tárhely (no role), or the
+    KRID of an office where they hold a role; NotFound otherwise."""
+    if box == OWN_BOX:
+        return person, None
+    office, role = await office_for(ports, person, box)
+    return office, role
 
 
 async def office_for(ports: Ports, person: Party, krid: str) -> tuple[Party, StaffRole]:

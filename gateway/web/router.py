@@ -189,6 +189,11 @@ async def sandbox_action(request: Request) -> Response:
     return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
 
 
+def _box(person: Party, mailbox: Party) -> str:
+    """How the pages name a mailbox: ``me`` for the person's own tárhely, else its KRID."""
+    return staff_service.OWN_BOX if mailbox.id == person.id else mailbox.krid or ""
+
+
 def _day(value: str | None, field: str, problems: list[str]) -> date | None:
     if not value:
         return None
@@ -205,12 +210,13 @@ def _budapest_midnight(day: date) -> datetime:
 
 @router.get("/mailbox/{krid}")
 async def mailbox(request: Request, krid: str) -> Response:
+    """An office's mailbox by its KRID, or the person's own tárhely as ``me``."""
     person = await _person(request)
     if person is None:
         return _to_login(request)
     ports, query = _ports(request), request.query_params
     try:
-        office, role = await staff_service.office_for(ports, person, krid)
+        office, role = await staff_service.mailbox_of(ports, person, krid)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
     problems: list[str] = []
@@ -240,7 +246,7 @@ async def mailbox(request: Request, krid: str) -> Response:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
                                  "cursor": page.next_cursor})
     return render(request, "mailbox.html", {
-        "office": office, "role": role, "documents": page.items, "older": older,
+        "office": office, "role": role, "box": krid, "documents": page.items, "older": older,
         "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
     }, status_code=400 if problems else 200)
 
@@ -263,14 +269,15 @@ async def document_page(request: Request, registration_number: str) -> Response:
         return render(request, "not_found.html", status_code=404)
     if found is None:
         return _to_login(request)
-    _, office, document = found
+    person, office, document = found
     receipts: list[ReceiptRecord] = []
     if document.sender_id == office.id:
         _, receipts = await document_service.receipts_of(_ports(request), office,
                                                          registration_number)
     return render(request, "document.html", {
         "office": office, "document": document, "receipts": receipts,
-        "incoming": document.recipient_id == office.id,
+        "incoming": document.recipient_id == office.id, "own": office.id == person.id,
+        "box": _box(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
     })
 
@@ -282,8 +289,10 @@ async def document_content(request: Request, registration_number: str) -> Respon
         if found is None:
             return _to_login(request)
         person, office, _ = found
+        # In the person's own tárhely they act as themselves, and opening is receiving.
         document, chunks = await document_service.open_content(
-            _ports(request), office, registration_number, person=person.username)
+            _ports(request), office, registration_number,
+            person=None if office.id == person.id else person.username)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
     except Expired:
@@ -336,8 +345,9 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         if found is None:
             return _to_login(request)
         person, office, _ = found
-        await document_service.acknowledge(_ports(request), office, registration_number,
-                                           person=person.username)
+        await document_service.acknowledge(
+            _ports(request), office, registration_number,
+            person=None if office.id == person.id else person.username)
     except (NotFound, Forbidden):
         return render(request, "not_found.html", status_code=404)
     except Expired:
@@ -346,7 +356,7 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
 
 
-async def _send_page(request: Request, office: Party, *, problem: str | None = None,
+async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,
                      fields: dict[str, str] | None = None, status_code: int = 200) -> Response:
     query = request.query_params
     found: list[Party] = []
@@ -357,7 +367,7 @@ async def _send_page(request: Request, office: Party, *, problem: str | None = N
     if "recipient_krid" not in form and query.get("recipient_krid"):
         form["recipient_krid"] = query.get("recipient_krid") or ""
     return render(request, "send.html", {
-        "office": office, "found": found[:20], "searched": query.get("office_q"),
+        "office": office, "box": box, "found": found[:20], "searched": query.get("office_q"),
         "problem": problem, "form": form,
     }, status_code=status_code)
 
@@ -368,11 +378,11 @@ async def send_page(request: Request) -> Response:
     if person is None:
         return _to_login(request)
     try:
-        office, _ = await staff_service.office_for(_ports(request), person,
+        office, _ = await staff_service.mailbox_of(_ports(request), person,
                                                    request.query_params.get("box", ""))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
-    return await _send_page(request, office)
+    return await _send_page(request, office, _box(person, office))
 
 
 @router.post("/send")
@@ -384,7 +394,7 @@ async def send(request: Request) -> Response:
         return _to_login(request)
     ports = _ports(request)
     try:
-        office, _ = await staff_service.office_for(ports, person,
+        office, _ = await staff_service.mailbox_of(ports, person,
                                                    request.query_params.get("box", ""))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
@@ -397,7 +407,8 @@ async def send(request: Request) -> Response:
         return Response(status_code=400)
     except GatewayError as error:
         await content.discard()
-        return await _send_page(request, office, problem=error.code, status_code=400)
+        return await _send_page(request, office, _box(person, office), problem=error.code,
+                                status_code=400)
     except BaseException:
         await content.discard()
         raise
@@ -406,11 +417,13 @@ async def send(request: Request) -> Response:
         return _refused(request)
     try:
         acceptance = await document_service.accept_document(
-            ports, office, upload_request(form), content, person=person.username)
+            ports, office, upload_request(form), content,
+            person=None if office.id == person.id else person.username)
     except GatewayError as error:  # accept_document removed the staged bytes
-        return await _send_page(request, office, problem=error.code, fields=form.fields,
-                                status_code=400)
-    return render(request, "accepted.html", {"office": office, "acceptance": acceptance})
+        return await _send_page(request, office, _box(person, office), problem=error.code,
+                                fields=form.fields, status_code=400)
+    return render(request, "accepted.html", {"office": office, "box": _box(person, office),
+                                             "acceptance": acceptance})
 
 
 @router.get("/sent")
@@ -420,14 +433,15 @@ async def sent_page(request: Request) -> Response:
         return _to_login(request)
     ports, query = _ports(request), request.query_params
     try:
-        office, _ = await staff_service.office_for(ports, person, query.get("box", ""))
+        office, _ = await staff_service.mailbox_of(ports, person, query.get("box", ""))
         page = await mailbox_service.sent_documents(ports, office,
                                                     cursor=query.get("cursor") or None)
     except (NotFound, InvalidRequest):
         return render(request, "not_found.html", status_code=404)
-    older = ("?" + urlencode({"box": office.krid or "", "cursor": page.next_cursor})
+    box = _box(person, office)
+    older = ("?" + urlencode({"box": box, "cursor": page.next_cursor})
              if page.next_cursor else None)
-    return render(request, "sent.html", {"office": office, "documents": page.items,
+    return render(request, "sent.html", {"office": office, "box": box, "documents": page.items,
                                          "receipts": page.receipts, "older": older})
 
 
