@@ -26,6 +26,19 @@ DEMO_CLERK = ("demougyintezo", "demougyintezo-jelszo")
 DEMOCEG = ("DEMOCEG", "democeg-jelszo")
 
 
+DEMO_CITIZEN = ("demopolgar", "demopolgar-jelszo")
+DEMO_CITIZEN_CODE = "d3m0c0de0000000000000000000000a1"
+
+
+def send_to_demo_citizen(server: Server, content: bytes, file_name: str) -> str:
+    answer = httpx.post(f"{server.url}/api/v1/documents", auth=("DEMOHIVATAL",
+                        "demohivatal-jelszo"), files={"file": (file_name, content)}, data={
+        "recipient_code": DEMO_CITIZEN_CODE, "doc_type_office": "DEMO",
+        "doc_type_id": "HATAROZAT", "doc_type_description": "Határozat"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["registration_number"])
+
+
 def send_to_demohivatal(server: Server, content: bytes, file_name: str) -> str:
     answer = httpx.post(f"{server.url}/api/v1/documents", auth=DEMOCEG, files={
         "file": (file_name, content)}, data={
@@ -177,6 +190,28 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     assert "downloaded" in row and "download receipt" in row
 
 
+def test_a_citizen_opens_a_document_in_their_own_tarhely(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    content = b"%PDF-1.7\nHatarozat a polgarnak\n%%EOF\n"
+    number = send_to_demo_citizen(server, content, "hatarozat-polgar.pdf")
+    log_in(page, server, DEMO_CITIZEN)
+    page.click("text=Tárhely of Demo Polgár")
+    page.fill("#q", "hatarozat-polgar")
+    page.click("form.filters button")
+    shoot(page, "citizen-tarhely", tmp_path)
+    page.click(f"text={number}")
+    assert "Opening is receiving" in page.inner_text("main")
+    with page.expect_download() as download:
+        page.click("text=Download hatarozat-polgar.pdf")
+    saved = tmp_path / "hatarozat.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == content
+    receipts = httpx.get(f"{server.url}/api/v1/documents/{number}/receipts",
+                         auth=("DEMOHIVATAL", "demohivatal-jelszo"))
+    assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
+
+
 def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:
     log_in(page, server, ("demopolgar", "demopolgar-jelszo"))
     for path in ("/ui/mailbox/100000001", "/ui/offices/100000001/staff",
@@ -224,6 +259,7 @@ def axe_findings(page: Page) -> list[dict[str, Any]]:
 def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> None:
     assert AXE.exists(), "make test installs axe-core (npm ci)"
     number = send_to_demohivatal(server, b"%PDF-1.7\naxe\n%%EOF\n", "axe.pdf")
+    to_citizen = send_to_demo_citizen(server, b"%PDF-1.7\nhatarozat\n%%EOF\n", "hatarozat.pdf")
     findings: dict[str, list[dict[str, Any]]] = {}
     for language in ("hu", "en"):
         for path in ("/ui/login", "/ui/sandbox", "/ui/nincs-ilyen-oldal"):
@@ -247,6 +283,14 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
             separator = "&" if "?" in where else "?"
             page.goto(f"{server.url}/ui/{where}{separator}lang={language}")
             findings[f"/ui/{where} ({language})"] = axe_findings(page)
+        page.click("form.logout button")
+        page.wait_for_url(f"{server.url}/ui/login")
+        # A citizen's own tárhely and a document in it.
+        log_in(page, server, DEMO_CITIZEN, language)
+        page.goto(f"{server.url}/ui/mailbox/me?lang={language}")
+        findings[f"/ui/mailbox/me ({language})"] = axe_findings(page)
+        page.goto(f"{server.url}/ui/documents/{to_citizen}?lang={language}")
+        findings[f"/ui/documents/… of a citizen ({language})"] = axe_findings(page)
         page.click("form.logout button")
         page.wait_for_url(f"{server.url}/ui/login")
     page.goto(f"{server.url}/status")
