@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import TracebackType
 
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.documents import (
@@ -326,22 +327,14 @@ async def open_content(
     In a citizen's own tárhely, opening is receiving (225/2009 Korm. r. 36. § (4)): the first
     download acknowledges, and the sender's download receipt is issued in the same
     transaction."""
-    message: StagedContent | None = None
-    try:
-        async with ports.write_uow() as uow:
-            document = await _visible(uow, party, registration_number)
-            stream = await _content_of(ports, document)
-            await _audit_downloads(uow, ports, party, [document], person)
-            if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
-                    and document.delivery_state is DeliveryState.WAITING):
-                message = await _acknowledged(uow, ports, party, document, person)
-            await uow.commit()
-    except BaseException:
-        if message is not None:
-            await message.discard()
-        raise
-    if message is not None:
-        await message.place()
+    async with _SystemMessage() as message, ports.write_uow() as uow:
+        document = await _visible(uow, party, registration_number)
+        stream = await _content_of(ports, document)
+        await _audit_downloads(uow, ports, party, [document], person)
+        if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
+                and document.delivery_state is DeliveryState.WAITING):
+            message.staged = await _acknowledged(uow, ports, party, document, person)
+        await uow.commit()
     return document, stream
 
 
@@ -396,25 +389,38 @@ async def acknowledge(
     The first acknowledgement issues the download receipt (letöltési igazolás) and, when the
     sender asked for one (ETertiveveny), delivers it to the sender's mailbox as a system
     message, all in the same transaction."""
-    message: StagedContent | None = None
-    try:
-        async with ports.write_uow() as uow:
+    async with _SystemMessage() as message, ports.write_uow() as uow:
+        document = await _visible(uow, party, registration_number)
+        if document.recipient_id != party.id:
+            raise Forbidden("only the addressee acknowledges a document")
+        if document.delivery_state is DeliveryState.EXPIRED:
+            raise Expired(f"document {registration_number} expired before it was downloaded")
+        if document.delivery_state is DeliveryState.WAITING:
+            message.staged = await _acknowledged(uow, ports, party, document, person)
             document = await _visible(uow, party, registration_number)
-            if document.recipient_id != party.id:
-                raise Forbidden("only the addressee acknowledges a document")
-            if document.delivery_state is DeliveryState.EXPIRED:
-                raise Expired(f"document {registration_number} expired before it was downloaded")
-            if document.delivery_state is DeliveryState.WAITING:
-                message = await _acknowledged(uow, ports, party, document, person)
-                document = await _visible(uow, party, registration_number)
-                await uow.commit()
-    except BaseException:
-        if message is not None:
-            await message.discard()
-        raise
-    if message is not None:
-        await message.place()
+            await uow.commit()
     return document
+
+
+class _SystemMessage:
+    """The bytes of a receipt's system message, staged inside a transaction: placed in the
+    store once that transaction committed, discarded when it did not. Enter it before the
+    unit of work, so that it leaves after the commit or the rollback."""
+
+    def __init__(self) -> None:
+        self.staged: StagedContent | None = None
+
+    async def __aenter__(self) -> _SystemMessage:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self.staged is None:
+            return
+        if exc_type is None:
+            await self.staged.place()
+        else:
+            await self.staged.discard()
 
 
 async def _acknowledged(

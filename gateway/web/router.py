@@ -189,6 +189,12 @@ async def sandbox_action(request: Request) -> Response:
     return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
 
 
+def _on_behalf(person: Party, mailbox: Party) -> str | None:
+    """The person acting for an office (named in its audit entries), or None in their own
+    tárhely, where they act as themselves."""
+    return None if mailbox.id == person.id else person.username
+
+
 def _box(person: Party, mailbox: Party) -> str:
     """How the pages name a mailbox: ``me`` for the person's own tárhely, else its KRID."""
     return staff_service.OWN_BOX if mailbox.id == person.id else mailbox.krid or ""
@@ -292,7 +298,7 @@ async def document_content(request: Request, registration_number: str) -> Respon
         # In the person's own tárhely they act as themselves, and opening is receiving.
         document, chunks = await document_service.open_content(
             _ports(request), office, registration_number,
-            person=None if office.id == person.id else person.username)
+            person=_on_behalf(person, office))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
     except Expired:
@@ -347,7 +353,7 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         person, office, _ = found
         await document_service.acknowledge(
             _ports(request), office, registration_number,
-            person=None if office.id == person.id else person.username)
+            person=_on_behalf(person, office))
     except (NotFound, Forbidden):
         return render(request, "not_found.html", status_code=404)
     except Expired:
@@ -418,7 +424,7 @@ async def send(request: Request) -> Response:
     try:
         acceptance = await document_service.accept_document(
             ports, office, upload_request(form), content,
-            person=None if office.id == person.id else person.username)
+            person=_on_behalf(person, office))
     except GatewayError as error:  # accept_document removed the staged bytes
         return await _send_page(request, office, _box(person, office), problem=error.code,
                                 fields=form.fields, status_code=400)
