@@ -98,6 +98,9 @@ documents = Table(
     Column("not_collected_due_at", UTCDateTime()),
     Column("not_collected_at", UTCDateTime()),
     Column("expired_at", UTCDateTime()),
+    # A citizen's unopened document after its second notice (migration 0009).
+    Column("presumption_due_at", UTCDateTime()),
+    Column("presumed_at", UTCDateTime()),
     Index("ix_documents_mailbox", "recipient_id", "delivery_state", "id"),
     Index("ix_documents_sender", "sender_id", "id"),
     Index("ix_documents_sha256", "sha256"),
@@ -135,7 +138,7 @@ receipts = Table(
     "receipts", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("document_id", Id, ForeignKey("documents.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
     Column("issued_at", UTCDateTime(), nullable=False),
     Column("content", LargeBinary, nullable=False),
     UniqueConstraint("document_id", "kind", name="uq_receipts_document_kind"),
@@ -215,6 +218,24 @@ notifications = Table(
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("last_error", String(500)),
     Column("delivered_at", UTCDateTime()),
+)
+
+# E-mail notices waiting to be sent (migration 0009): built once, sent by whoever leases them.
+mail_outbox = Table(
+    "mail_outbox", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("party_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("to_address", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("registration_number", String(27)),
+    Column("subject", String(255), nullable=False),
+    Column("message", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, sent, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", String(500)),
+    Column("sent_at", UTCDateTime()),
 )
 
 sandbox_clock = Table(
