@@ -24,6 +24,7 @@ from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
 from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
+from gateway.mailer import mailer_for
 from gateway.ops import health, metrics
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
@@ -74,6 +75,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),
         sandbox_clock=sandbox_clock,
+        mail_transport=mailer_for(settings),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+        second_notice_working_days=settings.second_notice_working_days,
+        presumption_working_days=settings.presumption_working_days,
+        mail_max_attempts=settings.mail_max_attempts,
+        mail_backoff_seconds=settings.mail_backoff_seconds,
     )
     return Runtime(engine, ports)
 

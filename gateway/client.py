@@ -26,7 +26,7 @@ from zeep.wsdl.attachments import MessagePack
 from zeep.wsse.username import UsernameToken
 
 _HIVATALI, _WORKFLOW = "HivataliModule", "Workflow"
-_DELIVERY = {0: "waiting", 1: "downloaded", 2: "expired"}
+_DELIVERY = {0: "waiting", 1: "downloaded", 2: "expired", 3: "presumed_delivered"}
 _TYPE_CODES = {"hivatali": 1, "ceg": 2, "per": 7, "citizen": 0, "system": 9}
 _TYPE_NAMES = {code: name for name, code in _TYPE_CODES.items()}
 
@@ -71,7 +71,7 @@ class Document:
     file_name: str
     registered_at: datetime
     valid_until: datetime
-    delivery_state: str  # waiting, downloaded or expired
+    delivery_state: str  # waiting, downloaded, expired or presumed_delivered
     reply_encryption: bool
     system_message: bool
     storage_area: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,21 @@ class Settings(BaseSettings):
     probe_interval_seconds: float = Field(default=60.0, gt=0)
     # A browser session unused this long is over (on the gateway's clock).
     ui_session_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    # E-mail notices: smtp://host:port, smtp+starttls://host:port, smtps://user:pw@host:465
+    # (a secret: it may hold a password). Unset: .eml files under data_dir/mail.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "kapu@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The CA that signed a private relay's certificate (default: the system's trust store).
+    smtp_ca_file: Path | None = None
+    mail_max_attempts: int = Field(default=10, ge=1, le=50)
+    mail_backoff_seconds: float = Field(default=5.0, gt=0)
+    # Where the links in e-mail notices point: the address people reach Kapu at.
+    public_url: str = "http://127.0.0.1:8000"
+    # The two notices and the presumption of delivery (225/2009 Korm. r. 35. §,
+    # E-ügyintézési tv. 14. § (4) c)), in working days.
+    second_notice_working_days: int = Field(default=5, ge=1, le=60)
+    presumption_working_days: int = Field(default=5, ge=1, le=60)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:
@@ -56,6 +72,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "KAPU_DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_smtp(self) -> Settings:
+        if self.smtp_url is not None:
+            scheme = urlsplit(self.smtp_url.get_secret_value()).scheme
+            if scheme not in ("smtp", "smtp+starttls", "smtps"):
+                raise ValueError("KAPU_SMTP_URL must be smtp://…, smtp+starttls://… or smtps://…")
         return self
 
     @model_validator(mode="after")
@@ -80,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def key_directory(self) -> Path:
         return self.keys_dir or self.data_dir / "keys"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
     @property
     def blob_dir(self) -> Path:

@@ -1,5 +1,6 @@
-"""Background jobs of ``kapu serve`` and ``kapu worker``: deadline sweeps and webhook
-deliveries, every few seconds, off the request path. Several processes may run them at once."""
+"""Background jobs of ``kapu serve`` and ``kapu worker``: deadline sweeps, webhook
+deliveries and e-mail, every few seconds, off the request path. Several processes may run
+them at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import httpx
 
 from gateway.errors import Unavailable
 from gateway.ops import metrics
-from gateway.services import deadlines, notifications, operations, sandbox
+from gateway.services import deadlines, mail, notifications, operations, sandbox
 from gateway.services.ports import Ports
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ async def run_jobs_once(ports: Ports, poster: HttpxPoster,
         await sandbox.refresh(ports)
     await deadlines.run_due(ports)
     await notifications.deliver_due(ports, poster, policy)
+    await mail.deliver_due(ports)
 
 
 GAUGES_EVERY = 15.0

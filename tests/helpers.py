@@ -39,8 +39,8 @@ async def new_org(ports: Ports, kind: PartyKind = PartyKind.HIVATALI, name: str 
     return Account(registered.username, registered.password, krid=krid)
 
 
-async def new_citizen(ports: Ports) -> Account:
-    registered = await register_citizen(ports, name="Teszt Polgár", email="polgar@example.hu")
+async def new_citizen(ports: Ports, email: str = "polgar@example.hu") -> Account:
+    registered = await register_citizen(ports, name="Teszt Polgár", email=email)
     return Account(registered.username, registered.password, code=registered.code)
 
 

@@ -161,3 +161,15 @@ def read_answer(response: httpx.Response) -> Answer:
     if response.status_code == 200:
         assert root.findtext("soap:Header/kri:sessionID", namespaces=NS), "no kri:sessionID"
     return Answer(response.status_code, root, parts)
+
+
+async def kezbesitettseg(client: httpx.AsyncClient, username: str, password: str,
+                         number: str) -> str | None:
+    """``Kezbesitettseg`` of one document, as ``DokumentumokAllapota2`` answers it."""
+    answer = read_answer(await client.post("/hkp", headers={"Content-Type": "text/xml"},
+                                           content=envelope(
+        "DokumentumokAllapota2",
+        f"<hkp:DokumentumAllapotKerdes><hkp:ErkeztetesiSzamAlapjan><hkp:ErkeztetesiSzam>"
+        f"{number}</hkp:ErkeztetesiSzam></hkp:ErkeztetesiSzamAlapjan>"
+        "</hkp:DokumentumAllapotKerdes>", username=username, password=password)))
+    return answer.form.findtext("hkp:DokumentumAdatok/hkp:Kezbesitettseg", namespaces=NS)

@@ -58,6 +58,11 @@ class ReceiptSigner:
             ("Idopecset", base64.b64encode(content.timestamp_token).decode()),
         ):
             etree.SubElement(root, f"{{{NAMESPACE}}}{tag}").text = text
+        if content.notices is not None:
+            for tag, at in zip(("ElsoErtesites", "MasodikErtesites", "VelelmezettKezbesites"),
+                               content.notices, strict=True):
+                etree.SubElement(root, f"{{{NAMESPACE}}}{tag}").text = (
+                    budapest_local(at).isoformat())
         signature = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N,
                                            xmlsec.Transform.RSA_SHA256)
         root.append(signature)

@@ -19,11 +19,13 @@ class AuditAction(StrEnum):
     DOWNLOADED = "downloaded"
     ACKNOWLEDGED = "acknowledged"
     EXPIRED = "expired"
+    PRESUMED = "presumed"  # a citizen's unopened document presumed delivered
     KEY_FILED = "key_filed"
     KEY_REMOVED = "key_removed"
     STAFF_GRANTED = "staff_granted"
     STAFF_REVOKED = "staff_revoked"
     ADDRESS_SWAPPED = "address_swapped"
+    EMAIL_CHANGED = "email_changed"
 
 
 @dataclass(frozen=True)

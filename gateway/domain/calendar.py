@@ -57,3 +57,8 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 counted += 1
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUDAPEST)
+
+    def working_day_start(self, start: datetime, working_days: int) -> datetime:
+        """The beginning (Budapest midnight) of the ``working_days``-th working day after the
+        Budapest day of ``start``: the moment of a presumed delivery."""
+        return self.deadline(start, working_days) - timedelta(days=1)

@@ -24,6 +24,9 @@ class DeliveryState(StrEnum):
     WAITING = "waiting"
     DOWNLOADED = "downloaded"
     EXPIRED = "expired"
+    # A citizen's document not opened after two notices (E-ügyintézési tv. 14. § (4) c)):
+    # legally delivered, still unopened, still downloadable until valid_until.
+    PRESUMED_DELIVERED = "presumed_delivered"
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,10 @@ class Document:
     acknowledged_at: datetime | None
     timestamp_token: bytes | None = None
     submitted_sha256: str | None = None  # set when stored encrypted: the plaintext's SHA-256
+    second_notice_at: datetime | None = None  # a citizen's document: when still unopened
+    presumed_at: datetime | None = None
+
+    @property
+    def unopened(self) -> bool:
+        """Not yet downloaded by its addressee (a presumed delivery is still unopened)."""
+        return self.delivery_state in (DeliveryState.WAITING, DeliveryState.PRESUMED_DELIVERED)

@@ -66,7 +66,9 @@ def check_mak_code(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    # Deliberately shallow: the address is only shown to offices, never mailed by us.
+    # Deliberately shallow: an address is proven only by the mail reaching it.
+    if len(value) > 254 or any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError(f"not an e-mail address: {value!r}")
     if value.count("@") != 1 or value.startswith("@") or value.endswith("@") or " " in value:
         raise ValueError(f"not an e-mail address: {value!r}")
     return value

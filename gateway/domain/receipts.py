@@ -12,6 +12,8 @@ class ReceiptKind(StrEnum):
     DOWNLOAD = "download"  # letöltési igazolás, when the addressee acknowledges
     NOT_COLLECTED = "not_collected"  # a citizen did not take it within 5 working days
     EXPIRED = "expired"  # retention ran out before download
+    # a citizen's document unopened after two notices (kézbesítési vélelem)
+    PRESUMED_DELIVERY = "presumed_delivery"
 
 
 # The file name and document type of a receipt delivered as a system message.
@@ -20,6 +22,7 @@ RECEIPT_TITLES = {
     ReceiptKind.DOWNLOAD: "Letöltési igazolás",
     ReceiptKind.NOT_COLLECTED: "Meghiúsulási igazolás",
     ReceiptKind.EXPIRED: "Lejárati igazolás",
+    ReceiptKind.PRESUMED_DELIVERY: "Kézbesítési vélelem igazolás",
 }
 
 
@@ -40,3 +43,5 @@ class ReceiptContent:
     sha256: str
     at: datetime
     timestamp_token: bytes
+    # presumed_delivery only: (first notice, second notice, moment of presumption)
+    notices: tuple[datetime, datetime, datetime] | None = None

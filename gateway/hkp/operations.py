@@ -25,7 +25,7 @@ KIND_BY_CODE = {1: PartyKind.HIVATALI, 2: PartyKind.CEG, 7: PartyKind.PER,
                 0: PartyKind.CITIZEN, 9: PartyKind.SYSTEM}
 CODE_BY_KIND = {kind: code for code, kind in KIND_BY_CODE.items()}
 KEZBESITETTSEG = {DeliveryState.WAITING: 0, DeliveryState.DOWNLOADED: 1,
-                  DeliveryState.EXPIRED: 2}
+                  DeliveryState.EXPIRED: 2, DeliveryState.PRESUMED_DELIVERED: 3}
 DEFAULT_RESULTS = 50
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
-from gateway.services import deadlines, notifications, sandbox
+from gateway.services import deadlines, mail, notifications, sandbox
 from gateway.services import parties as party_service
 
 router = APIRouter(prefix="/api/v1")
@@ -46,8 +46,10 @@ class ClockIn(BaseModel):
 class RunDueOut(BaseModel):
     now: datetime
     warned: int
-    not_collected: int
+    not_collected: int  # second notices (and the senders' not_collected receipts)
+    presumed_delivered: int
     expired: int
+    mails_sent: int
 
 
 @router.get("/notifications", response_model=NotificationsOut, summary="My notifications")
@@ -96,6 +98,8 @@ async def move_clock(body: ClockIn, ports: PortsDep) -> ClockOut:
 async def run_due(ports: PortsDep) -> RunDueOut:
     await sandbox.refresh(ports)
     report = await deadlines.run_due(ports)
+    sent = await mail.deliver_due(ports)
     assert report.at is not None
     return RunDueOut(now=local(report.at), warned=report.warned,
-                     not_collected=report.not_collected, expired=report.expired)
+                     not_collected=report.not_collected, presumed_delivered=report.presumed,
+                     expired=report.expired, mails_sent=sent)

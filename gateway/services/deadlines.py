@@ -1,40 +1,56 @@
-"""The mailbox's clock: warnings, non-collection and expiry, swept from state and due times.
+"""The mailbox's clock: warnings, second notices, presumed delivery and expiry, swept from
+state and due times.
 
 A sweep takes due documents in batches, locked so that concurrent workers share the work and
 never do one twice (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and records each outcome in the
-same transaction as its side effects: notifications, receipts, system messages, audit entries.
-Nothing is scheduled in memory, so a restart or downtime only delays what is due.
+same transaction as its side effects: notifications, e-mails, receipts, system messages, audit
+entries. Nothing is scheduled in memory, so a restart or downtime only delays what is due.
+
+A citizen's unopened document (contract section 17): the first notice goes at arrival; the
+second when ``not_collected_due_at`` passes (with the sender's ``not_collected`` receipt),
+which also fixes ``presumption_due_at``; when that passes it is presumed delivered.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.documents import Document
+from gateway.domain.notices import warning_text
+from gateway.domain.parties import StaffRole
 from gateway.domain.registration import budapest_local
-from gateway.services.documents import issue_receipt
-from gateway.services.ports import Deadline, NewNotification, Ports, StagedContent
+from gateway.services import mail
+from gateway.services.documents import issue_receipt, system_message
+from gateway.services.ports import (
+    Deadline,
+    NewMail,
+    NewNotification,
+    Ports,
+    StagedContent,
+    UnitOfWork,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 500
-WARNING_WORKING_DAYS = 3
-NOT_COLLECTED_WORKING_DAYS = 5
+WARNING_TITLE = "Figyelmeztetés: letöltetlen dokumentumok"
 
 
 @dataclass
 class SweepReport:
     warned: int = 0
     not_collected: int = 0
+    presumed: int = 0
     expired: int = 0
     blobs_deleted: int = 0
     at: datetime | None = field(default=None)
 
     @property
     def total(self) -> int:
-        return self.warned + self.not_collected + self.expired
+        return self.warned + self.not_collected + self.presumed + self.expired
 
 
 def _payload(kind: str, document: Document, now: datetime) -> dict[str, object]:
@@ -56,40 +72,115 @@ async def run_due(ports: Ports) -> SweepReport:
         pass
     while await _not_collected(ports, now, report):
         pass
+    while await _presume(ports, now, report):
+        pass
     while await _expire(ports, now, report):
         pass
     if report.total:
-        log.info("deadline sweep: %d warnings, %d not collected, %d expired",
-                 report.warned, report.not_collected, report.expired)
+        log.info("deadline sweep: %d warnings, %d second notices, %d presumed delivered, "
+                 "%d expired", report.warned, report.not_collected, report.presumed,
+                 report.expired)
     return report
 
 
+class _Staged:
+    """System messages staged in a sweep's transaction: placed after the commit, discarded
+    when it did not happen."""
+
+    def __init__(self) -> None:
+        self.items: list[StagedContent] = []
+
+    async def place(self) -> None:
+        for item in self.items:
+            await item.place()
+
+    async def discard(self) -> None:
+        for item in self.items:
+            await item.discard()
+
+
 async def _warn(ports: Ports, now: datetime, report: SweepReport) -> bool:
-    async with ports.write_uow() as uow:
-        due = await uow.documents.claim_due(Deadline.WARNING, now, BATCH)
-        if not due:
-            return False
-        await uow.documents.mark(Deadline.WARNING, [d.id for d in due], now)
-        await uow.notifications.add_many([
-            NewNotification(d.recipient_id, "mailbox_warning",
-                            _payload("mailbox_warning", d, now), now) for d in due])
-        await uow.commit()
+    staged = _Staged()
+    try:
+        async with ports.write_uow() as uow:
+            due = await uow.documents.claim_due(Deadline.WARNING, now, BATCH)
+            if not due:
+                return False
+            await uow.documents.mark(Deadline.WARNING, [d.id for d in due], now)
+            await uow.notifications.add_many([
+                NewNotification(d.recipient_id, "mailbox_warning",
+                                _payload("mailbox_warning", d, now), now) for d in due])
+            await _warn_admins(ports, uow, due, now, staged)
+            await uow.commit()
+    except BaseException:
+        await staged.discard()
+        raise
+    await staged.place()
     report.warned += len(due)
     return True
 
 
+async def _warn_admins(ports: Ports, uow: UnitOfWork, due: list[Document], now: datetime,
+                       staged: _Staged) -> None:
+    """Each office's admins (hivatali kapu megbízottak) get the warning by e-mail and as a
+    system message in their own tárhely (225/2009 Korm. r. 35. § (3) b)): one per office per
+    sweep, naming every document."""
+    by_office: dict[int, list[str]] = {}
+    for document in due:
+        by_office.setdefault(document.recipient_id, []).append(document.registration_number)
+    mails: list[NewMail] = []
+    for office_id, numbers in by_office.items():
+        office = await uow.parties.by_id(office_id)
+        if office is None or office.krid is None:
+            continue
+        text = warning_text(office.name, numbers, now)
+        stamp = budapest_local(now).strftime("%Y%m%d%H%M")
+        for member in await uow.staff.members(office_id):
+            if member.role is not StaffRole.ADMIN:
+                continue
+            staged.items.append(await system_message(
+                ports, uow, member.person, numbering_krid=office.krid, reference_number=None,
+                doc_type_id="FIGYELMEZTETES", title=WARNING_TITLE,
+                file_name=f"figyelmeztetes_{office.krid}_{stamp}.txt", content=text, now=now))
+            notice = mail.warning(ports, member.person, office, numbers, now)
+            if notice is not None:
+                mails.append(notice)
+    await uow.mail.add_many(mails)
+
+
 async def _not_collected(ports: Ports, now: datetime, report: SweepReport) -> bool:
-    due = await _sweep_with_receipts(ports, now, Deadline.NOT_COLLECTED, "not_collected")
+    """The second notice, and the sender's not_collected receipt (35. § (3) c))."""
+    presumption_at = ports.calendar.working_day_start(now, ports.presumption_working_days)
+
+    async def second_notices(uow: UnitOfWork, due: list[Document]) -> None:
+        await uow.documents.schedule_presumption([d.id for d in due], presumption_at)
+        notices = [mail.second(ports, d, presumption_at, now) for d in due]
+        await uow.mail.add_many([n for n in notices if n is not None])
+
+    due = await _sweep_with_receipts(ports, now, Deadline.NOT_COLLECTED, "not_collected",
+                                     then=second_notices)
     report.not_collected += len(due)
     return bool(due)
 
 
+async def _presume(ports: Ports, now: datetime, report: SweepReport) -> bool:
+    """Presumed delivery (E-ügyintézési tv. 14. § (4) c)): the sender's signed receipt names
+    both notices and this moment; the document stays downloadable until valid_until."""
+    due = await _sweep_with_receipts(ports, now, Deadline.PRESUMPTION, "presumed_delivery",
+                                     audit=AuditAction.PRESUMED)
+    report.presumed += len(due)
+    return bool(due)
+
+
 async def _sweep_with_receipts(
-    ports: Ports, now: datetime, deadline: Deadline, kind: str, *, audit: bool = False
+    ports: Ports, now: datetime, deadline: Deadline, kind: str, *,
+    audit: AuditAction | None = None,
+    then: Callable[[UnitOfWork, list[Document]], Awaitable[None]] | None = None,
 ) -> list[Document]:
     """One batch of ``deadline``: mark it, sign a ``kind`` receipt for each sender (and a
-    system message where ETertiveveny was asked), notify the senders; returns the batch."""
-    messages: list[StagedContent] = []
+    system message where ETertiveveny was asked), notify the senders, and ``then`` whatever
+    else belongs in the transaction; returns the batch."""
+    staged = _Staged()
     try:
         async with ports.write_uow() as uow:
             due = await uow.documents.claim_due(deadline, now, BATCH)
@@ -99,27 +190,28 @@ async def _sweep_with_receipts(
             for document in due:
                 message = await issue_receipt(ports, uow, document, kind, now)
                 if message is not None:
-                    messages.append(message)
+                    staged.items.append(message)
             await uow.notifications.add_many([
                 NewNotification(d.sender_id, kind, _payload(kind, d, now), now) for d in due])
-            if audit:
+            if audit is not None:
                 for document in due:
                     await uow.audit.append(AuditEvent(
-                        at=now, actor="system", action=AuditAction.EXPIRED,
+                        at=now, actor="system", action=audit,
                         registration_number=document.registration_number,
                         sha256=document.sha256))
+            if then is not None:
+                await then(uow, due)
             await uow.commit()
     except BaseException:
-        for message in messages:
-            await message.discard()
+        await staged.discard()
         raise
-    for message in messages:
-        await message.place()
+    await staged.place()
     return due
 
 
 async def _expire(ports: Ports, now: datetime, report: SweepReport) -> bool:
-    due = await _sweep_with_receipts(ports, now, Deadline.EXPIRY, "expired", audit=True)
+    due = await _sweep_with_receipts(ports, now, Deadline.EXPIRY, "expired",
+                                     audit=AuditAction.EXPIRED)
     if not due:
         return False
     # The content goes; the metadata, receipts and audit entries stay.

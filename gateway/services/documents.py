@@ -39,6 +39,7 @@ from gateway.errors import (
     RecipientUnknown,
     Unavailable,
 )
+from gateway.services import mail
 from gateway.services.ports import (
     NewDocument,
     Numbering,
@@ -255,6 +256,12 @@ async def _accept(
         new = replace(new, warning_due_at=warning_due_at,
                       not_collected_due_at=not_collected_due_at)
         document_id, number = await _register(uow, new, numbering_krid)
+        if not recipient.is_organisation:
+            # The first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document.
+            notice = mail.arrival(ports, recipient, sender.name, number, new.valid_until,
+                                  registered_at)
+            if notice is not None:
+                await uow.mail.add_many([notice])
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
         if token is not None:
@@ -289,14 +296,18 @@ async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> t
     return registered
 
 
+WARNING_WORKING_DAYS = 3
+
+
 def _due_times(
     ports: Ports, to_organisation: bool, at: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """(warning_due_at, not_collected_due_at): an organisation is warned after 3 working
-    days; a citizen's document is "not collected" after 5."""
+    days; a citizen's unopened document gets its second notice (and the sender its
+    not_collected receipt) after ``second_notice_working_days`` (5)."""
     if to_organisation:
-        return ports.calendar.deadline(at, 3), None
-    return None, ports.calendar.deadline(at, 5)
+        return ports.calendar.deadline(at, WARNING_WORKING_DAYS), None
+    return None, ports.calendar.deadline(at, ports.second_notice_working_days)
 
 
 def _receipt_party(party: Party | PartyRef) -> ReceiptParty:
@@ -332,7 +343,7 @@ async def open_content(
         stream = await _content_of(ports, document)
         await _audit_downloads(uow, ports, party, [document], person)
         if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
-                and document.delivery_state is DeliveryState.WAITING):
+                and document.unopened):
             message.staged = await _acknowledged(uow, ports, party, document, person)
         await uow.commit()
     return document, stream
@@ -395,7 +406,7 @@ async def acknowledge(
             raise Forbidden("only the addressee acknowledges a document")
         if document.delivery_state is DeliveryState.EXPIRED:
             raise Expired(f"document {registration_number} expired before it was downloaded")
-        if document.delivery_state is DeliveryState.WAITING:
+        if document.unopened:
             message.staged = await _acknowledged(uow, ports, party, document, person)
             document = await _visible(uow, party, registration_number)
             await uow.commit()
@@ -450,38 +461,52 @@ async def issue_receipt(
         sender=_receipt_party(document.sender), recipient=_receipt_party(document.recipient),
         file_name=document.file_name, sha256=document.sha256, at=now,
         timestamp_token=ports.timestamper.timestamp(document.sha256, now),
+        notices=_notices(document, now) if kind is ReceiptKind.PRESUMED_DELIVERY else None,
     ))
     await uow.receipts.add(document.id, kind, now, receipt)
     if not document.return_receipt:
         return None
-    return await _system_message(ports, uow, document, kind, receipt, now)
-
-
-async def _system_message(
-    ports: Ports, uow: UnitOfWork, about: Document, kind: ReceiptKind, receipt: bytes,
-    now: datetime,
-) -> StagedContent:
-    """Put ``receipt`` into the mailbox of ``about``'s sender as a system message; returns its
-    staged bytes, to be placed once the transaction commits."""
-    staged = ports.blobs.stage(len(receipt))
-    staged.write(receipt)
-    await staged.finish()
-    system = await uow.parties.system()
-    sender = await uow.parties.by_id(about.sender_id)
+    sender = await uow.parties.by_id(document.sender_id)
     assert sender is not None
     # A citizen addressee has no KRID: the number keeps the original document's organisation.
-    numbering_krid = sender.krid or about.registration_number[:9]
-    title = RECEIPT_TITLES[kind]
-    warning_due_at, not_collected_due_at = _due_times(ports, sender.is_organisation, now)
+    return await system_message(
+        ports, uow, sender, numbering_krid=sender.krid or document.registration_number[:9],
+        reference_number=document.registration_number, doc_type_id="IGAZOLAS",
+        title=RECEIPT_TITLES[kind],
+        file_name=f"{kind.value}_igazolas_{document.registration_number}.xml",
+        content=receipt, now=now)
+
+
+def _notices(document: Document, presumed_at: datetime) -> tuple[datetime, datetime, datetime]:
+    """The presumption's three moments: the first notice (at arrival), the second, and now."""
+    assert document.second_notice_at is not None, "presumed before its second notice"
+    return document.registered_at, document.second_notice_at, presumed_at
+
+
+async def system_message(
+    ports: Ports, uow: UnitOfWork, recipient: Party, *, numbering_krid: str,
+    reference_number: str | None, doc_type_id: str, title: str, file_name: str,
+    content: bytes, now: datetime,
+) -> StagedContent:
+    """Register ``content`` as a system message (sender: the Központi Rendszer) in
+    ``recipient``'s mailbox, in the caller's transaction; returns its staged bytes, to be
+    placed once the transaction commits."""
+    staged = ports.blobs.stage(len(content))
+    staged.write(content)
+    await staged.finish()
+    system = await uow.parties.system()
+    # An office is warned of an unread system message like of any document; a person's is a
+    # notice itself and starts no second notice or presumption.
+    warning_due_at = (_due_times(ports, True, now)[0] if recipient.is_organisation else None)
     await _register(uow, NewDocument(
         registered_at=now, valid_until=now + timedelta(days=ports.retention_days),
-        sender_id=system.id, recipient_id=sender.id, sender_kind=PartyKind.SYSTEM,
-        reference_number=about.registration_number, doc_type_office="KR",
-        doc_type_id="IGAZOLAS", doc_type_description=title, note=None,
-        file_name=f"{kind.value}_igazolas_{about.registration_number}.xml",
-        size=staged.size, sha256=staged.sha256, reply_encryption=False, return_receipt=False,
-        system_message=True, timestamp_token=ports.timestamper.timestamp(staged.sha256, now),
-        warning_due_at=warning_due_at, not_collected_due_at=not_collected_due_at,
+        sender_id=system.id, recipient_id=recipient.id, sender_kind=PartyKind.SYSTEM,
+        reference_number=reference_number, doc_type_office="KR",
+        doc_type_id=doc_type_id, doc_type_description=title, note=None,
+        file_name=file_name, size=staged.size, sha256=staged.sha256, reply_encryption=False,
+        return_receipt=False, system_message=True,
+        timestamp_token=ports.timestamper.timestamp(staged.sha256, now),
+        warning_due_at=warning_due_at,
     ), numbering_krid)
     return staged
 

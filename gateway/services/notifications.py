@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest
-from gateway.services.ports import Notification, Ports, WebhookPoster
+from gateway.services.outbox import DeliveryPolicy, drain
+from gateway.services.ports import Delivery, Notification, Ports, WebhookPoster
+
+__all__ = ["DeliveryPolicy", "deliver_due", "list_notifications", "set_webhook"]
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
 BATCH = 50
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_attempts: int = 8
-    backoff_seconds: float = 2.0  # doubled after every failed attempt
-
-    def retry_after(self, attempts: int) -> timedelta | None:
-        """When to try again after ``attempts`` failures, or None: give up (dead letter)."""
-        if attempts >= self.max_attempts:
-            return None
-        return timedelta(seconds=self.backoff_seconds * 2 ** (attempts - 1))
 
 
 async def list_notifications(
@@ -52,30 +40,11 @@ async def set_webhook(ports: Ports, party: Party, url: str | None) -> None:
 async def deliver_due(ports: Ports, poster: WebhookPoster, policy: DeliveryPolicy) -> int:
     """POST every pending notification whose party has a webhook and whose time has come;
     returns how many were delivered. Off the request path (worker loop)."""
-    delivered = 0
-    while True:
-        now = ports.clock.now()
-        async with ports.write_uow() as uow:
-            leased = await uow.notifications.lease_due(now, now + LEASE, BATCH)
-            await uow.commit()
-        if not leased:
-            return delivered
-        for delivery in leased:
-            body = {"id": delivery.id, **delivery.payload}
-            try:
-                await poster.post(delivery.url, body)
-            except Exception as exc:
-                attempts = delivery.attempts + 1
-                retry = policy.retry_after(attempts)
-                async with ports.write_uow() as uow:
-                    await uow.notifications.failed(
-                        delivery.id, attempts, f"{type(exc).__name__}: {exc}",
-                        ports.clock.now() + retry if retry is not None else None)
-                    await uow.commit()
-                if retry is None:
-                    log.warning("notification %d dead after %d attempts", delivery.id, attempts)
-                continue
-            async with ports.write_uow() as uow:
-                await uow.notifications.delivered(delivery.id, ports.clock.now())
-                await uow.commit()
-            delivered += 1
+
+    async def post(delivery: Delivery) -> None:
+        await poster.post(delivery.url, {"id": delivery.id, **delivery.payload})
+
+    return await drain(
+        ports, policy, "notification",
+        lease=lambda uow, now, until: uow.notifications.lease_due(now, until, BATCH),
+        outcomes=lambda uow: uow.notifications, hand_over=post)

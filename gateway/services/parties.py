@@ -125,6 +125,23 @@ async def swap_address(ports: Ports, party: Party) -> str:
     return code
 
 
+async def set_email(ports: Ports, party: Party, email: str) -> str:
+    """Where a person's e-mail notices go (first and second notices, office warnings)."""
+    if party.kind is not PartyKind.CITIZEN:
+        raise Forbidden("only a person has a notification e-mail address")
+    try:
+        email = check_email(email.strip())
+    except ValueError as exc:
+        raise InvalidRequest("give an e-mail address such as name@example.hu",
+                             field="email") from exc
+    async with ports.write_uow() as uow:
+        await uow.parties.set_email(party.id, email)
+        await uow.audit.append(AuditEvent(at=ports.clock.now(), actor=party.username,
+                                          action=AuditAction.EMAIL_CHANGED))
+        await uow.commit()
+    return email
+
+
 @dataclass(frozen=True)
 class DemoOrganisation:
     krid: str

@@ -68,9 +68,50 @@ class NewDocument:
     not_collected_due_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class NewMail:
+    """An e-mail notice to queue: the message is built once, sent as these bytes."""
+
+    party_id: int
+    to_address: str
+    kind: str  # arrival_notice, second_notice, mailbox_warning
+    registration_number: str | None
+    subject: str
+    message: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LeasedMail:
+    """A queued e-mail leased for one sending attempt."""
+
+    id: int
+    to_address: str
+    message: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """A queued e-mail as the sandbox console lists it."""
+
+    id: int
+    to_address: str
+    kind: str
+    registration_number: str | None
+    subject: str
+    message: bytes
+    created_at: datetime
+    state: str  # pending, sent, dead
+    attempts: int
+    sent_at: datetime | None
+
+
 class Deadline(StrEnum):
     WARNING = "warning"  # mailbox_warning to an organisation after 3 working days
-    NOT_COLLECTED = "not_collected"  # a citizen's document after 5 working days
+    # a citizen's document after 5 working days: the second notice, the not_collected receipt
+    NOT_COLLECTED = "not_collected"
+    PRESUMPTION = "presumption"  # unopened 5 working days after the second notice
     EXPIRY = "expiry"  # valid_until passed before download
 
 
@@ -160,6 +201,7 @@ class PartyRepository(Protocol):
     async def by_username(self, username: str) -> Party | None: ...
     async def by_id(self, party_id: int) -> Party | None: ...
     async def set_webhook(self, party_id: int, url: str | None) -> None: ...
+    async def set_email(self, party_id: int, email: str) -> None: ...
     async def system(self) -> Party:
         """The Központi Rendszer, sender of system messages."""
         ...
@@ -191,6 +233,9 @@ class DocumentRepository(Protocol):
         ...
     async def mark(self, deadline: Deadline, document_ids: list[int], now: datetime) -> None:
         """Record the deadline as dealt with (for EXPIRY: the document expires)."""
+        ...
+    async def schedule_presumption(self, document_ids: list[int], due_at: datetime) -> None:
+        """When the documents (just given their second notice) are presumed delivered."""
         ...
     async def content_needed(self, sha256: str) -> bool:
         """Whether a document that is not expired refers to this content."""
@@ -351,6 +396,24 @@ class OperationsRepository(Protocol):
         ...
 
 
+class MailOutbox(Protocol):
+    async def add_many(self, mails: list[NewMail]) -> None: ...
+    async def lease_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[LeasedMail]:
+        """Pending mails whose time has come, leased until ``lease_until`` (rows another
+        transaction holds are skipped)."""
+        ...
+    async def delivered(self, mail_id: int, at: datetime) -> None:
+        """Handed over: the message is ``sent``."""
+        ...
+    async def failed(self, mail_id: int, attempts: int, error: str,
+                     retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or None: dead letter."""
+        ...
+    async def recent(self, limit: int) -> list[MailRecord]: ...
+    async def of_party(self, party_id: int, limit: int) -> list[MailRecord]: ...
+
+
 class SandboxClockRepository(Protocol):
     async def offset(self) -> float: ...
     async def set_offset(self, seconds: float) -> None: ...
@@ -367,6 +430,7 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     web_sessions: WebSessionRepository
     notifications: NotificationRepository
+    mail: MailOutbox
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
 
@@ -438,6 +502,13 @@ class WebhookPoster(Protocol):
         ...
 
 
+class MailTransport(Protocol):
+    async def send(self, message: bytes, mail_from: str, to: str) -> None:
+        """Hand one message over (SMTP, or a file in the embedded default); raises on
+        failure."""
+        ...
+
+
 class Telemetry(Protocol):
     """Counts what the services decide (metrics); the default counts nothing."""
 
@@ -486,4 +557,12 @@ class Ports:
     # False only in benchmarks: acceptance without timestamp, receipt and audit entry.
     acceptance_evidence: bool = True
     sandbox_clock: SettableClock | None = None  # set when KAPU_SANDBOX=1
+    # E-mail notices and the two-notice presumption (contract sections 16 and 17).
+    mail_transport: MailTransport | None = None  # None: mails wait in the outbox
+    mail_from: str = "kapu@localhost"
+    public_url: str = "http://127.0.0.1:8000"  # where the links in notices point
+    second_notice_working_days: int = 5
+    presumption_working_days: int = 5
+    mail_max_attempts: int = 10
+    mail_backoff_seconds: float = 5.0
     telemetry: Telemetry = field(default_factory=NoTelemetry)

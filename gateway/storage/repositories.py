@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     String,
+    Table,
     and_,
     cast,
     func,
@@ -37,9 +38,12 @@ from gateway.services.ports import (
     IdempotencyRecord,
     Incident,
     KeyRecord,
+    LeasedMail,
     MailboxQuery,
+    MailRecord,
     Maintenance,
     NewDocument,
+    NewMail,
     NewNotification,
     NewParty,
     Notification,
@@ -56,6 +60,7 @@ from gateway.storage.tables import (
     idempotency_keys,
     incidents,
     login_failures,
+    mail_outbox,
     maintenance,
     notifications,
     parties,
@@ -133,6 +138,10 @@ class SqlParties:
     async def set_webhook(self, party_id: int, url: str | None) -> None:
         await self._connection.execute(
             update(parties).where(parties.c.id == party_id).values(webhook_url=url))
+
+    async def set_email(self, party_id: int, email: str) -> None:
+        await self._connection.execute(
+            update(parties).where(parties.c.id == party_id).values(email=email))
 
     async def system(self) -> Party:
         found = await self._one(parties.c.kind == PartyKind.SYSTEM.value)
@@ -238,11 +247,21 @@ def _document(row: RowMapping) -> Document:
         note=row["note"], file_name=row["file_name"], size=row["size"], sha256=row["sha256"],
         reply_encryption=row["reply_encryption"], return_receipt=row["return_receipt"],
         system_message=row["system_message"],
-        delivery_state=DeliveryState(row["delivery_state"]),
+        delivery_state=_delivery_state(row),
         acknowledged_at=row["acknowledged_at"],
         timestamp_token=row["timestamp_token"],
         submitted_sha256=row["submitted_sha256"],
+        second_notice_at=row["not_collected_at"], presumed_at=row["presumed_at"],
     )
+
+
+def _delivery_state(row: RowMapping) -> DeliveryState:
+    # A presumed delivery stays "waiting" in the table: every query about unopened documents
+    # (listings, the other deadlines' partial indexes, acknowledgement) keeps holding for it.
+    state = DeliveryState(row["delivery_state"])
+    if state is DeliveryState.WAITING and row["presumed_at"] is not None:
+        return DeliveryState.PRESUMED_DELIVERED
+    return state
 
 
 class SqlDocuments:
@@ -318,6 +337,11 @@ class SqlDocuments:
             values["delivery_state"] = DeliveryState.EXPIRED.value
         await self._connection.execute(
             update(documents).where(documents.c.id.in_(document_ids)).values(**values))
+
+    async def schedule_presumption(self, document_ids: list[int], due_at: datetime) -> None:
+        await self._connection.execute(
+            update(documents).where(documents.c.id.in_(document_ids))
+            .values(presumption_due_at=due_at))
 
     async def content_needed(self, sha256: str) -> bool:
         result = await self._connection.execute(
@@ -409,6 +433,7 @@ _DEADLINE_COLUMNS = {
     Deadline.WARNING: (documents.c.warning_due_at, documents.c.warned_at),
     Deadline.NOT_COLLECTED: (documents.c.not_collected_due_at, documents.c.not_collected_at),
     Deadline.EXPIRY: (documents.c.valid_until, documents.c.expired_at),
+    Deadline.PRESUMPTION: (documents.c.presumption_due_at, documents.c.presumed_at),
 }
 
 
@@ -744,13 +769,77 @@ class SqlNotifications:
 
     async def failed(self, notification_id: int, attempts: int, error: str,
                      retry_at: datetime | None) -> None:
-        values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
-        if retry_at is None:
-            values["state"] = "dead"
-        else:
-            values["next_attempt_at"] = retry_at
+        await _record_failure(self._connection, notifications, notification_id, attempts,
+                              error, retry_at)
+
+
+async def _record_failure(connection: AsyncConnection, outbox: Table, item_id: int,
+                          attempts: int, error: str, retry_at: datetime | None) -> None:
+    """A failed hand-over from an outbox: try again at ``retry_at``, or (None) a dead letter."""
+    values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
+    if retry_at is None:
+        values["state"] = "dead"
+    else:
+        values["next_attempt_at"] = retry_at
+    await connection.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+
+
+def _mail_record(row: Any) -> MailRecord:
+    return MailRecord(row.id, row.to_address, row.kind, row.registration_number, row.subject,
+                      row.message, row.created_at, row.state, row.attempts, row.sent_at)
+
+
+class SqlMailOutbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add_many(self, mails: list[NewMail]) -> None:
+        if not mails:
+            return
+        await self._connection.execute(insert(mail_outbox), [{
+            "party_id": m.party_id, "to_address": m.to_address, "kind": m.kind,
+            "registration_number": m.registration_number, "subject": m.subject[:255],
+            "message": m.message, "created_at": m.created_at, "state": "pending",
+            "attempts": 0, "next_attempt_at": m.created_at,
+        } for m in mails])
+
+    async def lease_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[LeasedMail]:
+        result = await self._connection.execute(
+            select(mail_outbox.c.id, mail_outbox.c.to_address, mail_outbox.c.message,
+                   mail_outbox.c.attempts)
+            .where(mail_outbox.c.state == "pending", mail_outbox.c.next_attempt_at <= now)
+            .order_by(mail_outbox.c.id).limit(limit)
+            .with_for_update(skip_locked=True, of=mail_outbox))
+        leased = [LeasedMail(row.id, row.to_address, row.message, row.attempts)
+                  for row in result]
+        if leased:
+            # Leased until then: another worker skips it; a crash mid-send only delays it.
+            await self._connection.execute(
+                update(mail_outbox).where(mail_outbox.c.id.in_([m.id for m in leased]))
+                .values(next_attempt_at=lease_until))
+        return leased
+
+    async def delivered(self, mail_id: int, at: datetime) -> None:
         await self._connection.execute(
-            update(notifications).where(notifications.c.id == notification_id).values(**values))
+            update(mail_outbox).where(mail_outbox.c.id == mail_id)
+            .values(state="sent", sent_at=at, attempts=mail_outbox.c.attempts + 1))
+
+    async def failed(self, mail_id: int, attempts: int, error: str,
+                     retry_at: datetime | None) -> None:
+        await _record_failure(self._connection, mail_outbox, mail_id, attempts, error,
+                              retry_at)
+
+    async def recent(self, limit: int) -> list[MailRecord]:
+        result = await self._connection.execute(
+            select(mail_outbox).order_by(mail_outbox.c.id.desc()).limit(limit))
+        return [_mail_record(row) for row in result]
+
+    async def of_party(self, party_id: int, limit: int) -> list[MailRecord]:
+        result = await self._connection.execute(
+            select(mail_outbox).where(mail_outbox.c.party_id == party_id)
+            .order_by(mail_outbox.c.id.desc()).limit(limit))
+        return [_mail_record(row) for row in result]
 
 
 class SqlSandboxClock:

@@ -15,6 +15,7 @@ from gateway.services.ports import (
     DocumentRepository,
     IdempotencyRepository,
     KeyRepository,
+    MailOutbox,
     NotificationRepository,
     OperationsRepository,
     PartyRepository,
@@ -31,6 +32,7 @@ from gateway.storage.repositories import (
     SqlDocuments,
     SqlIdempotency,
     SqlKeys,
+    SqlMailOutbox,
     SqlNotifications,
     SqlOperations,
     SqlParties,
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
     staff: StaffRepository
     web_sessions: WebSessionRepository
     notifications: NotificationRepository
+    mail: MailOutbox
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
 
@@ -106,6 +109,7 @@ class SqlUnitOfWork:
         self.staff = SqlStaff(self._connection)
         self.web_sessions = SqlWebSessions(self._connection)
         self.notifications = SqlNotifications(self._connection)
+        self.mail = SqlMailOutbox(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)
         return self

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 from babel.dates import format_datetime
@@ -121,12 +123,25 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
                          "staff_granted": gettext("granted a role"),
                          "staff_revoked": gettext("revoked a role")},
         "state_names": {"waiting": gettext("waiting"), "downloaded": gettext("downloaded"),
-                        "expired": gettext("expired")},
+                        "expired": gettext("expired"),
+                        "presumed_delivered": gettext("presumed delivered")},
+        "mail_states": {"pending": gettext("waiting to be sent"), "sent": gettext("sent"),
+                        "dead": gettext("not deliverable")},
         "receipt_names": {"acceptance": gettext("acceptance receipt"),
                           "download": gettext("download receipt"),
                           "not_collected": gettext("not collected receipt"),
-                          "expired": gettext("expiry receipt")},
+                          "expired": gettext("expiry receipt"),
+                          "presumed_delivery": gettext("presumed delivery receipt")},
         **(context or {}),
     }
     html = _TEMPLATES.get_template(template).render(values)
     return finish(request, HTMLResponse(html, status_code=status_code))
+
+
+def mail_text(message: bytes) -> str:
+    """The readable text of a queued e-mail (its plain-text parts), for the sandbox console."""
+    parsed = message_from_bytes(message, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    texts = [part.get_content() for part in parsed.walk()
+             if part.get_content_type() == "text/plain"]
+    return "\n".join(str(text) for text in texts)

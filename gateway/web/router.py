@@ -30,7 +30,7 @@ from gateway.errors import (
 )
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
-from gateway.services import deadlines, people, sandbox
+from gateway.services import deadlines, mail, people, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
@@ -42,6 +42,7 @@ from gateway.web.pages import (
     SESSION_COOKIE,
     csrf_ok,
     finish,
+    mail_text,
     render,
     renew_csrf,
     set_cookie,
@@ -133,10 +134,32 @@ async def choose_mailbox(request: Request) -> Response:
     person = await _person(request)
     if person is None:
         return _to_login(request)
+    return await _chooser(request, person)
+
+
+async def _chooser(request: Request, person: Party, **context: object) -> Response:
     offices = await staff_service.offices_of(_ports(request), person)
     return render(request, "choose.html", {
         "offices": offices, "sandbox": _ports(request).sandbox_clock is not None,
-        "swapped": request.query_params.get("swapped") == "1"})
+        "swapped": request.query_params.get("swapped") == "1",
+        "email_saved": request.query_params.get("email") == "1", **context},
+        status_code=400 if context.get("email_problem") else 200)
+
+
+@router.post("/me/email")
+async def change_email(request: Request) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    try:
+        await party_service.set_email(_ports(request), person, str(form.get("email") or ""))
+    except InvalidRequest:
+        return await _chooser(request, person, email_problem=True,
+                              email_given=str(form.get("email") or ""))
+    return finish(request, RedirectResponse("/ui/?email=1", status_code=303))
 
 
 @router.post("/me/address")
@@ -158,7 +181,8 @@ async def _sandbox_page(request: Request, **context: object) -> Response:
         now = await sandbox.current(ports)
     except GatewayError:  # the sandbox is off: as if the page did not exist
         return render(request, "not_found.html", status_code=404)
-    return render(request, "sandbox.html", {"now": now, **context},
+    mails = [(record, mail_text(record.message)) for record in await mail.recent(ports)]
+    return render(request, "sandbox.html", {"now": now, "mails": mails, **context},
                   status_code=400 if context.get("problem") else 200)
 
 
@@ -177,7 +201,8 @@ async def sandbox_action(request: Request) -> Response:
         return render(request, "not_found.html", status_code=404)
     if form.get("action") == "run_due":
         await sandbox.refresh(ports)
-        return await _sandbox_page(request, ran=await deadlines.run_due(ports))
+        ran = await deadlines.run_due(ports)
+        return await _sandbox_page(request, ran=ran, sent=await mail.deliver_due(ports))
     try:
         days, hours = int(str(form.get("days") or "0")), int(str(form.get("hours") or "0"))
     except ValueError:

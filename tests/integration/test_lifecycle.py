@@ -9,7 +9,7 @@ from pathlib import Path
 from gateway.config import Settings
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
-from tests.hkp_helpers import NS, envelope, read_answer
+from tests.hkp_helpers import NS, envelope, kezbesitettseg, read_answer
 from tests.integration.conftest import Gateway, _start
 
 
@@ -123,13 +123,7 @@ async def test_expiry_deletes_content_keeps_metadata_and_proof(sandbox: Gateway)
     assert (await gw.client.get(f"/api/v1/documents/{kept['registration_number']}/content",
                                 auth=office.auth)).content == other
     # Over HKP: Kezbesitettseg 2 and no attachment.
-    answer = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
-                                              content=envelope(
-        "DokumentumokAllapota2",
-        f"<hkp:DokumentumAllapotKerdes><hkp:ErkeztetesiSzamAlapjan><hkp:ErkeztetesiSzam>"
-        f"{number}</hkp:ErkeztetesiSzam></hkp:ErkeztetesiSzamAlapjan>"
-        "</hkp:DokumentumAllapotKerdes>", username=sender.username, password=sender.password)))
-    assert answer.form.findtext("hkp:DokumentumAdatok/hkp:Kezbesitettseg", namespaces=NS) == "2"
+    assert await kezbesitettseg(gw.client, sender.username, sender.password, number) == "2"
     # Downloading it over HKP gives the metadata, but no attachment to name or carry.
     download = read_answer(await gw.client.post("/hkp", headers={"Content-Type": "text/xml"},
                                                 content=envelope(
