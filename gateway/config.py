@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=10, ge=1, le=50)
     mail_backoff_seconds: float = Field(default=5.0, gt=0)
     # Where the links in e-mail notices point: the address people reach Kapu at.
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8080"
     # The two notices and the presumption of delivery (225/2009 Korm. r. 35. §,
     # E-ügyintézési tv. 14. § (4) c)), in working days.
     second_notice_working_days: int = Field(default=5, ge=1, le=60)

@@ -560,7 +560,7 @@ class Ports:
     # E-mail notices and the two-notice presumption (contract sections 16 and 17).
     mail_transport: MailTransport | None = None  # None: mails wait in the outbox
     mail_from: str = "kapu@localhost"
-    public_url: str = "http://127.0.0.1:8000"  # where the links in notices point
+    public_url: str = "http://127.0.0.1:8080"  # where the links in notices point
     second_notice_working_days: int = 5
     presumption_working_days: int = 5
     mail_max_attempts: int = 10

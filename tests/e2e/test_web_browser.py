@@ -5,6 +5,7 @@ in both languages."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,6 +213,28 @@ def test_a_citizen_opens_a_document_in_their_own_tarhely(
     assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
 
 
+def test_a_citizen_sets_the_notice_address_and_the_notice_shows_in_the_sandbox(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    address = f"demo-{secrets.token_hex(4)}@example.hu"
+    log_in(page, server, DEMO_CITIZEN)
+    page.fill("#email", address)
+    page.click("text=Save the e-mail address")
+    assert "Notices now go to this address." in page.inner_text("main")
+    number = send_to_demo_citizen(server, b"%PDF-1.7\nErtesites\n%%EOF\n", "ertesites.pdf")
+    page.goto(f"{server.url}/ui/sandbox?lang=en")
+    row = page.locator("#mails tr", has_text=address)
+    assert "waiting to be sent" in row.inner_text()  # queued with the document
+    page.click("text=Run the due jobs now")  # the jobs send it (the embedded default: a file)
+    assert "e-mails sent" in page.inner_text("[role=status]")
+    row = page.locator("#mails tr", has_text=address)
+    row.locator("summary").click()
+    text = row.inner_text()
+    assert number in text and "sent" in text and "ertesites.pdf" not in text
+    assert "Opening the document is its delivery" in text
+    shoot(page, "sandbox-mail", tmp_path)
+
+
 def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:
     log_in(page, server, ("demopolgar", "demopolgar-jelszo"))
     for path in ("/ui/mailbox/100000001", "/ui/offices/100000001/staff",
@@ -287,6 +310,7 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         page.wait_for_url(f"{server.url}/ui/login")
         # A citizen's own tárhely and a document in it.
         log_in(page, server, DEMO_CITIZEN, language)
+        findings[f"/ui/ of a citizen ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/mailbox/me?lang={language}")
         findings[f"/ui/mailbox/me ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{to_citizen}?lang={language}")

@@ -82,7 +82,7 @@ async def test_first_notice_arrives_once_and_carries_no_file_name_note_or_bytes(
     assert set(texts) == {"hu", "en"}
     for text in texts.values():
         assert number in text and "Teszt Földhivatal" in text
-        assert f"http://127.0.0.1:8000/ui/documents/{number}" in text
+        assert f"http://127.0.0.1:8080/ui/documents/{number}" in text
     assert "Letölthető eddig" in texts["hu"] and "Downloadable until" in texts["en"]
     for secret in (b"hatarozat-titkos", "bizalmas megjegyzés".encode(), content[-32:]):
         assert secret not in received.content
