@@ -74,6 +74,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),
         sandbox_clock=sandbox_clock,
+        permanent_storage_bytes=settings.permanent_storage_bytes,
     )
     return Runtime(engine, ports)
 

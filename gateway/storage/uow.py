@@ -14,6 +14,7 @@ from gateway.services.ports import (
     AuditLog,
     DocumentRepository,
     IdempotencyRepository,
+    KeptRepository,
     KeyRepository,
     NotificationRepository,
     OperationsRepository,
@@ -30,6 +31,7 @@ from gateway.storage.repositories import (
     SqlCounter,
     SqlDocuments,
     SqlIdempotency,
+    SqlKept,
     SqlKeys,
     SqlNotifications,
     SqlOperations,
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
     notifications: NotificationRepository
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
+    kept: KeptRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -108,6 +111,7 @@ class SqlUnitOfWork:
         self.notifications = SqlNotifications(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)
+        self.kept = SqlKept(self._connection)
         return self
 
     async def commit(self) -> None:
