@@ -28,7 +28,7 @@ from gateway.ops import health, metrics
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
-from gateway.rest import documents, evidence, lifecycle, problems
+from gateway.rest import documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
 from gateway.services.auth import CredentialCache
 from gateway.services.documents import recover_interrupted_uploads
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(documents.router)
     app.include_router(evidence.router)
     app.include_router(lifecycle.router)
+    app.include_router(storage.router)
     app.include_router(hkp.router)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")
