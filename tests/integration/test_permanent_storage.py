@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gateway.config import Settings
 from gateway.services.deadlines import run_due
-from tests.conftest import FixedClock
 from tests.helpers import (
     PDF,
     Account,
@@ -24,21 +18,8 @@ from tests.helpers import (
     stored_files,
     upload,
 )
-from tests.integration.conftest import Gateway, _start
-
-# Room for exactly three documents of PDF's size.
-QUOTA = 3 * len(PDF)
-
-
-@pytest.fixture
-async def small(
-    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
-) -> AsyncIterator[Gateway]:
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
-                        keys_dir=keys_dir, background_jobs=False,
-                        permanent_storage_bytes=QUOTA)
-    async for gateway in _start(settings, clock):
-        yield gateway
+from tests.integration.conftest import SMALL_QUOTA as QUOTA
+from tests.integration.conftest import Gateway
 
 
 def unique_pdf(size: int = len(PDF)) -> bytes:
