@@ -255,7 +255,7 @@ async def _accept(
             ports, recipient.is_organisation, registered_at)
         new = replace(new, warning_due_at=warning_due_at,
                       not_collected_due_at=not_collected_due_at)
-        if request.keep_copy:  # checked before the number is taken, so a refusal takes none
+        if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
             await reserve_copy(uow, ports, sender, content.size)
         document_id, number = await _register(uow, new, numbering_krid)
         if request.keep_copy:
