@@ -29,7 +29,7 @@ from gateway.ops import health, metrics
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
-from gateway.rest import documents, evidence, lifecycle, problems
+from gateway.rest import documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
 from gateway.services.auth import CredentialCache
 from gateway.services.documents import recover_interrupted_uploads
@@ -82,6 +82,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         presumption_working_days=settings.presumption_working_days,
         mail_max_attempts=settings.mail_max_attempts,
         mail_backoff_seconds=settings.mail_backoff_seconds,
+        permanent_storage_bytes=settings.permanent_storage_bytes,
     )
     return Runtime(engine, ports)
 
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(documents.router)
     app.include_router(evidence.router)
     app.include_router(lifecycle.router)
+    app.include_router(storage.router)
     app.include_router(hkp.router)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     max_document_bytes: int = Field(default=314_572_800, gt=0)
     retention_days: int = Field(default=30, gt=0, le=3650)
+    # A citizen's tartós tár (contract section 18): 30 MB by default.
+    permanent_storage_bytes: int = Field(default=31_457_280, ge=0)
     sandbox: bool = False
     # "production" refuses the demo parties and their published passwords.
     environment: Literal["development", "production"] = "development"

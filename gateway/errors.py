@@ -19,6 +19,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── FormatNotAllowed              format_not_allowed
     ├── FormatMismatch                format_mismatch
     ├── TooLarge                      too_large
+    ├── QuotaExceeded                 quota_exceeded (a citizen's tartós tár is full)
     ├── Conflict                      (duplicate party; CLI only)
     │   ├── TooManyAdmins             (staff: a sixth admin)
     │   └── LastAdmin                 (staff: removing the last admin)
@@ -110,6 +111,11 @@ class FormatMismatch(GatewayError):
 class TooLarge(GatewayError):
     code = "too_large"
     title = "Document too large"
+
+
+class QuotaExceeded(GatewayError):
+    code = "quota_exceeded"
+    title = "Permanent storage full"
 
 
 class Conflict(GatewayError):

@@ -128,4 +128,5 @@ def upload_request(form: ReceivedForm) -> UploadRequest:
         return_receipt=_flag(fields, "return_receipt"),
         encrypt=_flag(fields, "encrypt"),
         require_encryption=_flag(fields, "require_encryption"),
+        keep_copy=_flag(fields, "keep_copy"),
     )

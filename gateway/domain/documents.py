@@ -47,10 +47,13 @@ class UploadRequest:
     return_receipt: bool = False
     encrypt: bool = False  # store encrypted for the addressee's key, when one is on file
     require_encryption: bool = False  # … and refuse with key_not_found when none is
+    keep_copy: bool = False  # a citizen keeps a copy in their tartós tár
 
     def fingerprint(self, content_sha256: str) -> str:
         """Digest of the request and its content, to tell an idempotent retry from a reuse."""
         fields = asdict(self)
+        if not self.keep_copy:  # digests of uploads from before keep_copy stay the same
+            del fields["keep_copy"]
         fields["content_sha256"] = content_sha256
         canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -110,6 +113,7 @@ def validate_upload(request: UploadRequest) -> UploadRequest:
         return_receipt=request.return_receipt,
         encrypt=request.encrypt or request.require_encryption,
         require_encryption=request.require_encryption,
+        keep_copy=request.keep_copy,
     )
 
 

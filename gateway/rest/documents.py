@@ -53,6 +53,9 @@ _UPLOAD_BODY = {
                             "store encrypted for the addressee's key when one is on file"},
                 "require_encryption": {"type": "boolean", "description":
                                        "refuse with key_not_found when no key is on file"},
+                "keep_copy": {"type": "boolean", "description":
+                              "a citizen keeps a copy in their tartós tár (quota_exceeded "
+                              "refuses the upload when it does not fit)"},
             },
         }}},
     }

@@ -26,6 +26,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.FormatNotAllowed: 415,
     errors.FormatMismatch: 415,
     errors.TooLarge: 413,
+    errors.QuotaExceeded: 413,
     errors.Conflict: 409,
     errors.IdempotencyConflict: 409,
     errors.Expired: 410,

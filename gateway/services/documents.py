@@ -48,6 +48,7 @@ from gateway.services.ports import (
     StagedContent,
     UnitOfWork,
 )
+from gateway.services.storage_quota import reserve_copy
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +256,8 @@ async def _accept(
             ports, recipient.is_organisation, registered_at)
         new = replace(new, warning_due_at=warning_due_at,
                       not_collected_due_at=not_collected_due_at)
+        if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
+            await reserve_copy(uow, ports, sender, content.size)
         document_id, number = await _register(uow, new, numbering_krid)
         if not recipient.is_organisation:
             # The first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document.
@@ -262,6 +265,8 @@ async def _accept(
                                   registered_at)
             if notice is not None:
                 await uow.mail.add_many([notice])
+        if request.keep_copy:
+            await uow.kept.add(sender.id, document_id, registered_at)
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
         if token is not None:
@@ -340,7 +345,8 @@ async def open_content(
     transaction."""
     async with _SystemMessage() as message, ports.write_uow() as uow:
         document = await _visible(uow, party, registration_number)
-        stream = await _content_of(ports, document)
+        kept = await uow.kept.kept_at(party.id, document.id) is not None
+        stream = await _content_of(ports, document, kept=kept)
         await _audit_downloads(uow, ports, party, [document], person)
         if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
                 and document.unopened):
@@ -382,9 +388,12 @@ async def _audit_downloads(
             registration_number=document.registration_number, sha256=document.sha256))
 
 
-async def _content_of(ports: Ports, document: Document) -> AsyncIterator[bytes]:
+async def _content_of(
+    ports: Ports, document: Document, *, kept: bool = False
+) -> AsyncIterator[bytes]:
+    """``kept``: the party keeps it in its tartós tár, whose copy outlives the expiry."""
     registration_number = document.registration_number
-    if document.delivery_state is DeliveryState.EXPIRED:
+    if document.delivery_state is DeliveryState.EXPIRED and not kept:
         raise Expired(f"document {registration_number} expired and its content was deleted")
     if not await ports.blobs.exists(document.sha256):
         log.error("blob %s of %s is missing", document.sha256, registration_number)

@@ -238,7 +238,8 @@ class DocumentRepository(Protocol):
         """When the documents (just given their second notice) are presumed delivered."""
         ...
     async def content_needed(self, sha256: str) -> bool:
-        """Whether a document that is not expired refers to this content."""
+        """Whether a document that is not expired, or one kept in a tartós tár, refers to
+        this content."""
         ...
     async def waiting_counts(
         self, recipient_id: int, doc_type_id: str | None = None
@@ -322,6 +323,30 @@ class StaffRepository(Protocol):
     async def offices_of(self, person_id: int) -> list[tuple[Party, StaffRole]]:
         """The organisations where the person holds a role, with the role."""
         ...
+
+
+@dataclass(frozen=True)
+class KeptDocument:
+    """A document in a party's tartós tár, and since when it is kept there."""
+
+    document: Document
+    kept_at: datetime
+
+
+class KeptRepository(Protocol):
+    """The documents each party keeps in its tartós tár (permanent storage)."""
+
+    async def lock(self, party_id: int, document_id: int | None = None) -> None:
+        """Hold the party's tartós tár (and the document, if given) still until the
+        transaction ends, so two keeps cannot both fit under the quota."""
+        ...
+    async def used_bytes(self, party_id: int) -> int: ...
+    async def add(self, party_id: int, document_id: int, at: datetime) -> None: ...
+    async def kept_at(self, party_id: int, document_id: int) -> datetime | None: ...
+    async def of_party(self, party_id: int) -> list[KeptDocument]:
+        """The party's kept documents, most recently kept first."""
+        ...
+    async def remove(self, party_id: int, document_id: int) -> bool: ...
 
 
 class WebSessionRepository(Protocol):
@@ -433,6 +458,7 @@ class UnitOfWork(Protocol):
     mail: MailOutbox
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
+    kept: KeptRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -566,3 +592,4 @@ class Ports:
     mail_max_attempts: int = 10
     mail_backoff_seconds: float = 5.0
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota

@@ -37,6 +37,7 @@ from gateway.services.ports import (
     Delivery,
     IdempotencyRecord,
     Incident,
+    KeptDocument,
     KeyRecord,
     LeasedMail,
     MailboxQuery,
@@ -59,6 +60,7 @@ from gateway.storage.tables import (
     documents,
     idempotency_keys,
     incidents,
+    kept_documents,
     login_failures,
     mail_outbox,
     maintenance,
@@ -344,10 +346,12 @@ class SqlDocuments:
             .values(presumption_due_at=due_at))
 
     async def content_needed(self, sha256: str) -> bool:
+        kept = select(kept_documents.c.document_id).where(
+            kept_documents.c.document_id == documents.c.id).exists()
         result = await self._connection.execute(
             select(documents.c.id).where(
                 documents.c.sha256 == sha256,
-                documents.c.delivery_state != DeliveryState.EXPIRED.value).limit(1))
+                or_(documents.c.delivery_state != DeliveryState.EXPIRED.value, kept)).limit(1))
         return result.first() is not None
 
     async def waiting_counts(
@@ -414,6 +418,55 @@ class SqlDocuments:
                    documents.c.delivery_state == DeliveryState.WAITING.value)
             .values(delivery_state=DeliveryState.DOWNLOADED.value, acknowledged_at=at)
         )
+
+
+class SqlKept:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def lock(self, party_id: int, document_id: int | None = None) -> None:
+        # Row locks (PostgreSQL; SQLite's write transaction admits one writer anyway), the
+        # party before the document, as everywhere: keeps of one party queue on its row, and
+        # the expiry sweep cannot take a document while it is being kept.
+        await self._connection.execute(
+            select(parties.c.id).where(parties.c.id == party_id).with_for_update())
+        if document_id is not None:
+            await self._connection.execute(
+                select(documents.c.id).where(documents.c.id == document_id).with_for_update())
+
+    async def used_bytes(self, party_id: int) -> int:
+        result = await self._connection.execute(
+            select(func.coalesce(func.sum(documents.c.size), 0))
+            .select_from(kept_documents.join(documents,
+                                             documents.c.id == kept_documents.c.document_id))
+            .where(kept_documents.c.party_id == party_id))
+        return int(result.scalar_one())
+
+    async def add(self, party_id: int, document_id: int, at: datetime) -> None:
+        await self._connection.execute(insert(kept_documents).values(
+            party_id=party_id, document_id=document_id, kept_at=at))
+
+    async def kept_at(self, party_id: int, document_id: int) -> datetime | None:
+        result = await self._connection.execute(
+            select(kept_documents.c.kept_at).where(kept_documents.c.party_id == party_id,
+                                                   kept_documents.c.document_id == document_id))
+        found: datetime | None = result.scalar_one_or_none()
+        return found
+
+    async def of_party(self, party_id: int) -> list[KeptDocument]:
+        statement = (
+            _document_select().add_columns(kept_documents.c.kept_at)
+            .join(kept_documents, kept_documents.c.document_id == documents.c.id)
+            .where(kept_documents.c.party_id == party_id)
+            .order_by(kept_documents.c.kept_at.desc(), documents.c.id.desc()))
+        result = await self._connection.execute(statement)
+        return [KeptDocument(_document(row), row["kept_at"]) for row in result.mappings()]
+
+    async def remove(self, party_id: int, document_id: int) -> bool:
+        result = await self._connection.execute(
+            kept_documents.delete().where(kept_documents.c.party_id == party_id,
+                                          kept_documents.c.document_id == document_id))
+        return bool(result.rowcount)
 
 
 def _counter_upsert(connection: AsyncConnection, numbering: Numbering) -> Any:

@@ -187,6 +187,15 @@ retired_codes = Table(
     Column("retired_at", UTCDateTime(), nullable=False),
 )
 
+# The documents a citizen keeps in their tartós tár (migration 0010): never expire.
+kept_documents = Table(
+    "kept_documents", metadata,
+    Column("party_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("document_id", Id, ForeignKey("documents.id"), primary_key=True),
+    Column("kept_at", UTCDateTime(), nullable=False),
+    Index("ix_kept_documents_document", "document_id"),
+)
+
 # A person's browser session: the SHA-256 of the cookie's token, never the token itself.
 web_sessions = Table(
     "web_sessions", metadata,

@@ -14,6 +14,7 @@ from gateway.services.ports import (
     AuditLog,
     DocumentRepository,
     IdempotencyRepository,
+    KeptRepository,
     KeyRepository,
     MailOutbox,
     NotificationRepository,
@@ -31,6 +32,7 @@ from gateway.storage.repositories import (
     SqlCounter,
     SqlDocuments,
     SqlIdempotency,
+    SqlKept,
     SqlKeys,
     SqlMailOutbox,
     SqlNotifications,
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     mail: MailOutbox
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
+    kept: KeptRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -112,6 +115,7 @@ class SqlUnitOfWork:
         self.mail = SqlMailOutbox(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)
+        self.kept = SqlKept(self._connection)
         return self
 
     async def commit(self) -> None:

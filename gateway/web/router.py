@@ -25,12 +25,13 @@ from gateway.errors import (
     InvalidRequest,
     LastAdmin,
     NotFound,
+    QuotaExceeded,
     TooManyAdmins,
     Unauthorized,
 )
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
-from gateway.services import deadlines, mail, people, sandbox
+from gateway.services import deadlines, mail, people, permanent_storage, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
@@ -294,6 +295,11 @@ async def _document(request: Request, registration_number: str) -> tuple[Party, 
 
 @router.get("/documents/{registration_number}")
 async def document_page(request: Request, registration_number: str) -> Response:
+    return await _document_page(request, registration_number)
+
+
+async def _document_page(request: Request, registration_number: str, *,
+                         problem: str | None = None, status_code: int = 200) -> Response:
     try:
         found = await _document(request, registration_number)
     except NotFound:
@@ -305,12 +311,16 @@ async def document_page(request: Request, registration_number: str) -> Response:
     if document.sender_id == office.id:
         _, receipts = await document_service.receipts_of(_ports(request), office,
                                                          registration_number)
+    own = office.id == person.id
     return render(request, "document.html", {
         "office": office, "document": document, "receipts": receipts,
-        "incoming": document.recipient_id == office.id, "own": office.id == person.id,
+        "incoming": document.recipient_id == office.id, "own": own,
         "box": _box(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
-    })
+        "kept_at": await permanent_storage.kept_since(_ports(request), person, document)
+        if own else None,
+        "kept": request.query_params.get("kept") == "1", "problem": problem,
+    }, status_code=status_code)
 
 
 @router.get("/documents/{registration_number}/content")
@@ -385,6 +395,58 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         return render(request, "expired.html", status_code=410)
     return finish(request, RedirectResponse(
         f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
+
+
+@router.post("/documents/{registration_number}/keep")
+async def keep(request: Request, registration_number: str) -> Response:
+    """Keep a document of the person's own box in their tartós tár (keeping is opening)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    try:
+        found = await _document(request, registration_number)
+        if found is None:
+            return _to_login(request)
+        person, office, _ = found
+        if office.id != person.id:  # an office's document: no tartós tár there
+            raise NotFound(f"no document {registration_number} in the person's own box")
+        await permanent_storage.keep(_ports(request), person, registration_number)
+    except (NotFound, Forbidden):
+        return render(request, "not_found.html", status_code=404)
+    except Expired:
+        return render(request, "expired.html", status_code=410)
+    except QuotaExceeded:
+        return await _document_page(request, registration_number, problem="quota_exceeded",
+                                    status_code=413)
+    return finish(request, RedirectResponse(
+        f"/ui/documents/{registration_number}?kept=1", status_code=303))
+
+
+@router.get("/storage")
+async def storage_page(request: Request) -> Response:
+    """The person's own tartós tár: what they keep, and how much of the quota it takes."""
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    storage = await permanent_storage.contents(_ports(request), person)
+    return render(request, "storage.html", {
+        "storage": storage, "deleted": request.query_params.get("deleted")})
+
+
+@router.post("/storage/{registration_number}/delete")
+async def delete_kept(request: Request, registration_number: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    try:
+        await permanent_storage.discard(_ports(request), person, registration_number)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+    return finish(request, RedirectResponse(
+        f"/ui/storage?{urlencode({'deleted': registration_number})}", status_code=303))
 
 
 async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,

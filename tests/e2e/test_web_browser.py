@@ -235,6 +235,30 @@ def test_a_citizen_sets_the_notice_address_and_the_notice_shows_in_the_sandbox(
     shoot(page, "sandbox-mail", tmp_path)
 
 
+def test_a_citizen_keeps_a_document_and_removes_it_again(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    content = b"%PDF-1.7\nMegorzendo hatarozat\n%%EOF\n"
+    number = send_to_demo_citizen(server, content, "megorzendo.pdf")
+    log_in(page, server, DEMO_CITIZEN)
+    page.goto(f"{server.url}/ui/documents/{number}")
+    page.click("button:has-text('Keep in the tartós tár')")
+    assert "The document is kept in your tartós tár." in page.inner_text("main")
+    receipts = httpx.get(f"{server.url}/api/v1/documents/{number}/receipts",
+                         auth=("DEMOHIVATAL", "demohivatal-jelszo"))
+    assert [r["kind"] for r in receipts.json()["items"]] == ["acceptance", "download"]
+    page.click("#kept a")
+    assert number in page.inner_text("table")
+    shoot(page, "citizen-tartos-tar", tmp_path)
+    with page.expect_download() as download:
+        page.click("text=Download megorzendo.pdf")
+    download.value.save_as(tmp_path / "megorzendo.pdf")
+    assert (tmp_path / "megorzendo.pdf").read_bytes() == content
+    page.click("button:has-text('Remove megorzendo.pdf')")
+    assert "is no longer kept in your tartós tár" in page.inner_text("main")
+    assert number not in page.inner_text("main").replace(f"{number} is no longer", "")
+
+
 def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:
     log_in(page, server, ("demopolgar", "demopolgar-jelszo"))
     for path in ("/ui/mailbox/100000001", "/ui/offices/100000001/staff",
@@ -315,6 +339,14 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         findings[f"/ui/mailbox/me ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{to_citizen}?lang={language}")
         findings[f"/ui/documents/… of a citizen ({language})"] = axe_findings(page)
+        if language == "hu":  # kept once; the English round sees it kept
+            page.click(f"form[action='/ui/documents/{to_citizen}/keep'] button")
+            page.wait_for_url(f"{server.url}/ui/documents/{to_citizen}?kept=1")
+        findings[f"/ui/documents/… kept ({language})"] = axe_findings(page)
+        for where in ("storage", "send?box=me"):
+            separator = "&" if "?" in where else "?"
+            page.goto(f"{server.url}/ui/{where}{separator}lang={language}")
+            findings[f"/ui/{where} of a citizen ({language})"] = axe_findings(page)
         page.click("form.logout button")
         page.wait_for_url(f"{server.url}/ui/login")
     page.goto(f"{server.url}/status")

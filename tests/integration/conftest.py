@@ -13,6 +13,10 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.services.ports import Ports
 from tests.conftest import FixedClock
+from tests.helpers import PDF
+
+# The tartós tár of the ``small`` gateway: room for exactly three documents of PDF's size.
+SMALL_QUOTA = 3 * len(PDF)
 
 
 @dataclass
@@ -51,5 +55,16 @@ async def sandbox(
     # The sandbox's test clock runs from the test's clock, not the machine's date.
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", sandbox=True,
                         keys_dir=keys_dir, background_jobs=False)
+    async for gateway in _start(settings, clock):
+        yield gateway
+
+
+@pytest.fixture
+async def small(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> AsyncIterator[Gateway]:
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
+                        keys_dir=keys_dir, background_jobs=False,
+                        permanent_storage_bytes=SMALL_QUOTA)
     async for gateway in _start(settings, clock):
         yield gateway
