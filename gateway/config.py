@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     tsa_key_file: Path | None = None
     tsa_cert_file: Path | None = None
     key_password: SecretStr | None = None
+    # Generated receipt-signing and TSA keys: RSA-2048 (the contract's RSA-SHA256), or ECDSA
+    # P-256 (about ten times faster to sign). Production files may hold either.
+    key_algorithm: Literal["rsa", "ecdsa"] = "rsa"
     # Off only to measure what proof costs (benchmarks/): acceptance without its timestamp,
     # signed receipt and audit entry. Production refuses it.
     acceptance_evidence: bool = True

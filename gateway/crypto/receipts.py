@@ -1,5 +1,6 @@
 """Signed receipts (igazolások): XML in ``urn:kapu:igazolas:1`` with an enveloped XML-DSig
-signature (RSA-SHA256, exclusive canonicalisation, X509Data), made with xmlsec.
+signature (RSA-SHA256, or ECDSA-SHA256 with an ECDSA key; exclusive canonicalisation,
+X509Data), made with xmlsec.
 
 ``xmlsec1 --verify --trusted-pem ca.pem receipt.xml`` succeeds, and fails once any byte of the
 signed content changes.
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
+from gateway.crypto.keys import SigningKey
 from gateway.domain.receipts import ReceiptContent, ReceiptParty
 from gateway.domain.registration import budapest_local
 
@@ -35,7 +37,9 @@ def _party(tag: str, party: ReceiptParty) -> etree._Element:
 
 
 class ReceiptSigner:
-    def __init__(self, key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> None:
+    def __init__(self, key: SigningKey, certificate: x509.Certificate) -> None:
+        self._method = (xmlsec.Transform.RSA_SHA256 if isinstance(key, rsa.RSAPrivateKey)
+                        else xmlsec.Transform.ECDSA_SHA256)
         key_pem = key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
@@ -63,8 +67,7 @@ class ReceiptSigner:
                                content.notices, strict=True):
                 etree.SubElement(root, f"{{{NAMESPACE}}}{tag}").text = (
                     budapest_local(at).isoformat())
-        signature = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N,
-                                           xmlsec.Transform.RSA_SHA256)
+        signature = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N, self._method)
         root.append(signature)
         reference = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri="")
         xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)

@@ -6,15 +6,19 @@ import base64
 import hashlib
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from lxml import etree
 
+from gateway.config import Settings
+from gateway.crypto.keys import ensure_keys
+from tests.conftest import TEST_EPOCH, FixedClock
 from tests.helpers import PDF, new_citizen, new_org, upload
 from tests.hkp_helpers import NS, envelope, read_answer
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
 
 IGAZOLAS = {"i": "urn:kapu:igazolas:1"}
 
@@ -170,3 +174,29 @@ async def test_receipt_kinds_are_validated(gw: Gateway, refused: str) -> None:
     bad = await gw.client.get(f"/api/v1/documents/{number}/receipts/{refused}x",
                               auth=sender.auth)
     assert bad.status_code == 422
+
+
+async def test_ecdsa_keys_sign_receipts_and_timestamps_that_verify(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    keys = tmp_path / "ecdsa-keys"
+    ensure_keys(keys, now=TEST_EPOCH - timedelta(days=1), algorithm="ecdsa")
+    async for gw in _start(settings.model_copy(update={"keys_dir": keys,
+                                                       "key_algorithm": "ecdsa"}), clock):
+        sender, office = await new_org(gw.ports), await new_org(gw.ports)
+        number = (await upload(gw.client, sender, office)).json()["registration_number"]
+        ca = (await gw.client.get("/api/v1/trust")).content
+        receipt = (await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
+                                       auth=sender.auth)).content
+        assert b"xmldsig-more#ecdsa-sha256" in receipt
+        assert xmlsec_verify(receipt, ca, tmp_path, gw.clock.now())
+        tampered = receipt.replace(number.encode(), number[:-1].encode() + b"9", 1)
+        assert not xmlsec_verify(tampered, ca, tmp_path, gw.clock.now())
+        token = (await gw.client.get(f"/api/v1/documents/{number}/timestamp",
+                                     auth=sender.auth)).content
+        signer = cms.ContentInfo.load(token)["content"]["signer_infos"][0]
+        assert signer["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+        digest = hashlib.sha256(PDF).hexdigest()
+        assert openssl_ts_verify(token, digest, ca, tmp_path, gw.clock.now())
+        assert not openssl_ts_verify(token, hashlib.sha256(b"other").hexdigest(), ca, tmp_path,
+                                     gw.clock.now())

@@ -1,0 +1,42 @@
+"""The framed TimeStampToken is, byte for byte, the token asn1crypto builds from the same
+values (RSA PKCS#1 v1.5 signatures are deterministic), and parses back with every value."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+
+from gateway.crypto.keys import ensure_keys
+from gateway.crypto.timestamps import TimestampAuthority
+from tests.conftest import TEST_EPOCH
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> TimestampAuthority:
+    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
+    return TimestampAuthority(keys.tsa_key, keys.tsa_cert)
+
+
+@pytest.mark.parametrize("microseconds", [0, 1, 120_000, 999_999])
+@pytest.mark.parametrize("serial_number", [1, 2**63, 2**126 + 12345, 2**127 - 1])
+def test_framed_token_is_the_asn1crypto_token(authority: TimestampAuthority,
+                                              microseconds: int, serial_number: int) -> None:
+    at = (TEST_EPOCH + timedelta(hours=3)).replace(microsecond=microseconds)
+    digest = hashlib.sha256(str((microseconds, serial_number)).encode()).hexdigest()
+    assert authority.framed(digest, serial_number, at) == \
+        authority.built_with_asn1crypto(digest, serial_number, at)
+
+
+def test_a_token_parses_back_with_its_values(authority: TimestampAuthority) -> None:
+    at = TEST_EPOCH.replace(microsecond=250_000)
+    digest = hashlib.sha256(b"dokumentum").hexdigest()
+    first, second = authority.timestamp(digest, at), authority.timestamp(digest, at)
+    info = cms.ContentInfo.load(first)["content"]["encap_content_info"]["content"].parsed
+    assert info["message_imprint"]["hashed_message"].native.hex() == digest
+    assert info["gen_time"].native == at.astimezone(UTC)
+    other = cms.ContentInfo.load(second)["content"]["encap_content_info"]["content"].parsed
+    assert info["serial_number"].native != other["serial_number"].native
