@@ -53,7 +53,14 @@ class Load:
 @dataclass
 class Result:
     database: str
-    core_upload: Load = field(default_factory=Load)  # no timestamp, receipt or audit entry
+    # The yardstick (benchmarks/bare.py), the core (no timestamp, receipt or audit entry),
+    # Kapu as shipped, and as shipped with ECDSA evidence keys: one Load per round, the
+    # rounds interleaved so that the machine's drift falls on all alike.
+    bare_rounds: list[Load] = field(default_factory=list)
+    core_rounds: list[Load] = field(default_factory=list)
+    full_rounds: list[Load] = field(default_factory=list)
+    ecdsa_rounds: list[Load] = field(default_factory=list)
+    core_upload: Load = field(default_factory=Load)
     receipt_verifications_per_second: float = 0.0
     rest_upload: Load = field(default_factory=Load)
     soap_upload: Load = field(default_factory=Load)
@@ -227,12 +234,65 @@ def soap_upload_bodies(path: Path, username: str, password: str, krid: str, coun
             file.write(before + content + after + SPLIT.encode())
 
 
+def mean(loads: list[Load]) -> Load:
+    """The rounds' mean rate, with the worst round's latencies and all errors."""
+    return Load(sum(load.requests_per_second for load in loads) / len(loads),
+                max(load.p50_ms for load in loads), max(load.p90_ms for load in loads),
+                max(load.p99_ms for load in loads), sum(load.errors for load in loads))
+
+
+def start_bare(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bare:create_app",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the bare endpoint did not start")
+
+
+def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
+                  office: dict[str, str], duration: int, rounds: int, result: Result) -> None:
+    """Interleaved rounds of 10 KiB uploads with 16 connections: the bare endpoint, the core,
+    Kapu as shipped, and as shipped with ECDSA keys, one server process each."""
+    load_env = {"BENCH_KRID": office["krid"], "BENCH_AUTH": base64.b64encode(
+        f"{sender['username']}:{sender['password']}".encode()).decode()}
+    bare_env = {**env, "BARE_DATABASE_URL": env["KAPU_DATABASE_URL"],
+                "BARE_DIR": str(workdir / "bare")}
+    kinds = (
+        ("bare", result.bare_rounds, lambda port: start_bare(bare_env, port)),
+        ("core", result.core_rounds,
+         lambda port: start_server({**env, "KAPU_ACCEPTANCE_EVIDENCE": "0"}, port)),
+        ("as shipped", result.full_rounds, lambda port: start_server(env, port)),
+        ("as shipped, ECDSA keys", result.ecdsa_rounds, lambda port: start_server(
+            {**env, "KAPU_KEY_ALGORITHM": "ecdsa",
+             "KAPU_KEYS_DIR": str(workdir / "ecdsa-keys")}, port)),
+    )
+    for round_number in range(1, rounds + 1):
+        for name, loads, start in kinds:
+            port = 18000 + secrets.randbelow(1000)
+            print(f"[{result.database}] round {round_number}: {name}, {duration} s …",
+                  flush=True)
+            server = start(port)
+            try:
+                loads.append(wrk(f"http://127.0.0.1:{port}", "upload.lua", load_env, duration,
+                                 2))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    result.core_upload = mean(result.core_rounds)
+    result.rest_upload = mean(result.full_rounds)
+
+
 def loads(url: str, sender: dict[str, str], office: dict[str, str], duration: int,
           workdir: Path, result: Result) -> None:
     basic = lambda party: base64.b64encode(  # noqa: E731
         f"{party['username']}:{party['password']}".encode()).decode()
-    result.rest_upload = wrk(url, "upload.lua", {"BENCH_KRID": office["krid"],
-                                                 "BENCH_AUTH": basic(sender)}, duration, 2)
     bodies = workdir / "soap-bodies.bin"
     soap_upload_bodies(bodies, sender["username"], sender["password"], office["krid"],
                        count=600 * duration)
@@ -362,7 +422,7 @@ def scratch_database(prefix: str) -> Iterator[Scratch]:
         asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def run_one(database: str, duration: int, mib: int) -> Result:
+def run_one(database: str, duration: int, mib: int, rounds: int) -> Result:
     result = Result(database)
     workdir = Path(tempfile.mkdtemp(prefix=f"kapu-bench-{database}-"))
     pg_name = f"kapu_bench_{secrets.token_hex(4)}"
@@ -380,19 +440,11 @@ def run_one(database: str, duration: int, mib: int) -> Result:
                       "--name", "Bench Sender")
         office = kapu(env, "org", "add", "--krid", "900000002", "--short-name", "BENCHOFFICE",
                       "--name", "Bench Office")
+        upload_rounds(env, workdir, sender, office, duration, rounds, result)
         port = 18000 + secrets.randbelow(1000)
         base = f"http://127.0.0.1:{port}"
-        print(f"[{database}] REST uploads without acceptance evidence (the core), "
-              f"{duration} s …", flush=True)
-        server = start_server({**env, "KAPU_ACCEPTANCE_EVIDENCE": "0"}, port)
-        result.core_upload = wrk(base, "upload.lua", {"BENCH_KRID": office["krid"],
-                                 "BENCH_AUTH": base64.b64encode(
-                                     f"{sender['username']}:{sender['password']}".encode()
-                                 ).decode()}, duration, 2)
-        server.terminate()
-        server.wait(timeout=30)
         server = start_server(env, port)
-        print(f"[{database}] REST and SOAP uploads and listings, 16 connections, "
+        print(f"[{database}] SOAP uploads, REST and SOAP listings, 16 connections, "
               f"{duration} s each …", flush=True)
         loads(base, sender, office, duration, workdir, result)
         # A document accepted with evidence on: its acceptance receipt is the one verified.
@@ -424,25 +476,34 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--duration", type=int, default=15, help="seconds of small uploads")
     parser.add_argument("--big-mib", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="interleaved rounds of the bare, core and full uploads")
     args = parser.parse_args()
     for tool in ("wrk", "curl", "sha256sum"):
         if shutil.which(tool) is None:
             sys.exit(f"benchmarks need {tool}: apt-get install {tool}")
     databases = [args.only] if args.only else ["sqlite", "postgresql"]
-    results = [run_one(db, args.duration, args.big_mib) for db in databases]
+    results = [run_one(db, args.duration, args.big_mib, args.rounds) for db in databases]
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (out_dir / f"{stamp}.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     for r in results:
         print(f"\n== {r.database} ==")
-        for name in ("core_upload", "rest_upload", "soap_upload", "rest_list", "rest_content",
-                     "soap_list"):
-            print(f"{name:12} {getattr(r, name).line()}")
-        evidence_ratio = r.rest_upload.requests_per_second / r.core_upload.requests_per_second
-        print(f"acceptance with timestamp, signed receipt and audit entry: {evidence_ratio:.0%} "
-              f"of the core's rate; receipts verified: "
+        for name, rounds in (("bare", r.bare_rounds), ("core", r.core_rounds),
+                             ("as shipped", r.full_rounds), ("ECDSA keys", r.ecdsa_rounds)):
+            print(f"{name:12} " + " | ".join(f"{load.requests_per_second:.0f}/s "
+                                              f"(p99 {load.p99_ms:.0f} ms)" for load in rounds))
+        bare = mean(r.bare_rounds).requests_per_second
+        full, core = r.rest_upload.requests_per_second, r.core_upload.requests_per_second
+        ecdsa = mean(r.ecdsa_rounds).requests_per_second
+        print(f"ratios to the bare endpoint: core {core / bare:.2f}, as shipped "
+              f"{full / bare:.2f} (target >= 0.5), ECDSA keys {ecdsa / bare:.2f}")
+        print(f"evidence on / off: {full / core:.2f} (target >= 0.8); with ECDSA keys "
+              f"{ecdsa / core:.2f}; receipts verified: "
               f"{r.receipt_verifications_per_second:.0f}/s")
+        for name in ("soap_upload", "rest_list", "rest_content", "soap_list"):
+            print(f"{name:12} {getattr(r, name).line()}")
         upload_ratio = r.soap_upload.requests_per_second / r.rest_upload.requests_per_second
         list_ratio = r.soap_list.requests_per_second / r.rest_list.requests_per_second
         # 10 documents with their bytes: one SOAP call, or one REST listing + 10 downloads.

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # "production" refuses the demo parties and their published passwords.
     environment: Literal["development", "production"] = "development"
     # Connections per process; PostgreSQL only (SQLite uses its own small pool).
-    database_pool_size: int = Field(default=10, gt=0, le=200)
+    database_pool_size: int = Field(default=20, gt=0, le=200)
     # The gateway's keys. Development: created under keys_dir (default data_dir/keys) when
     # absent. Production: named files, PKCS#12 or PEM key + certificate, and the CA certificate.
     keys_dir: Path | None = None

@@ -77,9 +77,13 @@ def start_upload(ports: Ports) -> StagedContent:
     return ports.blobs.stage(ports.max_document_bytes)
 
 
-async def _recipient(uow: UnitOfWork, request: UploadRequest) -> Party:
+async def _recipient(ports: Ports, uow: UnitOfWork, request: UploadRequest) -> Party:
     if request.recipient_krid is not None:
-        found = await uow.parties.by_krid(request.recipient_krid)
+        found = ports.offices.get(request.recipient_krid)
+        if found is None:
+            found = await uow.parties.by_krid(request.recipient_krid)
+            if found is not None:
+                ports.offices.put(found)
         address = f"KRID {request.recipient_krid}"
     else:
         assert request.recipient_code is not None
@@ -161,7 +165,7 @@ async def _encrypted_if_due(
     if not sender.is_organisation or not (request.encrypt or request.reference_number):
         return content
     async with ports.uow() as uow:
-        recipient = await _recipient(uow, request)
+        recipient = await _recipient(ports, uow, request)
         due = request.encrypt
         if not due and request.reference_number:
             original = await uow.documents.by_number(request.reference_number)
@@ -222,7 +226,7 @@ async def _accept(
     token = ports.timestamper.timestamp(content.sha256, registered_at) if evidence else None
 
     async with ports.write_uow() as uow:
-        recipient = await _recipient(uow, request)
+        recipient = await _recipient(ports, uow, request)
         if not sender.is_organisation and not recipient.is_organisation:
             raise Forbidden("a citizen can send only to organisations", field="recipient_code")
         if idempotency_key is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -564,6 +565,31 @@ class ReceiptSigner(Protocol):
         ...
 
 
+class OfficeCache:
+    """Organisations by KRID, as this process last read them, for a few seconds: every upload
+    looks its addressee up, and a KRID never changes hands. Only organisations are kept (a
+    citizen's kapcsolati kód can be swapped, and must stop being an address at once), and an
+    unknown KRID is never remembered (an office added a moment ago is found at once)."""
+
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, Party]] = {}
+
+    def get(self, krid: str) -> Party | None:
+        entry = self._entries.get(krid)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, party: Party) -> None:
+        if party.krid is None or not party.is_organisation:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[party.krid] = (time.monotonic() + self._ttl, party)
+
+
 @dataclass
 class Ports:
     """Everything a service may touch, wired once by app.py."""
@@ -591,5 +617,6 @@ class Ports:
     presumption_working_days: int = 5
     mail_max_attempts: int = 10
     mail_backoff_seconds: float = 5.0
+    offices: OfficeCache = field(default_factory=OfficeCache)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     cast,
     func,
     insert,
@@ -238,6 +239,14 @@ def _document_values(new: NewDocument) -> dict[str, Any]:
     )
 
 
+# The columns an upload writes besides its number, in _document_values' order.
+_DOCUMENT_VALUES = tuple(_document_values(NewDocument(
+    registered_at=datetime(2000, 1, 1, tzinfo=UTC), valid_until=datetime(2000, 1, 1, tzinfo=UTC),
+    sender_id=0, recipient_id=0, sender_kind=PartyKind.SYSTEM, reference_number=None,
+    doc_type_office="", doc_type_id="", doc_type_description="", note=None, file_name="",
+    size=0, sha256="", reply_encryption=False, return_receipt=False)))
+
+
 def _document(row: RowMapping) -> Document:
     return Document(
         id=row["id"], registration_number=row["registration_number"],
@@ -292,19 +301,10 @@ class SqlDocuments:
         # The counter's row lock is held until COMMIT, and every upload for this KRID and day
         # queues on it: taking the number and inserting the row in one statement keeps that
         # lock for two round trips (statement, commit) instead of three.
-        sequence = _counter_upsert(self._connection, numbering).cte("sequence")
-        number = numbering.prefix + func.lpad(
-            cast(sequence.c.last_value, String), SEQUENCE_DIGITS, "0"
-        )
-        columns = ["registration_number", *values]
-        selected = select(
-            number, *(literal(value, documents.c[name].type) for name, value in values.items())
-        ).where(sequence.c.last_value <= MAX_DAILY_SEQUENCE)
-        statement = (
-            insert(documents).from_select(columns, selected).add_cte(sequence)
-            .returning(documents.c.id, documents.c.registration_number)
-        )
-        row = (await self._connection.execute(statement)).first()
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        row = (await self._connection.execute(_REGISTER_IN_ONE_STATEMENT, {
+            **parameters, "numbering_krid": numbering.krid, "numbering_day": numbering.day,
+            "numbering_prefix": numbering.prefix})).first()
         return (int(row.id), str(row.registration_number)) if row else None
 
     async def _one(self, condition: Any) -> Document | None:
@@ -469,6 +469,31 @@ class SqlKept:
         return bool(result.rowcount)
 
 
+def _register_in_one_statement() -> Any:
+    """PostgreSQL: the counter upsert and the document insert as one statement, built once
+    with named parameters (building it per upload cost more than executing it)."""
+    upsert = postgresql.insert(registration_counters).values(
+        krid=bindparam("numbering_krid", type_=String), day=bindparam("numbering_day"),
+        last_value=1,
+    ).on_conflict_do_update(
+        index_elements=[registration_counters.c.krid, registration_counters.c.day],
+        set_={"last_value": registration_counters.c.last_value + 1},
+    ).returning(registration_counters.c.last_value)
+    sequence = upsert.cte("sequence")
+    number = bindparam("numbering_prefix", type_=String) + func.lpad(
+        cast(sequence.c.last_value, String), SEQUENCE_DIGITS, "0")
+    selected = select(number, *(
+        bindparam(f"new_{name}", type_=documents.c[name].type) for name in _DOCUMENT_VALUES
+    )).where(sequence.c.last_value <= MAX_DAILY_SEQUENCE)
+    return (
+        insert(documents).from_select(["registration_number", *_DOCUMENT_VALUES], selected)
+        .add_cte(sequence).returning(documents.c.id, documents.c.registration_number)
+    )
+
+
+_REGISTER_IN_ONE_STATEMENT = _register_in_one_statement()
+
+
 def _counter_upsert(connection: AsyncConnection, numbering: Numbering) -> Any:
     """One atomic statement that takes the next sequence number: its row lock is held until
     the surrounding transaction ends, so concurrent uploads for one KRID and day queue on it,
@@ -568,9 +593,9 @@ class SqlReceipts:
 
     async def add(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
                   content: bytes) -> None:
-        await self._connection.execute(insert(receipts).values(
-            document_id=document_id, kind=kind.value, issued_at=issued_at, content=content,
-        ))
+        await self._connection.execute(_INSERT_RECEIPT, {
+            "document_id": document_id, "kind": kind.value, "issued_at": issued_at,
+            "content": content})
 
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(
@@ -606,26 +631,23 @@ class SqlAudit:
     async def append(self, event: AuditEvent) -> None:
         # The UPDATE takes the head row's lock until the transaction ends: appends queue here.
         # Callers append last, just before COMMIT, to hold it briefly.
-        head = (await self._connection.execute(
-            update(audit_head).where(audit_head.c.id == 1)
-            .values(sequence=audit_head.c.sequence + 1)
-            .returning(audit_head.c.sequence, audit_head.c.hash)
-        )).one()
+        head = (await self._connection.execute(_TAKE_AUDIT_HEAD)).one()
         sequence, previous = int(head.sequence), str(head.hash)
         digest = entry_hash(sequence, event, previous)
-        entry = insert(audit_entries).values(
-            sequence=sequence, at=event.at, actor=event.actor, action=event.action.value,
-            registration_number=event.registration_number, sha256=event.sha256,
-            detail=event.detail, previous_hash=previous, hash=digest,
-            office_krid=event.office_krid,
-        )
-        move_head = update(audit_head).where(audit_head.c.id == 1).values(hash=digest)
+        entry = {
+            "entry_sequence": sequence, "entry_at": event.at, "entry_actor": event.actor,
+            "entry_action": event.action.value,
+            "entry_registration_number": event.registration_number,
+            "entry_sha256": event.sha256, "entry_detail": event.detail,
+            "entry_previous_hash": previous, "entry_hash": digest,
+            "entry_office_krid": event.office_krid,
+        }
         if self._connection.dialect.name == "postgresql":
             # One round trip fewer while the head is locked: both writes in one statement.
-            await self._connection.execute(entry.add_cte(move_head.cte("move_head")))
+            await self._connection.execute(_WRITE_AUDIT_ENTRY_AND_HEAD, entry)
             return
-        await self._connection.execute(entry)
-        await self._connection.execute(move_head)
+        await self._connection.execute(_WRITE_AUDIT_ENTRY, entry)
+        await self._connection.execute(_MOVE_AUDIT_HEAD, entry)
 
     async def head(self) -> tuple[int, str]:
         row = (await self._connection.execute(
@@ -654,6 +676,20 @@ class SqlAudit:
         outside = select(type_coerce(sequence, NullType())).where(
             or_(sequence < 1, sequence > head)).order_by(sequence).limit(1)
         return (await self._connection.execute(outside)).scalar_one_or_none()
+
+
+# The audit chain's statements, built once (building them per append cost more than running
+# them): take the head (its row lock queues appends), write the entry, move the head.
+_TAKE_AUDIT_HEAD = (update(audit_head).where(audit_head.c.id == 1)
+                    .values(sequence=audit_head.c.sequence + 1)
+                    .returning(audit_head.c.sequence, audit_head.c.hash))
+_WRITE_AUDIT_ENTRY = insert(audit_entries).values(**{
+    column.name: bindparam(f"entry_{column.name}", type_=column.type)
+    for column in audit_entries.c})
+_MOVE_AUDIT_HEAD = (update(audit_head).where(audit_head.c.id == 1)
+                    .values(hash=bindparam("entry_hash", type_=String)))
+_WRITE_AUDIT_ENTRY_AND_HEAD = _WRITE_AUDIT_ENTRY.add_cte(_MOVE_AUDIT_HEAD.cte("move_head"))
+_INSERT_RECEIPT = insert(receipts)
 
 
 def _raw_entries() -> Select[Any]:
