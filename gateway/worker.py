@@ -12,7 +12,7 @@ import httpx
 
 from gateway.errors import Unavailable
 from gateway.ops import metrics
-from gateway.services import deadlines, mail, notifications, operations, sandbox
+from gateway.services import audit, deadlines, mail, notifications, operations, sandbox
 from gateway.services.ports import Ports
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ async def run_jobs_once(ports: Ports, poster: HttpxPoster,
                         policy: notifications.DeliveryPolicy) -> None:
     if ports.sandbox_clock is not None:
         await sandbox.refresh(ports)
+    await audit.link_pending(ports)
     await deadlines.run_due(ports)
     await notifications.deliver_due(ports, poster, policy)
     await mail.deliver_due(ports)
@@ -49,6 +50,9 @@ async def _observe(ports: Ports, sample: Callable[[], None] | None) -> None:
     backlog, lag = await operations.backlog_and_lag(ports)
     metrics.BACKLOG.set(backlog)
     metrics.DEADLINE_LAG.set(lag)
+    unlinked, link_lag = await audit.link_lag(ports)
+    metrics.AUDIT_UNLINKED.set(unlinked)
+    metrics.AUDIT_LINK_LAG.set(link_lag)
     if sample is not None:
         sample()
 

@@ -77,6 +77,7 @@ class StoredEntry:
     previous_hash: object
     hash: object
     office_krid: object = None
+    id: object = None  # the order it was written in (the napló's order), not hashed
 
     @classmethod
     def of(cls, sequence: int, event: AuditEvent, previous_hash: str, digest: str) -> StoredEntry:

@@ -33,6 +33,12 @@ BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
 DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
                      "How long the oldest passed deadline has waited for its sweep",
                      multiprocess_mode="max")
+AUDIT_UNLINKED = Gauge("kapu_audit_unlinked_entries",
+                       "Audit entries written but not yet linked into the chain",
+                       multiprocess_mode="max")
+AUDIT_LINK_LAG = Gauge("kapu_audit_link_lag_seconds",
+                       "How long the oldest audit entry not yet linked has waited",
+                       multiprocess_mode="max")
 POOL_IN_USE = Gauge("kapu_db_pool_connections_in_use", "Database connections checked out",
                     multiprocess_mode="livesum")
 POOL_SIZE = Gauge("kapu_db_pool_size", "Database pool size", multiprocess_mode="max")

@@ -288,17 +288,40 @@ class ReceiptRepository(Protocol):
     async def content(self, document_id: int, kind: ReceiptKind) -> bytes | None: ...
 
 
+@dataclass(frozen=True)
+class AuditLink:
+    """An entry's place in the chain, as the linker computed it."""
+
+    id: int
+    sequence: int
+    previous_hash: str
+    hash: str
+
+
 class AuditLog(Protocol):
+    async def lock_head(self) -> tuple[int, str]:
+        """The head (last linked sequence and hash), locked until the transaction ends: one
+        linker at a time."""
+        ...
+    async def unlinked(self, limit: int) -> list[tuple[int, AuditEvent]]:
+        """Committed entries not linked yet, by id: (id, event)."""
+        ...
+    async def link(self, links: list[AuditLink], head_sequence: int, head_hash: str) -> None:
+        ...
+    async def oldest_unlinked(self) -> tuple[int, datetime | None]:
+        """How many entries wait to be linked, and the oldest one's time."""
+        ...
     async def append(self, event: AuditEvent) -> None:
-        """Chain ``event`` after the last entry; call it last in the transaction."""
+        """Write ``event``, to be linked into the chain after its transaction commits."""
         ...
     async def head(self) -> tuple[int, str]: ...
     async def entries(self, after: int | None, limit: int) -> list[StoredEntry]:
-        """Entries in sequence order after ``after`` (None: from the very first, whatever its
-        sequence), values as stored."""
+        """Linked entries in sequence order after ``after`` (None: from the very first,
+        whatever its sequence), values as stored."""
         ...
     async def of_office(self, krid: str, before: int | None, limit: int) -> list[StoredEntry]:
-        """Entries that name the office, newest first, before sequence ``before``."""
+        """Entries that name the office, newest first (by id, linked or not), before id
+        ``before``."""
         ...
     async def first_outside_chain(self) -> object | None:
         """The sequence of the first entry before 1 or past the chain's head, if any."""

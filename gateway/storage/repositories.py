@@ -27,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.sqltypes import NullType
 
-from gateway.domain.audit import AuditEvent, StoredEntry, entry_hash
+from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import DeliveryState, Document, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
 from gateway.services.ports import (
+    AuditLink,
     Deadline,
     Delivery,
     IdempotencyRecord,
@@ -629,25 +630,48 @@ class SqlAudit:
         self._connection = connection
 
     async def append(self, event: AuditEvent) -> None:
-        # The UPDATE takes the head row's lock until the transaction ends: appends queue here.
-        # Callers append last, just before COMMIT, to hold it briefly.
-        head = (await self._connection.execute(_TAKE_AUDIT_HEAD)).one()
-        sequence, previous = int(head.sequence), str(head.hash)
-        digest = entry_hash(sequence, event, previous)
-        entry = {
-            "entry_sequence": sequence, "entry_at": event.at, "entry_actor": event.actor,
-            "entry_action": event.action.value,
-            "entry_registration_number": event.registration_number,
-            "entry_sha256": event.sha256, "entry_detail": event.detail,
-            "entry_previous_hash": previous, "entry_hash": digest,
-            "entry_office_krid": event.office_krid,
-        }
+        # Written unlinked, without taking the chain's head: no lock on the request's path.
+        await self._connection.execute(_WRITE_UNLINKED_ENTRY, {
+            "at": event.at, "actor": event.actor, "action": event.action.value,
+            "registration_number": event.registration_number, "sha256": event.sha256,
+            "detail": event.detail, "office_krid": event.office_krid})
+
+    async def lock_head(self) -> tuple[int, str]:
+        statement = select(audit_head.c.sequence, audit_head.c.hash).where(
+            audit_head.c.id == 1)
         if self._connection.dialect.name == "postgresql":
-            # One round trip fewer while the head is locked: both writes in one statement.
-            await self._connection.execute(_WRITE_AUDIT_ENTRY_AND_HEAD, entry)
-            return
-        await self._connection.execute(_WRITE_AUDIT_ENTRY, entry)
-        await self._connection.execute(_MOVE_AUDIT_HEAD, entry)
+            statement = statement.with_for_update()  # SQLite: the write transaction is one
+        row = (await self._connection.execute(statement)).one()
+        return int(row.sequence), str(row.hash)
+
+    async def unlinked(self, limit: int) -> list[tuple[int, AuditEvent]]:
+        result = await self._connection.execute(
+            select(audit_entries).where(audit_entries.c.sequence.is_(None))
+            .order_by(audit_entries.c.id).limit(limit))
+        return [(row.id, AuditEvent(
+            at=row.at, actor=row.actor, action=AuditAction(row.action),
+            registration_number=row.registration_number, sha256=row.sha256,
+            detail=row.detail, office_krid=row.office_krid)) for row in result]
+
+    async def link(self, links: list[AuditLink], head_sequence: int, head_hash: str) -> None:
+        await self._connection.execute(_LINK_AUDIT_ENTRY, [
+            {"entry_id": link.id, "linked_sequence": link.sequence,
+             "linked_previous_hash": link.previous_hash, "linked_hash": link.hash}
+            for link in links])
+        await self._connection.execute(
+            update(audit_head).where(audit_head.c.id == 1)
+            .values(sequence=head_sequence, hash=head_hash))
+
+    async def oldest_unlinked(self) -> tuple[int, datetime | None]:
+        row = (await self._connection.execute(
+            select(func.count(), func.min(audit_entries.c.at))
+            .where(audit_entries.c.sequence.is_(None)))).one()
+        oldest = row[1]
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)  # SQLite's min() hands over naive text/UTC
+        elif isinstance(oldest, str):
+            oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+        return int(row[0]), oldest
 
     async def head(self) -> tuple[int, str]:
         row = (await self._connection.execute(
@@ -656,17 +680,19 @@ class SqlAudit:
         return int(row.sequence), str(row.hash)
 
     async def entries(self, after: int | None, limit: int) -> list[StoredEntry]:
-        statement = _raw_entries().order_by(audit_entries.c.sequence).limit(limit)
+        statement = (_raw_entries().where(audit_entries.c.sequence.is_not(None))
+                     .order_by(audit_entries.c.sequence).limit(limit))
         if after is not None:
             statement = statement.where(audit_entries.c.sequence > after)
         return [_stored_entry(row) for row in await self._connection.execute(statement)]
 
     async def of_office(self, krid: str, before: int | None, limit: int) -> list[StoredEntry]:
+        # By id, newest first: an entry shows at once, linked into the chain or not yet.
         statement = _raw_entries().where(audit_entries.c.office_krid == krid)
         if before is not None:
-            statement = statement.where(audit_entries.c.sequence < before)
+            statement = statement.where(audit_entries.c.id < before)
         result = await self._connection.execute(
-            statement.order_by(audit_entries.c.sequence.desc()).limit(limit))
+            statement.order_by(audit_entries.c.id.desc()).limit(limit))
         return [_stored_entry(row) for row in result]
 
     async def first_outside_chain(self) -> object | None:
@@ -678,17 +704,13 @@ class SqlAudit:
         return (await self._connection.execute(outside)).scalar_one_or_none()
 
 
-# The audit chain's statements, built once (building them per append cost more than running
-# them): take the head (its row lock queues appends), write the entry, move the head.
-_TAKE_AUDIT_HEAD = (update(audit_head).where(audit_head.c.id == 1)
-                    .values(sequence=audit_head.c.sequence + 1)
-                    .returning(audit_head.c.sequence, audit_head.c.hash))
-_WRITE_AUDIT_ENTRY = insert(audit_entries).values(**{
-    column.name: bindparam(f"entry_{column.name}", type_=column.type)
-    for column in audit_entries.c})
-_MOVE_AUDIT_HEAD = (update(audit_head).where(audit_head.c.id == 1)
-                    .values(hash=bindparam("entry_hash", type_=String)))
-_WRITE_AUDIT_ENTRY_AND_HEAD = _WRITE_AUDIT_ENTRY.add_cte(_MOVE_AUDIT_HEAD.cte("move_head"))
+# Statements built once (building them per upload cost more than running them).
+_WRITE_UNLINKED_ENTRY = insert(audit_entries)
+_LINK_AUDIT_ENTRY = (update(audit_entries)
+                     .where(audit_entries.c.id == bindparam("entry_id"))
+                     .values(sequence=bindparam("linked_sequence"),
+                             previous_hash=bindparam("linked_previous_hash"),
+                             hash=bindparam("linked_hash")))
 _INSERT_RECEIPT = insert(receipts)
 
 
@@ -702,6 +724,7 @@ def _raw_entries() -> Select[Any]:
 
 def _stored_entry(row: Any) -> StoredEntry:
     return StoredEntry(
+        id=row.id,
         sequence=row.sequence, at=_stored_time(row.at), actor=row.actor, action=row.action,
         registration_number=row.registration_number, sha256=row.sha256, detail=row.detail,
         previous_hash=row.previous_hash, hash=row.hash, office_krid=row.office_krid,

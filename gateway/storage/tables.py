@@ -144,23 +144,27 @@ receipts = Table(
     UniqueConstraint("document_id", "kind", name="uq_receipts_document_kind"),
 )
 
+# An entry is written with its id only (migration 0011); the linker gives it its place in the
+# chain (sequence) and its hashes, in id order, within seconds.
 audit_entries = Table(
     "audit_entries", metadata,
-    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sequence", BigInteger),
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(16), nullable=False),
     Column("registration_number", String(27)),
     Column("sha256", String(64)),
     Column("detail", String(255)),
-    Column("previous_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
+    Column("previous_hash", String(64)),
+    Column("hash", String(64)),
     # The office a person acted for; its napló reads the entries by it.
     Column("office_krid", String(9)),
-    Index("ix_audit_entries_office", "office_krid", "sequence"),
+    Index("ux_audit_entries_sequence", "sequence", unique=True),
+    Index("ix_audit_entries_office", "office_krid", "id"),
 )
 
-# One row: the last entry's sequence and hash. Locking it serialises appends, so two writers
+# One row: the last linked entry's sequence and hash. Locking it serialises linkers, so two
 # (processes, hosts) can never both extend the same entry and fork the chain.
 audit_head = Table(
     "audit_head", metadata,

@@ -607,7 +607,7 @@ async def office_log(request: Request, krid: str) -> Response:
             before=int(before) if before and before.isdigit() else None, limit=51)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
-    older = f"?before={entries[49].sequence}" if len(entries) > 50 else None
+    older = f"?before={entries[49].id}" if len(entries) > 50 else None
     return render(request, "log.html", {"office": office, "entries": entries[:50],
                                         "older": older})
 

@@ -15,6 +15,7 @@ from gateway.app import build_runtime
 from gateway.cli import main
 from gateway.config import Settings
 from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.services.audit import link_pending
 from tests.conftest import TEST_EPOCH
 from tests.e2e.test_cli import kapu
 
@@ -45,6 +46,7 @@ async def _append_three(database_url: str, data_dir: Path) -> None:
                     at=TEST_EPOCH, actor="AUDITTESZT", action=AuditAction.ACCEPTED,
                     registration_number=f"{number:027d}", sha256="ab" * 32, detail="proba"))
                 await uow.commit()
+        await link_pending(runtime.ports)  # as the background jobs do within a second
     finally:
         await runtime.engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import Conflict
+from gateway.services.audit import link_pending
 from gateway.services.parties import register_citizen
 from tests.certificates import make_certificate
 from tests.helpers import Account, new_citizen, new_org, upload
@@ -38,6 +39,7 @@ async def test_swap_over_rest(gw: Gateway) -> None:
     # An organisation has no kapcsolati kód to swap.
     refused = await gw.client.post("/api/v1/me/address", auth=office.auth)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     assert [e.action for e in entries if e.actor == citizen.username][-1] == "address_swapped"

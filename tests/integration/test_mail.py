@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from gateway.config import Settings
 from gateway.domain.parties import StaffRole
 from gateway.services import mail, staff
+from gateway.services.audit import link_pending
 from gateway.services.parties import register_citizen
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_org, upload
@@ -292,6 +293,7 @@ async def test_a_person_changes_the_notification_address_on_the_web(
     assert catcher.to(old) == []
     (notice,) = catcher.to(new)
     assert number in str(notice.message["Subject"])
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     assert (person.username, "email_changed") in [(e.actor, e.action) for e in entries]

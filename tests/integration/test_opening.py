@@ -3,6 +3,7 @@ download, over REST or on the web page, acknowledges and issues the sender's dow
 
 from __future__ import annotations
 
+from gateway.services.audit import link_pending
 from tests.helpers import PDF, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
 from tests.integration.test_web import log_in, token_of
@@ -61,6 +62,7 @@ async def test_opening_on_the_web_page(gw: Gateway) -> None:
     assert opened.status_code == 200 and opened.content == PDF
     await gw.client.get(f"/ui/documents/{number}/content")
     assert await _kinds(gw, office.auth, number) == ["acceptance", "download"]
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     assert [(e.actor, e.action, e.office_krid) for e in entries

@@ -9,7 +9,7 @@ import pytest
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import Conflict, NotFound
 from gateway.services import staff as staff_service
-from gateway.services.audit import verify_audit
+from gateway.services.audit import link_pending, verify_audit
 from gateway.services.parties import DEMO_ORGANISATIONS, DEMO_STAFF, ensure_demo_parties
 from tests.helpers import Account, new_citizen, new_org
 from tests.integration.conftest import Gateway
@@ -21,6 +21,7 @@ async def _roles(gw: Gateway, office: Account) -> dict[str, str]:
 
 
 async def _office_entries(gw: Gateway, krid: str) -> list[tuple[object, ...]]:
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     return [(e.actor, e.action, e.detail) for e in entries if e.office_krid == krid]

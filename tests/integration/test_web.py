@@ -13,6 +13,7 @@ import pytest
 from gateway.config import Settings
 from gateway.domain.parties import PartyKind, StaffRole
 from gateway.services import staff as staff_service
+from gateway.services.audit import link_pending
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
 from tests.integration.conftest import Gateway, _start
@@ -303,6 +304,7 @@ async def test_document_download_and_acknowledgement_are_the_persons(gw: Gateway
     receipts = (await gw.client.get(f"/api/v1/documents/{number}/receipts",
                                     auth=sender.auth)).json()["items"]
     assert [r["kind"] for r in receipts] == ["acceptance", "download"]
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     mine = [(e.actor, e.action, e.office_krid) for e in entries
@@ -439,6 +441,7 @@ async def test_send_answers_the_number_at_once_and_sent_shows_it(gw: Gateway) ->
     assert acknowledged.status_code == 200
     listing = await gw.client.get(f"/ui/sent?box={office.krid}")
     assert "downloaded" in listing.text and "download receipt" in listing.text
+    await link_pending(gw.ports)  # as the background jobs do within a second
     async with gw.ports.uow() as uow:
         entries = await uow.audit.entries(None, 100_000)
     assert [(e.actor, e.action, e.office_krid) for e in entries
