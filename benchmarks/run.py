@@ -60,6 +60,7 @@ class Result:
     core_rounds: list[Load] = field(default_factory=list)
     full_rounds: list[Load] = field(default_factory=list)
     ecdsa_rounds: list[Load] = field(default_factory=list)
+    two_worker_rounds: list[Load] = field(default_factory=list)  # kapu serve --workers 2
     core_upload: Load = field(default_factory=Load)
     receipt_verifications_per_second: float = 0.0
     rest_upload: Load = field(default_factory=Load)
@@ -140,10 +141,11 @@ def verify_receipts(url: str, office: dict[str, str], number: str, ca: bytes,
     return done / (time.perf_counter() - started)
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     import urllib.request
 
-    server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port),
+                               "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -272,6 +274,8 @@ def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
         ("as shipped, ECDSA keys", result.ecdsa_rounds, lambda port: start_server(
             {**env, "KAPU_KEY_ALGORITHM": "ecdsa",
              "KAPU_KEYS_DIR": str(workdir / "ecdsa-keys")}, port)),
+        ("as shipped, 2 worker processes", result.two_worker_rounds,
+         lambda port: start_server(env, port, workers=2)),
     )
     for round_number in range(1, rounds + 1):
         for name, loads, start in kinds:
@@ -495,7 +499,8 @@ def main() -> None:
     for r in results:
         print(f"\n== {r.database} ==")
         for name, rounds in (("bare", r.bare_rounds), ("core", r.core_rounds),
-                             ("as shipped", r.full_rounds), ("ECDSA keys", r.ecdsa_rounds)):
+                             ("as shipped", r.full_rounds), ("ECDSA keys", r.ecdsa_rounds),
+                             ("2 workers", r.two_worker_rounds)):
             print(f"{name:12} " + " | ".join(f"{load.requests_per_second:.0f}/s "
                                               f"(p99 {load.p99_ms:.0f} ms)" for load in rounds))
         bare = mean(r.bare_rounds).requests_per_second
@@ -503,6 +508,8 @@ def main() -> None:
         ecdsa = mean(r.ecdsa_rounds).requests_per_second
         print(f"ratios to the bare endpoint: core {core / bare:.2f}, as shipped "
               f"{full / bare:.2f} (target >= 0.5), ECDSA keys {ecdsa / bare:.2f}")
+        two = mean(r.two_worker_rounds).requests_per_second
+        print(f"kapu serve --workers 2: {two / full:.2f} x one worker (target >= 1.5)")
         print(f"evidence on / off: {full / core:.2f} (target >= 0.8); with ECDSA keys "
               f"{ecdsa / core:.2f}; receipts verified: "
               f"{r.receipt_verifications_per_second:.0f}/s")

@@ -65,7 +65,8 @@ def _parser() -> _Parser:
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument("--demo", action="store_true",
                        help="create the demo parties (idempotent) and print their credentials")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="worker processes (default: one per CPU, here %(default)s)")
 
     commands.add_parser("worker", help="run the deadline sweeps and webhook deliveries "
                         "(without serving HTTP); any number may run at once")

@@ -49,7 +49,9 @@ def start_server(database_url: str, data_dir: Path, *extra: str,
     port = free_port()
     log = open(data_dir.parent / f"server-{port}.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port), *extra],
+        # One process unless a test asks for more (serve's default is one per CPU).
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port),
+         *(extra if "--workers" in extra else (*extra, "--workers", "1"))],
         env=_env(database_url, data_dir) | (env or {}), stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
