@@ -274,19 +274,20 @@ async def _accept(
         if idempotency_key is not None:
             await uow.idempotency.complete(sender.id, idempotency_key, document_id)
         if token is not None:
-            await uow.receipts.add(document_id, ReceiptKind.ACCEPTANCE, registered_at,
-                                   ports.receipt_signer.sign(ReceiptContent(
-                                       kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-                                       sender=_receipt_party(sender),
-                                       recipient=_receipt_party(recipient),
-                                       file_name=file_name, sha256=content.sha256,
-                                       at=registered_at, timestamp_token=token,
-                                   )))
+            # The KRID's counter row is locked from _register to the commit: one statement
+            # writes the receipt and the audit entry (each await here waits for the event
+            # loop's turn while every other upload to this KRID waits for the lock).
             actor, office_krid = _actor(sender, person)
-            await uow.audit.append(AuditEvent(
-                at=registered_at, actor=actor, office_krid=office_krid,
-                action=AuditAction.ACCEPTED, registration_number=number,
-                sha256=content.sha256))
+            await uow.receipts.add_with_audit(
+                document_id, ReceiptKind.ACCEPTANCE, registered_at,
+                ports.receipt_signer.sign(ReceiptContent(
+                    kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+                    sender=_receipt_party(sender), recipient=_receipt_party(recipient),
+                    file_name=file_name, sha256=content.sha256, at=registered_at,
+                    timestamp_token=token)),
+                AuditEvent(at=registered_at, actor=actor, office_krid=office_krid,
+                           action=AuditAction.ACCEPTED, registration_number=number,
+                           sha256=content.sha256))
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
                       file_name)

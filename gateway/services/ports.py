@@ -281,6 +281,11 @@ class KeyRepository(Protocol):
 class ReceiptRepository(Protocol):
     async def add(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
                   content: bytes) -> None: ...
+    async def add_with_audit(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
+                             content: bytes, event: AuditEvent) -> None:
+        """The receipt and the audit entry of one event, in one round trip where the
+        database allows it."""
+        ...
     async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
     async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:
         """The receipts of several documents at once, by document id."""

@@ -598,6 +598,17 @@ class SqlReceipts:
             "document_id": document_id, "kind": kind.value, "issued_at": issued_at,
             "content": content})
 
+    async def add_with_audit(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
+                             content: bytes, event: AuditEvent) -> None:
+        receipt = {"receipt_document_id": document_id, "receipt_kind": kind.value,
+                   "receipt_issued_at": issued_at, "receipt_content": content}
+        entry = _entry_values(event)
+        if self._connection.dialect.name == "postgresql":
+            await self._connection.execute(_INSERT_RECEIPT_AND_ENTRY, receipt | entry)
+            return
+        await self._connection.execute(_INSERT_RECEIPT_NAMED, receipt)
+        await self._connection.execute(_WRITE_UNLINKED_ENTRY, entry)
+
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(
             select(receipts.c.kind, receipts.c.issued_at)
@@ -631,10 +642,7 @@ class SqlAudit:
 
     async def append(self, event: AuditEvent) -> None:
         # Written unlinked, without taking the chain's head: no lock on the request's path.
-        await self._connection.execute(_WRITE_UNLINKED_ENTRY, {
-            "at": event.at, "actor": event.actor, "action": event.action.value,
-            "registration_number": event.registration_number, "sha256": event.sha256,
-            "detail": event.detail, "office_krid": event.office_krid})
+        await self._connection.execute(_WRITE_UNLINKED_ENTRY, _entry_values(event))
 
     async def lock_head(self) -> tuple[int, str]:
         statement = select(audit_head.c.sequence, audit_head.c.hash).where(
@@ -704,8 +712,24 @@ class SqlAudit:
         return (await self._connection.execute(outside)).scalar_one_or_none()
 
 
+def _entry_values(event: AuditEvent) -> dict[str, Any]:
+    return {f"entry_{name}": value for name, value in (
+        ("at", event.at), ("actor", event.actor), ("action", event.action.value),
+        ("registration_number", event.registration_number), ("sha256", event.sha256),
+        ("detail", event.detail), ("office_krid", event.office_krid))}
+
+
 # Statements built once (building them per upload cost more than running them).
-_WRITE_UNLINKED_ENTRY = insert(audit_entries)
+_ENTRY_COLUMNS = ("at", "actor", "action", "registration_number", "sha256", "detail",
+                  "office_krid")
+_WRITE_UNLINKED_ENTRY = insert(audit_entries).values(**{
+    name: bindparam(f"entry_{name}", type_=audit_entries.c[name].type)
+    for name in _ENTRY_COLUMNS})
+_INSERT_RECEIPT_NAMED = insert(receipts).values(**{
+    name: bindparam(f"receipt_{name}", type_=receipts.c[name].type)
+    for name in ("document_id", "kind", "issued_at", "content")})
+_INSERT_RECEIPT_AND_ENTRY = _WRITE_UNLINKED_ENTRY.add_cte(
+    _INSERT_RECEIPT_NAMED.cte("receipt"))
 _LINK_AUDIT_ENTRY = (update(audit_entries)
                      .where(audit_entries.c.id == bindparam("entry_id"))
                      .values(sequence=bindparam("linked_sequence"),
