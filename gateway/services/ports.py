@@ -250,8 +250,8 @@ class DocumentRepository(Protocol):
         """Whether any document row refers to this content."""
         ...
     async def mailbox(self, query: MailboxQuery) -> list[Document]: ...
-    async def acknowledge(self, document_id: int, at: datetime) -> None:
-        """Mark as downloaded unless it already is (or expired)."""
+    async def acknowledge(self, document_id: int, at: datetime) -> bool:
+        """Mark as downloaded unless it already is (or expired); True when this call did."""
         ...
 
 

@@ -1,0 +1,137 @@
+"""Defects found on 2026-12-01 (issue 13), each with the test that failed before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from gateway.errors import Unavailable
+from gateway.services.ports import OfficeQuery
+from tests.helpers import new_org, upload
+from tests.hkp_helpers import NS, envelope, read_answer
+from tests.integration.conftest import Gateway
+
+RACERS = 12
+
+
+async def _acknowledge_all(gw: Gateway, office_auth: tuple[str, str], number: str) -> list[int]:
+    answers = await asyncio.gather(*[
+        gw.client.post(f"/api/v1/documents/{number}/ack", auth=office_auth)
+        for _ in range(RACERS)])
+    return [a.status_code for a in answers]
+
+
+async def test_racing_acknowledgements_all_answer_200_with_one_receipt(gw: Gateway) -> None:
+    """Was: on PostgreSQL one 200, the others 500 (unique violation on the receipt)."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    number = (await upload(gw.client, sender, office, return_receipt="true")
+              ).json()["registration_number"]
+
+    assert await _acknowledge_all(gw, office.auth, number) == [200] * RACERS
+
+    receipts = (await gw.client.get(f"/api/v1/documents/{number}/receipts",
+                                    auth=sender.auth)).json()["items"]
+    assert [r["kind"] for r in receipts] == ["acceptance", "download"]
+    # The ETertiveveny travels once: one system message in the sender's mailbox.
+    messages = (await gw.client.get("/api/v1/mailbox", auth=sender.auth)).json()["items"]
+    assert len(messages) == 1 and messages[0]["system_message"]
+    shown = (await gw.client.get(f"/api/v1/documents/{number}", auth=office.auth)).json()
+    assert shown["delivery_state"] == "downloaded"
+
+
+async def test_racing_hkp_acknowledgement_batches_answer_every_item(gw: Gateway) -> None:
+    """Was: one racing item turned a whole SikeresDokumentumokOlvasas into HibaUzenet 50."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    numbers = [(await upload(gw.client, sender, office)).json()["registration_number"]
+               for _ in range(3)]
+    items = "".join(
+        f"<hkp:VisszaigazolasAdatok><hkp:ErkeztetesiSzam>{n}</hkp:ErkeztetesiSzam>"
+        "<hkp:Sikeres>true</hkp:Sikeres></hkp:VisszaigazolasAdatok>" for n in numbers)
+    body = envelope("SikeresDokumentumokOlvasas",
+                    f"<hkp:OlvasasVisszaigazolas>{items}</hkp:OlvasasVisszaigazolas>",
+                    username=office.username, password=office.password)
+    responses = await asyncio.gather(*[
+        gw.client.post("/hkp", content=body, headers={"Content-Type": "text/xml"})
+        for _ in range(6)])
+    for response in responses:
+        answer = read_answer(response)
+        assert answer.hiba is None
+        codes = [a.findtext("hkp:Uzenet/hkp:Szam", namespaces=NS)
+                 for a in answer.form.findall("hkp:VisszaIgazolasValasz", NS)]
+        assert codes == ["0", "0", "0"]
+    for number in numbers:
+        receipts = (await gw.client.get(f"/api/v1/documents/{number}/receipts",
+                                        auth=sender.auth)).json()["items"]
+        assert [r["kind"] for r in receipts] == ["acceptance", "download"]
+
+
+@pytest.mark.parametrize("query", [
+    "after=9223372036854775808", "after=-1", "after=99999999999999999999999999",
+])
+async def test_notifications_after_outside_64_bits_is_refused(gw: Gateway, query: str) -> None:
+    """Was: 500 (the number overflowed the database's integer)."""
+    office = await new_org(gw.ports)
+    response = await gw.client.get(f"/api/v1/notifications?{query}", auth=office.auth)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+    assert response.json()["field"] == "query.after"
+    edge = await gw.client.get("/api/v1/notifications?after=9223372036854775807",
+                               auth=office.auth)
+    assert edge.status_code == 200 and edge.json()["items"] == []
+
+
+async def test_mailbox_cursor_outside_64_bits_is_refused(gw: Gateway) -> None:
+    import base64
+
+    office = await new_org(gw.ports)
+    for payload in (b"d" + b"9" * 30, "d²".encode()):
+        cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        response = await gw.client.get(f"/api/v1/mailbox?cursor={cursor}", auth=office.auth)
+        assert response.status_code == 422, payload
+        assert response.json()["field"] == "cursor"
+
+
+async def test_long_office_name_filter_is_refused_not_an_outage(gw: Gateway) -> None:
+    """Was: 503 unavailable (SQLite's "LIKE pattern too complex" taken for an outage)."""
+    office = await new_org(gw.ports)
+    for field in ("name", "short_name", "krid"):
+        response = await gw.client.get("/api/v1/offices", params={field: "a" * 60_000},
+                                       auth=office.auth)
+        assert response.status_code == 422, field
+        assert response.json()["code"] == "invalid_request"
+        assert response.json()["field"] == field
+    fits = await gw.client.get("/api/v1/offices", params={"name": "a" * 255}, auth=office.auth)
+    assert fits.status_code == 200 and fits.json()["items"] == []
+
+
+async def test_long_hkp_name_filter_is_a_schema_error_naming_the_element(gw: Gateway) -> None:
+    """Was: HibaUzenet 50."""
+    office = await new_org(gw.ports)
+    body = envelope("HivatalokLekerdezese",
+                    f"<hkp:GIHivatalokLekerdezeseKerdes><hkp:NevSzures>{'á' * 50_000}"
+                    "</hkp:NevSzures></hkp:GIHivatalokLekerdezeseKerdes>",
+                    username=office.username, password=office.password)
+    answer = read_answer(await gw.client.post("/hkp", content=body,
+                                              headers={"Content-Type": "text/xml"}))
+    assert answer.hiba is not None
+    szam, text = answer.hiba
+    assert szam == 20 and "NevSzures" in text
+
+
+async def test_a_query_error_is_not_reported_as_an_outage(
+    gw: Gateway, database_url: str
+) -> None:
+    """Below the service's bound, straight at the repository: the database's refusal of the
+    statement stays a statement error (a 500 if it ever reached a door), never Unavailable."""
+    await new_org(gw.ports)  # a row for the LIKE to be tried on
+    refused: BaseException | None = None
+    try:
+        async with gw.ports.uow() as uow:
+            await uow.parties.offices(OfficeQuery(name="%_" * 40_000))
+    except (Unavailable, sa_exc.DBAPIError) as exc:
+        refused = exc
+    assert not isinstance(refused, Unavailable), "a query error was reported as an outage"
+    if database_url.startswith("sqlite"):
+        assert "LIKE or GLOB pattern too complex" in str(refused)
