@@ -495,6 +495,15 @@ class StagedContent(Protocol):
     async def discard(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class BlobGcReport:
+    """What one ``kapu blobs gc`` pass did (files older than the grace period only)."""
+
+    examined: int  # files old enough to be looked at
+    removed: int  # blobs and staged files that no row needs, deleted
+    placed: int  # staged files whose row committed before a crash, moved into place
+
+
 class BlobStore(Protocol):
     def stage(self, max_bytes: int) -> StagedContent: ...
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
@@ -505,6 +514,13 @@ class BlobStore(Protocol):
         ...
     async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
         """Delete stored content unless ``needed()`` says a document still refers to it."""
+        ...
+    async def collect_garbage(
+        self, needed: Callable[[str], Awaitable[bool]], grace_seconds: float,
+        progress: Callable[[BlobGcReport], None] | None = None,
+    ) -> BlobGcReport:
+        """Remove stored and staged content older than ``grace_seconds`` that ``needed(sha256)``
+        says no row needs; place staged content a committed row needs."""
         ...
 
 

@@ -5,6 +5,8 @@ way in. An upload streams into ``tmp/<uuid>.part`` through the hashers; when com
 fsynced and renamed to ``tmp/<sha256>.<uuid>.ready``; only after the database row has committed
 is it renamed into place. A crash between commit and that rename leaves a ``.ready`` file that
 ``recover`` moves into place at the next start (its row exists); every other leftover is removed.
+``collect_garbage`` (``kapu blobs gc``, and the background jobs) does the same for any file older
+than a grace period, stored content included, while the gateway runs.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from typing import BinaryIO
 
 from gateway.domain.formats import HEAD_BYTES
 from gateway.errors import TooLarge
+from gateway.services.ports import BlobGcReport
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
 SPOOL_BYTES = 64 * 1024
 # Leftovers younger than this may belong to an upload another process is still finishing.
 STALE_AFTER_SECONDS = 3600
+_HEX = frozenset("0123456789abcdef")
+# Report progress every this many files examined.
+PROGRESS_EVERY = 1000
 
 
 class StagedFile:
@@ -218,3 +224,79 @@ class FileBlobStore:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         return placed
+
+    async def collect_garbage(
+        self, needed: Callable[[str], Awaitable[bool]], grace_seconds: float,
+        progress: Callable[[BlobGcReport], None] | None = None,
+    ) -> BlobGcReport:
+        """Remove what no row needs among files older than ``grace_seconds``: staged files
+        (``.part``, ``.ready``, ``.deleting``, probes) and stored content. A staged file whose
+        row committed before a crash is placed instead. A younger file may belong to an upload
+        in flight, here or on another host, and is not looked at."""
+        cutoff = time.time() - grace_seconds
+        examined = removed = placed = 0
+        just_placed: set[str] = set()  # needed: not examined a second time below
+
+        def report() -> BlobGcReport:
+            return BlobGcReport(examined=examined, removed=removed, placed=placed)
+
+        for path in await asyncio.to_thread(_older_than, self.tmp_dir.iterdir(), cutoff):
+            examined += 1
+            sha256 = path.name.split(".", 1)[0]
+            if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
+                    and await needed(sha256):
+                await asyncio.to_thread(self.place, path, sha256)
+                just_placed.add(sha256)
+                placed += 1
+            elif await asyncio.to_thread(_unlink, path):
+                removed += 1
+            if progress is not None and examined % PROGRESS_EVERY == 0:
+                progress(report())
+        for path in await asyncio.to_thread(_older_than, self._stored(), cutoff):
+            sha256 = path.name
+            if sha256 in just_placed:
+                continue
+            examined += 1
+
+            async def still_needed(sha256: str = sha256) -> bool:
+                return await needed(sha256)
+
+            # Asked first to leave needed content untouched; delete_unless asks again after
+            # moving it aside, for an upload of the same bytes committing meanwhile.
+            if not await still_needed() and await self.delete_unless(sha256, still_needed):
+                removed += 1
+            if progress is not None and examined % PROGRESS_EVERY == 0:
+                progress(report())
+        return report()
+
+    def _stored(self) -> Iterator[Path]:
+        """Stored content: ``ab/cd/<sha256>`` (anything else under the root is not ours)."""
+        for first in self.root.iterdir():
+            if first == self.tmp_dir or not first.is_dir():
+                continue
+            for second in first.iterdir():
+                if second.is_dir():
+                    yield from (path for path in second.iterdir()
+                                if _is_sha256(path.name) and path.name.startswith(
+                                    first.name + second.name))
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
+    old = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                old.append(path)
+    return old
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
