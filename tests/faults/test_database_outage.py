@@ -15,7 +15,8 @@ import pytest
 
 from gateway.storage.database import upgrade
 from tests.conftest import ADMIN_DSN
-from tests.e2e.conftest import register_org, start_server, stop_server
+from tests.e2e.conftest import start_server, stop_server
+from tests.faults.conftest import organisations
 from tests.helpers import PDF, upload_form
 
 OUTAGE_SECONDS = 3.0
@@ -61,12 +62,11 @@ def _local_port(response: httpx.Response) -> int:
 
 
 def test_database_outage_answers_503_and_resumes_on_the_same_connection(
-    own_database: tuple[str, str], tmp_path: Path
+    own_database: tuple[str, str], server_dirs: Path
 ) -> None:
     url, name = own_database
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    sender, office = register_org(url, data_dir), register_org(url, data_dir)
+    data_dir = server_dirs
+    sender, office = organisations(url, data_dir, 2)
     server = start_server(url, data_dir)
     accepted: list[str] = []
     statuses: dict[str, list[int]] = {"before": [], "during": [], "after": []}
