@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.domain.formats import HEAD_BYTES
-from gateway.errors import TooLarge
+from gateway.errors import TooLarge, Unavailable
 from gateway.services.ports import BlobGcReport
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ STALE_AFTER_SECONDS = 3600
 _HEX = frozenset("0123456789abcdef")
 # Report progress every this many files examined.
 PROGRESS_EVERY = 1000
+
+
+# The store is out of room: the client may try again once an operator made some.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def _room_checked() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise Unavailable("the blob store has no room left; try again later") from exc
+        raise
 
 
 class StagedFile:
@@ -81,27 +96,36 @@ class StagedFile:
         if self._file is None and len(self._spool) + len(chunk) <= SPOOL_BYTES:
             self._spool += chunk
             return
-        if self._file is None:
-            self._file = open(self._path, "xb")  # closed in _persist or discard
-            self._file.write(self._spool)
-            self._spool = bytearray()
-        self._file.write(chunk)
+        with _room_checked():
+            if self._file is None:
+                self._file = self._open()  # closed in _persist or discard
+                self._file.write(self._spool)
+                self._spool = bytearray()
+            self._file.write(chunk)
+
+    def _open(self) -> BinaryIO:
+        return open(self._path, "xb")
 
     async def finish(self) -> None:
         self._digest = self._sha256.hexdigest()
         ready = self._store.tmp_dir / f"{self._digest}.{self._path.stem}.ready"
-        await asyncio.to_thread(self._persist, ready)
+        with _room_checked():
+            await asyncio.to_thread(self._persist, ready)
         self._path = ready
 
     def _persist(self, ready: Path) -> None:
-        file = self._file or open(self._path, "xb")
+        spooled = self._file is None
+        file = self._file = self._file or self._open()
         try:
-            if self._file is None:
+            if spooled:
                 file.write(self._spool)
             file.flush()
             os.fsync(file.fileno())
-        finally:
-            file.close()
+        except BaseException:
+            with contextlib.suppress(OSError):  # a full disk refuses the closing flush too
+                file.close()
+            raise
+        file.close()
         self._path.rename(ready)
 
     async def sha1(self) -> str:
@@ -118,7 +142,8 @@ class StagedFile:
 
     async def discard(self) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # unwritten bytes on a full disk: going anyway
+                self._file.close()
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._path.unlink)
 
