@@ -188,6 +188,19 @@ class FileBlobStore:
                 raise
 
     async def exists(self, sha256: str) -> bool:
+        """Whether the content of a committed row can be read. Its upload moves the bytes into
+        place just after the commit: a reader in between (another client racing for the
+        mailbox) finishes that move itself instead of finding nothing."""
+        if self.path_of(sha256).is_file():
+            return True
+        return await asyncio.to_thread(self._place_staged, sha256)
+
+    def _place_staged(self, sha256: str) -> bool:
+        for ready in self.tmp_dir.glob(f"{sha256}.*.ready"):
+            with contextlib.suppress(FileNotFoundError):  # its upload placed or dropped it
+                self.place(ready, sha256)
+            if self.path_of(sha256).is_file():
+                return True
         return self.path_of(sha256).is_file()
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
