@@ -16,10 +16,10 @@ import pytest
 from gateway.storage.database import upgrade
 from tests.conftest import ADMIN_DSN
 from tests.e2e.conftest import start_server, stop_server
-from tests.faults.conftest import organisations
+from tests.faults.conftest import SCALE, organisations
 from tests.helpers import PDF, upload_form
 
-OUTAGE_SECONDS = 3.0
+OUTAGE_SECONDS = 3.0 * SCALE
 
 
 async def _admin(*statements: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import exc as sa_exc
 
 from gateway.errors import Unavailable
@@ -67,16 +66,14 @@ async def test_racing_hkp_acknowledgement_batches_answer_every_item(gw: Gateway)
         assert [r["kind"] for r in receipts] == ["acceptance", "download"]
 
 
-@pytest.mark.parametrize("query", [
-    "after=9223372036854775808", "after=-1", "after=99999999999999999999999999",
-])
-async def test_notifications_after_outside_64_bits_is_refused(gw: Gateway, query: str) -> None:
+async def test_notifications_after_outside_64_bits_is_refused(gw: Gateway) -> None:
     """Was: 500 (the number overflowed the database's integer)."""
     office = await new_org(gw.ports)
-    response = await gw.client.get(f"/api/v1/notifications?{query}", auth=office.auth)
-    assert response.status_code == 422
-    assert response.json()["code"] == "invalid_request"
-    assert response.json()["field"] == "query.after"
+    for query in ("after=9223372036854775808", "after=-1", "after=" + "9" * 30):
+        response = await gw.client.get(f"/api/v1/notifications?{query}", auth=office.auth)
+        assert response.status_code == 422, query
+        assert response.json()["code"] == "invalid_request"
+        assert response.json()["field"] == "query.after"
     edge = await gw.client.get("/api/v1/notifications?after=9223372036854775807",
                                auth=office.auth)
     assert edge.status_code == 200 and edge.json()["items"] == []
