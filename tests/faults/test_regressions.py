@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
+from pathlib import Path
 
+import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.errors import Unavailable
 from gateway.services.ports import OfficeQuery
+from gateway.storage.uow import SqlUnitOfWork
+from tests.conftest import TEST_EPOCH
 from tests.helpers import new_org, upload
 from tests.hkp_helpers import NS, envelope, read_answer
 from tests.integration.conftest import Gateway
@@ -132,3 +139,22 @@ async def test_a_query_error_is_not_reported_as_an_outage(
     assert not isinstance(refused, Unavailable), "a query error was reported as an outage"
     if database_url.startswith("sqlite"):
         assert "LIKE or GLOB pattern too complex" in str(refused)
+
+
+async def test_a_locked_sqlite_database_is_an_outage(tmp_path: Path, sqlite_template: Path) -> None:
+    """The other side of the line: another process holding SQLite's write lock past the busy
+    timeout is worth retrying (Unavailable), unlike the statement errors above."""
+    path = tmp_path / "kapu.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 0.1})
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Unavailable):
+            async with SqlUnitOfWork(engine, write=False) as uow:
+                await uow.operations.add_probe(TEST_EPOCH, True, None)
+                await uow.commit()
+    finally:
+        holder.rollback()
+        holder.close()
+        await engine.dispose()
