@@ -4,6 +4,7 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -455,8 +456,10 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
     query = request.query_params
     found: list[Party] = []
     if query.get("office_q"):
-        found = await mailbox_service.find_offices(
-            _ports(request), OfficeQuery(name=query.get("office_q")))
+        # Longer than any office's name (refused by the directory): it matches none.
+        with contextlib.suppress(InvalidRequest):
+            found = await mailbox_service.find_offices(
+                _ports(request), OfficeQuery(name=query.get("office_q")))
     form = dict(fields or {})
     if "recipient_krid" not in form and query.get("recipient_krid"):
         form["recipient_krid"] = query.get("recipient_krid") or ""

@@ -158,3 +158,23 @@ async def test_a_locked_sqlite_database_is_an_outage(tmp_path: Path, sqlite_temp
         holder.rollback()
         holder.close()
         await engine.dispose()
+
+
+async def test_web_pages_bound_their_numbers_and_searches(gw: Gateway) -> None:
+    """The office log's ``before`` past 64 bits or in non-ASCII digits (was: 500), the mailbox
+    page's ``limit`` likewise, and an office search longer than any name (was: a problem+json
+    page) on the send form."""
+    from gateway.domain.parties import StaffRole
+    from tests.integration.test_web import _staffed_office, log_in
+
+    office, admin = await _staffed_office(gw, StaffRole.ADMIN)
+    await log_in(gw.client, admin)
+    for before in ("9" * 30, "9223372036854775808", "²", "-1"):
+        page = await gw.client.get(f"/ui/offices/{office.krid}/log?before={before}")
+        assert page.status_code == 200, before
+    for limit in ("9" * 30, "²"):
+        page = await gw.client.get(f"/ui/mailbox/{office.krid}?limit={limit}")
+        assert page.status_code == 200, limit
+    send = await gw.client.get(f"/ui/send?box={office.krid}&office_q={'a' * 60_000}")
+    assert send.status_code == 200
+    assert "text/html" in send.headers["content-type"]
