@@ -3,15 +3,18 @@ older than the grace period; what a row names stays; a younger file is left alon
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from gateway.config import Settings
 from gateway.services.blob_gc import collect_blob_garbage
+from tests.conftest import FixedClock
 from tests.helpers import PDF, new_org, sha256, stored_files, upload
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
 
 HOUR = 3600.0
 
@@ -80,3 +83,23 @@ def test_gc_refuses_a_negative_grace(tmp_path: Path) -> None:
         timeout=60)
     assert result.returncode == 2
     assert "--grace" in result.stderr and result.stderr.count("\n") == 1
+
+
+async def test_background_jobs_collect_the_garbage(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
+                        keys_dir=keys_dir, jobs_interval_seconds=0.05,
+                        blob_gc_interval_seconds=0.1, blob_gc_grace_seconds=HOUR)
+    tmp = settings.blob_dir / "tmp"
+    old, young = tmp / "old.part", tmp / "young.part"
+    async for gateway in _start(settings, clock):
+        # Left after the start (whose recovery removes stale leftovers too).
+        for path, age in ((old, 2 * HOUR), (young, 60.0)):
+            path.write_bytes(b"x")
+            _age(path, age)
+        for _ in range(100):
+            if not old.exists():
+                break
+            await asyncio.sleep(0.05)
+        assert stored_files(gateway.blob_root) == ["tmp/young.part"]
