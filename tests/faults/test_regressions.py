@@ -7,14 +7,17 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.errors import Unavailable
 from gateway.services.ports import OfficeQuery
 from gateway.storage.uow import SqlUnitOfWork
-from tests.conftest import TEST_EPOCH
+from tests.conftest import TEST_EPOCH, FixedClock
 from tests.helpers import new_org, upload
 from tests.hkp_helpers import NS, envelope, read_answer
 from tests.integration.conftest import Gateway
@@ -178,3 +181,24 @@ async def test_web_pages_bound_their_numbers_and_searches(gw: Gateway) -> None:
     send = await gw.client.get(f"/ui/send?box={office.krid}&office_q={'a' * 60_000}")
     assert send.status_code == 200
     assert "text/html" in send.headers["content-type"]
+
+
+async def test_an_unexpected_error_ends_with_its_answer(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Was: Starlette answered 500 and re-raised, and the server dropped the keep-alive
+    connection, so the client's next request on it got no answer. Now the error ends with the
+    answer (over ASGI: nothing is raised to the server)."""
+    app = create_app(settings, clock=clock)
+
+    async def boom() -> None:
+        raise RuntimeError("a defect")
+
+    app.add_api_route("/boom", boom)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://kapu.test") as client:
+        response = await client.get("/boom")
+        assert response.status_code == 500
+        assert response.json()["code"] == "internal_error"
+        assert "a defect" not in response.text
+        assert (await client.get("/health")).status_code == 200
