@@ -1,13 +1,14 @@
 # make run   — serve the gateway on the embedded default (SQLite, blobs in ./var, demo parties)
 # make test  — install with the dev extra, then ruff, mypy (strict) and pytest
 # make test-next-year — pytest again with the machine's date a year ahead (CI runs both)
+# make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year lint typecheck pytest bench bench-deadlines bench-web clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,12 @@ pytest: $(VENV)/.installed-dev tools $(AXE)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# make test runs tests/faults at scale 1 (about a minute); this runs them FAULTS_SCALE times
+# longer: more kill -9 rounds and uploads per round, a longer outage, more documents to pull.
+FAULTS_SCALE ?= 5
+faults: $(VENV)/.installed-dev
+	KAPU_FAULTS_SCALE=$(FAULTS_SCALE) $(BIN)/pytest -p no:cacheprovider tests/faults
 
 # Tests take every date from the clock they set up; this run shows that none reads the
 # machine's date (a test that passes today and fails next week). faketime is Debian's.

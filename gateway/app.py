@@ -39,7 +39,7 @@ from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
-from gateway.worker import HttpxPoster, run_forever
+from gateway.worker import BlobGc, HttpxPoster, run_forever
 
 log = logging.getLogger(__name__)
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -94,6 +94,10 @@ def sample_pool(engine: AsyncEngine) -> None:
         metrics.POOL_SIZE.set(pool.size())
 
 
+def blob_gc_of(settings: Settings) -> BlobGc:
+    return BlobGc(settings.blob_gc_interval_seconds, settings.blob_gc_grace_seconds)
+
+
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_seconds)
 
@@ -119,7 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             jobs = asyncio.create_task(run_forever(
                 runtime.ports, poster, delivery_policy(settings),
                 settings.jobs_interval_seconds, settings.probe_interval_seconds,
-                sample=lambda: sample_pool(runtime.engine)))
+                sample=lambda: sample_pool(runtime.engine), gc=blob_gc_of(settings)))
         yield
         if jobs is not None:
             jobs.cancel()

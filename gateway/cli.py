@@ -56,6 +56,16 @@ def _instant(value: str) -> datetime:
     return parsed
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from exc
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"give 0 or more seconds, not {value}")
+    return seconds
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="kapu", description="Kapu: a stand-in for the KR machine Office Gateway.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -102,6 +112,18 @@ def _parser() -> _Parser:
         "verify", help="check every entry's hash; exit 0 when intact, 1 naming the first that "
         "is not")
     audit_verify.add_argument("--json", action="store_true", help="print one JSON object")
+
+    blobs = commands.add_parser("blobs", help="the blob store")
+    blobs_commands = blobs.add_subparsers(dest="blobs_command", required=True,
+                                          parser_class=_Parser)
+    gc = blobs_commands.add_parser(
+        "gc", help="remove blob and staged files that no committed row names, once older "
+        "than the grace period")
+    gc.add_argument("--grace", type=_seconds, default=None, metavar="SECONDS",
+                    help="leave files younger than this alone: an upload may still be in "
+                    "flight (default KAPU_BLOB_GC_GRACE_SECONDS, 3600; 0 when you know none "
+                    "is)")
+    gc.add_argument("--json", action="store_true", help="print one JSON object")
 
     maintenance = commands.add_parser("maintenance", help="announced maintenance windows")
     maintenance_commands = maintenance.add_subparsers(dest="maintenance_command", required=True,
@@ -233,7 +255,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _worker(settings: Settings) -> int:
-    from gateway.app import build_runtime, delivery_policy
+    from gateway.app import blob_gc_of, build_runtime, delivery_policy
     from gateway.worker import HttpxPoster, run_forever
 
     async def work() -> None:
@@ -243,7 +265,7 @@ def _worker(settings: Settings) -> int:
               file=sys.stderr)
         try:
             await run_forever(runtime.ports, poster, delivery_policy(settings),
-                              settings.jobs_interval_seconds)
+                              settings.jobs_interval_seconds, gc=blob_gc_of(settings))
         finally:
             await poster.close()
             await runtime.engine.dispose()
@@ -309,6 +331,28 @@ def _audit_verify(settings: Settings, as_json: bool) -> int:
     return 0 if fault is None else 1
 
 
+def _blobs_gc(settings: Settings, grace: float | None, as_json: bool) -> int:
+    from gateway.services.blob_gc import collect_blob_garbage
+    from gateway.services.ports import BlobGcReport
+
+    grace = settings.blob_gc_grace_seconds if grace is None else grace
+
+    def progress(done: BlobGcReport) -> None:
+        print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed…",
+              file=sys.stderr)
+
+    print(f"kapu: blobs gc: files older than {grace:g} s under {settings.blob_dir}",
+          file=sys.stderr)
+    done = _with_ports(settings, lambda ports: collect_blob_garbage(ports, grace, progress))
+    print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed, "
+          f"{done.placed} placed after an interrupted upload", file=sys.stderr)
+    if as_json:
+        # aborted_uploads: unfinished multipart uploads of an S3 store; none on a filesystem.
+        print(json.dumps({"examined": done.examined, "removed": done.removed,
+                          "placed": done.placed, "aborted_uploads": 0}))
+    return 0
+
+
 def _staff(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.services import staff as staff_service
 
@@ -362,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys_init(settings, args.json)
     elif args.command == "audit":
         return _audit_verify(settings, args.json)
+    elif args.command == "blobs":
+        _migrate(settings, announce=False)
+        return _blobs_gc(settings, args.grace, args.json)
     elif args.command == "staff":
         _migrate(settings, announce=False)
         return _staff(settings, args)

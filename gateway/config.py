@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    # Blob files no row names are removed once older than this (section 21): an upload still
+    # in flight, here or on another host, is younger. And how often the background jobs look.
+    blob_gc_grace_seconds: float = Field(default=3600.0, ge=0)
+    blob_gc_interval_seconds: float = Field(default=900.0, gt=0)
     # How often a process records a readiness probe for the availability figure.
     probe_interval_seconds: float = Field(default=60.0, gt=0)
     # A browser session unused this long is over (on the gateway's clock).

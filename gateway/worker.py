@@ -1,18 +1,19 @@
 """Background jobs of ``kapu serve`` and ``kapu worker``: deadline sweeps, webhook
-deliveries and e-mail, every few seconds, off the request path. Several processes may run
-them at once."""
+deliveries and e-mail, every few seconds, off the request path; the blob store's garbage now
+and then. Several processes may run them at once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from gateway.errors import Unavailable
 from gateway.ops import metrics
-from gateway.services import audit, deadlines, mail, notifications, operations, sandbox
+from gateway.services import audit, blob_gc, deadlines, mail, notifications, operations, sandbox
 from gateway.services.ports import Ports
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,33 @@ async def _observe(ports: Ports, sample: Callable[[], None] | None) -> None:
         sample()
 
 
+@dataclass(frozen=True)
+class BlobGc:
+    """How often the background jobs collect the blob store's garbage, and the grace."""
+
+    interval_seconds: float = 900.0
+    grace_seconds: float = 3600.0
+
+
 async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.DeliveryPolicy,
                       interval: float, probe_interval: float = 60.0,
-                      sample: Callable[[], None] | None = None) -> None:
+                      sample: Callable[[], None] | None = None,
+                      gc: BlobGc | None = None) -> None:
     """Deadline sweeps and deliveries every ``interval``; a readiness probe (for the
-    availability figure) every ``probe_interval``; gauges every 15 s."""
+    availability figure) every ``probe_interval``; gauges every 15 s; the blob store's
+    garbage every ``gc.interval_seconds``, the first time one interval after start."""
+    gc = gc or BlobGc()
     loop = asyncio.get_running_loop()
     next_probe = next_gauges = loop.time()
+    next_gc = loop.time() + gc.interval_seconds
     while True:
         try:
+            if loop.time() >= next_gc:
+                next_gc = loop.time() + gc.interval_seconds
+                done = await blob_gc.collect_blob_garbage(ports, gc.grace_seconds)
+                if done.removed or done.placed:
+                    log.warning("blob store: removed %d and placed %d of %d old files",
+                                done.removed, done.placed, done.examined)
             if loop.time() >= next_probe:
                 next_probe = loop.time() + probe_interval
                 await operations.record_probe(ports)

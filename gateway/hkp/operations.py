@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from lxml import etree
 
 from gateway.domain.documents import DeliveryState, Document, UploadRequest
 from gateway.domain.parties import Party, PartyKind
-from gateway.errors import AttachmentMissing, GatewayError
+from gateway.errors import AttachmentMissing, GatewayError, InvalidRequest
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
 from gateway.hkp.render import H, szam_of, value
 from gateway.hkp.xml import HKP, child, child_bool, child_text, text
@@ -19,6 +20,8 @@ from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services.mailbox import UnreadSelector
 from gateway.services.ports import OfficeQuery, Ports, StagedContent
+
+log = logging.getLogger(__name__)
 
 # FeladoTipusa / TipusSzures / Tipus codes of the dialect.
 KIND_BY_CODE = {1: PartyKind.HIVATALI, 2: PartyKind.CEG, 7: PartyKind.PER,
@@ -230,19 +233,35 @@ async def acknowledge(context: Context, form: etree._Element) -> Answer:
             answers.append(H.VisszaIgazolasValasz(H.Hiba(H.HibaLeiras(
                 H.HibaKod(str(szam_of(error))), H.HibaSzoveg(error.detail),
             ))))
+        except Exception:
+            # Each item is its own transaction: one that fails unexpectedly is answered 50
+            # on its own, and the items already acknowledged keep their answers.
+            log.exception("acknowledging %s failed", number)
+            answers.append(H.VisszaIgazolasValasz(H.Hiba(H.HibaLeiras(
+                H.HibaKod("50"), H.HibaSzoveg("internal error; the error is logged"),
+            ))))
     return Answer([H.OlvasasVisszaigazolasokValasz(*answers)])
 
 
 # --- directory, mailbox counts, keys ------------------------------------------------------
 
+# The service's field names as the elements of GIHivatalokLekerdezeseKerdes.
+_OFFICE_FILTERS = {"name": "NevSzures", "short_name": "RovidNevSzures", "krid": "KRID"}
+
+
 async def offices(context: Context, form: etree._Element) -> Answer:
     """One flat GIHivatalokLekerdezeseValasz per office, as the KR answers; none: empty Form."""
     kind_code = child_text(form, "TipusSzures")
-    found = await mailbox_service.find_offices(context.ports, OfficeQuery(
-        short_name=child_text(form, "RovidNevSzures"), name=child_text(form, "NevSzures"),
-        kind=KIND_BY_CODE[int(kind_code)] if kind_code else None,
-        krid=child_text(form, "KRID"),
-    ))
+    try:
+        found = await mailbox_service.find_offices(context.ports, OfficeQuery(
+            short_name=child_text(form, "RovidNevSzures"), name=child_text(form, "NevSzures"),
+            kind=KIND_BY_CODE[int(kind_code)] if kind_code else None,
+            krid=child_text(form, "KRID"),
+        ))
+    except InvalidRequest as error:
+        element = _OFFICE_FILTERS.get(error.field or "", error.field)
+        raise InvalidRequest(error.detail.replace(error.field or "", element or "", 1),
+                             field=element) from error
     return Answer([
         H.GIHivatalokLekerdezeseValasz(
             H.RovidNev(office.short_name or ""), H.Nev(office.name),

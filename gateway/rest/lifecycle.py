@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from gateway.domain.limits import MAX_ID
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
 from gateway.services import deadlines, mail, notifications, sandbox
@@ -54,7 +55,9 @@ class RunDueOut(BaseModel):
 
 @router.get("/notifications", response_model=NotificationsOut, summary="My notifications")
 async def list_notifications(
-    party: PartyDep, ports: PortsDep, after: int = 0,
+    party: PartyDep, ports: PortsDep,
+    # Bounded to the database's 64-bit ids: a larger number is the client's mistake (422).
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> NotificationsOut:
     found = await notifications.list_notifications(ports, party, after, limit)

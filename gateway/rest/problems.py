@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
 
@@ -80,8 +81,41 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                    "the gateway failed; the error is logged")
 
 
+class ContainErrors:
+    """Answers an unexpected error with a 500 problem and keeps the connection.
+
+    Starlette's outermost handler answers it too but then re-raises, and the server closes
+    the keep-alive connection, so a client's next request on it gets no answer. Here the
+    error ends with the answer, unless the answer had already begun (a download cut off
+    mid-stream): then the connection must close, so that the client sees it was cut."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ContainErrors)

@@ -452,9 +452,11 @@ async def _acknowledged(
     uow: UnitOfWork, ports: Ports, party: Party, document: Document, person: str | None
 ) -> StagedContent | None:
     """Mark a waiting document downloaded, issue the download receipt (and the sender's system
-    message, staged, when it asked for one) and audit it, in the caller's transaction."""
+    message, staged, when it asked for one) and audit it, in the caller's transaction. When a
+    concurrent acknowledgement got there first, it issued all of that: nothing more here."""
     now = ports.clock.now()
-    await uow.documents.acknowledge(document.id, now)
+    if not await uow.documents.acknowledge(document.id, now):
+        return None
     message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
     actor, office_krid = _actor(party, person)
     await uow.audit.append(AuditEvent(

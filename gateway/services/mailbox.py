@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.documents import Document
+from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
 from gateway.services.ports import MailboxQuery, OfficeQuery, Ports, ReceiptRecord
@@ -30,9 +31,12 @@ def _encode_cursor(document_id: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("d"):
+        if not text.startswith("d") or not text[1:].isascii():
             raise ValueError(text)
-        return int(text[1:])
+        document_id = int(text[1:])
+        if not 0 <= document_id <= MAX_ID:
+            raise ValueError(text)
+        return document_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("cursor is not one this gateway gave out", field="cursor") from exc
 
@@ -118,7 +122,15 @@ async def sent_documents(
 
 
 async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
-    """Organisations matching every given filter (name: case-insensitive substring)."""
+    """Organisations matching every given filter (name: case-insensitive substring).
+
+    A filter longer than any office's name is refused: it could match nothing, and a long
+    enough pattern is more than the database's LIKE will run."""
+    for field, given in (("name", query.name), ("short_name", query.short_name),
+                         ("krid", query.krid)):
+        if given is not None and len(given) > MAX_NAME_FILTER:
+            raise InvalidRequest(f"{field} is longer than {MAX_NAME_FILTER} characters",
+                                 field=field)
     async with ports.uow() as uow:
         return await uow.parties.offices(query)
 

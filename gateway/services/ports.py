@@ -251,8 +251,8 @@ class DocumentRepository(Protocol):
         """Whether any document row refers to this content."""
         ...
     async def mailbox(self, query: MailboxQuery) -> list[Document]: ...
-    async def acknowledge(self, document_id: int, at: datetime) -> None:
-        """Mark as downloaded unless it already is (or expired)."""
+    async def acknowledge(self, document_id: int, at: datetime) -> bool:
+        """Mark as downloaded unless it already is (or expired); True when this call did."""
         ...
 
 
@@ -524,16 +524,35 @@ class StagedContent(Protocol):
     async def discard(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class BlobGcReport:
+    """What one ``kapu blobs gc`` pass did (files older than the grace period only)."""
+
+    examined: int  # files old enough to be looked at
+    removed: int  # blobs and staged files that no row needs, deleted
+    placed: int  # staged files whose row committed before a crash, moved into place
+
+
 class BlobStore(Protocol):
     def stage(self, max_bytes: int) -> StagedContent: ...
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
-    async def exists(self, sha256: str) -> bool: ...
+    async def exists(self, sha256: str) -> bool:
+        """Whether a committed row's content can be read (placing it if its upload has not
+        yet)."""
+        ...
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
     async def check(self) -> None:
         """Raise OSError unless the store can be written (readiness)."""
         ...
     async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
         """Delete stored content unless ``needed()`` says a document still refers to it."""
+        ...
+    async def collect_garbage(
+        self, needed: Callable[[str], Awaitable[bool]], grace_seconds: float,
+        progress: Callable[[BlobGcReport], None] | None = None,
+    ) -> BlobGcReport:
+        """Remove stored and staged content older than ``grace_seconds`` that ``needed(sha256)``
+        says no row needs; place staged content a committed row needs."""
         ...
 
 

@@ -5,12 +5,16 @@ way in. An upload streams into ``tmp/<uuid>.part`` through the hashers; when com
 fsynced and renamed to ``tmp/<sha256>.<uuid>.ready``; only after the database row has committed
 is it renamed into place. A crash between commit and that rename leaves a ``.ready`` file that
 ``recover`` moves into place at the next start (its row exists); every other leftover is removed.
+``collect_garbage`` (``kapu blobs gc``, and the background jobs) does the same for any file older
+than a grace period, stored content included, while the gateway runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import hashlib
 import logging
 import os
@@ -21,13 +25,31 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.domain.formats import HEAD_BYTES
-from gateway.errors import TooLarge
+from gateway.errors import TooLarge, Unavailable
+from gateway.services.ports import BlobGcReport
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
 SPOOL_BYTES = 64 * 1024
 # Leftovers younger than this may belong to an upload another process is still finishing.
 STALE_AFTER_SECONDS = 3600
+_HEX = frozenset("0123456789abcdef")
+# Report progress every this many files examined.
+PROGRESS_EVERY = 1000
+
+
+# The store is out of room: the client may try again once an operator made some.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def _room_checked() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise Unavailable("the blob store has no room left; try again later") from exc
+        raise
 
 
 class StagedFile:
@@ -75,27 +97,36 @@ class StagedFile:
         if self._file is None and len(self._spool) + len(chunk) <= SPOOL_BYTES:
             self._spool += chunk
             return
-        if self._file is None:
-            self._file = open(self._path, "xb")  # closed in _persist or discard
-            self._file.write(self._spool)
-            self._spool = bytearray()
-        self._file.write(chunk)
+        with _room_checked():
+            if self._file is None:
+                self._file = self._open()  # closed in _persist or discard
+                self._file.write(self._spool)
+                self._spool = bytearray()
+            self._file.write(chunk)
+
+    def _open(self) -> BinaryIO:
+        return open(self._path, "xb")
 
     async def finish(self) -> None:
         self._digest = self._sha256.hexdigest()
         ready = self._store.tmp_dir / f"{self._digest}.{self._path.stem}.ready"
-        await asyncio.to_thread(self._persist, ready)
+        with _room_checked():
+            await asyncio.to_thread(self._persist, ready)
         self._path = ready
 
     def _persist(self, ready: Path) -> None:
-        file = self._file or open(self._path, "xb")
+        spooled = self._file is None
+        file = self._file = self._file or self._open()
         try:
-            if self._file is None:
+            if spooled:
                 file.write(self._spool)
             file.flush()
             os.fsync(file.fileno())
-        finally:
-            file.close()
+        except BaseException:
+            with contextlib.suppress(OSError):  # a full disk refuses the closing flush too
+                file.close()
+            raise
+        file.close()
         self._path.rename(ready)
 
     async def sha1(self) -> str:
@@ -112,7 +143,8 @@ class StagedFile:
 
     async def discard(self) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # unwritten bytes on a full disk: going anyway
+                self._file.close()
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._path.unlink)
 
@@ -157,7 +189,24 @@ class FileBlobStore:
                 raise
 
     async def exists(self, sha256: str) -> bool:
-        return self.path_of(sha256).is_file()
+        """Whether the content of a committed row can be read. Its upload moves the bytes into
+        place just after the commit: a reader in between (another client racing for the
+        mailbox) finishes that move itself instead of finding nothing."""
+        if self.path_of(sha256).is_file():
+            return True
+        return await asyncio.to_thread(self._place_staged, sha256)
+
+    def _place_staged(self, sha256: str) -> bool:
+        final = self.path_of(sha256)
+        for ready in self.tmp_dir.glob(f"{sha256}.*.ready"):
+            # A link, not a move: the staged file may be another upload's of the same bytes,
+            # still reading it; each upload's own place() then finds the content there.
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError, FileExistsError):
+                os.link(ready, final)
+            if final.is_file():
+                return True
+        return final.is_file()
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
         # The first hop opens and reads the first chunk; a document smaller than a chunk (most
@@ -218,3 +267,77 @@ class FileBlobStore:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         return placed
+
+    async def collect_garbage(
+        self, needed: Callable[[str], Awaitable[bool]], grace_seconds: float,
+        progress: Callable[[BlobGcReport], None] | None = None,
+    ) -> BlobGcReport:
+        """Remove what no row needs among files older than ``grace_seconds``: staged files
+        (``.part``, ``.ready``, ``.deleting``, probes) and stored content. A staged file whose
+        row committed before a crash is placed instead. A younger file may belong to an upload
+        in flight, here or on another host, and is not looked at."""
+        cutoff = time.time() - grace_seconds
+        examined = removed = placed = 0
+        just_placed: set[str] = set()  # needed: not examined a second time below
+
+        def report() -> BlobGcReport:
+            return BlobGcReport(examined=examined, removed=removed, placed=placed)
+
+        for path in await asyncio.to_thread(_older_than, self.tmp_dir.iterdir(), cutoff):
+            examined += 1
+            sha256 = path.name.split(".", 1)[0]
+            if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
+                    and await needed(sha256):
+                with contextlib.suppress(FileNotFoundError):  # another process placed it
+                    await asyncio.to_thread(self.place, path, sha256)
+                just_placed.add(sha256)
+                placed += 1
+            elif await asyncio.to_thread(_unlink, path):
+                removed += 1
+            if progress is not None and examined % PROGRESS_EVERY == 0:
+                progress(report())
+        for path in await asyncio.to_thread(_older_than, self._stored(), cutoff):
+            sha256 = path.name
+            if sha256 in just_placed:
+                continue
+            examined += 1
+            # Asked first to leave needed content untouched; delete_unless asks again after
+            # moving it aside, for an upload of the same bytes committing meanwhile.
+            if not await needed(sha256) and await self.delete_unless(
+                    sha256, functools.partial(needed, sha256)):
+                removed += 1
+            if progress is not None and examined % PROGRESS_EVERY == 0:
+                progress(report())
+        return report()
+
+    def _stored(self) -> Iterator[Path]:
+        """Stored content: ``ab/cd/<sha256>`` (anything else under the root is not ours)."""
+        for first in self.root.iterdir():
+            if first == self.tmp_dir or not first.is_dir():
+                continue
+            for second in first.iterdir():
+                if second.is_dir():
+                    yield from (path for path in second.iterdir()
+                                if _is_sha256(path.name) and path.name.startswith(
+                                    first.name + second.name))
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
+    old = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                old.append(path)
+    return old
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -412,13 +412,17 @@ class SqlDocuments:
             statement.order_by(documents.c.id.desc()).limit(limit))
         return [_document(row) for row in result.mappings()]
 
-    async def acknowledge(self, document_id: int, at: datetime) -> None:
-        await self._connection.execute(
+    async def acknowledge(self, document_id: int, at: datetime) -> bool:
+        # One statement decides between racing acknowledgements: PostgreSQL re-checks the
+        # WHERE after the winner commits, so exactly one sees its row changed.
+        result = await self._connection.execute(
             update(documents)
             .where(documents.c.id == document_id,
                    documents.c.delivery_state == DeliveryState.WAITING.value)
             .values(delivery_state=DeliveryState.DOWNLOADED.value, acknowledged_at=at)
+            .returning(documents.c.id)
         )
+        return result.first() is not None
 
 
 class SqlKept:

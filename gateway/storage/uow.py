@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from types import TracebackType
 
 from sqlalchemy import exc as sa_exc
@@ -44,14 +45,38 @@ from gateway.storage.repositories import (
     SqlWebSessions,
 )
 
-# What a database that is down, restarting or unreachable raises through SQLAlchemy.
-_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError)
+# SQLite result codes (primary, the low byte) that a later attempt may not meet: another
+# process holds the write lock past the busy timeout, the disk is full or failing, the file
+# cannot be opened. Any other SQLite error is the query's own fault and would recur.
+_SQLITE_RETRYABLE = {5, 6, 10, 13, 14}  # BUSY, LOCKED, IOERR, FULL, CANTOPEN
+# PostgreSQL SQLSTATEs and classes of a server that is going away or full, not of the query:
+# 08 connection exception, 57P01-57P05 shutdown/crash/cannot connect now, 53 insufficient
+# resources (too many connections, disk full).
+_PG_RETRYABLE_CLASSES = ("08", "53")
+_PG_RETRYABLE = {"57P01", "57P02", "57P03", "57P04", "57P05"}
 
 
 def _is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, _UNAVAILABLE) and not isinstance(exc, GatewayError)
+    """Whether ``exc`` says the database cannot be reached right now (safe to retry), as
+    opposed to an error of the statement itself, which a retry would only repeat."""
+    if isinstance(exc, GatewayError):
+        return False
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return _retryable_driver_error(exc.orig)
+    # Raised bare by the drivers when a socket fails or a command times out.
+    return isinstance(exc, (OSError, TimeoutError))
+
+
+def _retryable_driver_error(orig: BaseException | None) -> bool:
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_RETRYABLE
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _PG_RETRYABLE_CLASSES or sqlstate in _PG_RETRYABLE
+    return isinstance(orig, (OSError, TimeoutError))
 
 
 class SqlUnitOfWork:
@@ -99,7 +124,10 @@ class SqlUnitOfWork:
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await self._close()
-            if _is_outage(exc):
+            # Whatever fails while a connection is opened is the database's state, not a
+            # statement's: refused ("not currently accepting connections" is SQLSTATE 55000),
+            # too many connections, the pool exhausted, a socket error.
+            if isinstance(exc, Exception) and not isinstance(exc, GatewayError):
                 raise Unavailable("the database is not reachable; try again") from exc
             raise
         self.parties = SqlParties(self._connection)

@@ -4,6 +4,7 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from gateway.config import Settings
 from gateway.domain.documents import Document
+from gateway.domain.limits import MAX_ID, bounded_int
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import BUDAPEST
@@ -266,7 +268,7 @@ async def mailbox(request: Request, krid: str) -> Response:
         text=query.get("q") or None,
     )
     limit = query.get("limit", "25")
-    size = int(limit) if limit.isdigit() and 10 <= int(limit) <= 100 else 25
+    size = bounded_int(limit, 10, 100) or 25
     try:
         page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size,
                                                     cursor=query.get("cursor") or None)
@@ -454,8 +456,10 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
     query = request.query_params
     found: list[Party] = []
     if query.get("office_q"):
-        found = await mailbox_service.find_offices(
-            _ports(request), OfficeQuery(name=query.get("office_q")))
+        # Longer than any office's name (refused by the directory): it matches none.
+        with contextlib.suppress(InvalidRequest):
+            found = await mailbox_service.find_offices(
+                _ports(request), OfficeQuery(name=query.get("office_q")))
     form = dict(fields or {})
     if "recipient_krid" not in form and query.get("recipient_krid"):
         form["recipient_krid"] = query.get("recipient_krid") or ""
@@ -604,7 +608,7 @@ async def office_log(request: Request, krid: str) -> Response:
     try:
         office, entries = await staff_service.office_log(
             _ports(request), person, krid,
-            before=int(before) if before and before.isdigit() else None, limit=51)
+            before=bounded_int(before, 1, MAX_ID), limit=51)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
     older = f"?before={entries[49].id}" if len(entries) > 50 else None

@@ -1,0 +1,18 @@
+"""Bounds on what a request may ask for, so that a hostile value is refused as the client's
+mistake instead of reaching the database (where it overflows a column or makes a query too
+complex to run)."""
+
+from __future__ import annotations
+
+# Ids and sequence numbers are 64-bit signed integers in both databases.
+MAX_ID = 2**63 - 1
+# The longest office name filter (a substring of a name): longer than any office's name.
+MAX_NAME_FILTER = 255
+
+
+def bounded_int(text: str | None, low: int, high: int) -> int | None:
+    """``text`` as an integer when it is plain ASCII digits within [low, high], else None."""
+    if not text or len(text) > 20 or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
