@@ -104,6 +104,18 @@ def fresh_short_name() -> str:
     return f"T{_run}N{next(_numbers)}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """Parties' passwords hashed with argon2-cffi's cheapest parameters (still argon2id):
+    the suite registers hundreds of parties. Servers the tests start as processes keep the
+    production parameters."""
+    from argon2 import profiles
+
+    from gateway.crypto.passwords import use_parameters
+
+    use_parameters(profiles.CHEAPEST)
+
+
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The gateway's keys, made once per session (a 3072-bit CA takes a while)."""

@@ -154,6 +154,20 @@ def _signing_key(key: object, source: Path) -> SigningKey:
 
 
 def read_pem_dir(directory: Path) -> GatewayKeys:
+    """The keys in ``directory``; read once per process while the files stay as they are
+    (loading and checking two RSA keys takes about 90 ms, and the CLI and tests build many
+    runtimes)."""
+    stamp = tuple((name, (directory / name).stat().st_mtime_ns) for name in FILES)
+    key = (str(directory.resolve()), stamp)
+    if key not in _READ:
+        _READ[key] = _read_pem_dir(directory)
+    return _READ[key]
+
+
+_READ: dict[tuple[str, tuple[tuple[str, int], ...]], GatewayKeys] = {}
+
+
+def _read_pem_dir(directory: Path) -> GatewayKeys:
     return GatewayKeys(
         ca_cert=x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes()),
         signing_key=_signing_key(serialization.load_pem_private_key(
