@@ -49,7 +49,7 @@ $(AXE): package.json package-lock.json
 
 pytest: TOOLS = openssl xmlsec1 chromium npm
 pytest: $(VENV)/.installed-dev tools $(AXE)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist worksteal
 
 test: lint typecheck pytest
 
@@ -63,7 +63,7 @@ faults: $(VENV)/.installed-dev
 # machine's date (a test that passes today and fails next week). faketime is Debian's.
 test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime
 test-next-year: $(VENV)/.installed-dev tools $(AXE)
-	faketime -f '+1y' $(BIN)/pytest
+	faketime -f '+1y' $(BIN)/pytest -n 2 --dist worksteal
 
 bench: TOOLS = wrk curl
 bench: $(VENV)/.installed-dev tools

@@ -23,15 +23,21 @@ class HttpxPoster:
     """Webhook deliveries as JSON POSTs; any non-2xx answer is a failure."""
 
     def __init__(self, timeout: float) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._timeout = timeout
+        # Made at the first delivery: its TLS context costs a few milliseconds to load, and
+        # most processes deliver no webhook.
+        self._client: httpx.AsyncClient | None = None
 
     async def post(self, url: str, body: dict[str, object]) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         response = await self._client.post(url, json=body,
                                            headers={"User-Agent": "Kapu-webhook/1"})
         response.raise_for_status()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 async def run_jobs_once(ports: Ports, poster: HttpxPoster,

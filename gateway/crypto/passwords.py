@@ -12,8 +12,16 @@ from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
-# Verified against when a username is unknown, so that answer takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Verified against when a username is unknown, so that answer takes as long as a wrong password
+# (made at first use: every command-line process would otherwise spend 150 ms on it).
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 def use_parameters(parameters: Parameters) -> None:
@@ -22,7 +30,7 @@ def use_parameters(parameters: Parameters) -> None:
     minutes in argon2); stored hashes carry their parameters and verify either way."""
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher.from_parameters(parameters)
-    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = None
 
 
 def hash_password(password: str) -> str:
@@ -32,7 +40,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; with ``stored_hash=None`` spends the same time, False."""
     try:
-        ok = _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        ok = _hasher.verify(stored_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return bool(ok) and stored_hash is not None
