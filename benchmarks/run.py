@@ -142,19 +142,22 @@ def verify_receipts(url: str, office: dict[str, str], number: str, ca: bytes,
 
 
 def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    import urllib.request
-
     server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port),
                                "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return answering(server, f"http://127.0.0.1:{port}/health")
+
+
+def answering(server: subprocess.Popen[bytes], url: str) -> subprocess.Popen[bytes]:
+    """``server`` once ``url`` answers (30 s at most)."""
     for _ in range(300):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            urllib.request.urlopen(url, timeout=1)
             return server
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError("server did not start")
+    raise RuntimeError(f"{url} did not answer")
 
 
 def parse_ms(text: str) -> float:
@@ -248,14 +251,7 @@ def start_bare(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bare:create_app",
          "--port", str(port), "--no-access-log", "--log-level", "warning"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the bare endpoint did not start")
+    return answering(server, f"http://127.0.0.1:{port}/docs")
 
 
 def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
