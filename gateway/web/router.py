@@ -409,9 +409,8 @@ async def keep(request: Request, registration_number: str) -> Response:
         found = await _document(request, registration_number)
         if found is None:
             return _to_login(request)
-        person, office, _ = found
-        if office.id != person.id:  # an office's document: no tartós tár there
-            raise NotFound(f"no document {registration_number} in the person's own box")
+        person, _office, _ = found
+        # The person keeps for themselves: an office's document is not theirs (NotFound).
         await permanent_storage.keep(_ports(request), person, registration_number)
     except (NotFound, Forbidden):
         return render(request, "not_found.html", status_code=404)
