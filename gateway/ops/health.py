@@ -66,6 +66,16 @@ async def status_json(request: Request) -> dict[str, Any]:
     return _status_json(await operations.status(_ports(request)))
 
 
+@router.get("/api/v1/status/incidents/{incident_id}/certificate",
+            summary="The signed outage certificate of a closed incident (public)",
+            response_class=Response,
+            responses={200: {"content": {"application/xml": {}}}, 404: {}})
+async def outage_certificate(incident_id: int, request: Request) -> Response:
+    signed = await operations.outage_certificate(_ports(request), incident_id)
+    return Response(signed, media_type="application/xml", headers={
+        "Content-Disposition": f'inline; filename="uzemzavar-{incident_id}.xml"'})
+
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Kapu – állapot / status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -8,6 +8,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.domain.outages import (
+    OutageStatement,
+    deadline_extension,
+    maintenance_rule_broken,
+)
 from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.services.ports import Incident, Maintenance, Ports, Probe
@@ -15,6 +20,8 @@ from gateway.services.ports import Incident, Maintenance, Ports, Probe
 CHECK_TIMEOUT = 2.0
 AVAILABILITY_TARGET = 99.5
 MAINTENANCE_NOTICE = timedelta(days=3)
+# What an incident affected when ``--affected`` was not given.
+WHOLE_SERVICE = "a Kapu minden szolgáltatása (REST, HKP, webes felület)"
 # A probe speaks for the minutes up to the next one, but for no longer than this: a longer
 # silence (the gateway down, or the database unreachable so no probe could be written) counts
 # as unavailable.
@@ -142,6 +149,9 @@ async def announce_maintenance(
             field="start")
     if end <= start:
         raise InvalidRequest("the end must be after the start", field="end")
+    broken = maintenance_rule_broken(start, end, ports.calendar)
+    if broken:
+        raise InvalidRequest(broken, field="start")
     if not reason.strip():
         raise InvalidRequest("give a reason", field="reason")
     async with ports.write_uow() as uow:
@@ -150,11 +160,16 @@ async def announce_maintenance(
     return window
 
 
-async def open_incident(ports: Ports, title: str, outage: bool) -> Incident:
+async def open_incident(ports: Ports, title: str, outage: bool,
+                        affected: str = WHOLE_SERVICE) -> Incident:
+    """Record an incident at the gateway's clock (the test clock in sandbox mode)."""
     if not title.strip():
         raise InvalidRequest("give the incident a title", field="title")
+    if not affected.strip():
+        raise InvalidRequest("say what is affected", field="affected")
     async with ports.write_uow() as uow:
-        incident = await uow.operations.open_incident(title.strip(), outage, ports.clock.now())
+        incident = await uow.operations.open_incident(
+            title.strip(), outage, ports.clock.now(), affected.strip()[:500])
         await uow.commit()
     return incident
 
@@ -166,6 +181,23 @@ async def close_incident(ports: Ports, incident_id: int) -> Incident:
     if incident is None:
         raise NotFound(f"no open incident {incident_id}")
     return incident
+
+
+async def outage_certificate(ports: Ports, incident_id: int) -> bytes:
+    """The signed outage certificate of a closed incident (Fajta ``uzemzavar``), with the
+    deadline extension when the rule applies. An open or unknown incident has none."""
+    async with ports.uow() as uow:
+        incident = await uow.operations.incident(incident_id)
+    if incident is None or incident.closed_at is None:
+        raise NotFound(f"no closed incident {incident_id}")
+    return ports.receipt_signer.sign_outage(OutageStatement(
+        incident_id=incident.id, start=incident.opened_at, end=incident.closed_at,
+        affected=incident.affected or WHOLE_SERVICE,
+        deadline_extension=deadline_extension(
+            incident.opened_at, incident.closed_at, outage=incident.outage,
+            calendar=ports.calendar),
+        issued_at=ports.clock.now(),
+    ))
 
 
 async def backlog_and_lag(ports: Ports) -> tuple[int, float]:

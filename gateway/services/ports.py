@@ -13,6 +13,7 @@ from typing import Protocol
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
+from gateway.domain.outages import OutageStatement
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 
@@ -417,6 +418,7 @@ class Incident:
     outage: bool
     opened_at: datetime
     closed_at: datetime | None
+    affected: str | None = None  # None: recorded before incidents named what they affected
 
 
 @dataclass(frozen=True)
@@ -434,7 +436,10 @@ class OperationsRepository(Protocol):
         ...
     async def add_probe(self, at: datetime, ok: bool, failures: str | None) -> None: ...
     async def probes(self, since: datetime, until: datetime) -> list[Probe]: ...
-    async def open_incident(self, title: str, outage: bool, at: datetime) -> Incident: ...
+    async def open_incident(self, title: str, outage: bool, at: datetime,
+                            affected: str) -> Incident: ...
+    async def incident(self, incident_id: int) -> Incident | None: ...
+
     async def close_incident(self, incident_id: int, at: datetime) -> Incident | None: ...
     async def incidents(self, since: datetime) -> list[Incident]:
         """Incidents open now or closed after ``since``."""
@@ -609,6 +614,9 @@ class Encryptor(Protocol):
 class ReceiptSigner(Protocol):
     def sign(self, content: ReceiptContent) -> bytes:
         """The receipt as signed XML."""
+        ...
+    def sign_outage(self, statement: OutageStatement) -> bytes:
+        """An outage certificate as signed XML."""
         ...
 
 

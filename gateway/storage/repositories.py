@@ -997,7 +997,7 @@ class SqlSandboxClock:
 
 
 def _incident(row: Any) -> Incident:
-    return Incident(row.id, row.title, row.outage, row.opened_at, row.closed_at)
+    return Incident(row.id, row.title, row.outage, row.opened_at, row.closed_at, row.affected)
 
 
 def _maintenance(row: Any) -> Maintenance:
@@ -1021,11 +1021,18 @@ class SqlOperations:
             .order_by(probes.c.at))
         return [Probe(row.at, row.ok) for row in result]
 
-    async def open_incident(self, title: str, outage: bool, at: datetime) -> Incident:
+    async def open_incident(self, title: str, outage: bool, at: datetime,
+                            affected: str) -> Incident:
         result = await self._connection.execute(
-            insert(incidents).values(title=title, outage=outage, opened_at=at)
+            insert(incidents).values(title=title, outage=outage, opened_at=at, affected=affected)
             .returning(*incidents.c))
         return _incident(result.one())
+
+    async def incident(self, incident_id: int) -> Incident | None:
+        result = await self._connection.execute(
+            select(incidents).where(incidents.c.id == incident_id))
+        row = result.first()
+        return _incident(row) if row else None
 
     async def close_incident(self, incident_id: int, at: datetime) -> Incident | None:
         result = await self._connection.execute(

@@ -55,7 +55,9 @@ def test_status_page_in_chromium(database_url: str, tmp_path: Path) -> None:
     assert chromium, "Debian's chromium is needed (make test installs it)"
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    start = (process_now() + timedelta(days=4)).replace(second=0, microsecond=0)
+    # 23:00–01:00 Budapest time: maintenance falls at night (or on a non-working day).
+    start = (process_now() + timedelta(days=4)).astimezone(BUDAPEST).replace(
+        hour=23, minute=0, second=0, microsecond=0)
     reason = f"Adatbázis-frissítés {start:%H%M%S}"
     announced = kapu(database_url, data_dir, "maintenance", "announce", "--start",
                      start.isoformat(), "--end", (start + timedelta(hours=2)).isoformat(),
