@@ -4,9 +4,10 @@ announced maintenance (docs/rest-api.md, Operations)."""
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from gateway.domain.outages import (
     OutageStatement,
@@ -20,6 +21,10 @@ from gateway.services.ports import Incident, Maintenance, Ports, Probe
 CHECK_TIMEOUT = 2.0
 AVAILABILITY_TARGET = 99.5
 MAINTENANCE_NOTICE = timedelta(days=3)
+# Incidents longer than this are listed on /status until LISTED_FOR after they end.
+LISTED_LONGER_THAN = timedelta(minutes=15)
+LISTED_FOR = timedelta(days=30)
+STRIP_DAYS = 90  # the status page's strip of daily availability
 # What an incident affected when ``--affected`` was not given.
 WHOLE_SERVICE = "a Kapu minden szolgáltatása (REST, HKP, webes felület)"
 # A probe speaks for the minutes up to the next one, but for no longer than this: a longer
@@ -133,6 +138,54 @@ async def status(ports: Ports) -> Status:
         open_incidents=[i for i in found_incidents if i.closed_at is None],
         maintenance=[w for w in windows if w.end_at > now],
     )
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    day: date
+    percent: float | None  # None: nothing observed that day
+
+
+@dataclass(frozen=True)
+class History:
+    """What the status page shows beyond now: the last days' availability, and the ended
+    incidents longer than LISTED_LONGER_THAN that ended within LISTED_FOR."""
+
+    days: list[DayAvailability]
+    incidents: list[Incident]
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    return (datetime.combine(day, time(0), tzinfo=BUDAPEST),
+            datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUDAPEST))
+
+
+async def history(ports: Ports) -> History:
+    """The last STRIP_DAYS Budapest days' availability (today so far included) and the
+    incidents the status page lists."""
+    now = ports.clock.now()
+    today = budapest_local(now).date()
+    first_day = today - timedelta(days=STRIP_DAYS - 1)
+    since, _ = _day_bounds(first_day)
+    async with ports.uow() as uow:
+        found_probes = await uow.operations.probes(since - PROBE_COVERS, now)
+        found_incidents = await uow.operations.incidents(since)
+        windows = await uow.operations.maintenance(since)
+    times = [probe.at for probe in found_probes]
+    days = []
+    for offset in range(STRIP_DAYS):
+        day = first_day + timedelta(days=offset)
+        begin, end = _day_bounds(day)
+        end = min(end, now)
+        # Only the probes that speak for this day: a day without any has no figure.
+        low = bisect_left(times, begin - PROBE_COVERS)
+        high = bisect_left(times, end)
+        days.append(DayAvailability(day, availability_percent(
+            found_probes[low:high], found_incidents, windows, begin, end)))
+    listed = [incident for incident in reversed(found_incidents)
+              if incident.closed_at is not None and incident.closed_at > now - LISTED_FOR
+              and incident.closed_at - incident.opened_at > LISTED_LONGER_THAN]
+    return History(days, listed)
 
 
 async def announce_maintenance(

@@ -121,3 +121,35 @@ async def test_maintenance_windows_at_night_or_on_rest_days_only(gw: Gateway) ->
     with pytest.raises(InvalidRequest, match="at least 3 days ahead"):
         await operations.announce_maintenance(
             gw.ports, _budapest(2026, 11, 25, 23, 0), _budapest(2026, 11, 26, 1, 0), "x")
+
+
+async def test_status_page_lists_longer_incidents_for_30_days_with_certificates(
+    gw: Gateway
+) -> None:
+    tag = f"{id(gw):x}"
+    old = await _outage(gw, _budapest(2026, 10, 20, 10), _budapest(2026, 10, 20, 12),
+                        affected=f"régi {tag}")
+    short = await _outage(gw, _budapest(2026, 11, 23, 10), _budapest(2026, 11, 23, 10, 15),
+                          affected=f"rövid {tag}")
+    listed = await _outage(gw, _budapest(2026, 11, 23, 14), _budapest(2026, 11, 23, 14, 16),
+                           affected=f"listázott {tag}")
+    # Now: 21 November + 30 days after the old one ended is past; 24 November 09:00.
+    gw.clock.current = _budapest(2026, 11, 24, 9, 0)
+    await operations.record_probe(gw.ports)
+    gw.clock.advance(minutes=1)
+    await operations.record_probe(gw.ports)
+    gw.clock.advance(minutes=1)
+
+    hungarian = (await gw.client.get("/status")).text
+    english = (await gw.client.get("/status?lang=en")).text
+    assert "Az elmúlt 30 nap üzemzavarai" in hungarian
+    assert "Incidents in the last 30 days" in english
+    for page in (hungarian, english):
+        assert f"/api/v1/status/incidents/{listed}/certificate" in page
+        assert f"listázott {tag}" in page
+        assert f"rövid {tag}" not in page and f"/incidents/{short}/" not in page
+        assert f"régi {tag}" not in page and f"/incidents/{old}/" not in page
+        strip = page[page.index('<ol id="days"'):page.index("</ol>")]
+        assert strip.count("<li") == 90
+        assert "2026-08-27: " in strip and "2026-11-24: 100" in strip
+    assert "2026-11-24: 100,0 %" in hungarian and "2026-11-24: 100.0 %" in english
