@@ -124,17 +124,29 @@ class Status:
         return all(error is None for error in self.checks.values())
 
 
-async def status(ports: Ports) -> Status:
+async def _month(ports: Ports) -> tuple[float | None, list[Incident], list[Maintenance]]:
+    """This month's availability, its incidents and its maintenance windows."""
     now = ports.clock.now()
     start = month_start(now)
-    checks = await readiness(ports)
     async with ports.uow() as uow:
         found_probes = await uow.operations.probes(start - PROBE_COVERS, now)
         found_incidents = await uow.operations.incidents(start)
         windows = await uow.operations.maintenance(start)
+    return (availability_percent(found_probes, found_incidents, windows, start, now),
+            found_incidents, windows)
+
+
+async def month_availability(ports: Ports) -> float | None:
+    """Percent available this month so far (None before anything was observed)."""
+    return (await _month(ports))[0]
+
+
+async def status(ports: Ports) -> Status:
+    now = ports.clock.now()
+    checks = await readiness(ports)
+    availability, found_incidents, windows = await _month(ports)
     return Status(
-        checks=checks, month=f"{budapest_local(now):%Y-%m}",
-        availability=availability_percent(found_probes, found_incidents, windows, start, now),
+        checks=checks, month=f"{budapest_local(now):%Y-%m}", availability=availability,
         open_incidents=[i for i in found_incidents if i.closed_at is None],
         maintenance=[w for w in windows if w.end_at > now],
     )
@@ -260,3 +272,9 @@ async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
         waiting = await uow.operations.waiting_total()
         oldest = await uow.operations.oldest_due(now)
     return waiting, (now - oldest).total_seconds() if oldest else 0.0
+
+
+async def outbox_counts(ports: Ports) -> dict[str, tuple[int, int]]:
+    """Per channel (webhook, email): messages waiting to be delivered, and dead letters."""
+    async with ports.uow() as uow:
+        return await uow.operations.outbox_counts()

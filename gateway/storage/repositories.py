@@ -1061,6 +1061,21 @@ class SqlOperations:
             .order_by(maintenance.c.start_at))
         return [_maintenance(row) for row in result]
 
+    async def outbox_counts(self) -> dict[str, tuple[int, int]]:
+        webhook_waiting = await self._connection.execute(
+            select(func.count()).select_from(notifications)
+            .join(parties, parties.c.id == notifications.c.party_id)
+            .where(notifications.c.state == "pending", parties.c.webhook_url.is_not(None)))
+        webhook_dead = await self._connection.execute(
+            select(func.count()).select_from(notifications)
+            .where(notifications.c.state == "dead"))
+        mail = await self._connection.execute(
+            select(mail_outbox.c.state, func.count()).where(
+                mail_outbox.c.state.in_(("pending", "dead"))).group_by(mail_outbox.c.state))
+        mails: dict[str, int] = {row[0]: int(row[1]) for row in mail}
+        return {"webhook": (int(webhook_waiting.scalar_one()), int(webhook_dead.scalar_one())),
+                "email": (int(mails.get("pending", 0)), int(mails.get("dead", 0)))}
+
     async def waiting_total(self) -> int:
         result = await self._connection.execute(
             select(func.count()).select_from(documents)
