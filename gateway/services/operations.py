@@ -177,23 +177,33 @@ async def history(ports: Ports) -> History:
     incidents the status page lists."""
     now = ports.clock.now()
     today = budapest_local(now).date()
-    first_day = today - timedelta(days=STRIP_DAYS - 1)
-    since, _ = _day_bounds(first_day)
+    strip = [today - timedelta(days=STRIP_DAYS - 1 - offset) for offset in range(STRIP_DAYS)]
+    known = ports.past_days if ports.sandbox_clock is None else {}
+    first_unknown = next(day for day in strip if day not in known or day == today)
+    since = min(_day_bounds(first_unknown)[0], now - LISTED_FOR)
     async with ports.uow() as uow:
-        found_probes = await uow.operations.probes(since - PROBE_COVERS, now)
+        found_probes = await uow.operations.probes(
+            _day_bounds(first_unknown)[0] - PROBE_COVERS, now)
         found_incidents = await uow.operations.incidents(since)
         windows = await uow.operations.maintenance(since)
     times = [probe.at for probe in found_probes]
     days = []
-    for offset in range(STRIP_DAYS):
-        day = first_day + timedelta(days=offset)
+    for day in strip:
+        if day in known and day != today:
+            days.append(DayAvailability(day, known[day]))
+            continue
         begin, end = _day_bounds(day)
         end = min(end, now)
         # Only the probes that speak for this day: a day without any has no figure.
         low = bisect_left(times, begin - PROBE_COVERS)
         high = bisect_left(times, end)
-        days.append(DayAvailability(day, availability_percent(
-            found_probes[low:high], found_incidents, windows, begin, end)))
+        percent = availability_percent(found_probes[low:high], found_incidents, windows,
+                                       begin, end)
+        if day != today:
+            known[day] = percent
+        days.append(DayAvailability(day, percent))
+    for day in [day for day in known if day < strip[0]]:
+        del known[day]
     listed = [incident for incident in reversed(found_incidents)
               if incident.closed_at is not None and incident.closed_at > now - LISTED_FOR
               and incident.closed_at - incident.opened_at > LISTED_LONGER_THAN]

@@ -677,5 +677,10 @@ class Ports:
     mail_max_attempts: int = 10
     mail_backoff_seconds: float = 5.0
     offices: OfficeCache = field(default_factory=OfficeCache)
+    # The status page's figures of whole Budapest days gone by, which no longer change: probes
+    # and incidents are recorded at the clock's now, maintenance 3 days ahead. Kept per
+    # process so a page view reads only today's probes (not with a test clock, which may
+    # move back).
+    past_days: dict[date, float | None] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota
