@@ -50,6 +50,7 @@ def _status_json(status: operations.Status) -> dict[str, Any]:
         "availability": {"month": status.month, "percent": status.availability,
                          "target_percent": operations.AVAILABILITY_TARGET},
         "open_incidents": [{"id": i.id, "title": i.title, "outage": i.outage,
+                            "affected": i.affected,
                             "opened_at": budapest_local(i.opened_at).isoformat()}
                            for i in status.open_incidents],
         "maintenance": [{"start": budapest_local(w.start_at).isoformat(),
