@@ -4,7 +4,9 @@ page listing it: real ``kapu`` processes, real ``xmlsec1``, Debian's Chromium wi
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from tests.e2e.test_status_page import CHROMIUM_FLAGS
 from tests.e2e.test_web_browser import axe_findings, shoot
 from tests.integration.test_evidence import xmlsec_verify
 
-SANDBOX = {"KAPU_SANDBOX": "1", "KAPU_BACKGROUND_JOBS": "0"}
+SANDBOX = {"KAPU_SANDBOX": "1"}
 
 
 # SQLite only: the integration tests run the certificates on both databases; this run is the
@@ -37,7 +39,9 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
     # The session's keys, valid from the test epoch: the test clock is set to a date
     # before keys made now would be valid.
     sandbox = SANDBOX | {"KAPU_KEYS_DIR": str(keys_dir)}
-    server = start_server(database_url, data_dir, env=sandbox)
+    # A readiness probe twice a second, on the test clock: today's bar of the strip has data.
+    server = start_server(database_url, data_dir,
+                          env=sandbox | {"KAPU_PROBE_INTERVAL_SECONDS": "0.5"})
     try:
         def clock(body: dict[str, str]) -> datetime:
             moved = httpx.post(f"{server.url}/api/v1/sandbox/clock", json=body)
@@ -45,6 +49,10 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
             return datetime.fromisoformat(moved.json()["now"])
 
         clock({"set": "2026-11-24T09:00:00+01:00"})  # a Tuesday
+        probed = time.monotonic() + 20
+        while httpx.get(f"{server.url}/api/v1/status").json()["availability"]["percent"] is None:
+            assert time.monotonic() < probed, "no probe on the test clock within 20 s"
+            time.sleep(0.2)
         refused = kapu(database_url, data_dir, "maintenance", "announce", "--start",
                        "2026-12-01T10:00:00+01:00", "--end", "2026-12-01T11:00:00+01:00",
                        "--reason", "frissítés", env=sandbox)
@@ -77,10 +85,10 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             # bypass_csp: axe-core is injected as a script, which the page's policy forbids.
             page = browser.new_page(viewport={"width": 1000, "height": 900}, bypass_csp=True)
-            findings = {}
+            findings, strips = {}, {}
             for language in ("hu", "en"):
                 page.goto(f"{server.url}/status?lang={language}")
-                days = page.locator("#days li").all_inner_texts()
+                strips[language] = page.locator("#days li").all_inner_texts()
                 row = page.locator("#ended tr", has_text=affected)
                 link = row.locator("a").get_attribute("href")
                 findings[language] = axe_findings(page)
@@ -89,8 +97,12 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
                     heading = page.inner_text("h1")
             browser.close()
         assert heading == "A Kapu állapota"
-        assert len(days) == 90
-        assert days[-1].startswith("2026-11-24: ") and days[0].startswith("2026-08-27: ")
+        hungarian, english = strips["hu"], strips["en"]
+        assert len(hungarian) == len(english) == 90
+        # Today: probed, and down for the two hours of the outage; the days before: no data.
+        assert re.fullmatch(r"2026-11-24: \d{1,3},\d\d? %", hungarian[-1]), hungarian[-1]
+        assert re.fullmatch(r"2026-11-24: \d{1,3}\.\d\d? %", english[-1]), english[-1]
+        assert hungarian[-2] == "2026-11-23: nincs adat" and english[0] == "2026-08-27: no data"
         assert link == f"/api/v1/status/incidents/{incident['id']}/certificate"
         assert httpx.get(f"{server.url}{link}").status_code == 200
         assert findings == {"hu": [], "en": []}
