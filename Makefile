@@ -31,9 +31,12 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # The evidence tests run the real openssl and xmlsec1 binaries, the browser tests Debian's
-# chromium (and npm installs axe-core for them); benchmarks need wrk and curl.
+# chromium (and npm installs axe-core for them), the alert rule tests promtool (Debian's
+# prometheus package); benchmarks need wrk and curl.
+# A tool whose Debian package has another name is written tool:package (promtool:prometheus).
 tools:
-	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for entry in $(TOOLS); do tool=$${entry%%:*}; package=$${entry#*:}; \
+	  command -v $$tool >/dev/null || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing from Debian:$$missing"; \
@@ -47,7 +50,7 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-pytest: TOOLS = openssl xmlsec1 chromium npm
+pytest: TOOLS = openssl xmlsec1 chromium npm promtool:prometheus
 pytest: $(VENV)/.installed-dev tools $(AXE)
 	$(BIN)/pytest -n 2 --dist worksteal
 
@@ -61,7 +64,7 @@ faults: $(VENV)/.installed-dev
 
 # Tests take every date from the clock they set up; this run shows that none reads the
 # machine's date (a test that passes today and fails next week). faketime is Debian's.
-test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime
+test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime promtool:prometheus
 test-next-year: $(VENV)/.installed-dev tools $(AXE)
 	faketime -f '+1y' $(BIN)/pytest -n 2 --dist worksteal
 

@@ -59,6 +59,11 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     # The sandbox's test clock runs from the given clock (the system's, or a test's).
     sandbox_clock = SandboxClock(base_clock) if settings.sandbox else None
     keys = gateway_keys(settings, now=base_clock.now())
+    metrics.certificates_expire({
+        "ca": keys.ca_cert.not_valid_after_utc.timestamp(),
+        "signing": keys.signing_cert.not_valid_after_utc.timestamp(),
+        "timestamping": keys.tsa_cert.not_valid_after_utc.timestamp(),
+    })
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine, write=False),

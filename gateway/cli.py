@@ -142,11 +142,18 @@ def _parser() -> _Parser:
     opened = incident_commands.add_parser("open", help="record an incident; prints its id")
     opened.add_argument("--title", required=True, help="what is wrong, for the status page")
     opened.add_argument("--degraded", action="store_true",
-                        help="service degraded but up: does not count against availability")
+                        help="service degraded but up: does not count against availability "
+                        "and extends no deadline")
+    opened.add_argument("--affected", default=None,
+                        help="what is affected, as the outage certificate states it "
+                        "(default: every service)")
     opened.add_argument("--json", action="store_true", help="print one JSON object")
     closed = incident_commands.add_parser("close", help="close an open incident")
     closed.add_argument("id", type=int, help="the incident's id")
     closed.add_argument("--json", action="store_true", help="print one JSON object")
+    certificate = incident_commands.add_parser(
+        "certificate", help="print the signed outage certificate (XML) of a closed incident")
+    certificate.add_argument("id", type=int, help="the incident's id")
 
     staff = commands.add_parser("staff", help="persons' roles on an organisation's mailbox")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True,
@@ -206,8 +213,13 @@ def _with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
     from gateway.app import build_runtime
 
     async def run() -> T:
+        from gateway.services import sandbox
+
         runtime = build_runtime(settings)
         try:
+            if runtime.ports.sandbox_clock is not None:
+                # Record on the installation's test clock, as the server does.
+                await sandbox.refresh(runtime.ports)
             return await work(runtime.ports)
         finally:
             await runtime.engine.dispose()
@@ -286,13 +298,20 @@ def _operations(settings: Settings, args: argparse.Namespace) -> int:
                 "end": budapest_local(window.end_at).isoformat(), "reason": window.reason},
                args.json)
         return 0
+    if args.incident_command == "certificate":
+        signed = _with_ports(settings, lambda ports: operations.outage_certificate(
+            ports, args.id))
+        sys.stdout.buffer.write(signed)
+        sys.stdout.flush()
+        return 0
     if args.incident_command == "open":
+        affected = args.affected if args.affected is not None else operations.WHOLE_SERVICE
         found = _with_ports(settings, lambda ports: operations.open_incident(
-            ports, args.title, outage=not args.degraded))
+            ports, args.title, outage=not args.degraded, affected=affected))
     else:
         found = _with_ports(settings, lambda ports: operations.close_incident(ports, args.id))
     _print({"id": found.id, "title": found.title, "outage": found.outage,
-            "opened_at": budapest_local(found.opened_at).isoformat(),
+            "affected": found.affected, "opened_at": budapest_local(found.opened_at).isoformat(),
             "closed_at": budapest_local(found.closed_at).isoformat()
             if found.closed_at else None}, args.json)
     return 0

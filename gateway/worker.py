@@ -53,10 +53,21 @@ async def run_jobs_once(ports: Ports, poster: HttpxPoster,
 GAUGES_EVERY = 15.0
 
 
+async def _probe(ports: Ports) -> None:
+    """A readiness probe, and this month's availability with it (both change only here)."""
+    metrics.READY.set(1 if await operations.record_probe(ports) else 0)
+    percent = await operations.month_availability(ports)
+    if percent is not None:
+        metrics.AVAILABILITY.set(percent)
+
+
 async def _observe(ports: Ports, sample: Callable[[], None] | None) -> None:
     backlog, lag = await operations.backlog_and_lag(ports)
     metrics.BACKLOG.set(backlog)
     metrics.DEADLINE_LAG.set(lag)
+    for channel, (waiting, dead) in (await operations.outbox_counts(ports)).items():
+        metrics.OUTBOX_BACKLOG.labels(channel=channel).set(waiting)
+        metrics.OUTBOX_DEAD.labels(channel=channel).set(dead)
     unlinked, link_lag = await audit.link_lag(ports)
     metrics.AUDIT_UNLINKED.set(unlinked)
     metrics.AUDIT_LINK_LAG.set(link_lag)
@@ -93,7 +104,7 @@ async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.D
                                 done.removed, done.placed, done.examined)
             if loop.time() >= next_probe:
                 next_probe = loop.time() + probe_interval
-                await operations.record_probe(ports)
+                await _probe(ports)
             await run_jobs_once(ports, poster, policy)
             if loop.time() >= next_gauges:
                 next_gauges = loop.time() + GAUGES_EVERY

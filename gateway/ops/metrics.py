@@ -46,6 +46,25 @@ AUDIT_LINK_LAG = Gauge("kapu_audit_link_lag_seconds",
 POOL_IN_USE = Gauge("kapu_db_pool_connections_in_use", "Database connections checked out",
                     multiprocess_mode="livesum")
 POOL_SIZE = Gauge("kapu_db_pool_size", "Database pool size", multiprocess_mode="max")
+OUTBOX_BACKLOG = Gauge("kapu_outbox_backlog",
+                       "Messages waiting to be delivered, by channel (webhook, email)",
+                       ["channel"], multiprocess_mode="max")
+OUTBOX_DEAD = Gauge("kapu_outbox_dead_letters",
+                    "Messages given up on after their last attempt, by channel",
+                    ["channel"], multiprocess_mode="max")
+READY = Gauge("kapu_ready", "1 when the database and the blob store answered the last probe",
+              multiprocess_mode="min")
+AVAILABILITY = Gauge("kapu_availability_month_percent",
+                     "Availability this month (Budapest), announced maintenance left out",
+                     multiprocess_mode="min")
+CERTIFICATE_NOT_AFTER = Gauge(
+    "kapu_certificate_not_after_timestamp_seconds",
+    "When each of the gateway's certificates expires (Unix time): ca, signing, timestamping",
+    ["certificate"], multiprocess_mode="min")
+for _channel in ("webhook", "email"):
+    # Shown at 0 from the start: a dashboard or alert finds the series before the first sweep.
+    OUTBOX_BACKLOG.labels(channel=_channel)
+    OUTBOX_DEAD.labels(channel=_channel)
 
 
 class PrometheusTelemetry:
@@ -59,6 +78,12 @@ class PrometheusTelemetry:
 
     def registered_batch(self, size: int) -> None:
         REGISTRATION_BATCH.observe(size)
+
+
+def certificates_expire(not_after: dict[str, float]) -> None:
+    """Record each certificate's expiry (Unix time) by its role."""
+    for role, at in not_after.items():
+        CERTIFICATE_NOT_AFTER.labels(certificate=role).set(at)
 
 
 def exposition() -> tuple[bytes, str]:

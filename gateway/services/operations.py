@@ -4,10 +4,16 @@ announced maintenance (docs/rest-api.md, Operations)."""
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
+from gateway.domain.outages import (
+    OutageStatement,
+    deadline_extension,
+    maintenance_rule_broken,
+)
 from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.services.ports import Incident, Maintenance, Ports, Probe
@@ -15,6 +21,12 @@ from gateway.services.ports import Incident, Maintenance, Ports, Probe
 CHECK_TIMEOUT = 2.0
 AVAILABILITY_TARGET = 99.5
 MAINTENANCE_NOTICE = timedelta(days=3)
+# Incidents longer than this are listed on /status until LISTED_FOR after they end.
+LISTED_LONGER_THAN = timedelta(minutes=15)
+LISTED_FOR = timedelta(days=30)
+STRIP_DAYS = 90  # the status page's strip of daily availability
+# What an incident affected when ``--affected`` was not given.
+WHOLE_SERVICE = "a Kapu minden szolgáltatása (REST, HKP, webes felület)"
 # A probe speaks for the minutes up to the next one, but for no longer than this: a longer
 # silence (the gateway down, or the database unreachable so no probe could be written) counts
 # as unavailable.
@@ -112,20 +124,90 @@ class Status:
         return all(error is None for error in self.checks.values())
 
 
-async def status(ports: Ports) -> Status:
+async def _month(ports: Ports) -> tuple[float | None, list[Incident], list[Maintenance]]:
+    """This month's availability, its incidents and its maintenance windows."""
     now = ports.clock.now()
     start = month_start(now)
-    checks = await readiness(ports)
     async with ports.uow() as uow:
         found_probes = await uow.operations.probes(start - PROBE_COVERS, now)
         found_incidents = await uow.operations.incidents(start)
         windows = await uow.operations.maintenance(start)
+    return (availability_percent(found_probes, found_incidents, windows, start, now),
+            found_incidents, windows)
+
+
+async def month_availability(ports: Ports) -> float | None:
+    """Percent available this month so far (None before anything was observed)."""
+    return (await _month(ports))[0]
+
+
+async def status(ports: Ports) -> Status:
+    now = ports.clock.now()
+    checks = await readiness(ports)
+    availability, found_incidents, windows = await _month(ports)
     return Status(
-        checks=checks, month=f"{budapest_local(now):%Y-%m}",
-        availability=availability_percent(found_probes, found_incidents, windows, start, now),
+        checks=checks, month=f"{budapest_local(now):%Y-%m}", availability=availability,
         open_incidents=[i for i in found_incidents if i.closed_at is None],
         maintenance=[w for w in windows if w.end_at > now],
     )
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    day: date
+    percent: float | None  # None: nothing observed that day
+
+
+@dataclass(frozen=True)
+class History:
+    """What the status page shows beyond now: the last days' availability, and the ended
+    incidents longer than LISTED_LONGER_THAN that ended within LISTED_FOR."""
+
+    days: list[DayAvailability]
+    incidents: list[Incident]
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    return (datetime.combine(day, time(0), tzinfo=BUDAPEST),
+            datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUDAPEST))
+
+
+async def history(ports: Ports) -> History:
+    """The last STRIP_DAYS Budapest days' availability (today so far included) and the
+    incidents the status page lists."""
+    now = ports.clock.now()
+    today = budapest_local(now).date()
+    strip = [today - timedelta(days=STRIP_DAYS - 1 - offset) for offset in range(STRIP_DAYS)]
+    known = ports.past_days if ports.sandbox_clock is None else {}
+    first_unknown = next(day for day in strip if day not in known or day == today)
+    since = min(_day_bounds(first_unknown)[0], now - LISTED_FOR)
+    async with ports.uow() as uow:
+        found_probes = await uow.operations.probes(
+            _day_bounds(first_unknown)[0] - PROBE_COVERS, now)
+        found_incidents = await uow.operations.incidents(since)
+        windows = await uow.operations.maintenance(since)
+    times = [probe.at for probe in found_probes]
+    days = []
+    for day in strip:
+        if day in known and day != today:
+            days.append(DayAvailability(day, known[day]))
+            continue
+        begin, end = _day_bounds(day)
+        end = min(end, now)
+        # Only the probes that speak for this day: a day without any has no figure.
+        low = bisect_left(times, begin - PROBE_COVERS)
+        high = bisect_left(times, end)
+        percent = availability_percent(found_probes[low:high], found_incidents, windows,
+                                       begin, end)
+        if day != today:
+            known[day] = percent
+        days.append(DayAvailability(day, percent))
+    for day in [day for day in known if day < strip[0]]:
+        del known[day]
+    listed = [incident for incident in reversed(found_incidents)
+              if incident.closed_at is not None and incident.closed_at > now - LISTED_FOR
+              and incident.closed_at - incident.opened_at > LISTED_LONGER_THAN]
+    return History(days, listed)
 
 
 async def announce_maintenance(
@@ -142,6 +224,9 @@ async def announce_maintenance(
             field="start")
     if end <= start:
         raise InvalidRequest("the end must be after the start", field="end")
+    broken = maintenance_rule_broken(start, end, ports.calendar)
+    if broken:
+        raise InvalidRequest(broken, field="start")
     if not reason.strip():
         raise InvalidRequest("give a reason", field="reason")
     async with ports.write_uow() as uow:
@@ -150,11 +235,16 @@ async def announce_maintenance(
     return window
 
 
-async def open_incident(ports: Ports, title: str, outage: bool) -> Incident:
+async def open_incident(ports: Ports, title: str, outage: bool,
+                        affected: str = WHOLE_SERVICE) -> Incident:
+    """Record an incident at the gateway's clock (the test clock in sandbox mode)."""
     if not title.strip():
         raise InvalidRequest("give the incident a title", field="title")
+    if not affected.strip():
+        raise InvalidRequest("say what is affected", field="affected")
     async with ports.write_uow() as uow:
-        incident = await uow.operations.open_incident(title.strip(), outage, ports.clock.now())
+        incident = await uow.operations.open_incident(
+            title.strip(), outage, ports.clock.now(), affected.strip()[:500])
         await uow.commit()
     return incident
 
@@ -168,6 +258,23 @@ async def close_incident(ports: Ports, incident_id: int) -> Incident:
     return incident
 
 
+async def outage_certificate(ports: Ports, incident_id: int) -> bytes:
+    """The signed outage certificate of a closed incident (Fajta ``uzemzavar``), with the
+    deadline extension when the rule applies. An open or unknown incident has none."""
+    async with ports.uow() as uow:
+        incident = await uow.operations.incident(incident_id)
+    if incident is None or incident.closed_at is None:
+        raise NotFound(f"no closed incident {incident_id}")
+    return ports.receipt_signer.sign_outage(OutageStatement(
+        incident_id=incident.id, start=incident.opened_at, end=incident.closed_at,
+        affected=incident.affected or WHOLE_SERVICE,
+        deadline_extension=deadline_extension(
+            incident.opened_at, incident.closed_at, outage=incident.outage,
+            calendar=ports.calendar),
+        issued_at=ports.clock.now(),
+    ))
+
+
 async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
     """Waiting documents, and how long the oldest passed deadline has waited (seconds)."""
     now = ports.clock.now()
@@ -175,3 +282,9 @@ async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
         waiting = await uow.operations.waiting_total()
         oldest = await uow.operations.oldest_due(now)
     return waiting, (now - oldest).total_seconds() if oldest else 0.0
+
+
+async def outbox_counts(ports: Ports) -> dict[str, tuple[int, int]]:
+    """Per channel (webhook, email): messages waiting to be delivered, and dead letters."""
+    async with ports.uow() as uow:
+        return await uow.operations.outbox_counts()

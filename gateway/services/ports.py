@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
+from gateway.domain.outages import OutageStatement
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 from gateway.services.batching import GroupCommit
@@ -435,6 +436,7 @@ class Incident:
     outage: bool
     opened_at: datetime
     closed_at: datetime | None
+    affected: str | None = None  # None: recorded before incidents named what they affected
 
 
 @dataclass(frozen=True)
@@ -452,7 +454,10 @@ class OperationsRepository(Protocol):
         ...
     async def add_probe(self, at: datetime, ok: bool, failures: str | None) -> None: ...
     async def probes(self, since: datetime, until: datetime) -> list[Probe]: ...
-    async def open_incident(self, title: str, outage: bool, at: datetime) -> Incident: ...
+    async def open_incident(self, title: str, outage: bool, at: datetime,
+                            affected: str) -> Incident: ...
+    async def incident(self, incident_id: int) -> Incident | None: ...
+
     async def close_incident(self, incident_id: int, at: datetime) -> Incident | None: ...
     async def incidents(self, since: datetime) -> list[Incident]:
         """Incidents open now or closed after ``since``."""
@@ -463,6 +468,10 @@ class OperationsRepository(Protocol):
         """Windows ending after ``since``."""
         ...
     async def waiting_total(self) -> int: ...
+    async def outbox_counts(self) -> dict[str, tuple[int, int]]:
+        """Per channel (webhook, email): pending messages, and dead letters. A notification
+        waits only for a party with a webhook; the others are read by polling."""
+        ...
     async def oldest_due(self, now: datetime) -> datetime | None:
         """The earliest deadline that has passed and is not yet dealt with."""
         ...
@@ -634,6 +643,9 @@ class ReceiptSigner(Protocol):
     def sign(self, content: ReceiptContent) -> bytes:
         """The receipt as signed XML."""
         ...
+    def sign_outage(self, statement: OutageStatement) -> bytes:
+        """An outage certificate as signed XML."""
+        ...
 
 
 class OfficeCache:
@@ -691,5 +703,10 @@ class Ports:
     offices: OfficeCache = field(default_factory=OfficeCache)
     # Uploads that queue while one is registered are registered together (group commit).
     registrations: GroupCommit[Any, str] = field(default_factory=GroupCommit)
+    # The status page's figures of whole Budapest days gone by, which no longer change: probes
+    # and incidents are recorded at the clock's now, maintenance 3 days ahead. Kept per
+    # process so a page view reads only today's probes (not with a test clock, which may
+    # move back).
+    past_days: dict[date, float | None] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota

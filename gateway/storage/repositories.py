@@ -1042,7 +1042,7 @@ class SqlSandboxClock:
 
 
 def _incident(row: Any) -> Incident:
-    return Incident(row.id, row.title, row.outage, row.opened_at, row.closed_at)
+    return Incident(row.id, row.title, row.outage, row.opened_at, row.closed_at, row.affected)
 
 
 def _maintenance(row: Any) -> Maintenance:
@@ -1066,11 +1066,18 @@ class SqlOperations:
             .order_by(probes.c.at))
         return [Probe(row.at, row.ok) for row in result]
 
-    async def open_incident(self, title: str, outage: bool, at: datetime) -> Incident:
+    async def open_incident(self, title: str, outage: bool, at: datetime,
+                            affected: str) -> Incident:
         result = await self._connection.execute(
-            insert(incidents).values(title=title, outage=outage, opened_at=at)
+            insert(incidents).values(title=title, outage=outage, opened_at=at, affected=affected)
             .returning(*incidents.c))
         return _incident(result.one())
+
+    async def incident(self, incident_id: int) -> Incident | None:
+        result = await self._connection.execute(
+            select(incidents).where(incidents.c.id == incident_id))
+        row = result.first()
+        return _incident(row) if row else None
 
     async def close_incident(self, incident_id: int, at: datetime) -> Incident | None:
         result = await self._connection.execute(
@@ -1098,6 +1105,21 @@ class SqlOperations:
             select(maintenance).where(maintenance.c.end_at > since)
             .order_by(maintenance.c.start_at))
         return [_maintenance(row) for row in result]
+
+    async def outbox_counts(self) -> dict[str, tuple[int, int]]:
+        webhook_waiting = await self._connection.execute(
+            select(func.count()).select_from(notifications)
+            .join(parties, parties.c.id == notifications.c.party_id)
+            .where(notifications.c.state == "pending", parties.c.webhook_url.is_not(None)))
+        webhook_dead = await self._connection.execute(
+            select(func.count()).select_from(notifications)
+            .where(notifications.c.state == "dead"))
+        mail = await self._connection.execute(
+            select(mail_outbox.c.state, func.count()).where(
+                mail_outbox.c.state.in_(("pending", "dead"))).group_by(mail_outbox.c.state))
+        mails: dict[str, int] = {row[0]: int(row[1]) for row in mail}
+        return {"webhook": (int(webhook_waiting.scalar_one()), int(webhook_dead.scalar_one())),
+                "email": (int(mails.get("pending", 0)), int(mails.get("dead", 0)))}
 
     async def waiting_total(self) -> int:
         result = await self._connection.execute(

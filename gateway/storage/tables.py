@@ -273,6 +273,7 @@ incidents = Table(
     Column("outage", Boolean, nullable=False),  # counts against availability while open
     Column("opened_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime()),
+    Column("affected", String(500)),  # what was affected: the outage certificate's Erintett
 )
 
 maintenance = Table(

@@ -13,8 +13,10 @@ import pytest
 from tests.conftest import fresh_krid, fresh_short_name
 
 
-def kapu(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir)}
+def kapu(database_url: str, data_dir: Path, *args: str,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir),
+           **(env or {})}
     return subprocess.run([sys.executable, "-m", "gateway", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.services import operations
 from gateway.storage.database import upgrade
 from tests.conftest import ADMIN_DSN
 from tests.helpers import PDF, new_org, upload
@@ -152,3 +153,14 @@ async def test_status_json(gw: Gateway) -> None:
     assert status["checks"] == {"database": "ok", "blob_store": "ok"}
     assert status["availability"]["target_percent"] == 99.5
     assert status["availability"]["month"] == "2026-11"
+
+
+async def test_status_json_names_what_an_open_incident_affects(gw: Gateway) -> None:
+    incident = await operations.open_incident(gw.ports, "Lassú HKP", True, "HKP letöltés")
+    try:
+        status = (await gw.client.get("/api/v1/status")).json()
+        shown = next(i for i in status["open_incidents"] if i["id"] == incident.id)
+        assert shown["affected"] == "HKP letöltés" and shown["outage"] is True
+        assert shown["opened_at"] == "2026-11-24T09:30:00+01:00"
+    finally:
+        await operations.close_incident(gw.ports, incident.id)
