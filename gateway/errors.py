@@ -26,6 +26,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── IdempotencyConflict           idempotency_conflict
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
+    ├── RangeNotSatisfiable           range_not_satisfiable (a download's Range past its end)
     └── Unavailable                   unavailable (database or blob store down; safe to retry)
 """
 
@@ -144,6 +145,15 @@ class Expired(GatewayError):
 class DailySequenceExhausted(GatewayError):
     code = "daily_sequence_exhausted"
     title = "Daily registration sequence exhausted"
+
+
+class RangeNotSatisfiable(GatewayError):
+    code = "range_not_satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, *, size: int) -> None:
+        super().__init__(detail, field="Range")
+        self.size = size
 
 
 class Unavailable(GatewayError):

@@ -149,9 +149,12 @@ class StagedFile:
             await asyncio.to_thread(self._path.unlink)
 
 
-def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+def _open_and_read(path: Path, start: int, limit: int | None) -> tuple[BinaryIO, bytes]:
     file = open(path, "rb")
-    chunk = file.read(READ_CHUNK)
+    if start:
+        file.seek(start)
+    wanted = READ_CHUNK if limit is None else min(READ_CHUNK, limit)
+    chunk = file.read(wanted)
     if len(chunk) < READ_CHUNK:
         file.close()
     return file, chunk
@@ -208,16 +211,23 @@ class FileBlobStore:
                 return True
         return final.is_file()
 
-    async def read(self, sha256: str) -> AsyncIterator[bytes]:
+    async def read(self, sha256: str, start: int = 0, end: int | None = None
+                   ) -> AsyncIterator[bytes]:
+        """The content, or bytes ``start`` to ``end`` (inclusive) of it."""
         # The first hop opens and reads the first chunk; a document smaller than a chunk (most
         # of them) is read and closed in that single thread hop.
-        file, chunk = await asyncio.to_thread(_open_and_read, self.path_of(sha256))
+        left = None if end is None else end - start + 1
+        file, chunk = await asyncio.to_thread(
+            _open_and_read, self.path_of(sha256), start, left)
         try:
             while chunk:
                 yield chunk
-                if file.closed:
+                if left is not None:
+                    left -= len(chunk)
+                if file.closed or left == 0:
                     return
-                chunk = await asyncio.to_thread(file.read, READ_CHUNK)
+                wanted = READ_CHUNK if left is None else min(READ_CHUNK, left)
+                chunk = await asyncio.to_thread(file.read, wanted)
         finally:
             file.close()
 
@@ -246,6 +256,9 @@ class FileBlobStore:
         probe = self.tmp_dir / f"probe-{uuid.uuid4().hex}"
         await asyncio.to_thread(probe.write_bytes, b"")
         probe.unlink()
+
+    async def close(self) -> None:
+        """Nothing to release: every file is closed after each use."""
 
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int:
         """Finish what a crash interrupted: place ``.ready`` files whose row committed, remove
