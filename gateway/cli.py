@@ -210,6 +210,7 @@ def _with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
         try:
             return await work(runtime.ports)
         finally:
+            await runtime.ports.blobs.close()
             await runtime.engine.dispose()
 
     try:
@@ -341,15 +342,16 @@ def _blobs_gc(settings: Settings, grace: float | None, as_json: bool) -> int:
         print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed…",
               file=sys.stderr)
 
-    print(f"kapu: blobs gc: files older than {grace:g} s under {settings.blob_dir}",
-          file=sys.stderr)
+    where = settings.blob_url if settings.blobs_in_s3 else settings.blob_dir
+    print(f"kapu: blobs gc: files older than {grace:g} s in {where}", file=sys.stderr)
     done = _with_ports(settings, lambda ports: collect_blob_garbage(ports, grace, progress))
     print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed, "
-          f"{done.placed} placed after an interrupted upload", file=sys.stderr)
+          f"{done.placed} placed after an interrupted upload, {done.aborted_uploads} "
+          "unfinished multipart uploads aborted", file=sys.stderr)
     if as_json:
         # aborted_uploads: unfinished multipart uploads of an S3 store; none on a filesystem.
         print(json.dumps({"examined": done.examined, "removed": done.removed,
-                          "placed": done.placed, "aborted_uploads": 0}))
+                          "placed": done.placed, "aborted_uploads": done.aborted_uploads}))
     return 0
 
 
