@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 
 from gateway.storage.database import upgrade
+from tests.seaweed import SeaweedServer
 
 ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("KAPU_REQUIRE_POSTGRES") == "1"
@@ -138,3 +139,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"PostgreSQL tests SKIPPED ({skipped} skipped in all): {_postgres_skips[0]}",
             yellow=True, bold=True,
         )
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) for the tests that use one: started at their first use,
+    one per xdist worker (its own free ports and directory), stopped at the end."""
+    from tests.seaweed import start_seaweed
+
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()

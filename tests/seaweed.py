@@ -85,16 +85,18 @@ def start_seaweed(directory: Path) -> SeaweedServer:
         f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-iam.port={iam}", f"-metricsPort={metrics}",
     ]
-    log = open(directory / "weed.log", "wb")  # noqa: SIM115 - the server outlives this call
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=directory,
-                               env={**os.environ, "GOMAXPROCS": "2"})
+    with open(directory / "weed.log", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=directory,
+                                   env={**os.environ, "GOMAXPROCS": "2"})
     server = SeaweedServer(process, s3, directory)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"weed server exited: {(directory / 'weed.log').read_text()[-2000:]}")
+            tail = (directory / "weed.log").read_text()[-2000:]
+            raise RuntimeError(f"weed server exited: {tail}")
         try:
             urllib.request.urlopen(f"{server.endpoint}/status", timeout=1).close()
             return server

@@ -142,7 +142,7 @@ class StagedObject:
             self._memory += chunk
             return
         if self._file is None:
-            self._file = open(self._spool_path, "xb")
+            self._file = open(self._spool_path, "x+b")  # read back by the part uploads
             self._file.write(self._memory)
             self._memory = bytearray()
         # Page-cache writes take microseconds: no thread hop per chunk (as the file store).
@@ -161,7 +161,8 @@ class StagedObject:
 
     async def _part(self, number: int, offset: int, length: int) -> dict[str, Any]:
         assert self._upload is not None and self._file is not None
-        upload_id = await self._upload
+        # Shielded: cancelling one part must not cancel the upload the others share.
+        upload_id = await asyncio.shield(self._upload)
         async with self._slots:  # the bytes are read only once a slot is free
             data = await asyncio.to_thread(os.pread, self._file.fileno(), length, offset)
             etag = await self._store.upload_part(self._staging_key, upload_id, number, data)
