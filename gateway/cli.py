@@ -235,6 +235,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.demo and settings.environment == "production":
         _fail(2, "--demo is refused in production: its passwords are published")
     _migrate(settings)
+    _one_set_of_keys(settings)
     if args.demo:
         shown = _with_ports(settings, party_service.ensure_demo_parties)
         print("kapu: demo parties (username / password):", file=sys.stderr)
@@ -253,6 +254,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "gateway.app:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, log_level="info",
     )
+
+
+def _one_set_of_keys(settings: Settings) -> None:
+    """Refuse to start a host whose keys are not the other hosts' (section 21)."""
+    from gateway.services.operations import check_one_set_of_keys
+
+    try:
+        _with_ports(settings, check_one_set_of_keys)
+    except SystemExit:
+        print("kapu: refusing to start: every host of one database signs with the same keys",
+              file=sys.stderr)
+        raise
 
 
 def _worker(settings: Settings) -> int:
@@ -400,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "password": org.password}, args.json)
     elif args.command == "worker":
         _migrate(settings)
+        _one_set_of_keys(settings)
         return _worker(settings)
     elif args.command in ("maintenance", "incident"):
         _migrate(settings, announce=False)

@@ -22,7 +22,8 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── QuotaExceeded                 quota_exceeded (a citizen's tartós tár is full)
     ├── Conflict                      (duplicate party; CLI only)
     │   ├── TooManyAdmins             (staff: a sixth admin)
-    │   └── LastAdmin                 (staff: removing the last admin)
+    │   ├── LastAdmin                 (staff: removing the last admin)
+    │   └── KeysDiffer                (a host's CA is not the one the database recorded)
     ├── IdempotencyConflict           idempotency_conflict
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
@@ -130,6 +131,10 @@ class TooManyAdmins(Conflict):
 
 class LastAdmin(Conflict):
     title = "The last admin stays"
+
+
+class KeysDiffer(Conflict):
+    title = "This host's keys differ from the other hosts'"
 
 
 class IdempotencyConflict(GatewayError):
