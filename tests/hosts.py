@@ -30,11 +30,12 @@ class Hosts:
     bucket: str
     prefix: str
     root: Path
+    keys_dir: Path  # every host signs with the same keys
     servers: list[Server]
 
     @property
     def env(self) -> dict[str, str]:
-        return self.seaweed.env(self.bucket, self.prefix)
+        return self.seaweed.env(self.bucket, self.prefix) | {"KAPU_KEYS_DIR": str(self.keys_dir)}
 
     def data_dir(self, number: int) -> Path:
         directory = self.root / f"host{number}" / "data"
@@ -70,9 +71,9 @@ def _stop(server: Server) -> None:
         server.log.close()
 
 
-def several_hosts(database_url: str, seaweed: SeaweedServer, root: Path,
+def several_hosts(database_url: str, seaweed: SeaweedServer, root: Path, keys_dir: Path,
                   count: int = 2) -> Iterator[Hosts]:
-    hosts = Hosts(database_url, seaweed, "kapu-hosts", secrets.token_hex(6), root, [])
+    hosts = Hosts(database_url, seaweed, "kapu-hosts", secrets.token_hex(6), root, keys_dir, [])
     try:
         with ThreadPoolExecutor(count) as pool:  # they start side by side
             list(pool.map(hosts.start, range(1, count + 1)))
@@ -88,8 +89,7 @@ def organisations(hosts: Hosts, count: int) -> list[Account]:
     async def register() -> list[Account]:
         runtime = build_runtime(Settings(
             database_url=hosts.database_url, data_dir=hosts.data_dir(1),
-            keys_dir=Path(kapu_env(hosts.database_url, hosts.data_dir(1))["KAPU_KEYS_DIR"]),
-            background_jobs=False))
+            keys_dir=hosts.keys_dir, background_jobs=False))
         try:
             return [await new_org(runtime.ports) for _ in range(count)]
         finally:

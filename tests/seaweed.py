@@ -58,9 +58,10 @@ class SeaweedServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
+            # Its data is a test's, thrown away after: no need to wait for a clean stop.
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(10)
+                self.process.wait(2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

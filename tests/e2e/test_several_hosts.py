@@ -22,10 +22,11 @@ from tests.seaweed import SeaweedServer
 
 
 @pytest.fixture(scope="module")
-def hosts(postgres_url: str, seaweed: SeaweedServer,
+def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     """Started once for this module's tests: each starts seconds of Python."""
-    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"))
+    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"),
+                             keys_dir)
 
 
 def download(url: str, auth: httpx.BasicAuth, number: str,
