@@ -18,12 +18,16 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 
 from gateway.storage.database import upgrade
 from tests.seaweed import SeaweedServer
+
+if TYPE_CHECKING:
+    from tests.hosts import Hosts
 
 ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("KAPU_REQUIRE_POSTGRES") == "1"
@@ -150,3 +154,13 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
     server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    """Two ``kapu serve`` hosts on the session's PostgreSQL database and SeaweedFS, started
+    once for a module's tests (each start is seconds of Python)."""
+    from tests.hosts import several_hosts
+
+    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"), keys_dir)

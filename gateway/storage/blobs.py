@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.domain.formats import HEAD_BYTES
-from gateway.errors import TooLarge, Unavailable
+from gateway.errors import Unavailable
 from gateway.services.ports import BlobGcReport
+from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
@@ -52,7 +52,7 @@ def _room_checked() -> Iterator[None]:
         raise
 
 
-class StagedFile:
+class StagedFile(IncomingBytes):
     """One upload's bytes on their way in.
 
     The first ``SPOOL_BYTES`` stay in memory, so a typical small document costs a single
@@ -63,37 +63,14 @@ class StagedFile:
     """
 
     def __init__(self, store: FileBlobStore, max_bytes: int) -> None:
+        super().__init__(max_bytes)
         self._store = store
-        self._max_bytes = max_bytes
         self._path: Path = store.tmp_dir / f"{uuid.uuid4().hex}.part"
         self._file: BinaryIO | None = None
         self._spool = bytearray()
-        self._head = bytearray()
-        self._sha256 = hashlib.sha256()
-        self._size = 0
-        self._digest: str | None = None
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        if self._digest is None:
-            raise RuntimeError("the upload is not finished")
-        return self._digest
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
 
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._size + len(chunk) > self._max_bytes:
-            raise TooLarge(f"the document is larger than {self._max_bytes} bytes", field="file")
-        self._sha256.update(chunk)
-        if len(self._head) < HEAD_BYTES:
-            self._head += chunk[: HEAD_BYTES - len(self._head)]
-        self._size += len(chunk)
+        self._count(chunk)
         if self._file is None and len(self._spool) + len(chunk) <= SPOOL_BYTES:
             self._spool += chunk
             return
@@ -108,8 +85,7 @@ class StagedFile:
         return open(self._path, "xb")
 
     async def finish(self) -> None:
-        self._digest = self._sha256.hexdigest()
-        ready = self._store.tmp_dir / f"{self._digest}.{self._path.stem}.ready"
+        ready = self._store.tmp_dir / f"{self._seal()}.{self._path.stem}.ready"
         with _room_checked():
             await asyncio.to_thread(self._persist, ready)
         self._path = ready

@@ -40,9 +40,9 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gateway.domain.formats import HEAD_BYTES
-from gateway.errors import TooLarge, Unavailable
+from gateway.errors import Unavailable
 from gateway.services.ports import BlobGcReport
+from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)
 # S3 parts are at least 5 MiB but the last. Each part in flight costs about three times its
@@ -97,21 +97,17 @@ def _is_sha256(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
 
 
-class StagedObject:
+class StagedObject(IncomingBytes):
     """One upload's bytes on their way into the store (see the module's docstring)."""
 
     def __init__(self, store: S3BlobStore, max_bytes: int) -> None:
+        super().__init__(max_bytes)
         self._store = store
-        self._max_bytes = max_bytes
         name = uuid.uuid4().hex
         self._spool_path = store.spool_dir / f"{name}.part"
         self._staging_key = store.key(f"tmp/{name}")
         self._memory = bytearray()
         self._file: BinaryIO | None = None
-        self._head = bytearray()
-        self._sha256 = hashlib.sha256()
-        self._size = 0
-        self._digest: str | None = None
         self._sent = 0  # bytes handed to part uploads
         self._upload: asyncio.Task[str] | None = None
         self._parts: list[asyncio.Task[dict[str, Any]]] = []
@@ -119,27 +115,8 @@ class StagedObject:
         self._staged = False  # the staging object is complete
         self._published = False
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        if self._digest is None:
-            raise RuntimeError("the upload is not finished")
-        return self._digest
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
-
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._size + len(chunk) > self._max_bytes:
-            raise TooLarge(f"the document is larger than {self._max_bytes} bytes", field="file")
-        self._sha256.update(chunk)
-        if len(self._head) < HEAD_BYTES:
-            self._head += chunk[: HEAD_BYTES - len(self._head)]
-        self._size += len(chunk)
+        self._count(chunk)
         if self._file is None and len(self._memory) + len(chunk) <= PART_BYTES:
             self._memory += chunk
             return
@@ -171,7 +148,7 @@ class StagedObject:
         return {"ETag": etag, "PartNumber": number}
 
     async def finish(self) -> None:
-        self._digest = self._sha256.hexdigest()
+        self._seal()
         if self._file is not None:
             if self._size > self._sent:
                 self._send_part(self._size - self._sent)

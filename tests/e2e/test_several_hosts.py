@@ -8,25 +8,14 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.e2e.conftest import kapu_env
 from tests.helpers import sequence_of
-from tests.hosts import Hosts, organisations, several_hosts, upload
-from tests.seaweed import SeaweedServer
-
-
-@pytest.fixture(scope="module")
-def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
-    """Started once for this module's tests: each starts seconds of Python."""
-    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"),
-                             keys_dir)
+from tests.hosts import Hosts, organisations, upload
 
 
 def download(url: str, auth: httpx.BasicAuth, number: str,

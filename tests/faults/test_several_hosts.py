@@ -19,8 +19,8 @@ import pytest
 
 from tests.faults.conftest import SCALE
 from tests.helpers import sequence_of
-from tests.hosts import Hosts, organisations, random_file, rss_kib, several_hosts, upload
-from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
+from tests.hosts import Hosts, organisations, random_file, rss_kib, upload
+from tests.seaweed import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.skipif(
     SCALE < 2, reason="the long several-hosts runs: make faults (KAPU_FAULTS_SCALE >= 2)")
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.skipif(
 LARGE = 200 << 20
 UPLOADS = 300
 MEMORY_GROWTH_LIMIT_KIB = 64 * 1024
-
-
-@pytest.fixture(scope="module")
-def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
-    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"),
-                             keys_dir)
 
 
 def _sha256_of_download(url: str, auth: httpx.BasicAuth, number: str,
