@@ -80,6 +80,11 @@ bench-deadlines: TOOLS = wrk
 bench-deadlines: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.deadlines
 
+# 1,000,000 documents on PostgreSQL (100,000 in the listed mailbox): listing latency and rate.
+bench-listing: TOOLS = wrk
+bench-listing: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.listing
+
 # The pages' texts: extract every _("…") of gateway/web into the catalogues (new ones empty,
 # to be translated in gateway/web/locale/hu/LC_MESSAGES/messages.po).
 messages: $(VENV)/.installed-dev
