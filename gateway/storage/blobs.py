@@ -272,7 +272,7 @@ class FileBlobStore:
         def report() -> BlobGcReport:
             return BlobGcReport(examined=examined, removed=removed, placed=placed)
 
-        for path in await asyncio.to_thread(_older_than, self.tmp_dir.iterdir(), cutoff):
+        for path in await asyncio.to_thread(files_older_than, self.tmp_dir.iterdir(), cutoff):
             examined += 1
             sha256 = path.name.split(".", 1)[0]
             if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
@@ -281,11 +281,11 @@ class FileBlobStore:
                     await asyncio.to_thread(self.place, path, sha256)
                 just_placed.add(sha256)
                 placed += 1
-            elif await asyncio.to_thread(_unlink, path):
+            elif await asyncio.to_thread(unlink_if_present, path):
                 removed += 1
             if progress is not None and examined % PROGRESS_EVERY == 0:
                 progress(report())
-        for path in await asyncio.to_thread(_older_than, self._stored(), cutoff):
+        for path in await asyncio.to_thread(files_older_than, self._stored(), cutoff):
             sha256 = path.name
             if sha256 in just_placed:
                 continue
@@ -315,7 +315,7 @@ def _is_sha256(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
 
 
-def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
+def files_older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
     old = []
     for path in paths:
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
@@ -324,7 +324,7 @@ def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
     return old
 
 
-def _unlink(path: Path) -> bool:
+def unlink_if_present(path: Path) -> bool:
     try:
         path.unlink()
     except FileNotFoundError:

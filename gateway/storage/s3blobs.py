@@ -42,6 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import Unavailable
 from gateway.services.ports import BlobGcReport
+from gateway.storage.blobs import files_older_than, unlink_if_present
 from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)
@@ -447,7 +448,7 @@ class S3BlobStore:
                     if upload["Initiated"] <= cutoff:
                         await self.abort_upload(upload["Key"], upload["UploadId"])
                         aborted += 1
-        async for key in self._older_than(staging, cutoff):
+        async for key in self.files_older_than(staging, cutoff):
             examined += 1
             name = key[len(staging):]
             sha256 = name.split(".", 1)[0]
@@ -461,7 +462,7 @@ class S3BlobStore:
             await self.delete(key)
             tick()
         stored = self.key("blobs/")
-        async for key in self._older_than(stored, cutoff):
+        async for key in self.files_older_than(stored, cutoff):
             sha256 = key[len(stored):]
             if not _is_sha256(sha256):
                 continue  # not ours
@@ -471,9 +472,15 @@ class S3BlobStore:
                     sha256, functools.partial(needed, sha256)):
                 removed += 1
             tick()
+        # This host's local spool files of uploads whose process died.
+        spooled = await asyncio.to_thread(
+            files_older_than, self.spool_dir.iterdir(), cutoff.timestamp())
+        for path in spooled:
+            examined += 1
+            removed += int(await asyncio.to_thread(unlink_if_present, path))
         return report()
 
-    async def _older_than(self, prefix: str, cutoff: datetime) -> AsyncIterator[str]:
+    async def files_older_than(self, prefix: str, cutoff: datetime) -> AsyncIterator[str]:
         client = await self._client()
         with _store_errors():
             pages = client.get_paginator("list_objects_v2")

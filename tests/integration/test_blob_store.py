@@ -148,6 +148,8 @@ async def test_gc_removes_only_what_no_row_names_once_past_the_grace(store: Blob
     assert await store.exists(kept.sha256)
     assert not await store.exists(orphan.sha256)
     remaining = await leftovers(store)
+    if isinstance(store, S3BlobStore):  # its local spool went too
+        assert list(store.spool_dir.iterdir()) == []
     await dying.discard()  # this process's own handles (the host that died lost them)
     if isinstance(store, S3BlobStore):
         assert done.aborted_uploads == 1
