@@ -2,7 +2,8 @@
 #   docker build -t kapu .
 #   docker run -p 8080:8080 kapu serve --host 0.0.0.0 --demo     # embedded SQLite, demo parties
 # Production: KAPU_ENVIRONMENT=production, KAPU_DATABASE_URL=postgresql+asyncpg://…, and the
-# key files (see README, "Keys, encryption and proof"); deploy/compose.yaml shows it with PostgreSQL.
+# key files (see README, "Keys, encryption and proof"); deploy/compose.yaml shows two hosts with
+# PostgreSQL and an S3-compatible blob store.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -22,6 +23,8 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels kapu && rm -rf /wheels
 USER kapu
 WORKDIR /home/kapu
+# Owned by kapu, so that named volumes mounted here (data, shared keys) are writable.
+RUN mkdir -p /home/kapu/var /home/kapu/keys
 ENV KAPU_DATA_DIR=/home/kapu/var \
     PYTHONUNBUFFERED=1
 VOLUME ["/home/kapu/var"]

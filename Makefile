@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ test-next-year: $(VENV)/.installed-dev tools $(AXE)
 bench: TOOLS = wrk curl
 bench: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.run
+
+# The S3 blob store (a local SeaweedFS) beside the filesystem store: 10 KiB upload rate and
+# 200 MiB upload and download speed, in one run.
+bench-s3: TOOLS = wrk curl
+bench-s3: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.s3
 
 # 100,000 waiting documents on PostgreSQL: the sweep, and mailbox latency while it runs.
 bench-deadlines: TOOLS = wrk

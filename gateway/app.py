@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,11 +33,13 @@ from gateway.resources import resource_dir
 from gateway.rest import documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
 from gateway.services.auth import CredentialCache
+from gateway.services.blob_gc import content_needed
 from gateway.services.documents import recover_interrupted_uploads
 from gateway.services.notifications import DeliveryPolicy
-from gateway.services.ports import Clock, Ports
+from gateway.services.ports import BlobStore, Clock, Ports
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine
+from gateway.storage.s3blobs import S3BlobStore, S3Location
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
 from gateway.worker import BlobGc, HttpxPoster, run_forever
@@ -49,6 +52,16 @@ CallNext = Callable[[Request], Awaitable[Response]]
 class Runtime:
     engine: AsyncEngine
     ports: Ports
+
+
+def blob_store_of(settings: Settings) -> BlobStore:
+    """The filesystem store (the embedded default) or an S3-compatible one (section 21)."""
+    if not settings.blobs_in_s3:
+        return FileBlobStore(settings.blob_dir)
+    assert settings.blob_url is not None
+    secret = settings.s3_secret_access_key
+    return S3BlobStore(S3Location.parse(settings.blob_url), settings.s3_access_key_id,
+                       secret.get_secret_value() if secret else None, settings.spool_dir)
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -68,7 +81,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
-        blobs=FileBlobStore(settings.blob_dir),
+        blobs=blob_store_of(settings),
         clock=sandbox_clock or base_clock,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
@@ -89,6 +102,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         mail_backoff_seconds=settings.mail_backoff_seconds,
         permanent_storage_bytes=settings.permanent_storage_bytes,
     )
+    if isinstance(ports.blobs, S3BlobStore):
+        ports.blobs.needed = functools.partial(content_needed, ports)
     return Runtime(engine, ports)
 
 
@@ -135,6 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
         await poster.close()
+        await runtime.ports.blobs.close()
         await runtime.engine.dispose()
 
     app = FastAPI(

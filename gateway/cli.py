@@ -222,6 +222,7 @@ def _with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
                 await sandbox.refresh(runtime.ports)
             return await work(runtime.ports)
         finally:
+            await runtime.ports.blobs.close()
             await runtime.engine.dispose()
 
     try:
@@ -246,6 +247,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.demo and settings.environment == "production":
         _fail(2, "--demo is refused in production: its passwords are published")
     _migrate(settings)
+    _one_set_of_keys(settings)
     if args.demo:
         shown = _with_ports(settings, party_service.ensure_demo_parties)
         print("kapu: demo parties (username / password):", file=sys.stderr)
@@ -264,6 +266,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "gateway.app:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, log_level="info",
     )
+
+
+def _one_set_of_keys(settings: Settings) -> None:
+    """Refuse to start a host whose keys are not the other hosts' (section 21)."""
+    from gateway.services.operations import check_one_set_of_keys
+
+    try:
+        _with_ports(settings, check_one_set_of_keys)
+    except SystemExit:
+        print("kapu: refusing to start: every host of one database signs with the same keys",
+              file=sys.stderr)
+        raise
 
 
 def _worker(settings: Settings) -> int:
@@ -360,15 +374,16 @@ def _blobs_gc(settings: Settings, grace: float | None, as_json: bool) -> int:
         print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed…",
               file=sys.stderr)
 
-    print(f"kapu: blobs gc: files older than {grace:g} s under {settings.blob_dir}",
-          file=sys.stderr)
+    where = settings.blob_url if settings.blobs_in_s3 else settings.blob_dir
+    print(f"kapu: blobs gc: files older than {grace:g} s in {where}", file=sys.stderr)
     done = _with_ports(settings, lambda ports: collect_blob_garbage(ports, grace, progress))
     print(f"kapu: blobs gc: {done.examined} examined, {done.removed} removed, "
-          f"{done.placed} placed after an interrupted upload", file=sys.stderr)
+          f"{done.placed} placed after an interrupted upload, {done.aborted_uploads} "
+          "unfinished multipart uploads aborted", file=sys.stderr)
     if as_json:
         # aborted_uploads: unfinished multipart uploads of an S3 store; none on a filesystem.
         print(json.dumps({"examined": done.examined, "removed": done.removed,
-                          "placed": done.placed, "aborted_uploads": 0}))
+                          "placed": done.placed, "aborted_uploads": done.aborted_uploads}))
     return 0
 
 
@@ -417,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "password": org.password}, args.json)
     elif args.command == "worker":
         _migrate(settings)
+        _one_set_of_keys(settings)
         return _worker(settings)
     elif args.command in ("maintenance", "incident"):
         _migrate(settings, announce=False)

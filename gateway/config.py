@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # Blob files no row names are removed once older than this (section 21): an upload still
     # in flight, here or on another host, is younger. And how often the background jobs look.
     blob_gc_grace_seconds: float = Field(default=3600.0, ge=0)
+    # Where documents' bytes live: file:///path (default data_dir/blobs) or an S3-compatible
+    # store, s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=REGION (section 21).
+    blob_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
     blob_gc_interval_seconds: float = Field(default=900.0, gt=0)
     # How often a process records a readiness probe for the availability figure.
     probe_interval_seconds: float = Field(default=60.0, gt=0)
@@ -81,6 +86,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "KAPU_DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_blob_store(self) -> Settings:
+        if self.blob_url is not None:
+            parts = urlsplit(self.blob_url)
+            if parts.scheme == "file" and not parts.path:
+                raise ValueError("KAPU_BLOB_URL file:///path needs a path")
+            if parts.scheme == "s3" and not parts.netloc:
+                raise ValueError("KAPU_BLOB_URL s3://BUCKET/PREFIX?endpoint=… needs a bucket")
+            if parts.scheme not in ("file", "s3"):
+                raise ValueError("KAPU_BLOB_URL must be file:///path or s3://BUCKET/PREFIX?…")
         return self
 
     @model_validator(mode="after")
@@ -120,7 +137,19 @@ class Settings(BaseSettings):
 
     @property
     def blob_dir(self) -> Path:
+        """The file store's directory (``KAPU_BLOB_URL=file:///path``, or data_dir/blobs)."""
+        if self.blob_url is not None and self.blob_url.startswith("file:"):
+            return Path(unquote(urlsplit(self.blob_url).path))
         return self.data_dir / "blobs"
+
+    @property
+    def blobs_in_s3(self) -> bool:
+        return self.blob_url is not None and self.blob_url.startswith("s3:")
+
+    @property
+    def spool_dir(self) -> Path:
+        """Local room for uploads on their way into an S3 store."""
+        return self.data_dir / "spool"
 
     @property
     def is_sqlite(self) -> bool:

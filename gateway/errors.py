@@ -22,10 +22,12 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── QuotaExceeded                 quota_exceeded (a citizen's tartós tár is full)
     ├── Conflict                      (duplicate party; CLI only)
     │   ├── TooManyAdmins             (staff: a sixth admin)
-    │   └── LastAdmin                 (staff: removing the last admin)
+    │   ├── LastAdmin                 (staff: removing the last admin)
+    │   └── KeysDiffer                (a host's CA is not the one the database recorded)
     ├── IdempotencyConflict           idempotency_conflict
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
+    ├── RangeNotSatisfiable           range_not_satisfiable (a download's Range past its end)
     └── Unavailable                   unavailable (database or blob store down; safe to retry)
 """
 
@@ -131,6 +133,10 @@ class LastAdmin(Conflict):
     title = "The last admin stays"
 
 
+class KeysDiffer(Conflict):
+    title = "This host's keys differ from the other hosts'"
+
+
 class IdempotencyConflict(GatewayError):
     code = "idempotency_conflict"
     title = "Idempotency-Key reused with different content"
@@ -144,6 +150,15 @@ class Expired(GatewayError):
 class DailySequenceExhausted(GatewayError):
     code = "daily_sequence_exhausted"
     title = "Daily registration sequence exhausted"
+
+
+class RangeNotSatisfiable(GatewayError):
+    code = "range_not_satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, *, size: int) -> None:
+        super().__init__(detail, field="Range")
+        self.size = size
 
 
 class Unavailable(GatewayError):

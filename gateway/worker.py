@@ -99,9 +99,10 @@ async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.D
             if loop.time() >= next_gc:
                 next_gc = loop.time() + gc.interval_seconds
                 done = await blob_gc.collect_blob_garbage(ports, gc.grace_seconds)
-                if done.removed or done.placed:
-                    log.warning("blob store: removed %d and placed %d of %d old files",
-                                done.removed, done.placed, done.examined)
+                if done.removed or done.placed or done.aborted_uploads:
+                    log.warning("blob store: removed %d and placed %d of %d old files, "
+                                "aborted %d unfinished uploads", done.removed, done.placed,
+                                done.examined, done.aborted_uploads)
             if loop.time() >= next_probe:
                 next_probe = loop.time() + probe_interval
                 await _probe(ports)

@@ -18,11 +18,16 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 
 from gateway.storage.database import upgrade
+from tests.seaweed import SeaweedServer
+
+if TYPE_CHECKING:
+    from tests.hosts import Hosts
 
 ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("KAPU_REQUIRE_POSTGRES") == "1"
@@ -138,3 +143,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"PostgreSQL tests SKIPPED ({skipped} skipped in all): {_postgres_skips[0]}",
             yellow=True, bold=True,
         )
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) for the tests that use one: started at their first use,
+    one per xdist worker (its own free ports and directory), stopped at the end."""
+    from tests.seaweed import start_seaweed
+
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    """Two ``kapu serve`` hosts on the session's PostgreSQL database and SeaweedFS, started
+    once for a module's tests (each start is seconds of Python)."""
+    from tests.hosts import several_hosts
+
+    yield from several_hosts(postgres_url, seaweed, tmp_path_factory.mktemp("hosts"), keys_dir)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long fault runs (``faults_long``) belong to ``make faults``: below its scale they
+    are deselected, not skipped, so a run never counts them as passed or skipped."""
+    if int(os.environ.get("KAPU_FAULTS_SCALE", "1")) >= 2:
+        return
+    long_runs = [item for item in items if item.get_closest_marker("faults_long")]
+    if long_runs:
+        config.hook.pytest_deselected(items=long_runs)
+        items[:] = [item for item in items if not item.get_closest_marker("faults_long")]

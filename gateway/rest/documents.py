@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from gateway.domain.parties import ORGANISATION_KINDS, PartyKind
+from gateway.domain.ranges import byte_range
 from gateway.errors import InvalidRequest
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
@@ -112,18 +113,26 @@ async def get_document(registration_number: str, party: PartyDep, ports: PortsDe
 
 
 @router.get("/documents/{registration_number}/content", response_class=StreamingResponse,
-            summary="A document's bytes, streamed")
+            summary="A document's bytes, streamed (one Range: 206; unsatisfiable: 416)")
 async def download_content(
-    registration_number: str, party: PartyDep, ports: PortsDep
+    registration_number: str, party: PartyDep, ports: PortsDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse:
-    document, chunks = await document_service.open_content(ports, party, registration_number)
+    document, chunks = await document_service.open_content(
+        ports, party, registration_number, range_header=range_header)
     digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
+    part = byte_range(range_header, document.size)
     headers = {
-        "Content-Length": str(document.size),
+        "Content-Length": str(document.size if part is None else part.length),
         "Content-Disposition": attachment_disposition(document.file_name),
+        # The whole representation's digest, also on a partial answer (RFC 9530).
         "Repr-Digest": f"sha-256=:{digest}:",
+        "Accept-Ranges": "bytes",
     }
-    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+    if part is not None:
+        headers["Content-Range"] = part.content_range(document.size)
+    return StreamingResponse(chunks, status_code=200 if part is None else 206,
+                             media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/documents/{registration_number}/ack", response_model=AcknowledgementOut,

@@ -32,6 +32,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.IdempotencyConflict: 409,
     errors.Expired: 410,
     errors.DailySequenceExhausted: 503,
+    errors.RangeNotSatisfiable: 416,
     errors.Unavailable: 503,
 }
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "invalid_request",
@@ -58,7 +59,10 @@ def status_of(error: errors.GatewayError) -> int:
 async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.GatewayError)
     extra = {"field": exc.field} if exc.field else {}
-    return problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
+    answer = problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
+    if isinstance(exc, errors.RangeNotSatisfiable):
+        answer.headers["Content-Range"] = f"bytes */{exc.size}"  # RFC 9110 15.5.17
+    return answer
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

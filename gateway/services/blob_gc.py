@@ -1,7 +1,8 @@
-"""Removing blob files that no committed row names (contract section 21, filesystem side)."""
+"""Removing blobs that no committed row names (contract section 21), in either store."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from gateway.services.ports import BlobGcReport, Ports
@@ -16,8 +17,11 @@ async def collect_blob_garbage(
     row committed just before a crash. Never touches content a row needs, nor a younger file
     (an upload in flight). Several processes may run it at once."""
 
-    async def needed(sha256: str) -> bool:
-        async with ports.uow() as uow:
-            return await uow.documents.content_needed(sha256)
+    return await ports.blobs.collect_garbage(
+        functools.partial(content_needed, ports), grace_seconds, progress)
 
-    return await ports.blobs.collect_garbage(needed, grace_seconds, progress)
+
+async def content_needed(ports: Ports, sha256: str) -> bool:
+    """Whether a document that has not expired, or a kept copy, names this content."""
+    async with ports.uow() as uow:
+        return await uow.documents.content_needed(sha256)

@@ -19,6 +19,7 @@ from gateway.domain.documents import (
 )
 from gateway.domain.formats import content_matches
 from gateway.domain.parties import Party, PartyKind
+from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
@@ -447,10 +448,13 @@ async def get_document(ports: Ports, party: Party, registration_number: str) -> 
 
 
 async def open_content(
-    ports: Ports, party: Party, registration_number: str, *, person: str | None = None
+    ports: Ports, party: Party, registration_number: str, *, person: str | None = None,
+    range_header: str | None = None,
 ) -> tuple[Document, AsyncIterator[bytes]]:
     """The document and a stream of its bytes, the download recorded in the audit chain
-    (with the ``person`` who acted for the party, in the browser).
+    (with the ``person`` who acted for the party, in the browser). With ``range_header``
+    (HTTP ``Range``) only the range's bytes (``byte_range`` of the header and the size); an
+    unsatisfiable one raises RangeNotSatisfiable before anything is recorded.
 
     An organisation's download does not acknowledge: its clerk or system confirms explicitly.
     In a citizen's own tárhely, opening is receiving (225/2009 Korm. r. 36. § (4)): the first
@@ -459,7 +463,8 @@ async def open_content(
     async with _SystemMessage() as message, ports.write_uow() as uow:
         document = await _visible(uow, party, registration_number)
         kept = await uow.kept.kept_at(party.id, document.id) is not None
-        stream = await _content_of(ports, document, kept=kept)
+        part = byte_range(range_header, document.size)
+        stream = await _content_of(ports, document, kept=kept, part=part)
         await _audit_downloads(uow, ports, party, [document], person)
         if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
                 and document.unopened):
@@ -502,7 +507,7 @@ async def _audit_downloads(
 
 
 async def _content_of(
-    ports: Ports, document: Document, *, kept: bool = False
+    ports: Ports, document: Document, *, kept: bool = False, part: ByteRange | None = None
 ) -> AsyncIterator[bytes]:
     """``kept``: the party keeps it in its tartós tár, whose copy outlives the expiry."""
     registration_number = document.registration_number
@@ -511,6 +516,8 @@ async def _content_of(
     if not await ports.blobs.exists(document.sha256):
         log.error("blob %s of %s is missing", document.sha256, registration_number)
         raise Unavailable("the document's content cannot be read right now")
+    if part is not None:
+        return ports.blobs.read(document.sha256, part.start, part.end)
     return ports.blobs.read(document.sha256)
 
 

@@ -9,13 +9,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from gateway.crypto.certificates import read_certificate
 from gateway.domain.outages import (
     OutageStatement,
     deadline_extension,
     maintenance_rule_broken,
 )
 from gateway.domain.registration import BUDAPEST, budapest_local
-from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.errors import GatewayError, InvalidRequest, KeysDiffer, NotFound
 from gateway.services.ports import Incident, Maintenance, Ports, Probe
 
 CHECK_TIMEOUT = 2.0
@@ -288,3 +289,19 @@ async def outbox_counts(ports: Ports) -> dict[str, tuple[int, int]]:
     """Per channel (webhook, email): messages waiting to be delivered, and dead letters."""
     async with ports.uow() as uow:
         return await uow.operations.outbox_counts()
+
+
+async def check_one_set_of_keys(ports: Ports) -> str:
+    """Every host signs with the same keys (section 21): the first start records the CA's
+    SHA-256 fingerprint in the database; a host with another CA is refused (KeysDiffer).
+    Returns the fingerprint."""
+    mine = read_certificate(ports.trust_pem).fingerprint_sha256
+    async with ports.write_uow() as uow:
+        recorded = await uow.operations.record_ca(mine, ports.clock.now())
+        await uow.commit()
+    if recorded != mine:
+        raise KeysDiffer(
+            f"this host's CA (SHA-256 {mine}) is not the one every host of this database "
+            f"signs with (SHA-256 {recorded}): give it the same keys as the others "
+            "(the same KAPU_KEYS_DIR contents, or the same production key files)")
+    return mine

@@ -472,6 +472,9 @@ class OperationsRepository(Protocol):
         """Per channel (webhook, email): pending messages, and dead letters. A notification
         waits only for a party with a webhook; the others are read by polling."""
         ...
+    async def record_ca(self, fingerprint: str, at: datetime) -> str:
+        """Record the CA's fingerprint unless one is recorded; return the recorded one."""
+        ...
     async def oldest_due(self, now: datetime) -> datetime | None:
         """The earliest deadline that has passed and is not yet dealt with."""
         ...
@@ -555,14 +558,18 @@ class StagedContent(Protocol):
 class BlobGcReport:
     """What one ``kapu blobs gc`` pass did (files older than the grace period only)."""
 
-    examined: int  # files old enough to be looked at
+    examined: int  # files (objects) old enough to be looked at
     removed: int  # blobs and staged files that no row needs, deleted
     placed: int  # staged files whose row committed before a crash, moved into place
+    aborted_uploads: int = 0  # unfinished multipart uploads of an S3 store, aborted
 
 
 class BlobStore(Protocol):
     def stage(self, max_bytes: int) -> StagedContent: ...
-    def read(self, sha256: str) -> AsyncIterator[bytes]: ...
+    def read(self, sha256: str, start: int = 0, end: int | None = None
+             ) -> AsyncIterator[bytes]:
+        """The content, or bytes ``start`` to ``end`` (inclusive) of it, streamed."""
+        ...
     async def exists(self, sha256: str) -> bool:
         """Whether a committed row's content can be read (placing it if its upload has not
         yet)."""
@@ -570,6 +577,9 @@ class BlobStore(Protocol):
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int: ...
     async def check(self) -> None:
         """Raise OSError unless the store can be written (readiness)."""
+        ...
+    async def close(self) -> None:
+        """Release connections (the process is stopping)."""
         ...
     async def delete_unless(self, sha256: str, needed: Callable[[], Awaitable[bool]]) -> bool:
         """Delete stored content unless ``needed()`` says a document still refers to it."""

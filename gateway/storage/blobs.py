@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.domain.formats import HEAD_BYTES
-from gateway.errors import TooLarge, Unavailable
+from gateway.errors import Unavailable
 from gateway.services.ports import BlobGcReport
+from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
@@ -52,7 +52,7 @@ def _room_checked() -> Iterator[None]:
         raise
 
 
-class StagedFile:
+class StagedFile(IncomingBytes):
     """One upload's bytes on their way in.
 
     The first ``SPOOL_BYTES`` stay in memory, so a typical small document costs a single
@@ -63,37 +63,14 @@ class StagedFile:
     """
 
     def __init__(self, store: FileBlobStore, max_bytes: int) -> None:
+        super().__init__(max_bytes)
         self._store = store
-        self._max_bytes = max_bytes
         self._path: Path = store.tmp_dir / f"{uuid.uuid4().hex}.part"
         self._file: BinaryIO | None = None
         self._spool = bytearray()
-        self._head = bytearray()
-        self._sha256 = hashlib.sha256()
-        self._size = 0
-        self._digest: str | None = None
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        if self._digest is None:
-            raise RuntimeError("the upload is not finished")
-        return self._digest
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
 
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._size + len(chunk) > self._max_bytes:
-            raise TooLarge(f"the document is larger than {self._max_bytes} bytes", field="file")
-        self._sha256.update(chunk)
-        if len(self._head) < HEAD_BYTES:
-            self._head += chunk[: HEAD_BYTES - len(self._head)]
-        self._size += len(chunk)
+        self._count(chunk)
         if self._file is None and len(self._spool) + len(chunk) <= SPOOL_BYTES:
             self._spool += chunk
             return
@@ -108,8 +85,7 @@ class StagedFile:
         return open(self._path, "xb")
 
     async def finish(self) -> None:
-        self._digest = self._sha256.hexdigest()
-        ready = self._store.tmp_dir / f"{self._digest}.{self._path.stem}.ready"
+        ready = self._store.tmp_dir / f"{self._seal()}.{self._path.stem}.ready"
         with _room_checked():
             await asyncio.to_thread(self._persist, ready)
         self._path = ready
@@ -149,9 +125,12 @@ class StagedFile:
             await asyncio.to_thread(self._path.unlink)
 
 
-def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+def _open_and_read(path: Path, start: int, limit: int | None) -> tuple[BinaryIO, bytes]:
     file = open(path, "rb")
-    chunk = file.read(READ_CHUNK)
+    if start:
+        file.seek(start)
+    wanted = READ_CHUNK if limit is None else min(READ_CHUNK, limit)
+    chunk = file.read(wanted)
     if len(chunk) < READ_CHUNK:
         file.close()
     return file, chunk
@@ -208,16 +187,23 @@ class FileBlobStore:
                 return True
         return final.is_file()
 
-    async def read(self, sha256: str) -> AsyncIterator[bytes]:
+    async def read(self, sha256: str, start: int = 0, end: int | None = None
+                   ) -> AsyncIterator[bytes]:
+        """The content, or bytes ``start`` to ``end`` (inclusive) of it."""
         # The first hop opens and reads the first chunk; a document smaller than a chunk (most
         # of them) is read and closed in that single thread hop.
-        file, chunk = await asyncio.to_thread(_open_and_read, self.path_of(sha256))
+        left = None if end is None else end - start + 1
+        file, chunk = await asyncio.to_thread(
+            _open_and_read, self.path_of(sha256), start, left)
         try:
             while chunk:
                 yield chunk
-                if file.closed:
+                if left is not None:
+                    left -= len(chunk)
+                if file.closed or left == 0:
                     return
-                chunk = await asyncio.to_thread(file.read, READ_CHUNK)
+                wanted = READ_CHUNK if left is None else min(READ_CHUNK, left)
+                chunk = await asyncio.to_thread(file.read, wanted)
         finally:
             file.close()
 
@@ -246,6 +232,9 @@ class FileBlobStore:
         probe = self.tmp_dir / f"probe-{uuid.uuid4().hex}"
         await asyncio.to_thread(probe.write_bytes, b"")
         probe.unlink()
+
+    async def close(self) -> None:
+        """Nothing to release: every file is closed after each use."""
 
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int:
         """Finish what a crash interrupted: place ``.ready`` files whose row committed, remove
@@ -283,7 +272,7 @@ class FileBlobStore:
         def report() -> BlobGcReport:
             return BlobGcReport(examined=examined, removed=removed, placed=placed)
 
-        for path in await asyncio.to_thread(_older_than, self.tmp_dir.iterdir(), cutoff):
+        for path in await asyncio.to_thread(files_older_than, self.tmp_dir.iterdir(), cutoff):
             examined += 1
             sha256 = path.name.split(".", 1)[0]
             if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
@@ -292,11 +281,11 @@ class FileBlobStore:
                     await asyncio.to_thread(self.place, path, sha256)
                 just_placed.add(sha256)
                 placed += 1
-            elif await asyncio.to_thread(_unlink, path):
+            elif await asyncio.to_thread(unlink_if_present, path):
                 removed += 1
             if progress is not None and examined % PROGRESS_EVERY == 0:
                 progress(report())
-        for path in await asyncio.to_thread(_older_than, self._stored(), cutoff):
+        for path in await asyncio.to_thread(files_older_than, self._stored(), cutoff):
             sha256 = path.name
             if sha256 in just_placed:
                 continue
@@ -326,7 +315,7 @@ def _is_sha256(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
 
 
-def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
+def files_older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
     old = []
     for path in paths:
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
@@ -335,7 +324,7 @@ def _older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:
     return old
 
 
-def _unlink(path: Path) -> bool:
+def unlink_if_present(path: Path) -> bool:
     try:
         path.unlink()
     except FileNotFoundError:

@@ -60,6 +60,7 @@ from gateway.storage.tables import (
     audit_entries,
     audit_head,
     documents,
+    gateway_keys,
     idempotency_keys,
     incidents,
     kept_documents,
@@ -1052,6 +1053,16 @@ def _maintenance(row: Any) -> Maintenance:
 class SqlOperations:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+
+    async def record_ca(self, fingerprint: str, at: datetime) -> str:
+        # Two hosts starting at once: one row wins, the other reads it.
+        await self._connection.execute(
+            _upsert_for(self._connection)(gateway_keys)
+            .values(id=1, ca_fingerprint=fingerprint, recorded_at=at)
+            .on_conflict_do_nothing(index_elements=[gateway_keys.c.id]))
+        result = await self._connection.execute(
+            select(gateway_keys.c.ca_fingerprint).where(gateway_keys.c.id == 1))
+        return str(result.scalar_one())
 
     async def ping(self) -> None:
         await self._connection.execute(select(literal(1)))

@@ -284,3 +284,11 @@ maintenance = Table(
     Column("reason", String(500), nullable=False),
     Column("announced_at", UTCDateTime(), nullable=False),
 )
+
+# The CA every host signs with (one row, id 1): recorded at the first start (section 21).
+gateway_keys = Table(
+    "gateway_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("ca_fingerprint", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)

@@ -38,10 +38,24 @@ def kapu_env(database_url: str, data_dir: Path) -> dict[str, str]:
     return _env(database_url, data_dir)
 
 
+# The session's keys, when its tests use them: every host of one database signs with the same
+# keys (a host with others refuses to start), and the PostgreSQL database is the session's.
+_session_keys: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_keys(keys_dir: Path) -> Iterator[None]:
+    _session_keys.append(keys_dir)
+    yield
+    _session_keys.clear()
+
+
 def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    # One key directory per data directory's parent: servers of a test share their keys.
+    # The session's keys, else one key directory per data directory's parent (servers of a
+    # test share their keys).
+    keys = _session_keys[0] if _session_keys else data_dir.parent / "keys"
     return {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir),
-            "KAPU_KEYS_DIR": str(data_dir.parent / "keys")}
+            "KAPU_KEYS_DIR": str(keys)}
 
 
 def start_server(database_url: str, data_dir: Path, *extra: str,

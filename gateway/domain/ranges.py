@@ -1,0 +1,56 @@
+"""One byte range of a download (RFC 9110 14.1.2): ``bytes=A-B``, ``bytes=A-``, ``bytes=-N``.
+
+Parsed by hand: the grammar is three forms of two integers, and the web frameworks at hand
+serve ranges only from files on a local disk, not from a stream out of the blob store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.errors import RangeNotSatisfiable
+
+_ONE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive, as in Content-Range
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def byte_range(header: str | None, size: int) -> ByteRange | None:
+    """The one range ``header`` asks of ``size`` bytes, or None for the whole content: no
+    header, several ranges (answered whole, as RFC 9110 allows), or one we do not understand
+    (a server ignores a Range it cannot parse). Raises RangeNotSatisfiable when it starts past
+    the end."""
+    if header is None or "," in header:
+        return None
+    match = _ONE_RANGE.match(header)
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last N bytes
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiable("bytes=-0 asks for no bytes", size=size)
+        return ByteRange(max(size - suffix, 0), size - 1) if size else _unsatisfiable(size)
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None  # invalid: ignored, the whole content
+    if start >= size:
+        return _unsatisfiable(size)
+    return ByteRange(start, end)
+
+
+def _unsatisfiable(size: int) -> ByteRange:
+    raise RangeNotSatisfiable(f"the range starts past the content's {size} bytes", size=size)

@@ -1,0 +1,85 @@
+"""Several hosts (section 21): two ``kapu serve`` processes with data directories of their own
+on one PostgreSQL database and one S3 store (a real SeaweedFS). The long versions (200 MiB,
+300 uploads, kill -9) are in tests/faults/test_several_hosts.py."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import kapu_env
+from tests.helpers import sequence_of
+from tests.hosts import Hosts, organisations, upload
+
+
+def download(url: str, auth: httpx.BasicAuth, number: str,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        return client.get(f"/api/v1/documents/{number}/content", auth=auth, headers=headers)
+
+
+def test_uploaded_on_one_host_downloads_on_the_other_and_resumes_from_the_middle(
+        hosts: Hosts) -> None:
+    sender, office = organisations(hosts, 2)
+    content = os.urandom(10 * 1024)
+    accepted = upload(hosts.servers[0], sender, office, content)
+    assert accepted.status_code == 201, accepted.text
+    number = accepted.json()["registration_number"]
+
+    whole = download(hosts.servers[1].url, office.auth, number)
+    assert whole.status_code == 200
+    assert whole.content == content
+    assert whole.headers["accept-ranges"] == "bytes"
+    # A download cut off in the middle resumes there, on either host.
+    middle = len(content) // 2
+    rest = download(hosts.servers[1].url, office.auth, number, {"Range": f"bytes={middle}-"})
+    assert rest.status_code == 206
+    assert rest.headers["content-range"] == f"bytes {middle}-{len(content) - 1}/{len(content)}"
+    assert whole.content[:middle] + rest.content == content
+    past = download(hosts.servers[0].url, office.auth, number,
+                    {"Range": f"bytes={len(content)}-"})
+    assert past.status_code == 416
+    assert past.json()["code"] == "range_not_satisfiable"
+    assert past.headers["content-range"] == f"bytes */{len(content)}"
+
+
+def test_concurrent_uploads_over_both_hosts_number_without_gap_and_keep_the_chain(
+        hosts: Hosts) -> None:
+    count = 16
+    sender, office = organisations(hosts, 2)
+    contents = [os.urandom(1024) + i.to_bytes(4, "big") for i in range(count)]
+
+    def send(index: int) -> httpx.Response:
+        return upload(hosts.servers[index % 2], sender, office, contents[index])
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(count)))
+    assert [a.status_code for a in answers] == [201] * count, [a.text for a in answers]
+    numbers = [a.json()["registration_number"] for a in answers]
+    assert sorted(sequence_of(n) for n in numbers) == list(range(1, count + 1))
+    for index, number in enumerate(numbers):
+        got = download(hosts.servers[(index + 1) % 2].url, office.auth, number)
+        assert hashlib.sha256(got.content).digest() == hashlib.sha256(contents[index]).digest()
+    verified = hosts.kapu("audit", "verify", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert '"intact": true' in verified.stdout
+
+
+def test_a_host_with_other_keys_refuses_to_start(hosts: Hosts, tmp_path: Path) -> None:
+    other = tmp_path / "other" / "data"
+    other.mkdir(parents=True)
+    env = kapu_env(hosts.database_url, other) | hosts.env | {
+        "KAPU_KEYS_DIR": str(tmp_path / "other" / "keys")}  # made afresh: another CA
+    started = subprocess.run([sys.executable, "-m", "gateway", "serve", "--port", "9"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode != 0
+    assert "is not the one every host of this database signs with" in started.stderr
+    assert "refusing to start" in started.stderr
+    # The hosts with the recorded keys go on serving.
+    assert httpx.get(f"{hosts.servers[0].url}/health").status_code == 200
