@@ -23,11 +23,12 @@ from gateway.rest.models import (
     OfficesOut,
     local,
 )
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services.ports import OfficeQuery
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -63,7 +64,10 @@ _UPLOAD_BODY = {
 
 
 @router.post("/documents", status_code=201, response_model=AcceptanceOut,
-             openapi_extra=_UPLOAD_BODY, summary="Send a document")
+             openapi_extra=_UPLOAD_BODY, summary="Send a document",
+             # Idempotency-Key reused; too large or over the tartós tár's quota; a format
+             # not allowed or not matching its extension.
+             responses=problem_responses(409, 413, 415))
 async def upload_document(
     request: Request,
     party: PartyDep,
@@ -112,7 +116,7 @@ async def get_document(registration_number: str, party: PartyDep, ports: PortsDe
 
 
 @router.get("/documents/{registration_number}/content", response_class=StreamingResponse,
-            summary="A document's bytes, streamed")
+            summary="A document's bytes, streamed", responses=problem_responses(410))
 async def download_content(
     registration_number: str, party: PartyDep, ports: PortsDep
 ) -> StreamingResponse:
@@ -127,7 +131,7 @@ async def download_content(
 
 
 @router.post("/documents/{registration_number}/ack", response_model=AcknowledgementOut,
-             summary="Acknowledge (take) a document")
+             summary="Acknowledge (take) a document", responses=problem_responses(410))
 async def acknowledge(
     registration_number: str, party: PartyDep, ports: PortsDep
 ) -> AcknowledgementOut:

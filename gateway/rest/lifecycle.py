@@ -11,10 +11,13 @@ from pydantic import BaseModel, Field
 from gateway.domain.limits import MAX_ID
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import deadlines, mail, notifications, sandbox
 from gateway.services import parties as party_service
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
+# The test clock: no credentials; not found when the sandbox is off.
+sandbox_router = APIRouter(prefix="/api/v1", responses=problem_responses(404, 422, 503))
 
 
 class NotificationOut(BaseModel):
@@ -85,18 +88,19 @@ async def put_webhook(body: WebhookIn, party: PartyDep, ports: PortsDep) -> Webh
     return body
 
 
-@router.get("/sandbox/clock", response_model=ClockOut, summary="The test clock (sandbox only)")
+@sandbox_router.get("/sandbox/clock", response_model=ClockOut,
+                    summary="The test clock (sandbox only)")
 async def get_clock(ports: PortsDep) -> ClockOut:
     return ClockOut(now=local(await sandbox.current(ports)))
 
 
-@router.post("/sandbox/clock", response_model=ClockOut,
+@sandbox_router.post("/sandbox/clock", response_model=ClockOut,
              summary="Advance or set the test clock (sandbox only)")
 async def move_clock(body: ClockIn, ports: PortsDep) -> ClockOut:
     return ClockOut(now=local(await sandbox.move(ports, advance=body.advance, to=body.set)))
 
 
-@router.post("/sandbox/run-due", response_model=RunDueOut,
+@sandbox_router.post("/sandbox/run-due", response_model=RunDueOut,
              summary="Run every job due at the test clock's time (sandbox only)")
 async def run_due(ports: PortsDep) -> RunDueOut:
     await sandbox.refresh(ports)
