@@ -20,8 +20,9 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from tests.faults.conftest import SCALE, FuzzTarget, server_rss
 
-# make test: a few hundred cases; make faults (KAPU_FAULTS_SCALE=5): over 5,000.
-CASES_PER_OPERATION = 6 * SCALE * SCALE if SCALE > 1 else 6
+# make test: about 200 cases; make faults (KAPU_FAULTS_SCALE=5): over 5,000 (26 operations,
+# a few with too few inputs to vary much: /health, /ready, /trust …).
+CASES_PER_OPERATION = 8 if SCALE == 1 else 50 * SCALE
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     openapi_checks.status_code_conformance,
@@ -50,6 +51,10 @@ def _basic(username: str, password: str) -> str:
 
 def test_rest_api_answers_every_generated_request_cleanly(fuzz_target: FuzzTarget) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_target.server.url}/openapi.json")
+    # Credentials are the test's (below), not generated; unknown query parameters are ignored
+    # by design (as by any HTTP API), so they are no "invalid request" to be refused.
+    schema.config.generation.update(with_security_parameters=False,
+                                    allow_extra_parameters=False)
     identities = {
         "office": _basic(*fuzz_target.office.auth),
         "citizen": _basic(*fuzz_target.citizen.auth),
@@ -82,5 +87,5 @@ def test_rest_api_answers_every_generated_request_cleanly(fuzz_target: FuzzTarge
             start_rss, warmed = server_rss(fuzz_target.server), True
     grown = server_rss(fuzz_target.server) - start_rss
     print(f"{counted} cases; server RSS grew {grown / 2**20:.1f} MiB")
-    assert counted >= CASES_PER_OPERATION * 20
+    assert counted >= CASES_PER_OPERATION * 18
     assert grown < RSS_GROWTH_BOUND
