@@ -4,8 +4,14 @@ complex to run)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 # Ids and sequence numbers are 64-bit signed integers in both databases.
 MAX_ID = 2**63 - 1
+# Where the sandbox's test clock may be moved: four-digit years in registration numbers, and
+# centuries of room for deadlines and retention computed from it (datetime ends at 9999).
+TEST_CLOCK_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+TEST_CLOCK_LATEST = datetime(2900, 1, 1, tzinfo=UTC)
 # The longest office name filter (a substring of a name): longer than any office's name.
 MAX_NAME_FILTER = 255
 

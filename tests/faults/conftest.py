@@ -18,12 +18,12 @@ from gateway.app import build_runtime
 from gateway.config import Settings
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.helpers import PDF, Account, new_citizen, new_org, upload_form
-from tests.integration.conftest import gw, settings
+from tests.integration.conftest import gw, sandbox, settings
 
 SCALE = max(1, int(os.environ.get("KAPU_FAULTS_SCALE", "1")))
 
-__all__ = ["SCALE", "FuzzTarget", "fuzz_target", "gw", "organisations", "server_dirs",
-           "server_rss", "settings"]
+__all__ = ["SCALE", "FuzzTarget", "fuzz_target", "gw", "organisations", "sandbox",
+           "server_dirs", "server_rss", "settings"]
 
 
 @pytest.fixture
