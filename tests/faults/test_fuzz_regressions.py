@@ -3,7 +3,8 @@ that failed before its fix."""
 
 from __future__ import annotations
 
-from tests.helpers import new_org
+from gateway.errors import InvalidRequest, Unavailable
+from tests.helpers import new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
 
 
@@ -37,3 +38,72 @@ async def test_test_clock_out_of_range_is_refused_and_the_sandbox_keeps_working(
     moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "P36500D"})
     assert moved.status_code == 200 and moved.json()["now"].startswith("2126-")
     assert (await sandbox.client.post("/api/v1/sandbox/run-due")).status_code == 200
+
+
+async def test_nul_characters_are_refused_naming_the_field(gw: Gateway) -> None:
+    """Was, on PostgreSQL: 500 (no text column stores a NUL; SQLite stored it). Found by
+    fuzzing after the REST fuzzing's NUL-bearing strings passed on SQLite."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    for field in ("doc_type_office", "doc_type_id", "doc_type_description", "note",
+                  "reference_number"):
+        response = await upload(gw.client, sender, office, **{field: "a\x00b"})
+        assert response.status_code == 422, field
+        assert response.json()["field"] == field
+    for field in ("name", "short_name", "krid"):
+        response = await gw.client.get("/api/v1/offices", params={field: "\x00"},
+                                       auth=office.auth)
+        assert response.status_code == 422, field
+        assert response.json()["field"] == field
+    response = await gw.client.get("/api/v1/mailbox", params={"doc_type_id": "a\x00"},
+                                   auth=office.auth)
+    assert response.status_code == 422 and response.json()["field"] == "doc_type_id"
+    # Nothing was accepted on the way.
+    assert (await gw.client.get("/api/v1/mailbox", auth=office.auth)).json()["items"] == []
+
+
+async def test_nul_in_addresses_and_credentials_names_nothing(gw: Gateway) -> None:
+    """Was, on PostgreSQL: 500 for each of these."""
+    office = await new_org(gw.ports)
+    citizen = await new_citizen(gw.ports)
+    for method, path, who in (("GET", "/api/v1/documents/%00", office),
+                              ("GET", "/api/v1/documents/1%00/content", office),
+                              ("POST", "/api/v1/documents/%00/ack", office),
+                              ("POST", "/api/v1/documents/%00/keep", citizen),
+                              ("DELETE", "/api/v1/storage/%00", citizen)):
+        response = await gw.client.request(method, path, auth=who.auth)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "not_found"
+    key = await gw.client.get("/api/v1/keys/a%00b", auth=office.auth)
+    assert key.status_code == 404 and key.json()["code"] == "key_not_found"
+    login = await gw.client.get("/api/v1/mailbox", auth=(office.username + "\x00", "x"))
+    assert login.status_code == 401
+
+
+async def test_webhook_url_too_long_unreadable_or_with_nul_is_refused(gw: Gateway) -> None:
+    """Was: 500 for "http://[x" (urlsplit's ValueError) on both databases; on PostgreSQL also
+    for a URL longer than its column (2,048) or holding a NUL."""
+    office = await new_org(gw.ports)
+    for url in ("http://[x", "http://a/" + "x" * 2_040, "http://a/\x00"):
+        response = await gw.client.put("/api/v1/webhook", json={"url": url}, auth=office.auth)
+        assert response.status_code == 422, url
+        assert response.json()["field"] == "url"
+    fits = await gw.client.put("/api/v1/webhook", json={"url": "http://a/" + "x" * 2_039},
+                               auth=office.auth)
+    assert fits.status_code == 200
+
+
+async def test_a_value_postgresql_cannot_store_is_invalid_request(
+    gw: Gateway, database_url: str
+) -> None:
+    """The storage layer's net under the services' checks: SQLSTATE class 22 (data exception)
+    is the request's fault, an InvalidRequest, never a 500 nor an outage."""
+    refused: BaseException | None = None
+    try:
+        async with gw.ports.uow() as uow:
+            await uow.documents.by_number("\x00")
+    except Exception as exc:
+        refused = exc
+    if database_url.startswith("sqlite"):
+        assert refused is None  # SQLite stores and compares a NUL like any character
+    else:
+        assert isinstance(refused, InvalidRequest) and not isinstance(refused, Unavailable)
