@@ -22,8 +22,18 @@ from tests.integration.conftest import gw, sandbox, settings
 
 SCALE = max(1, int(os.environ.get("KAPU_FAULTS_SCALE", "1")))
 
-__all__ = ["SCALE", "FuzzTarget", "fuzz_target", "gw", "organisations", "sandbox",
-           "server_dirs", "server_rss", "settings"]
+__all__ = [
+    "SCALE",
+    "FuzzTarget",
+    "fuzz_target",
+    "gw",
+    "organisations",
+    "sandbox",
+    "serve_fuzz_target",
+    "server_dirs",
+    "server_rss",
+    "settings",
+]
 
 
 @pytest.fixture
@@ -75,11 +85,15 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
                 keys_dir: Path) -> Iterator[FuzzTarget]:
     """One sandbox server on its own SQLite database for a module's fuzzing."""
     root = tmp_path_factory.mktemp("fuzz")
+    shutil.copy(sqlite_template, root / "kapu.db")
+    yield from serve_fuzz_target(root, f"sqlite+aiosqlite:///{root / 'kapu.db'}", keys_dir)
+
+
+def serve_fuzz_target(root: Path, database_url: str, keys_dir: Path) -> Iterator[FuzzTarget]:
+    """A sandbox server on ``database_url`` with three parties and three documents."""
     shutil.copytree(keys_dir, root / "keys")
     data_dir = root / "data"
     data_dir.mkdir()
-    shutil.copy(sqlite_template, root / "kapu.db")
-    database_url = f"sqlite+aiosqlite:///{root / 'kapu.db'}"
 
     async def register() -> tuple[Account, Account, Account]:
         runtime = build_runtime(Settings(database_url=database_url, data_dir=data_dir,
