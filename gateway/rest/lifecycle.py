@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gateway.domain.limits import MAX_ID
 from gateway.rest.deps import PartyDep, PortsDep
@@ -45,6 +45,15 @@ class ClockOut(BaseModel):
 class ClockIn(BaseModel):
     advance: timedelta | None = Field(default=None, description='ISO 8601 duration, "P3D"')
     set: datetime | None = Field(default=None, description="2027-01-04T09:00:00+01:00")
+
+    @field_validator("advance", "set", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # The strings the schema declares, not also a number of seconds (or a Unix time) as
+        # pydantic would otherwise take.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give an ISO 8601 string")
+        return value
 
 
 class RunDueOut(BaseModel):

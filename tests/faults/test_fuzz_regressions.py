@@ -114,3 +114,15 @@ async def test_a_value_postgresql_cannot_store_is_invalid_request(
         assert refused is None  # SQLite stores and compares a NUL like any character
     else:
         assert isinstance(refused, InvalidRequest) and not isinstance(refused, Unavailable)
+
+
+async def test_test_clock_takes_iso_strings_only(sandbox: Gateway) -> None:
+    """Was: 200 for {"advance": 5} (five seconds) and {"set": 1700000000} (a Unix time),
+    values the OpenAPI document declares invalid (ISO 8601 strings only)."""
+    for body, field in (({"advance": 5}, "advance"), ({"advance": 1.5}, "advance"),
+                        ({"advance": True}, "advance"), ({"set": 1_700_000_000}, "set")):
+        response = await sandbox.client.post("/api/v1/sandbox/clock", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["field"] == field
+    moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "PT1S"})
+    assert moved.status_code == 200
