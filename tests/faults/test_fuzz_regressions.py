@@ -126,3 +126,17 @@ async def test_test_clock_takes_iso_strings_only(sandbox: Gateway) -> None:
         assert response.json()["field"] == field
     moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "PT1S"})
     assert moved.status_code == 200
+
+
+async def test_openapi_declares_the_problem_answers(gw: Gateway) -> None:
+    """Was: refusals undeclared (a 401, 404 or 503 of any operation), and 422 declared as
+    FastAPI's validation error in application/json where the gateway answers problem+json."""
+    spec = (await gw.client.get("/openapi.json")).json()
+    mailbox = spec["paths"]["/api/v1/mailbox"]["get"]["responses"]
+    for status in ("401", "403", "404", "422", "503"):
+        schema = mailbox[status]["content"]["application/problem+json"]["schema"]
+        assert {"type", "title", "status", "detail", "code"} <= set(schema["required"])
+    upload = spec["paths"]["/api/v1/documents"]["post"]["responses"]
+    assert {"409", "413", "415"} <= set(upload)
+    assert "401" not in spec["paths"]["/api/v1/trust"]["get"]["responses"]
+    assert "503" in spec["paths"]["/ready"]["get"]["responses"]
