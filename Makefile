@@ -1,7 +1,8 @@
 # make run   — serve the gateway on the embedded default (SQLite, blobs in ./var, demo parties)
 # make test  — install with the dev extra, then ruff, mypy (strict) and pytest
 # make test-next-year — pytest again with the machine's date a year ahead (CI runs both)
-# make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes
+# make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes,
+#               and over 5,000 fuzzing cases against the REST API (FAULTS_SCALE=5)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -102,4 +103,4 @@ bench-web: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.web
 
 clean:
-	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.formats import is_allowed
+from gateway.domain.limits import has_nul
 from gateway.domain.parties import PartyKind
 from gateway.errors import FormatNotAllowed, InvalidRequest
 
@@ -67,6 +68,8 @@ def _text(value: str | None, field: str, *, limit: int, required: bool) -> str |
     value = value.strip()
     if len(value) > limit:
         raise InvalidRequest(f"{field} is longer than {limit} characters", field=field)
+    if has_nul(value):
+        raise InvalidRequest(f"{field} holds a NUL character", field=field)
     return value
 
 

@@ -28,7 +28,8 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database and the blob store answer")
+@router.get("/ready", summary="The database and the blob store answer",
+            responses={503: {"description": "a check failed; \"failing\" names it"}})
 async def ready(request: Request) -> JSONResponse:
     checks = await operations.readiness(_ports(request))
     failing = {name: error for name, error in checks.items() if error}

@@ -24,11 +24,12 @@ from gateway.rest.models import (
     OfficesOut,
     local,
 )
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services.ports import OfficeQuery
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -64,7 +65,10 @@ _UPLOAD_BODY = {
 
 
 @router.post("/documents", status_code=201, response_model=AcceptanceOut,
-             openapi_extra=_UPLOAD_BODY, summary="Send a document")
+             openapi_extra=_UPLOAD_BODY, summary="Send a document",
+             # Idempotency-Key reused; too large or over the tartós tár's quota; a format
+             # not allowed or not matching its extension.
+             responses=problem_responses(409, 413, 415))
 async def upload_document(
     request: Request,
     party: PartyDep,
@@ -113,7 +117,10 @@ async def get_document(registration_number: str, party: PartyDep, ports: PortsDe
 
 
 @router.get("/documents/{registration_number}/content", response_class=StreamingResponse,
-            summary="A document's bytes, streamed (one Range: 206; unsatisfiable: 416)")
+            summary="A document's bytes, streamed (one Range: 206; unsatisfiable: 416)",
+            responses={206: {"description": "The one range asked for (Content-Range)",
+                             "content": {"application/octet-stream": {}}},
+                       **problem_responses(410, 416)})
 async def download_content(
     registration_number: str, party: PartyDep, ports: PortsDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
@@ -136,7 +143,7 @@ async def download_content(
 
 
 @router.post("/documents/{registration_number}/ack", response_model=AcknowledgementOut,
-             summary="Acknowledge (take) a document")
+             summary="Acknowledge (take) a document", responses=problem_responses(410))
 async def acknowledge(
     registration_number: str, party: PartyDep, ports: PortsDep
 ) -> AcknowledgementOut:

@@ -12,10 +12,13 @@ from gateway.crypto.certificates import to_pem
 from gateway.domain.receipts import ReceiptKind
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import documents as document_service
 from gateway.services import keys as key_service
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
+# What anyone may fetch, without credentials.
+public = APIRouter(prefix="/api/v1")
 
 
 class KeyFiled(BaseModel):
@@ -37,7 +40,7 @@ class ReceiptsOut(BaseModel):
     items: list[ReceiptOut]
 
 
-@router.get("/trust", summary="The gateway's CA certificate (PEM)",
+@public.get("/trust", summary="The gateway's CA certificate (PEM)",
             response_class=Response, responses={200: {"content": {"application/x-pem-file": {}}}})
 async def trust(ports: PortsDep) -> Response:
     return Response(ports.trust_pem, media_type="application/x-pem-file")

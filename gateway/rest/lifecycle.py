@@ -6,15 +6,18 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gateway.domain.limits import MAX_ID
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import deadlines, mail, notifications, sandbox
 from gateway.services import parties as party_service
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
+# The test clock: no credentials; not found when the sandbox is off.
+sandbox_router = APIRouter(prefix="/api/v1", responses=problem_responses(404, 422, 503))
 
 
 class NotificationOut(BaseModel):
@@ -42,6 +45,15 @@ class ClockOut(BaseModel):
 class ClockIn(BaseModel):
     advance: timedelta | None = Field(default=None, description='ISO 8601 duration, "P3D"')
     set: datetime | None = Field(default=None, description="2027-01-04T09:00:00+01:00")
+
+    @field_validator("advance", "set", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # The strings the schema declares, not also a number of seconds (or a Unix time) as
+        # pydantic would otherwise take.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give an ISO 8601 string")
+        return value
 
 
 class RunDueOut(BaseModel):
@@ -85,18 +97,19 @@ async def put_webhook(body: WebhookIn, party: PartyDep, ports: PortsDep) -> Webh
     return body
 
 
-@router.get("/sandbox/clock", response_model=ClockOut, summary="The test clock (sandbox only)")
+@sandbox_router.get("/sandbox/clock", response_model=ClockOut,
+                    summary="The test clock (sandbox only)")
 async def get_clock(ports: PortsDep) -> ClockOut:
     return ClockOut(now=local(await sandbox.current(ports)))
 
 
-@router.post("/sandbox/clock", response_model=ClockOut,
+@sandbox_router.post("/sandbox/clock", response_model=ClockOut,
              summary="Advance or set the test clock (sandbox only)")
 async def move_clock(body: ClockIn, ports: PortsDep) -> ClockOut:
     return ClockOut(now=local(await sandbox.move(ports, advance=body.advance, to=body.set)))
 
 
-@router.post("/sandbox/run-due", response_model=RunDueOut,
+@sandbox_router.post("/sandbox/run-due", response_model=RunDueOut,
              summary="Run every job due at the test clock's time (sandbox only)")
 async def run_due(ports: PortsDep) -> RunDueOut:
     await sandbox.refresh(ports)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +38,29 @@ STATUS: dict[type[errors.GatewayError], int] = {
 }
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "invalid_request",
                413: "too_large", 415: "format_not_allowed", 422: "invalid_request"}
+
+
+class Problem(BaseModel):
+    """The body of every refusal (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+# What any authenticated operation may answer: bad credentials, a party not allowed, a document
+# that is not (or not the party's), a refused parameter, the database or blob store down.
+AUTHENTICATED = (401, 403, 404, 422, 503)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``statuses`` as problem+json answers."""
+    return {status: {"content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}}
+            for status in statuses}
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -69,12 +93,19 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     location = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body",))
+    if first.get("type") == "json_invalid":
+        location = "body"  # its loc names the character offset, not a field
     detail = f"{location}: {first.get('msg', 'invalid')}" if location else "invalid request"
     return problem(422, "invalid_request", "Invalid request", detail, field=location or None)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot parse (JSON that is not JSON): a refused
+        # request like any other, 422 invalid_request (section 9 has no 400).
+        return problem(422, "invalid_request", "Invalid request",
+                       f"body: {exc.detail}", field="body")
     code = _HTTP_CODES.get(exc.status_code, "invalid_request")
     return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
 

@@ -9,10 +9,11 @@ from pydantic import BaseModel
 
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import PartyOut, local
+from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import permanent_storage
 from gateway.services.ports import KeptDocument
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 
 
 class KeptOut(BaseModel):
@@ -56,7 +57,8 @@ async def list_storage(party: PartyDep, ports: PortsDep) -> StorageOut:
 
 
 @router.post("/documents/{registration_number}/keep", response_model=KeptOut,
-             summary="Keep a document in my tartós tár (citizens; keeping is opening)")
+             summary="Keep a document in my tartós tár (citizens; keeping is opening)",
+             responses=problem_responses(410, 413))
 async def keep(registration_number: str, party: PartyDep, ports: PortsDep) -> KeptOut:
     return KeptOut.of(await permanent_storage.keep(ports, party, registration_number))
 

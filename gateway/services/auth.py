@@ -9,6 +9,7 @@ import secrets
 import time
 
 from gateway.crypto.passwords import verify_password
+from gateway.domain.limits import has_nul
 from gateway.domain.parties import Party
 from gateway.errors import Unauthorized
 from gateway.services.ports import Ports
@@ -85,7 +86,7 @@ async def authenticate(
     """
     found = cache.recall(username)
     fresh = found is None
-    if found is None:
+    if found is None and not has_nul(username):  # a NUL names no party (nor can be queried)
         async with ports.uow() as uow:
             found = await uow.parties.credentials(username)
     if found is None:

@@ -23,6 +23,7 @@ from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
+    is_registration_number,
     registration_day,
     registration_prefix,
 )
@@ -434,7 +435,9 @@ def _receipt_party(party: Party | PartyRef) -> ReceiptParty:
 
 
 async def _visible(uow: UnitOfWork, party: Party, registration_number: str) -> Document:
-    document = await uow.documents.by_number(registration_number)
+    # What is no registration number names no document (and is not worth a query).
+    found = is_registration_number(registration_number)
+    document = await uow.documents.by_number(registration_number) if found else None
     if document is None or party.id not in (document.sender_id, document.recipient_id):
         # Another party's document is answered exactly like a missing one.
         raise NotFound(f"no document {registration_number}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.crypto.certificates import read_certificate
 from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.domain.limits import has_nul
 from gateway.domain.parties import Party
 from gateway.errors import Forbidden, InvalidCertificate, KeyNotFound
 from gateway.services.ports import KeyRecord, Ports
@@ -66,6 +67,8 @@ async def lookup_key(
 ) -> KeyRecord:
     """The current key of the party with ``krid`` or kapcsolati kód ``code``. Organisations may
     look up anyone; citizens only organisations. KeyNotFound when none is on file."""
+    if has_nul(krid) or has_nul(code):  # names no party (nor can be queried on PostgreSQL)
+        raise KeyNotFound("no party with that address has a key on file")
     async with ports.uow() as uow:
         party = await (uow.parties.by_krid(krid) if krid else uow.parties.by_code(code or ""))
         if party is None:

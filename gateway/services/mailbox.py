@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.documents import Document
-from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER
+from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, has_nul
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
 from gateway.services.ports import MailboxQuery, OfficeQuery, Ports, ReceiptRecord
@@ -55,6 +55,8 @@ async def list_mailbox(
     acknowledged it is listed again, so a client that crashes loses nothing."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    if has_nul(doc_type_id):
+        raise InvalidRequest("doc_type_id holds a NUL character", field="doc_type_id")
     after_id = _decode_cursor(cursor) if cursor else 0
     return await _page(ports, MailboxQuery(
         recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
@@ -131,6 +133,8 @@ async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
         if given is not None and len(given) > MAX_NAME_FILTER:
             raise InvalidRequest(f"{field} is longer than {MAX_NAME_FILTER} characters",
                                  field=field)
+        if has_nul(given):
+            raise InvalidRequest(f"{field} holds a NUL character", field=field)
     async with ports.uow() as uow:
         return await uow.parties.offices(query)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from gateway.domain.limits import MAX_WEBHOOK_URL, has_nul
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest
 from gateway.services.outbox import DeliveryPolicy, drain
@@ -28,8 +29,15 @@ async def list_notifications(
 async def set_webhook(ports: Ports, party: Party, url: str | None) -> None:
     """Where the party's notifications are POSTed (None: nowhere, they wait in the outbox)."""
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if len(url) > MAX_WEBHOOK_URL or has_nul(url):
+            raise InvalidRequest(f"the webhook URL must be at most {MAX_WEBHOOK_URL} "
+                                 "characters, none of them NUL", field="url")
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError as exc:  # "http://[x": an unclosed IPv6 address
+            raise InvalidRequest(f"the webhook URL cannot be read: {exc}", field="url") from exc
+        if parts.scheme not in ("http", "https") or not hostname:
             raise InvalidRequest("the webhook must be an http or https URL with a host",
                                  field="url")
     async with ports.write_uow() as uow:

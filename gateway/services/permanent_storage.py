@@ -14,6 +14,7 @@ from datetime import datetime
 
 from gateway.domain.documents import DeliveryState, Document
 from gateway.domain.parties import Party, PartyKind
+from gateway.domain.registration import is_registration_number
 from gateway.errors import Expired, NotFound
 from gateway.services.documents import _acknowledged, _SystemMessage, _visible
 from gateway.services.ports import KeptDocument, Ports
@@ -75,7 +76,8 @@ async def discard(ports: Ports, party: Party, registration_number: str) -> None:
     are deleted."""
     require_citizen(party)
     async with ports.write_uow() as uow:
-        document = await uow.documents.by_number(registration_number)
+        document = await uow.documents.by_number(registration_number) \
+            if is_registration_number(registration_number) else None
         if document is None or not await uow.kept.remove(party.id, document.id):
             raise NotFound(f"{registration_number} is not in the tartós tár")
         await uow.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST
 from gateway.errors import InvalidRequest, NotFound
 from gateway.services.ports import Ports, SettableClock
 
@@ -36,6 +37,14 @@ async def move(ports: Ports, *, advance: timedelta | None = None,
     if to is not None and to.tzinfo is None:
         raise InvalidRequest('"set" needs an offset, e.g. 2027-01-04T09:00:00+01:00',
                              field="set")
+    # A time the gateway could not compute deadlines from would break every later request
+    # (the offset is shared and kept): refuse it instead.
+    window = f"the test clock stays between {TEST_CLOCK_EARLIEST:%Y-%m-%d} and " \
+             f"{TEST_CLOCK_LATEST:%Y-%m-%d}"
+    if to is not None and not TEST_CLOCK_EARLIEST <= to < TEST_CLOCK_LATEST:
+        raise InvalidRequest(window, field="set")
+    if advance is not None and advance >= TEST_CLOCK_LATEST - clock.now():
+        raise InvalidRequest(window, field="advance")
     async with ports.write_uow() as uow:
         offset = timedelta(seconds=await uow.sandbox_clock.offset())
         if advance is not None:

@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from gateway.errors import GatewayError, Unavailable
+from gateway.errors import GatewayError, InvalidRequest, Unavailable
 from gateway.services.ports import (
     AuditLog,
     DocumentRepository,
@@ -54,6 +54,10 @@ _SQLITE_RETRYABLE = {5, 6, 10, 13, 14}  # BUSY, LOCKED, IOERR, FULL, CANTOPEN
 # resources (too many connections, disk full).
 _PG_RETRYABLE_CLASSES = ("08", "53")
 _PG_RETRYABLE = {"57P01", "57P02", "57P03", "57P04", "57P05"}
+# PostgreSQL SQLSTATE class 22, data exception: a value the column cannot hold (a NUL character,
+# too long a string, a number out of range). The services refuse such input by name first;
+# one that still reaches the database is the request's fault, not the gateway's.
+_PG_DATA_EXCEPTION = "22"
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -67,6 +71,11 @@ def _is_outage(exc: BaseException) -> bool:
         return _retryable_driver_error(exc.orig)
     # Raised bare by the drivers when a socket fails or a command times out.
     return isinstance(exc, (OSError, TimeoutError))
+
+
+def _is_data_exception(orig: BaseException | None) -> bool:
+    sqlstate = getattr(orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_PG_DATA_EXCEPTION)
 
 
 def _retryable_driver_error(orig: BaseException | None) -> bool:
@@ -163,6 +172,8 @@ class SqlUnitOfWork:
                 raise Unavailable("the database connection failed") from close_exc
         if exc is not None and _is_outage(exc):
             raise Unavailable("the database is not reachable; try again") from exc
+        if isinstance(exc, sa_exc.DBAPIError) and _is_data_exception(exc.orig):
+            raise InvalidRequest(f"a value the database cannot store: {exc.orig}") from exc
 
     async def _close(self) -> None:
         try:

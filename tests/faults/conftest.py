@@ -7,18 +7,33 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.app import build_runtime
 from gateway.config import Settings
-from tests.helpers import Account, new_org
-from tests.integration.conftest import gw, settings
+from tests.e2e.conftest import Server, start_server, stop_server
+from tests.helpers import PDF, Account, new_citizen, new_org, upload_form
+from tests.integration.conftest import gw, sandbox, settings
 
 SCALE = max(1, int(os.environ.get("KAPU_FAULTS_SCALE", "1")))
 
-__all__ = ["SCALE", "gw", "organisations", "server_dirs", "settings"]
+__all__ = [
+    "SCALE",
+    "FuzzTarget",
+    "fuzz_target",
+    "gw",
+    "organisations",
+    "sandbox",
+    "serve_fuzz_target",
+    "server_dirs",
+    "server_rss",
+    "settings",
+]
 
 
 @pytest.fixture
@@ -44,3 +59,61 @@ def organisations(database_url: str, data_dir: Path, count: int) -> list[Account
             await runtime.engine.dispose()
 
     return asyncio.run(register())
+
+
+@dataclass
+class FuzzTarget:
+    """A real server for the fuzzing tests, with parties to act as and documents to name."""
+
+    server: Server
+    office: Account
+    sender: Account
+    citizen: Account
+    numbers: list[str]  # documents from ``sender`` to ``office``
+
+
+def server_rss(server: Server) -> int:
+    """The server process's resident set, in bytes (Linux /proc)."""
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+                keys_dir: Path) -> Iterator[FuzzTarget]:
+    """One sandbox server on its own SQLite database for a module's fuzzing."""
+    root = tmp_path_factory.mktemp("fuzz")
+    shutil.copy(sqlite_template, root / "kapu.db")
+    yield from serve_fuzz_target(root, f"sqlite+aiosqlite:///{root / 'kapu.db'}", keys_dir)
+
+
+def serve_fuzz_target(root: Path, database_url: str, keys_dir: Path) -> Iterator[FuzzTarget]:
+    """A sandbox server on ``database_url`` with three parties and three documents."""
+    shutil.copytree(keys_dir, root / "keys")
+    data_dir = root / "data"
+    data_dir.mkdir()
+
+    async def register() -> tuple[Account, Account, Account]:
+        runtime = build_runtime(Settings(database_url=database_url, data_dir=data_dir,
+                                         keys_dir=root / "keys", background_jobs=False))
+        try:
+            return (await new_org(runtime.ports), await new_org(runtime.ports),
+                    await new_citizen(runtime.ports, email="fuzz@example.hu"))
+        finally:
+            await runtime.engine.dispose()
+
+    office, sender, citizen = asyncio.run(register())
+    server = start_server(database_url, data_dir, env={"KAPU_SANDBOX": "1"})
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            numbers = []
+            for to in (office, office, citizen):
+                answer = client.post("/api/v1/documents", auth=sender.auth,
+                                     data=upload_form(to), files={"file": ("level.pdf", PDF)})
+                assert answer.status_code == 201, answer.text
+                numbers.append(answer.json()["registration_number"])
+        yield FuzzTarget(server, office, sender, citizen, numbers)
+    finally:
+        stop_server(server)
