@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.domain.registration import budapest_local
 from gateway.ops.metrics import exposition
+from gateway.rest.problems import problem_responses
 from gateway.services import operations
 from gateway.services.ports import Ports
 from gateway.web import i18n, pages
@@ -68,7 +69,8 @@ async def status_json(request: Request) -> dict[str, Any]:
 @router.get("/api/v1/status/incidents/{incident_id}/certificate",
             summary="The signed outage certificate of a closed incident (public)",
             response_class=Response,
-            responses={200: {"content": {"application/xml": {}}}, 404: {}})
+            responses={200: {"content": {"application/xml": {}}},
+                       **problem_responses(404, 422)})
 async def outage_certificate(incident_id: int, request: Request) -> Response:
     signed = await operations.outage_certificate(_ports(request), incident_id)
     return Response(signed, media_type="application/xml", headers={
