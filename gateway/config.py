@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     # E-ügyintézési tv. 14. § (4) c)), in working days.
     second_notice_working_days: int = Field(default=5, ge=1, le=60)
     presumption_working_days: int = Field(default=5, ge=1, le=60)
+    # Overload (admission control, per process): each class of request has this many slots and
+    # this many places to wait; a request finding both full, or finding more urgent requests
+    # waiting, is answered 503 overloaded with Retry-After (docs/operations.md).
+    admission_control: bool = True
+    admission_deadlines_limit: int = Field(default=8, ge=1, le=10_000)
+    admission_deadlines_queue: int = Field(default=64, ge=0, le=100_000)
+    admission_standard_limit: int = Field(default=8, ge=1, le=10_000)
+    admission_standard_queue: int = Field(default=32, ge=0, le=100_000)
+    admission_sheddable_limit: int = Field(default=4, ge=1, le=10_000)
+    admission_sheddable_queue: int = Field(default=8, ge=0, le=100_000)
+    admission_queue_timeout_seconds: float = Field(default=10.0, gt=0)
+    overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

@@ -26,7 +26,9 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── IdempotencyConflict           idempotency_conflict
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
-    └── Unavailable                   unavailable (database or blob store down; safe to retry)
+    ├── Unavailable                   unavailable (database or blob store down; safe to retry)
+    └── Overloaded                    overloaded (more work offered than the gateway can do;
+                                      shed by class, with Retry-After; safe to retry)
 """
 
 from __future__ import annotations
@@ -149,3 +151,8 @@ class DailySequenceExhausted(GatewayError):
 class Unavailable(GatewayError):
     code = "unavailable"
     title = "Service unavailable"
+
+
+class Overloaded(GatewayError):
+    code = "overloaded"
+    title = "Overloaded"

@@ -42,6 +42,18 @@ AUDIT_LINK_LAG = Gauge("kapu_audit_link_lag_seconds",
 POOL_IN_USE = Gauge("kapu_db_pool_connections_in_use", "Database connections checked out",
                     multiprocess_mode="livesum")
 POOL_SIZE = Gauge("kapu_db_pool_size", "Database pool size", multiprocess_mode="max")
+# Admission control (ops/admission.py), per class: deadlines, standard, sheddable.
+ADMISSION_IN_FLIGHT = Gauge("kapu_admission_in_flight", "Requests being served, by class",
+                            ["priority"], multiprocess_mode="livesum")
+ADMISSION_QUEUED = Gauge("kapu_admission_queued", "Requests waiting for a slot, by class",
+                         ["priority"], multiprocess_mode="livesum")
+ADMISSION_SHED = Counter("kapu_admission_shed_total",
+                         "Requests refused with 503 overloaded, by class", ["priority"])
+ADMISSION_LIMIT = Gauge("kapu_admission_limit", "Concurrent requests allowed per process",
+                        ["priority"], multiprocess_mode="max")
+ADMISSION_QUEUE_LIMIT = Gauge("kapu_admission_queue_limit",
+                              "Requests allowed to wait per process", ["priority"],
+                              multiprocess_mode="max")
 
 
 class PrometheusTelemetry:

@@ -1,0 +1,248 @@
+"""Admission control by class (overload): uploads and acknowledgements are kept, listings,
+the office directory, status and the web pages are shed first with ``503 overloaded``.
+
+Each class has a concurrency limit and a bounded FIFO queue; nothing else grows with the load
+(one future per queued request, at most ``queue`` of them per class). A request is refused at
+once when its class's slots and queue are full, or when a class that outranks it has requests
+waiting: work that outranks it is already more than the gateway can do. When an outranking
+request starts to wait, the lower classes' queued requests are refused too, so that their slots
+go to no one until the outranking queue is empty again. A queued request waits at most
+``queue_timeout`` seconds. ``/health``, ``/ready`` and ``/metrics`` are never counted or shed.
+
+A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
+no bounded priority semaphore with refusals, hence the few lines here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import Overloaded
+from gateway.hkp import render
+from gateway.ops import metrics
+from gateway.rest.problems import problem
+
+
+class Priority(IntEnum):
+    """The classes, most kept first."""
+
+    DEADLINES = 0  # uploads and acknowledgements: they carry deadlines (kept)
+    STANDARD = 1   # downloads, document metadata, receipts, keys, the rest of the API
+    SHEDDABLE = 2  # listings, the office directory, status, the web pages (shed first)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Limits:
+    limit: int
+    queue: int
+
+
+@dataclass
+class _Lane:
+    limits: Limits
+    in_flight: int = 0
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+
+
+class Admission:
+    """The slots and queues of every class (per process)."""
+
+    def __init__(self, limits: dict[Priority, Limits], queue_timeout: float) -> None:
+        self._lanes = {priority: _Lane(limits[priority]) for priority in Priority}
+        self.queue_timeout = queue_timeout
+        for priority, lane in self._lanes.items():
+            metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
+            metrics.ADMISSION_QUEUE_LIMIT.labels(priority.label).set(lane.limits.queue)
+            self._observe(priority)
+
+    def _outranked(self, priority: Priority) -> bool:
+        return any(self._lanes[higher].waiting for higher in Priority if higher < priority)
+
+    def _observe(self, priority: Priority) -> None:
+        lane = self._lanes[priority]
+        metrics.ADMISSION_IN_FLIGHT.labels(priority.label).set(lane.in_flight)
+        metrics.ADMISSION_QUEUED.labels(priority.label).set(len(lane.waiting))
+
+    async def enter(self, priority: Priority) -> None:
+        """Take a slot of ``priority``, waiting in its queue if need be; raises Overloaded."""
+        lane = self._lanes[priority]
+        if self._outranked(priority):
+            self._shed(priority, "more urgent work is waiting")
+        if lane.in_flight < lane.limits.limit and not lane.waiting:
+            lane.in_flight += 1
+            self._observe(priority)
+            return
+        if len(lane.waiting) >= lane.limits.queue:
+            self._shed(priority, "every slot and queue place of this kind of request is taken")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.waiting.append(waiter)
+        for lower in Priority:
+            if lower > priority:
+                self._refuse_waiting(lower)
+        self._observe(priority)
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await waiter  # leave() hands a slot over, or outranking work refuses us
+        except BaseException as stop:  # a timeout, a refusal, or the task cancelled
+            handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
+            if handed:
+                self.leave(priority)  # handed over just as the wait ended: pass it on
+            elif waiter in lane.waiting:
+                lane.waiting.remove(waiter)
+                self._observe(priority)
+            if isinstance(stop, TimeoutError):
+                self._shed(priority, f"waited {self.queue_timeout:g} s for a slot")
+            if isinstance(stop, Overloaded):
+                metrics.ADMISSION_SHED.labels(priority.label).inc()
+            raise
+
+    def leave(self, priority: Priority) -> None:
+        """Give the slot back: to the next in its queue, unless outranking work waits."""
+        lane = self._lanes[priority]
+        while lane.waiting and not self._outranked(priority):
+            waiter = lane.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to it: in_flight stays
+                self._observe(priority)
+                return
+        lane.in_flight -= 1
+        self._observe(priority)
+
+    def _refuse_waiting(self, priority: Priority) -> None:
+        lane = self._lanes[priority]
+        while lane.waiting:
+            waiter = lane.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(Overloaded("more urgent work is waiting"))
+        self._observe(priority)
+
+    def _shed(self, priority: Priority, why: str) -> None:
+        metrics.ADMISSION_SHED.labels(priority.label).inc()
+        raise Overloaded(f"the gateway is overloaded ({why}); retry later")
+
+
+# Never counted, never shed: the probes and the metrics must answer under any load.
+_EXEMPT = frozenset({"/health", "/ready", "/metrics"})
+_DEADLINE_PATHS = (re.compile(r"^/api/v1/documents/?$"),
+                   re.compile(r"^/api/v1/documents/[^/]+/ack/?$"))
+_SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
+                    re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
+                    re.compile(r"^/ui(/|$)"))
+# HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
+HKP_PRIORITY = {
+    "UjDokumentumokFeltolteseGepiInterfeszAltal": Priority.DEADLINES,
+    "SikeresDokumentumokOlvasas": Priority.DEADLINES,
+    "DokumentumokLekerdezeseGepiInterfeszAltal2": Priority.SHEDDABLE,
+    "DokumentumokLekerdezeseGepiInterfeszAltal": Priority.SHEDDABLE,
+    "DokumentumokAllapota2": Priority.SHEDDABLE,
+    "HivatalokLekerdezese": Priority.SHEDDABLE,
+    "GIPostaFiokLekerdezes": Priority.SHEDDABLE,
+}
+# Parancs comes before Form in every Kerdes, so the Szolgaltatas lies within the envelope's
+# first few KiB (SOAP header, KerdesFejlec, Session); at most this much is read to find it.
+HKP_PEEK_BYTES = 16 * 1024
+_SZOLGALTATAS = re.compile(rb"Szolgaltatas\b[^>]{0,200}>\s*([A-Za-z0-9_]{1,100})\s*<")
+
+
+def rest_priority(method: str, path: str) -> Priority | None:
+    """The class of a request that is not a SOAP call; None: exempt."""
+    if path in _EXEMPT:
+        return None
+    if method == "POST" and any(pattern.match(path) for pattern in _DEADLINE_PATHS):
+        return Priority.DEADLINES
+    if method in ("GET", "HEAD") and any(p.match(path) for p in _SHEDDABLE_PATHS):
+        return Priority.SHEDDABLE
+    if path.startswith("/ui"):
+        return Priority.SHEDDABLE
+    return Priority.STANDARD
+
+
+def hkp_priority(peeked: bytes, multipart: bool) -> Priority:
+    """The class of a SOAP call by the Szolgaltatas in its first bytes. When the peek does not
+    show it, a multipart (SOAP with Attachments) request is an upload (only uploads carry
+    attachments; its root part may come after them) and is kept; anything else is STANDARD."""
+    found = _SZOLGALTATAS.search(peeked)
+    if found is not None:
+        return HKP_PRIORITY.get(found.group(1).decode("ascii"), Priority.STANDARD)
+    return Priority.DEADLINES if multipart else Priority.STANDARD
+
+
+async def _peek(receive: Receive, limit: int) -> tuple[list[Message], bytes]:
+    """The body's first messages until ``limit`` bytes or its end (kept, to be replayed)."""
+    messages: list[Message] = []
+    data = bytearray()
+    while len(data) < limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        data += message.get("body", b"")[: limit - len(data)]
+        if not message.get("more_body", False) or _SZOLGALTATAS.search(data):
+            break
+    return messages, bytes(data)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
+
+
+class AdmissionControl:
+    """The middleware: classify, take a slot (or answer 503 overloaded), give it back."""
+
+    def __init__(self, app: ASGIApp, admission: Admission, retry_after: int) -> None:
+        self.app = app
+        self.admission = admission
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        soap = method == "POST" and path.rstrip("/") == "/hkp"
+        if soap:
+            content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
+            messages, peeked = await _peek(receive, HKP_PEEK_BYTES)
+            receive = _replaying(messages, receive)
+            priority: Priority | None = hkp_priority(peeked, b"multipart/" in content_type)
+        else:
+            priority = rest_priority(method, path)
+        if priority is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.admission.enter(priority)
+        except Overloaded as refusal:
+            scope.setdefault("state", {})["admission"] = "shed"
+            await self._refuse(refusal, soap)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.leave(priority)
+
+    def _refuse(self, refusal: Overloaded, soap: bool) -> Response:
+        headers = {"Retry-After": str(self.retry_after)}
+        if soap:
+            return Response(render.fault(refusal.detail, code="soap:Server"), status_code=503,
+                            headers=headers, media_type="text/xml; charset=utf-8")
+        response = problem(503, refusal.code, refusal.title, refusal.detail)
+        response.headers["Retry-After"] = str(self.retry_after)
+        return response
+
