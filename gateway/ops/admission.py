@@ -64,6 +64,7 @@ class Admission:
         for priority, lane in self._lanes.items():
             metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
             metrics.ADMISSION_QUEUE_LIMIT.labels(priority.label).set(lane.limits.queue)
+            metrics.ADMISSION_SHED.labels(priority.label)  # shown as 0 before the first
             self._observe(priority)
 
     def _outranked(self, priority: Priority) -> bool:
