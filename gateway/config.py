@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     admission_sheddable_queue: int = Field(default=8, ge=0, le=100_000)
     admission_queue_timeout_seconds: float = Field(default=10.0, gt=0)
     overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
+    # A refusal waits this long before it is sent, so that clients retrying at once cannot
+    # flood the gateway with refusals (ops/admission.py).
+    overload_shed_delay_seconds: float = Field(default=0.25, ge=0, le=10)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

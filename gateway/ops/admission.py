@@ -203,13 +203,19 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+MAX_PAUSED = 1024
+
+
 class AdmissionControl:
     """The middleware: classify, take a slot (or answer 503 overloaded), give it back."""
 
-    def __init__(self, app: ASGIApp, admission: Admission, retry_after: int) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission, retry_after: int,
+                 shed_delay: float = 0.0) -> None:
         self.app = app
         self.admission = admission
         self.retry_after = retry_after
+        self.shed_delay = shed_delay
+        self._delayed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -231,12 +237,27 @@ class AdmissionControl:
             await self.admission.enter(priority)
         except Overloaded as refusal:
             scope.setdefault("state", {})["admission"] = "shed"
+            await self._pause_before_refusing()
             await self._refuse(refusal, soap)(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             self.admission.leave(priority)
+
+    async def _pause_before_refusing(self) -> None:
+        """A client that retries at once, ignoring Retry-After, would otherwise get thousands
+        of cheap refusals a second, and their sheer number starves the kept requests of the
+        event loop (measured: uploads at 3 % of their rate). A refusal answered after a short
+        pause costs no CPU while it waits; at most MAX_PAUSED wait, the rest are answered
+        at once, so the pause never holds more than that many tasks."""
+        if self.shed_delay <= 0 or self._delayed >= MAX_PAUSED:
+            return
+        self._delayed += 1
+        try:
+            await asyncio.sleep(self.shed_delay)
+        finally:
+            self._delayed -= 1
 
     def _refuse(self, refusal: Overloaded, soap: bool) -> Response:
         headers = {"Retry-After": str(self.retry_after)}
