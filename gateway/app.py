@@ -107,7 +107,8 @@ def admission_of(settings: Settings) -> Admission:
     limits = {priority: Limits(getattr(settings, f"admission_{priority.label}_limit"),
                                getattr(settings, f"admission_{priority.label}_queue"))
               for priority in Priority}
-    return Admission(limits, settings.admission_queue_timeout_seconds)
+    return Admission(limits, settings.admission_queue_timeout_seconds,
+                     settings.admission_patience_seconds)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

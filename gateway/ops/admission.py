@@ -3,11 +3,11 @@ the office directory, status and the web pages are shed first with ``503 overloa
 
 Each class has a concurrency limit and a bounded FIFO queue; nothing else grows with the load
 (one future per queued request, at most ``queue`` of them per class). A request is refused at
-once when its class's slots and queue are full, or when a class that outranks it has requests
-waiting: work that outranks it is already more than the gateway can do. When an outranking
-request starts to wait, the lower classes' queued requests are refused too, so that their slots
-go to no one until the outranking queue is empty again. A queued request waits at most
-``queue_timeout`` seconds. ``/health``, ``/ready`` and ``/metrics`` are never counted or shed.
+once when its class's slots and queue are full, or when a request of a class that outranks it
+has waited ``patience`` seconds or more: work that outranks it is already more than the gateway
+can do. Then a freed slot of a lower class goes to no one, and the requests queued for it are
+refused. A queued request waits at most ``queue_timeout`` seconds. ``/health``, ``/ready`` and
+``/metrics`` are never counted or shed.
 
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
 no bounded priority semaphore with refusals, hence the few lines here.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -52,15 +53,18 @@ class Limits:
 class _Lane:
     limits: Limits
     in_flight: int = 0
-    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    # Each waiting request: when it began to wait (monotonic seconds), and its future.
+    waiting: deque[tuple[float, asyncio.Future[None]]] = field(default_factory=deque)
 
 
 class Admission:
     """The slots and queues of every class (per process)."""
 
-    def __init__(self, limits: dict[Priority, Limits], queue_timeout: float) -> None:
+    def __init__(self, limits: dict[Priority, Limits], queue_timeout: float,
+                 patience: float = 0.0) -> None:
         self._lanes = {priority: _Lane(limits[priority]) for priority in Priority}
         self.queue_timeout = queue_timeout
+        self.patience = patience
         for priority, lane in self._lanes.items():
             metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
             metrics.ADMISSION_QUEUE_LIMIT.labels(priority.label).set(lane.limits.queue)
@@ -68,7 +72,14 @@ class Admission:
             self._observe(priority)
 
     def _outranked(self, priority: Priority) -> bool:
-        return any(self._lanes[higher].waiting for higher in Priority if higher < priority)
+        """Work of a higher class has waited ``patience`` seconds or more (a moment's queue
+        in a burst is no overload; a queue that stays is)."""
+        now = time.monotonic()
+        for higher in Priority:
+            waiting = self._lanes[higher].waiting
+            if higher < priority and waiting and now - waiting[0][0] >= self.patience:
+                return True
+        return False
 
     def _observe(self, priority: Priority) -> None:
         lane = self._lanes[priority]
@@ -87,10 +98,8 @@ class Admission:
         if len(lane.waiting) >= lane.limits.queue:
             self._shed(priority, "every slot and queue place of this kind of request is taken")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.waiting.append(waiter)
-        for lower in Priority:
-            if lower > priority:
-                self._refuse_waiting(lower)
+        place = (time.monotonic(), waiter)
+        lane.waiting.append(place)
         self._observe(priority)
         try:
             async with asyncio.timeout(self.queue_timeout):
@@ -99,8 +108,8 @@ class Admission:
             handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
             if handed:
                 self.leave(priority)  # handed over just as the wait ended: pass it on
-            elif waiter in lane.waiting:
-                lane.waiting.remove(waiter)
+            elif place in lane.waiting:
+                lane.waiting.remove(place)
                 self._observe(priority)
             if isinstance(stop, TimeoutError):
                 self._shed(priority, f"waited {self.queue_timeout:g} s for a slot")
@@ -109,10 +118,13 @@ class Admission:
             raise
 
     def leave(self, priority: Priority) -> None:
-        """Give the slot back: to the next in its queue, unless outranking work waits."""
+        """Give the slot back: to the next in its queue; but if outranking work has waited
+        too long, those queued are refused and the slot stays free."""
         lane = self._lanes[priority]
-        while lane.waiting and not self._outranked(priority):
-            waiter = lane.waiting.popleft()
+        if self._outranked(priority):
+            self._refuse_waiting(priority)
+        while lane.waiting:
+            _, waiter = lane.waiting.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot passes to it: in_flight stays
                 self._observe(priority)
@@ -123,7 +135,7 @@ class Admission:
     def _refuse_waiting(self, priority: Priority) -> None:
         lane = self._lanes[priority]
         while lane.waiting:
-            waiter = lane.waiting.popleft()
+            _, waiter = lane.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(Overloaded("more urgent work is waiting"))
         self._observe(priority)
