@@ -78,15 +78,16 @@ class Settings(BaseSettings):
     # this many places to wait; a request finding both full, or finding more urgent requests
     # waiting, is answered 503 overloaded with Retry-After (docs/operations.md).
     admission_control: bool = True
-    admission_deadlines_limit: int = Field(default=8, ge=1, le=10_000)
-    admission_deadlines_queue: int = Field(default=64, ge=0, le=100_000)
+    admission_deadlines_limit: int = Field(default=12, ge=1, le=10_000)
+    admission_deadlines_queue: int = Field(default=128, ge=0, le=100_000)
     admission_standard_limit: int = Field(default=8, ge=1, le=10_000)
-    admission_standard_queue: int = Field(default=32, ge=0, le=100_000)
+    admission_standard_queue: int = Field(default=64, ge=0, le=100_000)
     admission_sheddable_limit: int = Field(default=4, ge=1, le=10_000)
-    admission_sheddable_queue: int = Field(default=8, ge=0, le=100_000)
+    admission_sheddable_queue: int = Field(default=32, ge=0, le=100_000)
     admission_queue_timeout_seconds: float = Field(default=10.0, gt=0)
-    # Lower classes are shed once an upload or acknowledgement has waited this long.
-    admission_patience_seconds: float = Field(default=0.1, ge=0)
+    # Lower classes are shed once uploads and acknowledgements have been queueing this long
+    # without a break.
+    admission_patience_seconds: float = Field(default=0.5, ge=0)
     overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     # A refusal waits this long before it is sent, so that clients retrying at once cannot
     # flood the gateway with refusals (ops/admission.py).

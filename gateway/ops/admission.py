@@ -3,11 +3,11 @@ the office directory, status and the web pages are shed first with ``503 overloa
 
 Each class has a concurrency limit and a bounded FIFO queue; nothing else grows with the load
 (one future per queued request, at most ``queue`` of them per class). A request is refused at
-once when its class's slots and queue are full, or when a request of a class that outranks it
-has waited ``patience`` seconds or more: work that outranks it is already more than the gateway
-can do. Then a freed slot of a lower class goes to no one, and the requests queued for it are
-refused. A queued request waits at most ``queue_timeout`` seconds. ``/health``, ``/ready`` and
-``/metrics`` are never counted or shed.
+once when its class's slots and queue are full, or when the queue of a class that outranks it
+has not been empty for ``patience`` seconds: work that outranks it is already more than the
+gateway can do. Then a freed slot of a lower class goes to no one, and the requests queued for
+it are refused. A queued request waits at most ``queue_timeout`` seconds. ``/health``,
+``/ready`` and ``/metrics`` are never counted or shed.
 
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
 no bounded priority semaphore with refusals, hence the few lines here.
@@ -55,6 +55,9 @@ class _Lane:
     in_flight: int = 0
     # Each waiting request: when it began to wait (monotonic seconds), and its future.
     waiting: deque[tuple[float, asyncio.Future[None]]] = field(default_factory=deque)
+    # Since when the queue has not been empty (monotonic seconds): a queue that stays is
+    # overload, a moment's queue in a burst is not (CoDel's idea).
+    busy_since: float = 0.0
 
 
 class Admission:
@@ -72,12 +75,11 @@ class Admission:
             self._observe(priority)
 
     def _outranked(self, priority: Priority) -> bool:
-        """Work of a higher class has waited ``patience`` seconds or more (a moment's queue
-        in a burst is no overload; a queue that stays is)."""
+        """A higher class's queue has not been empty for ``patience`` seconds."""
         now = time.monotonic()
         for higher in Priority:
-            waiting = self._lanes[higher].waiting
-            if higher < priority and waiting and now - waiting[0][0] >= self.patience:
+            lane = self._lanes[higher]
+            if higher < priority and lane.waiting and now - lane.busy_since >= self.patience:
                 return True
         return False
 
@@ -99,6 +101,8 @@ class Admission:
             self._shed(priority, "every slot and queue place of this kind of request is taken")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         place = (time.monotonic(), waiter)
+        if not lane.waiting:
+            lane.busy_since = place[0]
         lane.waiting.append(place)
         self._observe(priority)
         try:
