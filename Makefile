@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web bench-overload soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,17 @@ bench: $(VENV)/.installed-dev tools
 bench-deadlines: TOOLS = wrk
 bench-deadlines: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.deadlines
+
+# Overload: the upload rate alone, then 16 upload + 48 listing clients; uploads keep >= 80 %.
+bench-overload: TOOLS = wrk
+bench-overload: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.overload
+
+# A long run at half the measured capacity (uploads, listings, downloads, acks, deadline
+# sweeps): errors, p99 per route per minute, server memory. Not part of make test.
+SOAK_MINUTES ?= 30
+soak: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
 
 # The pages' texts: extract every _("…") of gateway/web into the catalogues (new ones empty,
 # to be translated in gateway/web/locale/hu/LC_MESSAGES/messages.po).
