@@ -220,6 +220,18 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
 
 
 MAX_PAUSED = 1024
+_BUSY_PAGE = """<!doctype html>
+<html lang="hu"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Túlterhelés – Overloaded – Kapu</title></head>
+<body><main>
+<h1>A Kapu most túlterhelt</h1>
+<p>A kérését nem hajtotta végre. Próbálja újra {seconds} másodperc múlva.</p>
+<h2 lang="en">Kapu is overloaded</h2>
+<p lang="en">Your request was not carried out. Please try again in {seconds} seconds.
+(code: overloaded)</p>
+</main></body></html>
+"""
 
 
 class AdmissionControl:
@@ -254,7 +266,8 @@ class AdmissionControl:
         except Overloaded as refusal:
             scope.setdefault("state", {})["admission"] = "shed"
             await self._pause_before_refusing()
-            await self._refuse(refusal, soap)(scope, receive, send)
+            page = path == "/ui" or path.startswith("/ui/")
+            await self._refuse(refusal, soap, page)(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
@@ -275,11 +288,16 @@ class AdmissionControl:
         finally:
             self._delayed -= 1
 
-    def _refuse(self, refusal: Overloaded, soap: bool) -> Response:
+    def _refuse(self, refusal: Overloaded, soap: bool, page: bool) -> Response:
         headers = {"Retry-After": str(self.retry_after)}
         if soap:
             return Response(render.fault(refusal.detail, code="soap:Server"), status_code=503,
                             headers=headers, media_type="text/xml; charset=utf-8")
+        if page:
+            # People get a page in both languages; rendering the pages' templates and
+            # catalogues is exactly the work being shed.
+            return Response(_BUSY_PAGE.format(seconds=self.retry_after), status_code=503,
+                            headers=headers, media_type="text/html; charset=utf-8")
         response = problem(503, refusal.code, refusal.title, refusal.detail)
         response.headers["Retry-After"] = str(self.retry_after)
         return response

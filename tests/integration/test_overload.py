@@ -94,7 +94,10 @@ async def test_listings_are_shed_while_uploads_and_acknowledgements_are_kept(
     assert_overloaded(await gw.client.get("/api/v1/mailbox", auth=office.auth))
     assert_overloaded(await gw.client.get("/api/v1/offices", auth=office.auth))
     assert_overloaded(await gw.client.get("/api/v1/status"))
-    assert_overloaded(await gw.client.get("/ui/login"))
+    page = await gw.client.get("/ui/login")
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "7"
+    assert "overloaded" in page.text and 'lang="hu"' in page.text
     listing = envelope("HivatalokLekerdezese", "<hkp:GIHivatalokLekerdezeseKerdes/>",
                        username=office.username, password=office.password)
     soap = await gw.client.post("/hkp", content=listing,
