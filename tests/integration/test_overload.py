@@ -19,7 +19,8 @@ from lxml import etree
 from gateway.config import Settings
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_org, upload, upload_form
-from tests.hkp_helpers import envelope
+from tests.hkp_helpers import NS, document_xml, envelope, read_answer
+from tests.hkp_helpers import upload_form as hkp_upload_form
 from tests.integration.conftest import Gateway, _start
 
 
@@ -31,7 +32,7 @@ async def crowded(
     shutil.copy(sqlite_template, tmp_path / "kapu.db")
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'kapu.db'}",
                         data_dir=tmp_path / "data", keys_dir=keys_dir, background_jobs=False,
-                        admission_deadlines_limit=2, admission_deadlines_queue=2,
+                        admission_deadlines_limit=2, admission_deadlines_queue=3,
                         admission_sheddable_limit=1, admission_sheddable_queue=0,
                         admission_queue_timeout_seconds=60, overload_retry_after_seconds=7,
                         admission_patience_seconds=0, overload_shed_delay_seconds=0.01)
@@ -111,10 +112,15 @@ async def test_listings_are_shed_while_uploads_and_acknowledgements_are_kept(
     for probe in ("/health", "/ready"):
         assert (await gw.client.get(probe)).status_code == 200
 
-    # An acknowledgement is not shed: it waits in the uploads' queue…
+    # An acknowledgement and an HKP upload are not shed: they wait in the uploads' queue…
     ack = asyncio.create_task(gw.client.post(f"/api/v1/documents/{waiting}/ack",
                                              auth=office.auth))
-    await until_gauge(gw.client, "kapu_admission_queued", "deadlines", 2)
+    soap_upload = envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", hkp_upload_form(
+        document_xml(krid=office.krid, content=PDF, inline=True)),
+        username=sender.username, password=sender.password)
+    hkp_upload = asyncio.create_task(gw.client.post(
+        "/hkp", content=soap_upload, headers={"Content-Type": "text/xml; charset=utf-8"}))
+    await until_gauge(gw.client, "kapu_admission_queued", "deadlines", 3)
     # …which is bounded: one more upload finds it full.
     assert_overloaded(await upload(gw.client, sender, office))
 
@@ -124,6 +130,9 @@ async def test_listings_are_shed_while_uploads_and_acknowledgements_are_kept(
     acknowledged = await ack
     assert acknowledged.status_code == 200, acknowledged.text
     assert acknowledged.json()["registration_number"] == waiting
+    accepted = read_answer(await hkp_upload)
+    assert accepted.status == 200
+    assert accepted.root.findtext(".//hkp:ErkeztetesiSzam", namespaces=NS)
 
     # The load is gone: listings are served again, and /metrics counted what was shed.
     assert (await gw.client.get("/api/v1/mailbox", auth=office.auth)).status_code == 200
