@@ -13,7 +13,8 @@ mode, background jobs off); the load generator runs on the same machine.
 Checks: no error (every answer the expected status, every download byte-identical, no cycle
 left behind), server memory (RSS) growing less than 10 % from the baseline minute (5; 1 for
 runs shorter than 10 minutes) to the end, and p99 per route flat: in no interval after the
-baseline more than twice that route's median interval p99. Results are printed and written to
+baseline more than twice that route's median interval p99 (judged where an interval has at
+least 100 answers of the route). Results are printed and written to
 benchmarks/results/.
 """
 
@@ -226,7 +227,9 @@ def verdict(report: Report) -> list[str]:
         failures.append(f"memory grew {growth:.1%} from minute {report.baseline_minute:g} "
                         "(target < 10 %)")
     for route in ROUTES:
-        figures = [i.p99_ms[route] for i in after if i.requests[route]]
+        # A p99 of fewer than 100 answers is their maximum (the sweeps: 6 a minute): shown,
+        # not judged.
+        figures = [i.p99_ms[route] for i in after if i.requests[route] >= 100]
         if len(figures) >= 2:
             median = statistics.median(figures)
             if max(figures) > 2 * median:
