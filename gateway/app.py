@@ -104,11 +104,10 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
 
 
 def admission_of(settings: Settings) -> Admission:
-    limits = {priority: Limits(getattr(settings, f"admission_{priority.label}_limit"),
-                               getattr(settings, f"admission_{priority.label}_queue"))
+    limits = {priority: Limits(*(getattr(settings, f"admission_{priority.label}_{name}")
+                                 for name in ("limit", "queue", "wait_seconds")))
               for priority in Priority}
-    return Admission(limits, settings.admission_queue_timeout_seconds,
-                     settings.admission_patience_seconds)
+    return Admission(limits, settings.admission_patience_seconds)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -79,12 +79,15 @@ class Settings(BaseSettings):
     # waiting, is answered 503 overloaded with Retry-After (docs/operations.md).
     admission_control: bool = True
     admission_deadlines_limit: int = Field(default=12, ge=1, le=10_000)
-    admission_deadlines_queue: int = Field(default=128, ge=0, le=100_000)
+    admission_deadlines_queue: int = Field(default=512, ge=0, le=100_000)
+    # A burst of uploads is served late rather than refused (clients wait a minute or two).
+    admission_deadlines_wait_seconds: float = Field(default=60.0, gt=0)
     admission_standard_limit: int = Field(default=8, ge=1, le=10_000)
     admission_standard_queue: int = Field(default=64, ge=0, le=100_000)
+    admission_standard_wait_seconds: float = Field(default=10.0, gt=0)
     admission_sheddable_limit: int = Field(default=4, ge=1, le=10_000)
     admission_sheddable_queue: int = Field(default=32, ge=0, le=100_000)
-    admission_queue_timeout_seconds: float = Field(default=10.0, gt=0)
+    admission_sheddable_wait_seconds: float = Field(default=5.0, gt=0)
     # Lower classes are shed once uploads and acknowledgements have been queueing this long
     # without a break.
     admission_patience_seconds: float = Field(default=0.5, ge=0)

@@ -6,7 +6,7 @@ Each class has a concurrency limit and a bounded FIFO queue; nothing else grows 
 once when its class's slots and queue are full, or when the queue of a class that outranks it
 has not been empty for ``patience`` seconds: work that outranks it is already more than the
 gateway can do. Then a freed slot of a lower class goes to no one, and the requests queued for
-it are refused. A queued request waits at most ``queue_timeout`` seconds. ``/health``,
+it are refused. A queued request waits at most its class's ``wait`` seconds. ``/health``,
 ``/ready`` and ``/metrics`` are never counted or shed.
 
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
@@ -45,8 +45,9 @@ class Priority(IntEnum):
 
 @dataclass(frozen=True)
 class Limits:
-    limit: int
-    queue: int
+    limit: int  # served at once
+    queue: int  # waiting at most
+    wait: float  # seconds a queued request waits at most
 
 
 @dataclass
@@ -63,10 +64,8 @@ class _Lane:
 class Admission:
     """The slots and queues of every class (per process)."""
 
-    def __init__(self, limits: dict[Priority, Limits], queue_timeout: float,
-                 patience: float = 0.0) -> None:
+    def __init__(self, limits: dict[Priority, Limits], patience: float = 0.0) -> None:
         self._lanes = {priority: _Lane(limits[priority]) for priority in Priority}
-        self.queue_timeout = queue_timeout
         self.patience = patience
         for priority, lane in self._lanes.items():
             metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
@@ -106,7 +105,7 @@ class Admission:
         lane.waiting.append(place)
         self._observe(priority)
         try:
-            async with asyncio.timeout(self.queue_timeout):
+            async with asyncio.timeout(lane.limits.wait):
                 await waiter  # leave() hands a slot over, or outranking work refuses us
         except BaseException as stop:  # a timeout, a refusal, or the task cancelled
             handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
@@ -116,7 +115,7 @@ class Admission:
                 lane.waiting.remove(place)
                 self._observe(priority)
             if isinstance(stop, TimeoutError):
-                self._shed(priority, f"waited {self.queue_timeout:g} s for a slot")
+                self._shed(priority, f"waited {lane.limits.wait:g} s for a slot")
             if isinstance(stop, Overloaded):
                 metrics.ADMISSION_SHED.labels(priority.label).inc()
             raise

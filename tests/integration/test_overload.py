@@ -34,7 +34,7 @@ async def crowded(
                         data_dir=tmp_path / "data", keys_dir=keys_dir, background_jobs=False,
                         admission_deadlines_limit=2, admission_deadlines_queue=3,
                         admission_sheddable_limit=1, admission_sheddable_queue=0,
-                        admission_queue_timeout_seconds=60, overload_retry_after_seconds=7,
+                        admission_deadlines_wait_seconds=60, overload_retry_after_seconds=7,
                         admission_patience_seconds=0, overload_shed_delay_seconds=0.01)
     async for gateway in _start(settings, clock):
         yield gateway

@@ -11,8 +11,7 @@ from gateway.ops.admission import Admission, Limits, Priority, hkp_priority, res
 
 
 def admission(timeout: float = 5.0) -> Admission:
-    return Admission({Priority.DEADLINES: Limits(1, 1), Priority.STANDARD: Limits(1, 1),
-                      Priority.SHEDDABLE: Limits(1, 1)}, queue_timeout=timeout)
+    return Admission({priority: Limits(1, 1, timeout) for priority in Priority})
 
 
 async def settle() -> None:
@@ -35,8 +34,7 @@ async def test_a_full_class_queues_then_sheds_and_hands_slots_over_in_order() ->
 
 
 async def test_urgent_work_waiting_too_long_refuses_new_and_queued_lower_classes() -> None:
-    gate = Admission({priority: Limits(1, 1) for priority in Priority}, queue_timeout=5,
-                     patience=0.05)
+    gate = Admission({priority: Limits(1, 1, 5) for priority in Priority}, patience=0.05)
     await gate.enter(Priority.SHEDDABLE)
     queued_listing = asyncio.create_task(gate.enter(Priority.SHEDDABLE))
     await gate.enter(Priority.DEADLINES)
