@@ -2,6 +2,8 @@
 # make test  — install with the dev extra, then ruff, mypy (strict) and pytest
 # make test-next-year — pytest again with the machine's date a year ahead (CI runs both)
 # make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes
+# make bench-overload — uploads alone, then with 48 listing clients (uploads keep >= 80 %)
+# make soak  — SOAK_MINUTES (30) at half the measured capacity: errors, p99, memory
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
