@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web bench-overload soak clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-deadlines bench-web bench-listing bench-overload soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench: $(VENV)/.installed-dev tools
 bench-deadlines: TOOLS = wrk
 bench-deadlines: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.deadlines
+
+# 1,000,000 documents on PostgreSQL (100,000 in the listed mailbox): listing latency and rate.
+bench-listing: TOOLS = wrk
+bench-listing: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.listing
 
 # Overload: the upload rate alone, then 16 upload + 48 listing clients; uploads keep >= 80 %.
 bench-overload: TOOLS = wrk

@@ -28,6 +28,10 @@ HKP_LATENCY = Histogram("kapu_hkp_request_duration_seconds", "HKP latency by Szo
                         ["operation"], buckets=BUCKETS)
 ACCEPTED = Counter("kapu_documents_accepted_total", "Documents accepted")
 REFUSED = Counter("kapu_documents_refused_total", "Uploads refused, by code", ["code"])
+REGISTRATION_BATCH = Histogram(
+    "kapu_registration_batch_size",
+    "Uploads registered together in one transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64))
 BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
                 multiprocess_mode="max")
 DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
@@ -64,6 +68,9 @@ class PrometheusTelemetry:
 
     def refused(self, code: str) -> None:
         REFUSED.labels(code=code).inc()
+
+    def registered_batch(self, size: int) -> None:
+        REGISTRATION_BATCH.observe(size)
 
 
 def exposition() -> tuple[bytes, str]:

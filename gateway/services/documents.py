@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -42,6 +42,7 @@ from gateway.errors import (
 from gateway.services import mail
 from gateway.services.ports import (
     NewDocument,
+    NewMail,
     Numbering,
     Ports,
     ReceiptRecord,
@@ -112,26 +113,30 @@ async def accept_document(
     Whatever is refused or fails, the staged bytes are removed and no number is consumed:
     the counter increment is part of the transaction that rolls back.
     """
-    stored = content
+    # The staged bytes this request must remove if it fails: once handed to a batch, the
+    # batch places or removes them, even if this request is cancelled while it waits.
+    owned = [content]
     try:
         request = _checked(request, content)
         if request.sha1 is not None and request.sha1 != await content.sha1():
             raise HashMismatch("sha1 does not match the content", field="sha1")
         stored = await _encrypted_if_due(ports, sender, request, content)
         if stored is not content:
+            owned.append(stored)
             await content.discard()  # the plaintext is never stored
         acceptance = await _accept(ports, sender, request, stored, content.sha256,
-                                   idempotency_key, person)
+                                   idempotency_key, person, owned)
     except GatewayError as refusal:
-        await _discard(content, stored)
+        await _discard(*owned)
         ports.telemetry.refused(refusal.code)
         if ports.acceptance_evidence and not isinstance(refusal, Unavailable):
             await _audit_refusal(ports, sender, refusal, content, person)
         raise
     except BaseException:
-        await _discard(content, stored)
+        await _discard(*owned)
         raise
-    await stored.place()
+    if owned:
+        await stored.place()
     ports.telemetry.accepted()
     return acceptance
 
@@ -214,21 +219,37 @@ async def _accept(
     submitted_sha256: str,
     idempotency_key: str | None,
     person: str | None,
+    owned: list[StagedContent],
 ) -> Acceptance:
-    """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent."""
+    """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent.
+    An upload without an Idempotency-Key or a kept copy is registered in a batch, which then
+    owns ``content`` (it is taken out of ``owned``) and places it in the store."""
     encrypted = content.sha256 != submitted_sha256
     file_name = f"{request.file_name}.p7m" if encrypted else request.file_name
-    fingerprint = request.fingerprint(submitted_sha256)
     # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
-    # no signing happens while the KRID's counter row is locked.
+    # no timestamping happens while the KRID's counter row is locked.
     registered_at = ports.clock.now()
-    evidence = ports.acceptance_evidence
-    token = ports.timestamper.timestamp(content.sha256, registered_at) if evidence else None
+    token = (ports.timestamper.timestamp(content.sha256, registered_at)
+             if ports.acceptance_evidence else None)
+    if idempotency_key is None and not request.keep_copy:
+        async with ports.uow() as uow:
+            recipient = await _recipient(ports, uow, request)
+        _check_addressee(sender, recipient)
+        pending = _Pending(
+            new=_new_document(ports, sender, recipient, request, content, submitted_sha256,
+                              file_name, registered_at, token),
+            numbering=_numbering(_numbering_krid(sender, recipient), registered_at),
+            sender=sender, recipient=recipient, person=person, content=content)
+        owned.clear()
+        number = await ports.registrations.submit(
+            pending, lambda batch: _register_batch(ports, batch))
+        return Acceptance(number, registered_at, pending.new.valid_until, submitted_sha256,
+                          content.size, file_name)
 
+    fingerprint = request.fingerprint(submitted_sha256)
     async with ports.write_uow() as uow:
         recipient = await _recipient(ports, uow, request)
-        if not sender.is_organisation and not recipient.is_organisation:
-            raise Forbidden("a citizen can send only to organisations", field="recipient_code")
+        _check_addressee(sender, recipient)
         if idempotency_key is not None:
             if not 0 < len(idempotency_key) <= 255:
                 raise InvalidRequest("Idempotency-Key must be 1 to 255 characters",
@@ -242,33 +263,13 @@ async def _accept(
                 document = await uow.documents.by_id(earlier.document_id)
                 assert document is not None
                 return Acceptance.of(document)
-        # The number carries the organisation's KRID: the addressee's, or else the sender's.
-        numbering_krid = recipient.krid if recipient.is_organisation else sender.krid
-        assert numbering_krid is not None
-        new = NewDocument(
-            registered_at=registered_at,
-            valid_until=registered_at + timedelta(days=ports.retention_days),
-            sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
-            reference_number=request.reference_number, doc_type_office=request.doc_type_office,
-            doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
-            note=request.note, file_name=file_name, size=content.size,
-            sha256=content.sha256, reply_encryption=request.reply_encryption,
-            return_receipt=request.return_receipt, timestamp_token=token,
-            submitted_sha256=submitted_sha256 if encrypted else None,
-        )
-        warning_due_at, not_collected_due_at = _due_times(
-            ports, recipient.is_organisation, registered_at)
-        new = replace(new, warning_due_at=warning_due_at,
-                      not_collected_due_at=not_collected_due_at)
+        new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
+                            file_name, registered_at, token)
         if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
             await reserve_copy(uow, ports, sender, content.size)
-        document_id, number = await _register(uow, new, numbering_krid)
-        if not recipient.is_organisation:
-            # The first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document.
-            notice = mail.arrival(ports, recipient, sender.name, number, new.valid_until,
-                                  registered_at)
-            if notice is not None:
-                await uow.mail.add_many([notice])
+        document_id, number = await _register(
+            uow, new, _numbering_krid(sender, recipient))
+        await uow.mail.add_many(_arrival_notices(ports, sender, recipient, new, number))
         if request.keep_copy:
             await uow.kept.add(sender.id, document_id, registered_at)
         if idempotency_key is not None:
@@ -277,32 +278,139 @@ async def _accept(
             # The KRID's counter row is locked from _register to the commit: one statement
             # writes the receipt and the audit entry (each await here waits for the event
             # loop's turn while every other upload to this KRID waits for the lock).
-            actor, office_krid = _actor(sender, person)
+            receipt, event = _acceptance_evidence(ports, sender, recipient, new, number,
+                                                  person, token)
             await uow.receipts.add_with_audit(
-                document_id, ReceiptKind.ACCEPTANCE, registered_at,
-                ports.receipt_signer.sign(ReceiptContent(
-                    kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-                    sender=_receipt_party(sender), recipient=_receipt_party(recipient),
-                    file_name=file_name, sha256=content.sha256, at=registered_at,
-                    timestamp_token=token)),
-                AuditEvent(at=registered_at, actor=actor, office_krid=office_krid,
-                           action=AuditAction.ACCEPTED, registration_number=number,
-                           sha256=content.sha256))
+                document_id, ReceiptKind.ACCEPTANCE, registered_at, receipt, event)
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
                       file_name)
 
 
-async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tuple[int, str]:
-    numbering = Numbering(
-        krid=numbering_krid, day=registration_day(new.registered_at),
-        prefix=registration_prefix(numbering_krid, new.registered_at),
+@dataclass(frozen=True)
+class _Pending:
+    """An upload waiting for its number in the next batch."""
+
+    new: NewDocument
+    numbering: Numbering
+    sender: Party
+    recipient: Party
+    person: str | None
+    content: StagedContent  # the batch places it once registered, or discards it
+
+
+async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
+    """Register every upload of ``batch`` in one transaction: each counter taken once, the
+    documents inserted in one statement, their receipts signed and written with their audit
+    entries in one more. Then their bytes move into the store; a failed batch discards them."""
+    answers: list[str | BaseException] = []
+    try:
+        async with ports.write_uow() as uow:
+            registered = await uow.documents.register_many(
+                [(pending.new, pending.numbering) for pending in batch])
+            evidence: list[tuple[int, datetime, bytes, AuditEvent]] = []
+            notices: list[NewMail] = []
+            for pending, found in zip(batch, registered, strict=True):
+                if found is None:
+                    answers.append(_exhausted(pending.numbering.krid))
+                    continue
+                document_id, number = found
+                answers.append(number)
+                notices += _arrival_notices(ports, pending.sender, pending.recipient,
+                                            pending.new, number)
+                if pending.new.timestamp_token is not None:
+                    receipt, event = _acceptance_evidence(
+                        ports, pending.sender, pending.recipient, pending.new, number,
+                        pending.person, pending.new.timestamp_token)
+                    evidence.append((document_id, pending.new.registered_at, receipt, event))
+            await uow.receipts.add_many_with_audit(ReceiptKind.ACCEPTANCE, evidence)
+            await uow.mail.add_many(notices)
+            await uow.commit()
+        ports.telemetry.registered_batch(len(batch))
+    except BaseException:
+        await _discard(*(pending.content for pending in batch))
+        raise
+    for pending, answer in zip(batch, answers, strict=True):
+        if isinstance(answer, BaseException):
+            await pending.content.discard()
+        else:
+            await pending.content.place()
+    return answers
+
+
+def _check_addressee(sender: Party, recipient: Party) -> None:
+    if not sender.is_organisation and not recipient.is_organisation:
+        raise Forbidden("a citizen can send only to organisations", field="recipient_code")
+
+
+def _numbering_krid(sender: Party, recipient: Party) -> str:
+    """The number carries the organisation's KRID: the addressee's, or else the sender's."""
+    krid = recipient.krid if recipient.is_organisation else sender.krid
+    assert krid is not None
+    return krid
+
+
+def _new_document(
+    ports: Ports, sender: Party, recipient: Party, request: UploadRequest,
+    content: StagedContent, submitted_sha256: str, file_name: str, registered_at: datetime,
+    token: bytes | None,
+) -> NewDocument:
+    encrypted = content.sha256 != submitted_sha256
+    warning_due_at, not_collected_due_at = _due_times(
+        ports, recipient.is_organisation, registered_at)
+    return NewDocument(
+        registered_at=registered_at,
+        valid_until=registered_at + timedelta(days=ports.retention_days),
+        sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
+        reference_number=request.reference_number, doc_type_office=request.doc_type_office,
+        doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,
+        note=request.note, file_name=file_name, size=content.size,
+        sha256=content.sha256, reply_encryption=request.reply_encryption,
+        return_receipt=request.return_receipt, timestamp_token=token,
+        submitted_sha256=submitted_sha256 if encrypted else None,
+        warning_due_at=warning_due_at, not_collected_due_at=not_collected_due_at,
     )
-    registered = await uow.documents.register(new, numbering)
+
+
+def _arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+                     number: str) -> list[NewMail]:
+    """A citizen's first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document."""
+    if recipient.is_organisation:
+        return []
+    notice = mail.arrival(ports, recipient, sender.name, number, new.valid_until,
+                          new.registered_at)
+    return [notice] if notice is not None else []
+
+
+def _acceptance_evidence(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+                         number: str, person: str | None, token: bytes
+                         ) -> tuple[bytes, AuditEvent]:
+    """The signed acceptance receipt and the audit entry of a registered document."""
+    actor, office_krid = _actor(sender, person)
+    receipt = ports.receipt_signer.sign(ReceiptContent(
+        kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+        sender=_receipt_party(sender), recipient=_receipt_party(recipient),
+        file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
+        timestamp_token=token))
+    return receipt, AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
+                               action=AuditAction.ACCEPTED, registration_number=number,
+                               sha256=new.sha256)
+
+
+def _numbering(krid: str, registered_at: datetime) -> Numbering:
+    return Numbering(krid=krid, day=registration_day(registered_at),
+                     prefix=registration_prefix(krid, registered_at))
+
+
+def _exhausted(krid: str) -> DailySequenceExhausted:
+    return DailySequenceExhausted(
+        f"KRID {krid} has used all {MAX_DAILY_SEQUENCE} numbers of today")
+
+
+async def _register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tuple[int, str]:
+    registered = await uow.documents.register(new, _numbering(numbering_krid, new.registered_at))
     if registered is None:
-        raise DailySequenceExhausted(
-            f"KRID {numbering_krid} has used all {MAX_DAILY_SEQUENCE} numbers of today"
-        )
+        raise _exhausted(numbering_krid)
     return registered
 
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
+from gateway.services.batching import GroupCommit
 
 
 class Clock(Protocol):
@@ -223,6 +224,14 @@ class DocumentRepository(Protocol):
         and in the unit of work's transaction (a rollback gives the number back). Returns the
         document's id and number, or None when the day's sequence is used up."""
         ...
+    async def register_many(
+        self, batch: list[tuple[NewDocument, Numbering]]
+    ) -> list[tuple[int, str] | None]:
+        """``register`` for several documents in one transaction, each counter taken once
+        for all of its documents (in a fixed order of counters, so two batches never wait for
+        each other in a circle). In the batch's order: each document's id and number, or None
+        for one whose day's sequence is used up."""
+        ...
     async def by_id(self, document_id: int) -> Document | None: ...
     async def by_number(self, registration_number: str) -> Document | None: ...
     async def sent_by(self, sender_id: int, before_id: int | None, limit: int) -> list[Document]:
@@ -261,6 +270,9 @@ class RegistrationCounter(Protocol):
         """Take the next sequence number of ``krid`` on ``day``, atomically; a rollback of
         the surrounding transaction gives it back."""
         ...
+    async def take(self, krid: str, day: date, count: int) -> int:
+        """Take the next ``count`` sequence numbers at once; the last of them."""
+        ...
 
 
 class IdempotencyRepository(Protocol):
@@ -285,6 +297,12 @@ class ReceiptRepository(Protocol):
                              content: bytes, event: AuditEvent) -> None:
         """The receipt and the audit entry of one event, in one round trip where the
         database allows it."""
+        ...
+    async def add_many_with_audit(
+        self, kind: ReceiptKind, receipts: list[tuple[int, datetime, bytes, AuditEvent]]
+    ) -> None:
+        """``add_with_audit`` for several documents: (document id, issued at, content,
+        audit event) each."""
         ...
     async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
     async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:
@@ -588,6 +606,9 @@ class Telemetry(Protocol):
 
     def accepted(self) -> None: ...
     def refused(self, code: str) -> None: ...
+    def registered_batch(self, size: int) -> None:
+        """One transaction registered ``size`` uploads together."""
+        ...
 
 
 class NoTelemetry:
@@ -595,6 +616,9 @@ class NoTelemetry:
         pass
 
     def refused(self, code: str) -> None:
+        pass
+
+    def registered_batch(self, size: int) -> None:
         pass
 
 
@@ -665,5 +689,7 @@ class Ports:
     mail_max_attempts: int = 10
     mail_backoff_seconds: float = 5.0
     offices: OfficeCache = field(default_factory=OfficeCache)
+    # Uploads that queue while one is registered are registered together (group commit).
+    registrations: GroupCommit[Any, str] = field(default_factory=GroupCommit)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota

@@ -296,6 +296,30 @@ class SqlDocuments:
         )
         return int(result.scalar_one()), number
 
+    async def register_many(
+        self, batch: list[tuple[NewDocument, Numbering]]
+    ) -> list[tuple[int, str] | None]:
+        numbers: list[str | None] = [None] * len(batch)
+        groups: dict[tuple[str, date], list[int]] = {}
+        for index, (_, numbering) in enumerate(batch):
+            groups.setdefault((numbering.krid, numbering.day), []).append(index)
+        counter = SqlCounter(self._connection)
+        for (krid, day), indexes in sorted(groups.items()):
+            first = await counter.take(krid, day, len(indexes)) - len(indexes) + 1
+            for offset, index in enumerate(indexes):
+                if first + offset <= MAX_DAILY_SEQUENCE:  # each its own minute's prefix
+                    prefix = batch[index][1].prefix
+                    numbers[index] = f"{prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
+        rows = [{"registration_number": number, **_document_values(new)}
+                for (new, _), number in zip(batch, numbers, strict=True) if number is not None]
+        ids: list[int] = []
+        if rows:
+            result = await self._connection.execute(
+                _INSERT_DOCUMENTS_IN_ORDER, rows)
+            ids = [int(row.id) for row in result]
+        found = iter(ids)
+        return [(next(found), number) if number is not None else None for number in numbers]
+
     async def _register_in_one_statement(
         self, values: dict[str, Any], numbering: Numbering
     ) -> tuple[int, str] | None:
@@ -497,18 +521,21 @@ def _register_in_one_statement() -> Any:
 
 
 _REGISTER_IN_ONE_STATEMENT = _register_in_one_statement()
+# Many documents in one INSERT … VALUES, their ids answered in the order of the rows given.
+_INSERT_DOCUMENTS_IN_ORDER = insert(documents).returning(
+    documents.c.id, sort_by_parameter_order=True)
 
 
-def _counter_upsert(connection: AsyncConnection, numbering: Numbering) -> Any:
-    """One atomic statement that takes the next sequence number: its row lock is held until
-    the surrounding transaction ends, so concurrent uploads for one KRID and day queue on it,
-    and a rollback gives the number back. Never read-then-write."""
+def _counter_upsert(connection: AsyncConnection, numbering: Numbering, count: int = 1) -> Any:
+    """One atomic statement that takes the next ``count`` sequence numbers: its row lock is
+    held until the surrounding transaction ends, so concurrent uploads for one KRID and day
+    queue on it, and a rollback gives the numbers back. Never read-then-write."""
     upsert = _upsert_for(connection)(registration_counters).values(
-        krid=numbering.krid, day=numbering.day, last_value=1
+        krid=numbering.krid, day=numbering.day, last_value=count
     )
     return upsert.on_conflict_do_update(
         index_elements=[registration_counters.c.krid, registration_counters.c.day],
-        set_={"last_value": registration_counters.c.last_value + 1},
+        set_={"last_value": registration_counters.c.last_value + count},
     ).returning(registration_counters.c.last_value)
 
 
@@ -525,8 +552,12 @@ class SqlCounter:
         self._connection = connection
 
     async def next(self, krid: str, day: date) -> int:
+        return await self.take(krid, day, 1)
+
+    async def take(self, krid: str, day: date, count: int) -> int:
         numbering = Numbering(krid=krid, day=day, prefix="")
-        result = await self._connection.execute(_counter_upsert(self._connection, numbering))
+        result = await self._connection.execute(
+            _counter_upsert(self._connection, numbering, count))
         return int(result.scalar_one())
 
 
@@ -612,6 +643,20 @@ class SqlReceipts:
             return
         await self._connection.execute(_INSERT_RECEIPT_NAMED, receipt)
         await self._connection.execute(_WRITE_UNLINKED_ENTRY, entry)
+
+    async def add_many_with_audit(
+        self, kind: ReceiptKind, receipts: list[tuple[int, datetime, bytes, AuditEvent]]
+    ) -> None:
+        if not receipts:
+            return
+        rows = [{"receipt_document_id": document_id, "receipt_kind": kind.value,
+                 "receipt_issued_at": issued_at, "receipt_content": content}
+                | _entry_values(event) for document_id, issued_at, content, event in receipts]
+        if self._connection.dialect.name == "postgresql":
+            await self._connection.execute(_INSERT_RECEIPT_AND_ENTRY, rows)
+            return
+        await self._connection.execute(_INSERT_RECEIPT_NAMED, rows)
+        await self._connection.execute(_WRITE_UNLINKED_ENTRY, rows)
 
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(

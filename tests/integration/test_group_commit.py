@@ -1,0 +1,103 @@
+"""Uploads that arrive together are registered together (group commit), on SQLite and
+PostgreSQL: every number once and in order, every receipt signed for its own document, every
+byte in place; a document refused inside a batch is refused alone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.domain.audit import AuditAction
+from gateway.domain.registration import MAX_DAILY_SEQUENCE, registration_day
+from gateway.services.audit import link_pending
+from gateway.services.ports import NoTelemetry
+from tests.helpers import Account, new_citizen, new_org, sequence_of, sha256, stored_files, upload
+from tests.integration.conftest import Gateway
+from tests.integration.test_evidence import IGAZOLAS, xmlsec_verify
+
+
+class BatchSizes(NoTelemetry):
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def registered_batch(self, size: int) -> None:
+        self.sizes.append(size)
+
+
+def _pdf(index: int) -> bytes:
+    return b"%PDF-1.7\n" + f"document {index}\n".encode() * 50 + b"%%EOF\n"
+
+
+async def test_uploads_sent_at_once_share_batches_and_each_keeps_its_number_receipt_bytes(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    telemetry = BatchSizes()
+    gw.ports.telemetry = telemetry
+    sender = await new_org(gw.ports)
+    offices = [await new_org(gw.ports), await new_org(gw.ports)]
+    citizen = await new_citizen(gw.ports, email="csoport@example.hu")
+    addressees: list[Account] = [offices[i % 2] for i in range(20)] + [citizen] * 4
+    answers = await asyncio.gather(*(
+        upload(gw.client, sender, to, _pdf(i), file_name=f"level-{i}.pdf")
+        for i, to in enumerate(addressees)))
+    assert [a.status_code for a in answers] == [201] * 24, [a.text for a in answers]
+    numbers = [a.json()["registration_number"] for a in answers]
+
+    assert max(telemetry.sizes) > 1, telemetry.sizes  # they did share transactions
+    assert sum(telemetry.sizes) == 24
+    # Per KRID, each number once, with no gap; a citizen's documents carry the sender's KRID.
+    for krid in (offices[0].krid, offices[1].krid, sender.krid):
+        assert krid is not None
+        sequences = sorted(sequence_of(n) for n in numbers if n.startswith(krid))
+        assert sequences == list(range(1, len(sequences) + 1))
+    assert sorted(len([n for n in numbers if n.startswith(k or "")])
+                  for k in (offices[0].krid, offices[1].krid, sender.krid)) == [4, 10, 10]
+
+    ca = (await gw.client.get("/api/v1/trust")).content
+    for index, (number, to) in enumerate(zip(numbers, addressees, strict=True)):
+        receipt = await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
+                                      auth=sender.auth)
+        root = etree.fromstring(receipt.content)
+        assert root.findtext("i:ErkeztetesiSzam", namespaces=IGAZOLAS) == number
+        assert root.findtext("i:Lenyomat", namespaces=IGAZOLAS) == sha256(_pdf(index))
+        if index % 6 == 0:  # the real xmlsec1 on a sample: one process each
+            assert xmlsec_verify(receipt.content, ca, tmp_path, gw.clock.now())
+        content = await gw.client.get(f"/api/v1/documents/{number}/content", auth=to.auth)
+        assert content.content == _pdf(index)
+
+    await link_pending(gw.ports)
+    async with gw.ports.uow() as uow:
+        entries = await uow.audit.entries(None, 1_000_000)
+    accepted = [e.registration_number for e in entries
+                if e.action == AuditAction.ACCEPTED.value and e.actor == sender.username]
+    assert sorted(accepted) == sorted(numbers)
+    async with gw.ports.uow() as uow:
+        person = await uow.parties.by_username(citizen.username)
+        assert person is not None
+        mails = await uow.mail.of_party(person.id, 100)
+    # Each of the citizen's documents queued its first notice in its batch.
+    assert sorted(m.registration_number or "" for m in mails) == sorted(numbers[20:])
+
+
+async def test_in_a_batch_only_the_uploads_past_the_days_last_number_are_refused(
+    gw: Gateway
+) -> None:
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    assert office.krid is not None
+    async with gw.ports.write_uow() as uow:
+        await uow.counters.take(office.krid, registration_day(gw.clock.now()),
+                                MAX_DAILY_SEQUENCE - 2)
+        await uow.commit()
+    before = set(stored_files(gw.blob_root))
+    answers = await asyncio.gather(*(
+        upload(gw.client, sender, office, _pdf(i), file_name=f"level-{i}.pdf")
+        for i in range(5)))
+    accepted = sorted(sequence_of(a.json()["registration_number"])
+                      for a in answers if a.status_code == 201)
+    refused = [a.json()["code"] for a in answers if a.status_code != 201]
+    assert accepted == [MAX_DAILY_SEQUENCE - 1, MAX_DAILY_SEQUENCE]
+    assert refused == ["daily_sequence_exhausted"] * 3
+    # The two accepted documents' bytes are in the store; nothing of the refused three is.
+    assert len(set(stored_files(gw.blob_root)) - before) == 2
