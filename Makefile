@@ -3,13 +3,15 @@
 # make test-next-year — pytest again with the machine's date a year ahead (CI runs both)
 # make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes,
 #               and over 5,000 fuzzing cases against the REST API (FAULTS_SCALE=5)
+# make bench-overload — uploads alone, then with 48 listing clients (uploads keep >= 80 %)
+# make soak  — SOAK_MINUTES (30) at half the measured capacity: errors, p99, memory
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-overload soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +90,17 @@ bench-deadlines: $(VENV)/.installed-dev tools
 bench-listing: TOOLS = wrk
 bench-listing: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.listing
+
+# Overload: the upload rate alone, then 16 upload + 48 listing clients; uploads keep >= 80 %.
+bench-overload: TOOLS = wrk
+bench-overload: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.overload
+
+# A long run at half the measured capacity (uploads, listings, downloads, acks, deadline
+# sweeps): errors, p99 per route per minute, server memory. Not part of make test.
+SOAK_MINUTES ?= 30
+soak: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
 
 # The pages' texts: extract every _("…") of gateway/web into the catalogues (new ones empty,
 # to be translated in gateway/web/locale/hu/LC_MESSAGES/messages.po).

@@ -173,6 +173,11 @@ def wrk(url: str, script: str, env: dict[str, str], duration: int, warm_up: int 
         subprocess.run([*command, f"-d{warm_up}s"], env=env, capture_output=True, check=True)
     out = subprocess.run([*command, f"-d{duration}s"], env=env, capture_output=True, text=True,
                          check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> Load:
+    """The rate, latency percentiles and non-2xx count of wrk's ``--latency`` report."""
     load = Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))  # type: ignore[union-attr]
     for percentile, name in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
         match = re.search(rf"\s{percentile}%\s+([\d.]+\w+)", out)

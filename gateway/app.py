@@ -27,6 +27,7 @@ from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
 from gateway.mailer import mailer_for
 from gateway.ops import health, metrics
+from gateway.ops.admission import Admission, AdmissionControl, Limits, Priority
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
@@ -122,6 +123,13 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_seconds)
 
 
+def admission_of(settings: Settings) -> Admission:
+    limits = {priority: Limits(*(getattr(settings, f"admission_{priority.label}_{name}")
+                                 for name in ("limit", "queue", "wait_seconds")))
+              for priority in Priority}
+    return Admission(limits, settings.admission_patience_seconds)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``)."""
     settings = settings or Settings()
@@ -163,6 +171,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.ports = runtime.ports
     app.state.credential_cache = CredentialCache()
     problems.install(app)
+    if settings.admission_control:
+        app.state.admission = admission_of(settings)
+        app.add_middleware(AdmissionControl, admission=app.state.admission,
+                           retry_after=settings.overload_retry_after_seconds,
+                           shed_delay=settings.overload_shed_delay_seconds)
     app.add_middleware(RequestContext)
     if runtime.ports.sandbox_clock is not None:
         @app.middleware("http")

@@ -79,6 +79,27 @@ class Settings(BaseSettings):
     # E-ügyintézési tv. 14. § (4) c)), in working days.
     second_notice_working_days: int = Field(default=5, ge=1, le=60)
     presumption_working_days: int = Field(default=5, ge=1, le=60)
+    # Overload (admission control, per process): each class of request has this many slots and
+    # this many places to wait; a request finding both full, or finding more urgent requests
+    # waiting, is answered 503 overloaded with Retry-After (docs/operations.md).
+    admission_control: bool = True
+    admission_deadlines_limit: int = Field(default=12, ge=1, le=10_000)
+    admission_deadlines_queue: int = Field(default=512, ge=0, le=100_000)
+    # A burst of uploads is served late rather than refused (clients wait a minute or two).
+    admission_deadlines_wait_seconds: float = Field(default=60.0, gt=0)
+    admission_standard_limit: int = Field(default=8, ge=1, le=10_000)
+    admission_standard_queue: int = Field(default=64, ge=0, le=100_000)
+    admission_standard_wait_seconds: float = Field(default=10.0, gt=0)
+    admission_sheddable_limit: int = Field(default=4, ge=1, le=10_000)
+    admission_sheddable_queue: int = Field(default=32, ge=0, le=100_000)
+    admission_sheddable_wait_seconds: float = Field(default=5.0, gt=0)
+    # Lower classes are shed once uploads and acknowledgements have been queueing this long
+    # without a break.
+    admission_patience_seconds: float = Field(default=0.5, ge=0)
+    overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
+    # A refusal waits this long before it is sent, so that clients retrying at once cannot
+    # flood the gateway with refusals (ops/admission.py).
+    overload_shed_delay_seconds: float = Field(default=0.25, ge=0, le=10)
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

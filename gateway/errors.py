@@ -28,7 +28,9 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
     ├── RangeNotSatisfiable           range_not_satisfiable (a download's Range past its end)
-    └── Unavailable                   unavailable (database or blob store down; safe to retry)
+    ├── Unavailable                   unavailable (database or blob store down; safe to retry)
+    └── Overloaded                    overloaded (more work offered than the gateway can do;
+                                      shed by class, with Retry-After; safe to retry)
 """
 
 from __future__ import annotations
@@ -164,3 +166,8 @@ class RangeNotSatisfiable(GatewayError):
 class Unavailable(GatewayError):
     code = "unavailable"
     title = "Service unavailable"
+
+
+class Overloaded(GatewayError):
+    code = "overloaded"
+    title = "Overloaded"

@@ -105,11 +105,12 @@ def valasz(
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
-def fault(message: str) -> bytes:
-    """A SOAP 1.1 Fault (soap:Client) for a request that is not a readable SOAP 1.1 message."""
+def fault(message: str, code: str = "soap:Client") -> bytes:
+    """A SOAP 1.1 Fault: soap:Client for a request that is not a readable SOAP 1.1 message,
+    soap:Server for one the gateway cannot take now (overload)."""
     soap_fault = SOAP.Fault()
     # faultcode and faultstring are unqualified in SOAP 1.1.
-    etree.SubElement(soap_fault, "faultcode").text = "soap:Client"
+    etree.SubElement(soap_fault, "faultcode").text = code
     etree.SubElement(soap_fault, "faultstring").text = message
     envelope = SOAP.Envelope(SOAP.Body(soap_fault))
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")

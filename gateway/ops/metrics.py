@@ -65,6 +65,18 @@ for _channel in ("webhook", "email"):
     # Shown at 0 from the start: a dashboard or alert finds the series before the first sweep.
     OUTBOX_BACKLOG.labels(channel=_channel)
     OUTBOX_DEAD.labels(channel=_channel)
+# Admission control (ops/admission.py), per class: deadlines, standard, sheddable.
+ADMISSION_IN_FLIGHT = Gauge("kapu_admission_in_flight", "Requests being served, by class",
+                            ["priority"], multiprocess_mode="livesum")
+ADMISSION_QUEUED = Gauge("kapu_admission_queued", "Requests waiting for a slot, by class",
+                         ["priority"], multiprocess_mode="livesum")
+ADMISSION_SHED = Counter("kapu_admission_shed_total",
+                         "Requests refused with 503 overloaded, by class", ["priority"])
+ADMISSION_LIMIT = Gauge("kapu_admission_limit", "Concurrent requests allowed per process",
+                        ["priority"], multiprocess_mode="max")
+ADMISSION_QUEUE_LIMIT = Gauge("kapu_admission_queue_limit",
+                              "Requests allowed to wait per process", ["priority"],
+                              multiprocess_mode="max")
 
 
 class PrometheusTelemetry:

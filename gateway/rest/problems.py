@@ -35,6 +35,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.DailySequenceExhausted: 503,
     errors.RangeNotSatisfiable: 416,
     errors.Unavailable: 503,
+    errors.Overloaded: 503,
 }
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "invalid_request",
                413: "too_large", 415: "format_not_allowed", 422: "invalid_request"}

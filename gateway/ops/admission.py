@@ -1,0 +1,305 @@
+"""Admission control by class (overload): uploads and acknowledgements are kept, listings,
+the office directory, status and the web pages are shed first with ``503 overloaded``.
+
+Each class has a concurrency limit and a bounded FIFO queue; nothing else grows with the load
+(one future per queued request, at most ``queue`` of them per class). A request is refused at
+once when its class's slots and queue are full, or when the queue of a class that outranks it
+has not been empty for ``patience`` seconds: work that outranks it is already more than the
+gateway can do. Then a freed slot of a lower class goes to no one, and the requests queued for
+it are refused. A queued request waits at most its class's ``wait`` seconds. ``/health``,
+``/ready`` and ``/metrics`` are never counted or shed.
+
+A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
+no bounded priority semaphore with refusals, hence the few lines here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import Overloaded
+from gateway.hkp import render
+from gateway.ops import metrics
+from gateway.rest.problems import problem
+
+
+class Priority(IntEnum):
+    """The classes, most kept first."""
+
+    DEADLINES = 0  # uploads and acknowledgements: they carry deadlines (kept)
+    STANDARD = 1   # downloads, document metadata, receipts, keys, the rest of the API
+    SHEDDABLE = 2  # listings, the office directory, status, the web pages (shed first)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Limits:
+    limit: int  # served at once
+    queue: int  # waiting at most
+    wait: float  # seconds a queued request waits at most
+
+
+@dataclass
+class _Lane:
+    limits: Limits
+    in_flight: int = 0
+    # Each waiting request: when it began to wait (monotonic seconds), and its future.
+    waiting: deque[tuple[float, asyncio.Future[None]]] = field(default_factory=deque)
+    # Since when the queue has not been empty (monotonic seconds): a queue that stays is
+    # overload, a moment's queue in a burst is not (CoDel's idea).
+    busy_since: float = 0.0
+
+
+class Admission:
+    """The slots and queues of every class (per process)."""
+
+    def __init__(self, limits: dict[Priority, Limits], patience: float = 0.0) -> None:
+        self._lanes = {priority: _Lane(limits[priority]) for priority in Priority}
+        self.patience = patience
+        for priority, lane in self._lanes.items():
+            metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
+            metrics.ADMISSION_QUEUE_LIMIT.labels(priority.label).set(lane.limits.queue)
+            metrics.ADMISSION_SHED.labels(priority.label)  # shown as 0 before the first
+            self._observe(priority)
+
+    def _outranked(self, priority: Priority) -> bool:
+        """A higher class's queue has not been empty for ``patience`` seconds."""
+        now = time.monotonic()
+        for higher in Priority:
+            lane = self._lanes[higher]
+            if higher < priority and lane.waiting and now - lane.busy_since >= self.patience:
+                return True
+        return False
+
+    def _observe(self, priority: Priority) -> None:
+        lane = self._lanes[priority]
+        metrics.ADMISSION_IN_FLIGHT.labels(priority.label).set(lane.in_flight)
+        metrics.ADMISSION_QUEUED.labels(priority.label).set(len(lane.waiting))
+
+    async def enter(self, priority: Priority) -> None:
+        """Take a slot of ``priority``, waiting in its queue if need be; raises Overloaded."""
+        lane = self._lanes[priority]
+        if self._outranked(priority):
+            self._shed(priority, "more urgent work is waiting")
+        if lane.in_flight < lane.limits.limit and not lane.waiting:
+            lane.in_flight += 1
+            self._observe(priority)
+            return
+        if len(lane.waiting) >= lane.limits.queue:
+            self._shed(priority, "every slot and queue place of this kind of request is taken")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        place = (time.monotonic(), waiter)
+        if not lane.waiting:
+            lane.busy_since = place[0]
+        lane.waiting.append(place)
+        self._observe(priority)
+        try:
+            async with asyncio.timeout(lane.limits.wait):
+                await waiter  # leave() hands a slot over, or outranking work refuses us
+        except BaseException as stop:  # a timeout, a refusal, or the task cancelled
+            handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
+            if handed:
+                self.leave(priority)  # handed over just as the wait ended: pass it on
+            elif place in lane.waiting:
+                lane.waiting.remove(place)
+                self._observe(priority)
+            if isinstance(stop, TimeoutError):
+                self._shed(priority, f"waited {lane.limits.wait:g} s for a slot")
+            if isinstance(stop, Overloaded):
+                metrics.ADMISSION_SHED.labels(priority.label).inc()
+            raise
+
+    def leave(self, priority: Priority) -> None:
+        """Give the slot back: to the next in its queue; but if outranking work has waited
+        too long, those queued are refused and the slot stays free."""
+        lane = self._lanes[priority]
+        if self._outranked(priority):
+            self._refuse_waiting(priority)
+        while lane.waiting:
+            _, waiter = lane.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to it: in_flight stays
+                self._observe(priority)
+                return
+        lane.in_flight -= 1
+        self._observe(priority)
+
+    def _refuse_waiting(self, priority: Priority) -> None:
+        lane = self._lanes[priority]
+        while lane.waiting:
+            _, waiter = lane.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(Overloaded("more urgent work is waiting"))
+        self._observe(priority)
+
+    def _shed(self, priority: Priority, why: str) -> None:
+        metrics.ADMISSION_SHED.labels(priority.label).inc()
+        raise Overloaded(f"the gateway is overloaded ({why}); retry later")
+
+
+# Never counted, never shed: the probes and the metrics must answer under any load.
+_EXEMPT = frozenset({"/health", "/ready", "/metrics"})
+# The sandbox's run-due runs the deadline sweeps (elsewhere the background jobs do, no request).
+_DEADLINE_PATHS = (re.compile(r"^/api/v1/documents/?$"),
+                   re.compile(r"^/api/v1/documents/[^/]+/ack/?$"),
+                   re.compile(r"^/api/v1/sandbox/run-due/?$"))
+_SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
+                    re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
+                    re.compile(r"^/ui(/|$)"))
+# HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
+HKP_PRIORITY = {
+    "UjDokumentumokFeltolteseGepiInterfeszAltal": Priority.DEADLINES,
+    "SikeresDokumentumokOlvasas": Priority.DEADLINES,
+    "DokumentumokLekerdezeseGepiInterfeszAltal2": Priority.SHEDDABLE,
+    "DokumentumokLekerdezeseGepiInterfeszAltal": Priority.SHEDDABLE,
+    "DokumentumokAllapota2": Priority.SHEDDABLE,
+    "HivatalokLekerdezese": Priority.SHEDDABLE,
+    "GIPostaFiokLekerdezes": Priority.SHEDDABLE,
+}
+# Parancs comes before Form in every Kerdes, so the Szolgaltatas lies within the envelope's
+# first few KiB (SOAP header, KerdesFejlec, Session); at most this much is read to find it.
+HKP_PEEK_BYTES = 16 * 1024
+_SZOLGALTATAS = re.compile(rb"Szolgaltatas\b[^>]{0,200}>\s*([A-Za-z0-9_]{1,100})\s*<")
+
+
+def rest_priority(method: str, path: str) -> Priority | None:
+    """The class of a request that is not a SOAP call; None: exempt."""
+    if path in _EXEMPT:
+        return None
+    if method == "POST" and any(pattern.match(path) for pattern in _DEADLINE_PATHS):
+        return Priority.DEADLINES
+    if method in ("GET", "HEAD") and any(p.match(path) for p in _SHEDDABLE_PATHS):
+        return Priority.SHEDDABLE
+    if path.startswith("/ui"):
+        return Priority.SHEDDABLE
+    return Priority.STANDARD
+
+
+def hkp_priority(peeked: bytes, multipart: bool) -> Priority:
+    """The class of a SOAP call by the Szolgaltatas in its first bytes. When the peek does not
+    show it, a multipart (SOAP with Attachments) request is an upload (only uploads carry
+    attachments; its root part may come after them) and is kept; anything else is STANDARD."""
+    found = _SZOLGALTATAS.search(peeked)
+    if found is not None:
+        return HKP_PRIORITY.get(found.group(1).decode("ascii"), Priority.STANDARD)
+    return Priority.DEADLINES if multipart else Priority.STANDARD
+
+
+async def _peek(receive: Receive, limit: int) -> tuple[list[Message], bytes]:
+    """The body's first messages until ``limit`` bytes or its end (kept, to be replayed)."""
+    messages: list[Message] = []
+    data = bytearray()
+    while len(data) < limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        data += message.get("body", b"")[: limit - len(data)]
+        if not message.get("more_body", False) or _SZOLGALTATAS.search(data):
+            break
+    return messages, bytes(data)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
+
+
+MAX_PAUSED = 1024
+_BUSY_PAGE = """<!doctype html>
+<html lang="hu"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Túlterhelés – Overloaded – Kapu</title></head>
+<body><main>
+<h1>A Kapu most túlterhelt</h1>
+<p>A kérését nem hajtotta végre. Próbálja újra {seconds} másodperc múlva.</p>
+<h2 lang="en">Kapu is overloaded</h2>
+<p lang="en">Your request was not carried out. Please try again in {seconds} seconds.
+(code: overloaded)</p>
+</main></body></html>
+"""
+
+
+class AdmissionControl:
+    """The middleware: classify, take a slot (or answer 503 overloaded), give it back."""
+
+    def __init__(self, app: ASGIApp, admission: Admission, retry_after: int,
+                 shed_delay: float = 0.0) -> None:
+        self.app = app
+        self.admission = admission
+        self.retry_after = retry_after
+        self.shed_delay = shed_delay
+        self._delayed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        soap = method == "POST" and path.rstrip("/") == "/hkp"
+        if soap:
+            content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
+            messages, peeked = await _peek(receive, HKP_PEEK_BYTES)
+            receive = _replaying(messages, receive)
+            priority: Priority | None = hkp_priority(peeked, b"multipart/" in content_type)
+        else:
+            priority = rest_priority(method, path)
+        if priority is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.admission.enter(priority)
+        except Overloaded as refusal:
+            scope.setdefault("state", {})["admission"] = "shed"
+            await self._pause_before_refusing()
+            page = path == "/ui" or path.startswith("/ui/")
+            await self._refuse(refusal, soap, page)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.leave(priority)
+
+    async def _pause_before_refusing(self) -> None:
+        """A client that retries at once, ignoring Retry-After, would otherwise get thousands
+        of cheap refusals a second, and their sheer number starves the kept requests of the
+        event loop (measured: uploads at 3 % of their rate). A refusal answered after a short
+        pause costs no CPU while it waits; at most MAX_PAUSED wait, the rest are answered
+        at once, so the pause never holds more than that many tasks."""
+        if self.shed_delay <= 0 or self._delayed >= MAX_PAUSED:
+            return
+        self._delayed += 1
+        try:
+            await asyncio.sleep(self.shed_delay)
+        finally:
+            self._delayed -= 1
+
+    def _refuse(self, refusal: Overloaded, soap: bool, page: bool) -> Response:
+        headers = {"Retry-After": str(self.retry_after)}
+        if soap:
+            return Response(render.fault(refusal.detail, code="soap:Server"), status_code=503,
+                            headers=headers, media_type="text/xml; charset=utf-8")
+        if page:
+            # People get a page in both languages; rendering the pages' templates and
+            # catalogues is exactly the work being shed.
+            return Response(_BUSY_PAGE.format(seconds=self.retry_after), status_code=503,
+                            headers=headers, media_type="text/html; charset=utf-8")
+        response = problem(503, refusal.code, refusal.title, refusal.detail)
+        response.headers["Retry-After"] = str(self.retry_after)
+        return response
+
