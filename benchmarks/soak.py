@@ -49,6 +49,8 @@ class Interval:
     p99_ms: dict[str, float]
     errors: int
     rss_mib: float
+    # The share of the machine's CPU time the hypervisor gave to other guests (/proc/stat).
+    steal_percent: float = 0.0
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Soak:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors = 0
         self.counter = 0
+        self.cpu = cpu_times()
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -200,15 +203,32 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq,
+    steal, …) in clock ticks, from the first line of /proc/stat."""
+    return [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+def steal_percent(before: list[int], after: list[int]) -> float:
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    # guest and guest_nice (the last two) are counted inside user and nice already.
+    total = sum(spent[:8])
+    return 100 * spent[7] / total if total else 0.0
+
+
 def close_interval(soak: Soak, pid: int, report: Report, minute: float) -> None:
     latencies = {route: soak.latencies.pop(route, []) for route in ROUTES}
     report.errors += soak.errors
+    cpu = cpu_times()
     entry = Interval(round(minute, 2), {route: len(v) for route, v in latencies.items()},
                      {route: round(p99(v), 1) for route, v in latencies.items()},
-                     soak.errors, round(rss_mib(pid), 1))
+                     soak.errors, round(rss_mib(pid), 1),
+                     round(steal_percent(soak.cpu, cpu), 1))
+    soak.cpu = cpu
     soak.errors = 0
     report.intervals.append(entry)
     print(f"min {entry.minute:6.2f}  errors {entry.errors}  RSS {entry.rss_mib:.1f} MiB  "
+          f"steal {entry.steal_percent:4.1f} %  "
           + "  ".join(f"{route} n={entry.requests[route]} p99={entry.p99_ms[route]:.0f}ms"
                       for route in ROUTES), flush=True)
 

@@ -39,7 +39,7 @@ from gateway.services.documents import recover_interrupted_uploads
 from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports import BlobStore, Clock, Ports
 from gateway.storage.blobs import FileBlobStore
-from gateway.storage.database import create_engine
+from gateway.storage.database import create_engine, reading_engine
 from gateway.storage.s3blobs import S3BlobStore, S3Location
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
@@ -68,6 +68,7 @@ def blob_store_of(settings: Settings) -> BlobStore:
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Engine, blob store and ports for ``settings`` (shared by the app and the CLI)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    read_engine = reading_engine(engine)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
     base_clock = clock or SystemClock()
     # The sandbox's test clock runs from the given clock (the system's, or a test's).
@@ -80,7 +81,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     })
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
-        uow=lambda: SqlUnitOfWork(engine, write=False),
+        uow=lambda: SqlUnitOfWork(read_engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
         blobs=blob_store_of(settings),
         clock=sandbox_clock or base_clock,

@@ -190,6 +190,7 @@ async def download(context: Context, form: etree._Element) -> Answer:
             sender_kind=KIND_BY_CODE[int(sender_code)] if sender_code else None,
             doc_type_id=child_text(by_mailbox, "DokumentumTipusAzonosito"),
             limit=int(child_text(by_mailbox, "EredmenyekSzama") or DEFAULT_RESULTS),
+            with_timestamp_tokens=True,
         )
         found = page.items
     else:

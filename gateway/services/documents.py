@@ -231,7 +231,7 @@ async def _accept(
     # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
     # no timestamping happens while the KRID's counter row is locked.
     registered_at = ports.clock.now()
-    token = (ports.timestamper.timestamp(content.sha256, registered_at)
+    token = (await _timestamp(ports, content.sha256, registered_at)
              if ports.acceptance_evidence else None)
     if idempotency_key is None and not request.keep_copy:
         async with ports.uow() as uow:
@@ -280,8 +280,8 @@ async def _accept(
             # The KRID's counter row is locked from _register to the commit: one statement
             # writes the receipt and the audit entry (each await here waits for the event
             # loop's turn while every other upload to this KRID waits for the lock).
-            receipt, event = _acceptance_evidence(ports, sender, recipient, new, number,
-                                                  person, token)
+            [receipt], [event] = await _acceptance_evidence(
+                ports, [(sender, recipient, new, number, token, person)])
             await uow.receipts.add_with_audit(
                 document_id, ReceiptKind.ACCEPTANCE, registered_at, receipt, event)
         await uow.commit()
@@ -310,7 +310,7 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
         async with ports.write_uow() as uow:
             registered = await uow.documents.register_many(
                 [(pending.new, pending.numbering) for pending in batch])
-            evidence: list[tuple[int, datetime, bytes, AuditEvent]] = []
+            to_sign: list[tuple[int, _Pending, str, bytes]] = []
             notices: list[NewMail] = []
             for pending, found in zip(batch, registered, strict=True):
                 if found is None:
@@ -321,10 +321,13 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
                 notices += _arrival_notices(ports, pending.sender, pending.recipient,
                                             pending.new, number)
                 if pending.new.timestamp_token is not None:
-                    receipt, event = _acceptance_evidence(
-                        ports, pending.sender, pending.recipient, pending.new, number,
-                        pending.person, pending.new.timestamp_token)
-                    evidence.append((document_id, pending.new.registered_at, receipt, event))
+                    to_sign.append((document_id, pending, number, pending.new.timestamp_token))
+            receipts, events = await _acceptance_evidence(ports, [
+                (pending.sender, pending.recipient, pending.new, number, token, pending.person)
+                for _, pending, number, token in to_sign])
+            evidence = [(document_id, pending.new.registered_at, receipt, event)
+                        for (document_id, pending, _, _), receipt, event
+                        in zip(to_sign, receipts, events, strict=True)]
             await uow.receipts.add_many_with_audit(ReceiptKind.ACCEPTANCE, evidence)
             await uow.mail.add_many(notices)
             await uow.commit()
@@ -384,19 +387,44 @@ def _arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocu
     return [notice] if notice is not None else []
 
 
-def _acceptance_evidence(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
-                         number: str, person: str | None, token: bytes
-                         ) -> tuple[bytes, AuditEvent]:
-    """The signed acceptance receipt and the audit entry of a registered document."""
-    actor, office_krid = _actor(sender, person)
-    receipt = ports.receipt_signer.sign(ReceiptContent(
+async def _acceptance_evidence(
+    ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, bytes, str | None]],
+) -> tuple[list[bytes], list[AuditEvent]]:
+    """The signed acceptance receipts and the audit entries of registered documents, in order
+    (each: sender, addressee, document, number, timestamp token, the person who sent it)."""
+    receipts = await _signed(ports, [ReceiptContent(
         kind=ReceiptKind.ACCEPTANCE, registration_number=number,
         sender=_receipt_party(sender), recipient=_receipt_party(recipient),
         file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
-        timestamp_token=token))
-    return receipt, AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
-                               action=AuditAction.ACCEPTED, registration_number=number,
-                               sha256=new.sha256)
+        timestamp_token=token) for sender, recipient, new, number, token, _ in accepted])
+    events = []
+    for sender, _, new, number, _, person in accepted:
+        actor, office_krid = _actor(sender, person)
+        events.append(AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
+                                 action=AuditAction.ACCEPTED, registration_number=number,
+                                 sha256=new.sha256))
+    return receipts, events
+
+
+# Signing runs in worker threads: xmlsec lets go of the GIL while it canonicalises and signs,
+# so the event loop keeps reading the next uploads on the other core meanwhile. Two threads:
+# a batch's receipts are split between them (this gateway's reference machine has two cores).
+SIGNING_THREADS = 2
+
+
+async def _timestamp(ports: Ports, sha256_hex: str, at: datetime) -> bytes:
+    return await asyncio.to_thread(ports.timestamper.timestamp, sha256_hex, at)
+
+
+async def _signed(ports: Ports, contents: list[ReceiptContent]) -> list[bytes]:
+    """The receipts of ``contents`` signed, in order, split over the signing threads."""
+    sign = ports.receipt_signer.sign
+    share = -(-len(contents) // SIGNING_THREADS) or 1
+    parts = await asyncio.gather(*(
+        asyncio.to_thread(lambda part: [sign(content) for content in part],
+                          contents[start:start + share])
+        for start in range(0, len(contents), share)))
+    return [receipt for part in parts for receipt in part]
 
 
 def _numbering(krid: str, registered_at: datetime) -> Numbering:
@@ -590,13 +618,13 @@ async def issue_receipt(
     when the sender asked ETertiveveny, also deliver it as a system message, whose staged bytes
     are returned to be placed once the transaction commits."""
     kind = ReceiptKind(kind)
-    receipt = ports.receipt_signer.sign(ReceiptContent(
+    [receipt] = await _signed(ports, [ReceiptContent(
         kind=kind, registration_number=document.registration_number,
         sender=_receipt_party(document.sender), recipient=_receipt_party(document.recipient),
         file_name=document.file_name, sha256=document.sha256, at=now,
-        timestamp_token=ports.timestamper.timestamp(document.sha256, now),
+        timestamp_token=await _timestamp(ports, document.sha256, now),
         notices=_notices(document, now) if kind is ReceiptKind.PRESUMED_DELIVERY else None,
-    ))
+    )])
     await uow.receipts.add(document.id, kind, now, receipt)
     if not document.return_receipt:
         return None
@@ -639,7 +667,7 @@ async def system_message(
         doc_type_id=doc_type_id, doc_type_description=title, note=None,
         file_name=file_name, size=staged.size, sha256=staged.sha256, reply_encryption=False,
         return_receipt=False, system_message=True,
-        timestamp_token=ports.timestamper.timestamp(staged.sha256, now),
+        timestamp_token=await _timestamp(ports, staged.sha256, now),
         warning_due_at=warning_due_at,
     ), numbering_krid)
     return staged

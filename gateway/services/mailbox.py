@@ -50,6 +50,7 @@ async def list_mailbox(
     doc_type_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    with_timestamp_tokens: bool = False,
 ) -> MailboxPage:
     """One page of the party's mailbox. Listing does not consume: until a document is
     acknowledged it is listed again, so a client that crashes loses nothing."""
@@ -61,6 +62,7 @@ async def list_mailbox(
     return await _page(ports, MailboxQuery(
         recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
         doc_type_id=doc_type_id, after_id=after_id, limit=limit + 1,
+        with_timestamp_tokens=with_timestamp_tokens,
     ))
 
 

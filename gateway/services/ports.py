@@ -177,6 +177,8 @@ class MailboxQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+    # The RFC 3161 token of each (a few KiB each): only HKP listings carry it (Idopecset).
+    with_timestamp_tokens: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,16 @@ def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
     )
 
 
+def reading_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for units of work that only read: on PostgreSQL in autocommit, sharing the
+    pool. At READ COMMITTED each statement takes its own snapshot inside a transaction too,
+    so BEGIN and ROLLBACK would only add two round trips to every listing and lookup. SQLite
+    keeps its transactions: there a read transaction is one snapshot for all its statements."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def migrations_dir() -> Path:
     return resource_dir("migrations")
 

@@ -1,9 +1,11 @@
 """The framed TimeStampToken is, byte for byte, the token asn1crypto builds from the same
-values (RSA PKCS#1 v1.5 signatures are deterministic), and parses back with every value."""
+values (RSA PKCS#1 v1.5 signatures are deterministic: the frame is signed by xmlsec, the
+reference by cryptography), and parses back with every value."""
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -40,3 +42,15 @@ def test_a_token_parses_back_with_its_values(authority: TimestampAuthority) -> N
     assert info["gen_time"].native == at.astimezone(UTC)
     other = cms.ContentInfo.load(second)["content"]["encap_content_info"]["content"].parsed
     assert info["serial_number"].native != other["serial_number"].native
+
+
+def test_tokens_made_in_threads_at_once_are_each_the_asn1crypto_token(
+        authority: TimestampAuthority) -> None:
+    """Uploads timestamp in worker threads (RSA signing lets go of the GIL there): tokens made
+    by eight threads at once are each, byte for byte, the one made alone."""
+    at = TEST_EPOCH + timedelta(minutes=7)
+    cases = [(hashlib.sha256(str(i).encode()).hexdigest(), 2**100 + i) for i in range(64)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tokens = list(pool.map(lambda case: authority.framed(case[0], case[1], at), cases))
+    assert tokens == [authority.built_with_asn1crypto(digest, serial, at)
+                      for digest, serial in cases]
