@@ -156,6 +156,7 @@ async def soak_run(url: str, pid: int, sender: dict[str, str], office: dict[str,
               f"{report.offered_cycles_per_second:.1f}/s for {report.minutes:g} min …",
               flush=True)
         report.rss_start_mib = rss_mib(pid)
+        soak.cpu = cpu_times()  # the first interval's steal starts here, not at the capacity
         await schedule(soak, pid, report, interval)
 
 

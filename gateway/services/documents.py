@@ -281,7 +281,7 @@ async def _accept(
             # writes the receipt and the audit entry (each await here waits for the event
             # loop's turn while every other upload to this KRID waits for the lock).
             [receipt], [event] = await _acceptance_evidence(
-                ports, [(sender, recipient, new, number, token, person)])
+                ports, [(sender, recipient, new, number, person)])
             await uow.receipts.add_with_audit(
                 document_id, ReceiptKind.ACCEPTANCE, registered_at, receipt, event)
         await uow.commit()
@@ -310,7 +310,7 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
         async with ports.write_uow() as uow:
             registered = await uow.documents.register_many(
                 [(pending.new, pending.numbering) for pending in batch])
-            to_sign: list[tuple[int, _Pending, str, bytes]] = []
+            to_sign: list[tuple[int, _Pending, str]] = []
             notices: list[NewMail] = []
             for pending, found in zip(batch, registered, strict=True):
                 if found is None:
@@ -321,12 +321,12 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
                 notices += _arrival_notices(ports, pending.sender, pending.recipient,
                                             pending.new, number)
                 if pending.new.timestamp_token is not None:
-                    to_sign.append((document_id, pending, number, pending.new.timestamp_token))
+                    to_sign.append((document_id, pending, number))
             receipts, events = await _acceptance_evidence(ports, [
-                (pending.sender, pending.recipient, pending.new, number, token, pending.person)
-                for _, pending, number, token in to_sign])
+                (pending.sender, pending.recipient, pending.new, number, pending.person)
+                for _, pending, number in to_sign])
             evidence = [(document_id, pending.new.registered_at, receipt, event)
-                        for (document_id, pending, _, _), receipt, event
+                        for (document_id, pending, _), receipt, event
                         in zip(to_sign, receipts, events, strict=True)]
             await uow.receipts.add_many_with_audit(ReceiptKind.ACCEPTANCE, evidence)
             await uow.mail.add_many(notices)
@@ -388,17 +388,22 @@ def _arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocu
 
 
 async def _acceptance_evidence(
-    ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, bytes, str | None]],
+    ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
 ) -> tuple[list[bytes], list[AuditEvent]]:
-    """The signed acceptance receipts and the audit entries of registered documents, in order
-    (each: sender, addressee, document, number, timestamp token, the person who sent it)."""
-    receipts = await _signed(ports, [ReceiptContent(
-        kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-        sender=_receipt_party(sender), recipient=_receipt_party(recipient),
-        file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
-        timestamp_token=token) for sender, recipient, new, number, token, _ in accepted])
+    """The signed acceptance receipts and the audit entries of registered documents with
+    timestamp tokens, in order (each: sender, addressee, document, number, the person who
+    sent it)."""
+    contents = []
+    for sender, recipient, new, number, _ in accepted:
+        assert new.timestamp_token is not None
+        contents.append(ReceiptContent(
+            kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+            sender=_receipt_party(sender), recipient=_receipt_party(recipient),
+            file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
+            timestamp_token=new.timestamp_token))
+    receipts = await _signed(ports, contents)
     events = []
-    for sender, _, new, number, _, person in accepted:
+    for sender, _, new, number, person in accepted:
         actor, office_krid = _actor(sender, person)
         events.append(AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
                                  action=AuditAction.ACCEPTED, registration_number=number,
