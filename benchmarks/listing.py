@@ -5,9 +5,11 @@ mailbox, the rest spread over nine other offices.
 
 The documents are bulk-loaded with one SQL statement (generate_series), not through the API;
 a fifth of them wait (the ``new`` list), the rest are downloaded, interleaved by id as a busy
-office's mailbox is. One server process answers ``GET /api/v1/mailbox?limit=50`` under wrk:
-the ``new`` list's first page with one client (latency) and four (rate), and a page of the
-whole mailbox (``state=all``) 90 % of the way through it, reached by its cursor.
+office's mailbox is. Each carries a real RFC 3161 token of the gateway's own TSA (the same
+bytes in every row), so rows are as wide as an accepted document's. One server process
+answers ``GET /api/v1/mailbox?limit=50`` under wrk: the ``new`` list's first page with one
+client (latency) and four (rate), and a page of the whole mailbox (``state=all``) 90 % of the
+way through it, reached by its cursor.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import re
 import secrets
 import subprocess
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 
 from benchmarks.run import ROOT, Scratch, kapu, parse_ms, scratch_database, start_server
+from gateway.crypto.keys import ensure_keys
+from gateway.crypto.timestamps import TimestampAuthority
 
 # Office i (0-based, in the order of $2) receives documents g with g % offices == i; every
 # fifth group of ten is waiting. Senders alternate between the two senders.
@@ -32,26 +38,27 @@ SEED = """
 INSERT INTO documents (registration_number, registered_at, valid_until, sender_id,
     recipient_id, sender_kind, doc_type_office, doc_type_id, doc_type_description, file_name,
     size, sha256, reply_encryption, return_receipt, system_message, delivery_state,
-    warning_due_at)
+    warning_due_at, timestamp_token)
 SELECT lpad(g::text, 27, '0'),
     now() - make_interval(secs => $4 - g), now() + interval '30 days',
     ($1::bigint[])[1 + g % 2], ($2::bigint[])[1 + g % $3], 'hivatali', 'BENCH', 'LEVEL',
     'Benchmark', 'bench-' || g || '.pdf', 10240, md5(g::text) || md5((-g)::text),
     false, false, false,
     CASE WHEN g % 50 < 10 THEN 'waiting' ELSE 'downloaded' END,
-    now() + interval '3 days'
+    now() + interval '3 days', $5::bytea
 FROM generate_series(1, $4) AS g
 """
 
 
-async def _seed(dsn: str, senders: list[str], offices: list[str], count: int) -> None:
+async def _seed(dsn: str, senders: list[str], offices: list[str], count: int,
+                token: bytes) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         ids = {row["username"]: row["id"] for row in await connection.fetch(
             "SELECT id, username FROM parties WHERE username = ANY($1::text[])",
             senders + offices)}
         await connection.execute(SEED, [ids[s] for s in senders], [ids[o] for o in offices],
-                                 len(offices), count)
+                                 len(offices), count, token)
         await connection.execute("VACUUM ANALYZE documents")
     finally:
         await connection.close()
@@ -106,9 +113,14 @@ def _run(args: argparse.Namespace, scratch: Scratch) -> None:
     for number, name in enumerate(offices):
         passwords[name] = kapu(env, "org", "add", "--krid", f"9000002{number:02d}",
                                "--short-name", name, "--name", f"Listing Office {number}")
-    print(f"seeding {args.documents:,} documents …", flush=True)
+    # The server reads these keys (KAPU_DATA_DIR/keys) when it starts.
+    keys, _ = ensure_keys(scratch.workdir / "keys")
+    token = TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp(
+        hashlib.sha256(b"bench").hexdigest(), datetime.now(UTC))
+    print(f"seeding {args.documents:,} documents, a {len(token):,}-byte timestamp token "
+          "each …", flush=True)
     started = time.perf_counter()
-    asyncio.run(_seed(scratch.dsn, senders, offices, args.documents))
+    asyncio.run(_seed(scratch.dsn, senders, offices, args.documents, token))
     print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
     listed = offices[0]
     deep_cursor = asyncio.run(_cursor_at(scratch.dsn, listed, 0.9))

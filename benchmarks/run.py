@@ -29,9 +29,16 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import asyncpg
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.crypto.keys import issue_leaf_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DSN = os.environ.get("KAPU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -142,22 +149,33 @@ def verify_receipts(url: str, office: dict[str, str], number: str, ca: bytes,
 
 
 def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    # The server's own output goes to a scratch file, so a server that does not come up
+    # says why instead of a bare "did not answer".
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port),
                                "--workers", str(workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return answering(server, f"http://127.0.0.1:{port}/health")
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
+    return answering(server, f"http://127.0.0.1:{port}/health", log)
 
 
-def answering(server: subprocess.Popen[bytes], url: str) -> subprocess.Popen[bytes]:
-    """``server`` once ``url`` answers (30 s at most)."""
+def answering(server: subprocess.Popen[bytes], url: str,
+              log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """``server`` once ``url`` answers (30 s at most); otherwise the end of its ``log``."""
     for _ in range(300):
         try:
             urllib.request.urlopen(url, timeout=1)
             return server
         except OSError:
+            if server.poll() is not None:
+                break
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError(f"{url} did not answer")
+    server.wait()
+    said = ""
+    if log is not None:
+        log.seek(0)
+        said = "\n" + log.read().decode(errors="replace")[-3000:]
+    raise RuntimeError(f"{url} did not answer (exit status {server.returncode}){said}")
 
 
 def parse_ms(text: str) -> float:
@@ -259,6 +277,22 @@ def start_bare(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return answering(server, f"http://127.0.0.1:{port}/docs")
 
 
+def ecdsa_keys(workdir: Path) -> Path:
+    """A keys directory with ECDSA signing and TSA keys under the CA the database already
+    knows: a host with another CA is refused (every host of a database signs alike)."""
+    directory, shipped = workdir / "ecdsa-keys", workdir / "data" / "keys"
+    if not (directory / "tsa.pem").exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("ca.pem", "ca.key.pem"):
+            shutil.copy2(shipped / name, directory / name)
+        ca_key = serialization.load_pem_private_key((shipped / "ca.key.pem").read_bytes(), None)
+        assert isinstance(ca_key, rsa.RSAPrivateKey)
+        issue_leaf_keys(directory, ca_key,
+                        x509.load_pem_x509_certificate((shipped / "ca.pem").read_bytes()),
+                        now=datetime.now(UTC), algorithm="ecdsa")
+    return directory
+
+
 def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
                   office: dict[str, str], duration: int, rounds: int, result: Result) -> None:
     """Interleaved rounds of 10 KiB uploads with 16 connections: the bare endpoint, the core,
@@ -274,7 +308,7 @@ def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
         ("as shipped", result.full_rounds, lambda port: start_server(env, port)),
         ("as shipped, ECDSA keys", result.ecdsa_rounds, lambda port: start_server(
             {**env, "KAPU_KEY_ALGORITHM": "ecdsa",
-             "KAPU_KEYS_DIR": str(workdir / "ecdsa-keys")}, port)),
+             "KAPU_KEYS_DIR": str(ecdsa_keys(workdir))}, port)),
         ("as shipped, 2 worker processes", result.two_worker_rounds,
          lambda port: start_server(env, port, workers=2)),
     )

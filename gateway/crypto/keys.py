@@ -126,6 +126,16 @@ def _create(directory: Path, now: dt.datetime, algorithm: str) -> GatewayKeys:
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     ca_cert = _certificate("Kapu gateway CA", ca_key, _name("Kapu gateway CA"), ca_key,
                            now=now, years=CA_YEARS, ca=True)
+    # The CA key signs only the leaf certificates: it is kept, owner-readable, for renewal.
+    _write(directory / "ca.key.pem", _key_pem(ca_key), secret=True)
+    _write(directory / "ca.pem", _cert_pem(ca_cert), secret=False)
+    return issue_leaf_keys(directory, ca_key, ca_cert, now=now, algorithm=algorithm)
+
+
+def issue_leaf_keys(directory: Path, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, *,
+                    now: dt.datetime, algorithm: str = "rsa") -> GatewayKeys:
+    """New receipt-signing and TSA keys of ``algorithm`` in ``directory``, certified by the
+    given CA: leaves change, the CA every host of a database shares stays."""
     signing_key = _new_key(algorithm)
     signing_cert = _certificate("Kapu receipt signing", signing_key, ca_cert.subject, ca_key,
                                 now=now, years=LEAF_YEARS, ca=False)
@@ -133,9 +143,6 @@ def _create(directory: Path, now: dt.datetime, algorithm: str) -> GatewayKeys:
     tsa_cert = _certificate("Kapu timestamping authority", tsa_key, ca_cert.subject, ca_key,
                             now=now, years=LEAF_YEARS, ca=False,
                             extended_usage=ExtendedKeyUsageOID.TIME_STAMPING)
-    # The CA key signs only these two certificates: it is kept, owner-readable, for renewal.
-    _write(directory / "ca.key.pem", _key_pem(ca_key), secret=True)
-    _write(directory / "ca.pem", _cert_pem(ca_cert), secret=False)
     _write(directory / "signing.key.pem", _key_pem(signing_key), secret=True)
     _write(directory / "signing.pem", _cert_pem(signing_cert), secret=False)
     _write(directory / "tsa.key.pem", _key_pem(tsa_key), secret=True)
