@@ -106,7 +106,7 @@ async def list_mailbox(
         ports, party, only_waiting=state == "new", sender_kind=sender_type,
         doc_type_id=doc_type_id, limit=limit, cursor=cursor,
     )
-    return MailboxOut(items=[DocumentOut.of(d) for d in page.items], next_cursor=page.next_cursor)
+    return MailboxOut.of(page.items, page.next_cursor)
 
 
 @router.get("/documents/{registration_number}", response_model=DocumentOut,

@@ -69,12 +69,20 @@ class DocumentOut(BaseModel):
     acknowledged_at: datetime | None
 
     @classmethod
-    def of(cls, document: Document) -> DocumentOut:
+    def of(cls, document: Document,
+           parties: dict[PartyRef, PartyOut] | None = None) -> DocumentOut:
+        """``parties``: the party views a page has made already (a page names the same few
+        parties on every row; one view each is enough)."""
+        if parties is None:
+            parties = {}
+        for ref in (document.sender, document.recipient):
+            if ref not in parties:
+                parties[ref] = PartyOut.of(ref)
         return cls(
             registration_number=document.registration_number,
             registered_at=local(document.registered_at),
             valid_until=local(document.valid_until),
-            sender=PartyOut.of(document.sender), recipient=PartyOut.of(document.recipient),
+            sender=parties[document.sender], recipient=parties[document.recipient],
             reference_number=document.reference_number,
             doc_type_office=document.doc_type_office, doc_type_id=document.doc_type_id,
             doc_type_description=document.doc_type_description, note=document.note,
@@ -89,6 +97,12 @@ class DocumentOut(BaseModel):
 class MailboxOut(BaseModel):
     items: list[DocumentOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, documents: list[Document], next_cursor: str | None) -> MailboxOut:
+        parties: dict[PartyRef, PartyOut] = {}
+        return cls(items=[DocumentOut.of(document, parties) for document in documents],
+                   next_cursor=next_cursor)
 
 
 class AcknowledgementOut(BaseModel):

@@ -210,10 +210,21 @@ _REF_KEYS = {prefix: tuple(f"{prefix}_party_{name}" for name in _REF_FIELDS)
              for prefix in ("sender", "recipient")}
 
 
-def _ref(row: Mapping[str, Any], prefix: str) -> PartyRef:
+def _ref(row: Mapping[str, Any], prefix: str,
+         known: dict[int, PartyRef] | None = None) -> PartyRef:
+    """The party named by the row's ``prefix`` columns. ``known``: the parties, by id, that
+    rows of the same result have made already (one statement sees one version of a party; a
+    mailbox page names the same few on every row, and PartyRef is frozen, so one object can
+    stand in for each)."""
+    party_id = row[f"{prefix}_id"]
+    if known is not None and (ref := known.get(party_id)) is not None:
+        return ref
     kind, name, krid, short_name, code, mak_code, email = (row[key] for key in _REF_KEYS[prefix])
-    return PartyRef(kind=PartyKind(kind), name=name, krid=krid, short_name=short_name,
-                    code=code, mak_code=mak_code, email=email)
+    ref = PartyRef(kind=PartyKind(kind), name=name, krid=krid, short_name=short_name,
+                   code=code, mak_code=mak_code, email=email)
+    if known is not None:
+        known[party_id] = ref
+    return ref
 
 
 def _build_document_select(*, with_timestamp_token: bool) -> Select[Any]:
@@ -271,12 +282,18 @@ _DOCUMENT_VALUES = tuple(_document_values(NewDocument(
     size=0, sha256="", reply_encryption=False, return_receipt=False)))
 
 
-def _document(row: Mapping[str, Any]) -> Document:
+def _documents(result: Result[Any]) -> list[Document]:
+    known: dict[int, PartyRef] = {}
+    return [_document(row, known) for row in _rows(result)]
+
+
+def _document(row: Mapping[str, Any],
+              known_parties: dict[int, PartyRef] | None = None) -> Document:
     return Document(
         id=row["id"], registration_number=row["registration_number"],
         registered_at=row["registered_at"], valid_until=row["valid_until"],
         sender_id=row["sender_id"], recipient_id=row["recipient_id"],
-        sender=_ref(row, "sender"), recipient=_ref(row, "recipient"),
+        sender=_ref(row, "sender", known_parties), recipient=_ref(row, "recipient", known_parties),
         reference_number=row["reference_number"], doc_type_office=row["doc_type_office"],
         doc_type_id=row["doc_type_id"], doc_type_description=row["doc_type_description"],
         note=row["note"], file_name=row["file_name"], size=row["size"], sha256=row["sha256"],
@@ -378,7 +395,7 @@ class SqlDocuments:
             .with_for_update(skip_locked=True, of=documents)
         )
         result = await self._connection.execute(statement)
-        return [_document(row) for row in _rows(result)]
+        return _documents(result)
 
     async def mark(self, deadline: Deadline, document_ids: list[int], now: datetime) -> None:
         _, done_column = _DEADLINE_COLUMNS[deadline]
@@ -450,7 +467,7 @@ class SqlDocuments:
             .where(and_(*conditions)).order_by(order).limit(query.limit)
         )
         result = await self._connection.execute(statement)
-        return [_document(row) for row in _rows(result)]
+        return _documents(result)
 
     async def sent_by(self, sender_id: int, before_id: int | None, limit: int) -> list[Document]:
         statement = _document_select().where(documents.c.sender_id == sender_id)
@@ -458,7 +475,7 @@ class SqlDocuments:
             statement = statement.where(documents.c.id < before_id)
         result = await self._connection.execute(
             statement.order_by(documents.c.id.desc()).limit(limit))
-        return [_document(row) for row in _rows(result)]
+        return _documents(result)
 
     async def acknowledge(self, document_id: int, at: datetime) -> bool:
         # One statement decides between racing acknowledgements: PostgreSQL re-checks the

@@ -1,5 +1,6 @@
 """Units of work that only read run in autocommit on PostgreSQL (no BEGIN and ROLLBACK round
-trips around every listing); writing ones keep their transaction, and SQLite keeps both."""
+trips around every listing); writing ones keep their transaction, and SQLite keeps both. A
+listing's page shares one object per party it names, each document keeping its own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from gateway.domain.parties import PartyKind
 from gateway.storage.database import create_engine, reading_engine
+from tests.helpers import new_org, upload
+from tests.integration.conftest import Gateway
 
 
 async def _now_twice(engine_url: str, *, reading: bool) -> tuple[object, object]:
@@ -38,3 +42,31 @@ async def test_sqlite_keeps_its_read_transactions(tmp_path: Path) -> None:
         assert reading_engine(engine) is engine
     finally:
         await engine.dispose()
+
+
+async def test_a_page_names_each_documents_own_parties(gw: Gateway) -> None:
+    # A page makes one party object per party it names (storage) and one view per party
+    # (REST): interleaved senders of different kinds must still each keep their own.
+    office = await new_org(gw.ports, name="Címzett Hivatal")
+    senders = [await new_org(gw.ports, name="Első Hivatal"),
+               await new_org(gw.ports, PartyKind.CEG, name="Második Cég"),
+               await new_org(gw.ports, name="Harmadik Hivatal")]
+    sent = []
+    for round_number in range(3):
+        for sender in senders:
+            answer = await upload(gw.client, sender, office, file_name=f"l{round_number}.pdf")
+            assert answer.status_code == 201, answer.text
+            sent.append((answer.json()["registration_number"], sender))
+
+    page = (await gw.client.get("/api/v1/mailbox?limit=50", auth=office.auth)).json()
+
+    assert [item["registration_number"] for item in page["items"]] == [n for n, _ in sent]
+    kinds = {senders[0].krid: "hivatali", senders[1].krid: "ceg",
+             senders[2].krid: "hivatali"}
+    for item, (_, sender) in zip(page["items"], sent, strict=True):
+        assert item["sender"]["krid"] == sender.krid
+        assert item["sender"]["kind"] == kinds[sender.krid]
+        assert item["recipient"]["krid"] == office.krid
+        assert item["recipient"]["name"] == "Címzett Hivatal"
+    assert {item["sender"]["name"] for item in page["items"]} == {
+        "Első Hivatal", "Második Cég", "Harmadik Hivatal"}
