@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,10 @@ class Interval:
     rss_mib: float
     # The share of the machine's CPU time the hypervisor gave to other guests (/proc/stat).
     steal_percent: float = 0.0
+    # The share spent idle waiting for the disk (iowait), and the server's own CPU time in
+    # percent of one core: which of the two rose in a slow minute.
+    iowait_percent: float = 0.0
+    server_cpu_percent: float = 0.0
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Soak:
         self.errors = 0
         self.counter = 0
         self.cpu = cpu_times()
+        self.server_cpu, self.cpu_at = 0.0, time.perf_counter()
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -161,7 +167,9 @@ async def soak_run(url: str, pid: int, sender: dict[str, str], office: dict[str,
               f"{report.offered_cycles_per_second:.1f}/s for {report.minutes:g} min …",
               flush=True)
         report.rss_start_mib = rss_mib(pid)
-        soak.cpu = cpu_times()  # the first interval's steal starts here, not at the capacity
+        # The first interval's steal and CPU start here, not at the capacity run.
+        soak.cpu, soak.server_cpu, soak.cpu_at = (cpu_times(), process_cpu_seconds(pid),
+                                                  time.perf_counter())
         await schedule(soak, pid, report, interval)
 
 
@@ -216,25 +224,42 @@ def cpu_times() -> list[int]:
 
 
 def steal_percent(before: list[int], after: list[int]) -> float:
+    return _share(before, after, 7)
+
+
+def iowait_percent(before: list[int], after: list[int]) -> float:
+    return _share(before, after, 4)
+
+
+def _share(before: list[int], after: list[int], column: int) -> float:
     spent = [b - a for a, b in zip(before, after, strict=True)]
     # guest and guest_nice (the last two) are counted inside user and nice already.
     total = sum(spent[:8])
-    return 100 * spent[7] / total if total else 0.0
+    return 100 * spent[column] / total if total else 0.0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def close_interval(soak: Soak, pid: int, report: Report, minute: float) -> None:
     latencies = {route: soak.latencies.pop(route, []) for route in ROUTES}
     report.errors += soak.errors
-    cpu = cpu_times()
+    cpu, server_cpu, now = cpu_times(), process_cpu_seconds(pid), time.perf_counter()
     entry = Interval(round(minute, 2), {route: len(v) for route, v in latencies.items()},
                      {route: round(p99(v), 1) for route, v in latencies.items()},
                      soak.errors, round(rss_mib(pid), 1),
-                     round(steal_percent(soak.cpu, cpu), 1))
-    soak.cpu = cpu
+                     round(steal_percent(soak.cpu, cpu), 1),
+                     round(iowait_percent(soak.cpu, cpu), 1),
+                     round(100 * (server_cpu - soak.server_cpu) / (now - soak.cpu_at), 1))
+    soak.cpu, soak.server_cpu, soak.cpu_at = cpu, server_cpu, now
     soak.errors = 0
     report.intervals.append(entry)
     print(f"min {entry.minute:6.2f}  errors {entry.errors}  RSS {entry.rss_mib:.1f} MiB  "
-          f"steal {entry.steal_percent:4.1f} %  "
+          f"steal {entry.steal_percent:4.1f} %  iowait {entry.iowait_percent:4.1f} %  "
+          f"server CPU {entry.server_cpu_percent:3.0f} %  "
           + "  ".join(f"{route} n={entry.requests[route]} p99={entry.p99_ms[route]:.0f}ms"
                       for route in ROUTES), flush=True)
 

@@ -1,6 +1,7 @@
 """``kill -9`` of a real server during concurrent uploads, three times, restarting on the same
 database and data directory: nothing answered 201 is lost, no number is skipped or repeated,
-``kapu blobs gc --grace 0`` leaves only what rows name, the audit chain holds."""
+every document has its acceptance receipt, ``kapu blobs gc --grace 0`` leaves only what rows
+name, the audit chain holds."""
 
 from __future__ import annotations
 
@@ -120,6 +121,10 @@ def test_kill_9_during_uploads_loses_nothing(database_url: str, server_dirs: Pat
                 assert hashlib.sha256(body.content).hexdigest() == item["sha256"], number
                 if number in accepted:
                     assert body.content == accepted[number], number
+                # Its acceptance receipt, written in the number's own transaction.
+                receipt = client.get(f"/api/v1/documents/{number}/receipts/acceptance",
+                                     auth=sender.auth)
+                assert receipt.status_code == 200, number
     finally:
         stop_server(server)
 
