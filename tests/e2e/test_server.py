@@ -135,11 +135,20 @@ def test_metrics_add_up_across_worker_processes(database_url: str, tmp_path: Pat
             for _ in range(20):
                 # A new connection each time, so both workers get some of them.
                 assert httpx.get(f"{server.url}/ready").status_code == 200
-            scraped = client.get("/metrics").text
-        counted = sum(
-            sample.value for family in text_string_to_metric_families(scraped)
-            for sample in family.samples
-            if sample.name == "kapu_http_requests_total" and sample.labels["route"] == "/ready")
+            # A request is counted once its answer has been sent (its duration includes the
+            # sending), so a scrape answered by the other worker can come just before the last
+            # one's count: scrape again for a moment.
+            deadline = time.monotonic() + 5
+            while True:
+                scraped = client.get("/metrics").text
+                counted = sum(
+                    sample.value for family in text_string_to_metric_families(scraped)
+                    for sample in family.samples
+                    if sample.name == "kapu_http_requests_total"
+                    and sample.labels["route"] == "/ready")
+                if counted >= 20 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         assert counted >= 20
         # Both workers counted some of them: the scrape added up two processes' files.
         assert len(list((data_dir / "metrics").glob("counter_*.db"))) >= 2
