@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from babel.numbers import format_decimal
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from gateway.domain.limits import MAX_ID
 from gateway.domain.registration import budapest_local
 from gateway.ops.metrics import exposition
 from gateway.rest.problems import problem_responses
@@ -71,7 +72,9 @@ async def status_json(request: Request) -> dict[str, Any]:
             response_class=Response,
             responses={200: {"content": {"application/xml": {}}},
                        **problem_responses(404, 422)})
-async def outage_certificate(incident_id: int, request: Request) -> Response:
+async def outage_certificate(
+    incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request
+) -> Response:
     signed = await operations.outage_certificate(_ports(request), incident_id)
     return Response(signed, media_type="application/xml", headers={
         "Content-Disposition": f'inline; filename="uzemzavar-{incident_id}.xml"'})

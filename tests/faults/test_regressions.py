@@ -89,6 +89,17 @@ async def test_notifications_after_outside_64_bits_is_refused(gw: Gateway) -> No
     assert edge.status_code == 200 and edge.json()["items"] == []
 
 
+async def test_outage_certificate_number_outside_64_bits_is_refused(gw: Gateway) -> None:
+    """Was: 500 on SQLite (found by the REST fuzzer, 2026-12-04: incident 235843676056430739456)."""
+    for incident in ("235843676056430739456", "9223372036854775808", "0", "-1"):
+        response = await gw.client.get(f"/api/v1/status/incidents/{incident}/certificate")
+        assert response.status_code == 422, incident
+        assert response.json()["code"] == "invalid_request"
+        assert response.json()["field"] == "path.incident_id"
+    edge = await gw.client.get("/api/v1/status/incidents/9223372036854775807/certificate")
+    assert edge.status_code == 404 and edge.json()["code"] == "not_found"
+
+
 async def test_mailbox_cursor_outside_64_bits_is_refused(gw: Gateway) -> None:
     import base64
 
