@@ -5,10 +5,10 @@ Each class has a concurrency limit and a bounded FIFO queue; nothing else grows 
 (one future per queued request, at most ``queue`` of them per class). A request is refused at
 once when its class's slots and queue are full, or when a class that outranks it has had all
 its slots taken or a queue for ``patience`` seconds (breaks shorter than PRESSURE_GAP of it
-aside): work that outranks it is already as much as the gateway lets in. Then a freed
-slot of a lower class goes to no one, and the requests queued for
-it are refused. A queued request waits at most its class's ``wait`` seconds. ``/health``,
-``/ready`` and ``/metrics`` are never counted or shed.
+aside): work that outranks it is already as much as the gateway lets in. Then a freed slot of
+a lower class goes to no one, and the requests queued for it are refused. A queued request
+waits at most its class's ``wait`` seconds. ``/health``, ``/ready`` and ``/metrics`` are never
+counted or shed.
 
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
 no bounded priority semaphore with refusals, hence the few lines here.
@@ -58,8 +58,8 @@ class Limits:
 class _Lane:
     limits: Limits
     in_flight: int = 0
-    # Each waiting request: when it began to wait (monotonic seconds), and its future.
-    waiting: deque[tuple[float, asyncio.Future[None]]] = field(default_factory=deque)
+    # Each waiting request's future, in the order they came.
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
     # Pressed: every slot taken or a queue. Since when it has been pressed without a break
     # longer than PRESSURE_GAP of the patience (monotonic seconds), and when it last stopped:
     # pressure that stays is overload, a moment's in a burst is not (CoDel's idea). A class
@@ -119,8 +119,7 @@ class Admission:
         if len(lane.waiting) >= lane.limits.queue:
             self._shed(priority, "every slot and queue place of this kind of request is taken")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        place = (time.monotonic(), waiter)
-        lane.waiting.append(place)
+        lane.waiting.append(waiter)
         self._observe(priority)
         try:
             async with asyncio.timeout(lane.limits.wait):
@@ -129,8 +128,8 @@ class Admission:
             handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
             if handed:
                 self.leave(priority)  # handed over just as the wait ended: pass it on
-            elif place in lane.waiting:
-                lane.waiting.remove(place)
+            elif waiter in lane.waiting:
+                lane.waiting.remove(waiter)
                 self._observe(priority)
             if isinstance(stop, TimeoutError):
                 self._shed(priority, f"waited {lane.limits.wait:g} s for a slot")
@@ -145,7 +144,7 @@ class Admission:
         if self._outranked(priority):
             self._refuse_waiting(priority)
         while lane.waiting:
-            _, waiter = lane.waiting.popleft()
+            waiter = lane.waiting.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot passes to it: in_flight stays
                 self._observe(priority)
@@ -156,7 +155,7 @@ class Admission:
     def _refuse_waiting(self, priority: Priority) -> None:
         lane = self._lanes[priority]
         while lane.waiting:
-            _, waiter = lane.waiting.popleft()
+            waiter = lane.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(Overloaded("more urgent work is waiting"))
         self._observe(priority)

@@ -53,7 +53,6 @@ async def test_urgent_work_waiting_too_long_refuses_new_and_queued_lower_classes
     gate.leave(Priority.DEADLINES)
     await asyncio.wait_for(queued_upload, 1)  # the upload gets the freed upload slot
     gate.leave(Priority.DEADLINES)
-    await asyncio.sleep(0.02)  # longer than a break that continues the pressure
     await gate.enter(Priority.SHEDDABLE)  # nothing urgent presses any more
 
 
