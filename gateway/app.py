@@ -21,6 +21,7 @@ from gateway.config import Settings
 from gateway.crypto.cms import CmsEncryptor
 from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
+from gateway.crypto.signing_process import SigningProcess
 from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
 from gateway.errors import Unavailable
@@ -65,8 +66,11 @@ def blob_store_of(settings: Settings) -> BlobStore:
                        secret.get_secret_value() if secret else None, settings.spool_dir)
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    """Engine, blob store and ports for ``settings`` (shared by the app and the CLI)."""
+def build_runtime(settings: Settings, *, clock: Clock | None = None,
+                  signing_process: bool = False) -> Runtime:
+    """Engine, blob store and ports for ``settings`` (shared by the app and the CLI).
+    ``signing_process``: sign evidence in a child process (the server); otherwise in worker
+    threads (a command signs a few receipts at most)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     read_engine = reading_engine(engine)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
@@ -89,6 +93,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        evidence_signer=SigningProcess(keys.tsa_key, keys.tsa_cert, keys.signing_key,
+                                       keys.signing_cert) if signing_process else None,
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
         telemetry=PrometheusTelemetry(),
@@ -135,7 +141,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``)."""
     settings = settings or Settings()
     configure_logging()
-    runtime = build_runtime(settings, clock=clock)
+    runtime = build_runtime(settings, clock=clock, signing_process=True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -159,6 +165,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
         await poster.close()
+        if runtime.ports.evidence_signer is not None:
+            await runtime.ports.evidence_signer.close()
         await runtime.ports.blobs.close()
         await runtime.engine.dispose()
 

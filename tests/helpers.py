@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from gateway.domain.parties import PartyKind
+from gateway.domain.registration import sequence_of as sequence_of
 from gateway.services.parties import register_citizen, register_organisation
 from gateway.services.ports import Ports
 from tests.conftest import fresh_krid, fresh_short_name
@@ -80,5 +81,3 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def sequence_of(registration_number: str) -> int:
-    return int(registration_number[-6:])

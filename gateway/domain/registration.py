@@ -38,5 +38,10 @@ def make_registration_number(krid: str, instant: datetime, sequence: int) -> str
     return f"{registration_prefix(krid, instant)}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
+def sequence_of(registration_number: str) -> int:
+    """The day's sequence number a registration number ends with."""
+    return int(registration_number[-SEQUENCE_DIGITS:])
+
+
 def is_registration_number(text: str) -> bool:
     return bool(_PATTERN.match(text))

@@ -32,6 +32,11 @@ REGISTRATION_BATCH = Histogram(
     "kapu_registration_batch_size",
     "Uploads registered together in one transaction (group commit)",
     buckets=(1, 2, 4, 8, 16, 32, 64))
+RECEIPTS_SIGNED_EARLY = Counter(
+    "kapu_receipts_signed_early_total",
+    "Acceptance receipts signed while their upload waited for its number: used, or signed "
+    "again because the number forecast was wrong (another process numbered the same KRID)",
+    ["outcome"])
 BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
                 multiprocess_mode="max")
 DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
@@ -90,6 +95,12 @@ class PrometheusTelemetry:
 
     def registered_batch(self, size: int) -> None:
         REGISTRATION_BATCH.observe(size)
+
+    def signed_early(self, used: int, signed_again: int) -> None:
+        if used:
+            RECEIPTS_SIGNED_EARLY.labels("used").inc(used)
+        if signed_again:
+            RECEIPTS_SIGNED_EARLY.labels("signed_again").inc(signed_again)
 
 
 def certificates_expire(not_after: dict[str, float]) -> None:

@@ -23,9 +23,11 @@ from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
+    SEQUENCE_DIGITS,
     is_registration_number,
     registration_day,
     registration_prefix,
+    sequence_of,
 )
 from gateway.errors import (
     DailySequenceExhausted,
@@ -42,6 +44,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.services import mail
+from gateway.services.forecast import CounterKey
 from gateway.services.ports import (
     NewDocument,
     NewMail,
@@ -237,12 +240,15 @@ async def _accept(
         async with ports.uow() as uow:
             recipient = await _recipient(ports, uow, request)
         _check_addressee(sender, recipient)
-        pending = _Pending(
-            new=_new_document(ports, sender, recipient, request, content, submitted_sha256,
-                              file_name, registered_at, token),
-            numbering=_numbering(_numbering_krid(sender, recipient), registered_at),
-            sender=sender, recipient=recipient, person=person, content=content)
+        new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
+                            file_name, registered_at, token)
+        numbering = _numbering(_numbering_krid(sender, recipient), registered_at)
+        pending = _Pending(new=new, numbering=numbering, sender=sender, recipient=recipient,
+                           person=person, content=content,
+                           presigned=_presigned(ports, sender, recipient, new, numbering))
         owned.clear()
+        # No await between the forecast and joining the queue: the queue's order is the
+        # forecast's.
         number = await ports.registrations.submit(
             pending, lambda batch: _register_batch(ports, batch))
         return Acceptance(number, registered_at, pending.new.valid_until, submitted_sha256,
@@ -290,6 +296,14 @@ async def _accept(
 
 
 @dataclass(frozen=True)
+class _Presigned:
+    """An acceptance receipt being signed, while its upload waits, for the number forecast."""
+
+    registration_number: str
+    receipt: asyncio.Future[list[bytes]]
+
+
+@dataclass(frozen=True)
 class _Pending:
     """An upload waiting for its number in the next batch."""
 
@@ -299,6 +313,26 @@ class _Pending:
     recipient: Party
     person: str | None
     content: StagedContent  # the batch places it once registered, or discards it
+    presigned: _Presigned | None = None
+
+    @property
+    def counter(self) -> CounterKey:
+        return (self.numbering.krid, self.numbering.day)
+
+
+def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+               numbering: Numbering) -> _Presigned | None:
+    """Join the forecast and start signing the receipt for the forecast number, if any."""
+    sequence = ports.forecast.join((numbering.krid, numbering.day))
+    if new.timestamp_token is None or sequence is None or sequence > MAX_DAILY_SEQUENCE:
+        return None
+    number = f"{numbering.prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+    signing = asyncio.ensure_future(_signed(ports, [
+        _acceptance_content(sender, recipient, new, number)]))
+    # An unused or failed early signature is never read: read here, so asyncio does not
+    # report a lost exception (the batch signs again).
+    signing.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return _Presigned(number, signing)
 
 
 async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
@@ -306,10 +340,12 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
     documents inserted in one statement, their receipts signed and written with their audit
     entries in one more. Then their bytes move into the store; a failed batch discards them."""
     answers: list[str | BaseException] = []
+    ports.forecast.leave([pending.counter for pending in batch])
     try:
         async with ports.write_uow() as uow:
             registered = await uow.documents.register_many(
                 [(pending.new, pending.numbering) for pending in batch])
+            _settle_forecast(ports, batch, registered)
             to_sign: list[tuple[int, _Pending, str]] = []
             notices: list[NewMail] = []
             for pending, found in zip(batch, registered, strict=True):
@@ -322,9 +358,15 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
                                             pending.new, number)
                 if pending.new.timestamp_token is not None:
                     to_sign.append((document_id, pending, number))
+            presigned = [pending.presigned.receipt if pending.presigned is not None
+                         and pending.presigned.registration_number == number else None
+                         for _, pending, number in to_sign]
             receipts, events = await _acceptance_evidence(ports, [
                 (pending.sender, pending.recipient, pending.new, number, pending.person)
-                for _, pending, number in to_sign])
+                for _, pending, number in to_sign], presigned)
+            early = sum(pending.presigned is not None for _, pending, _ in to_sign)
+            used = sum(receipt is not None for receipt in presigned)
+            ports.telemetry.signed_early(used, early - used)
             evidence = [(document_id, pending.new.registered_at, receipt, event)
                         for (document_id, pending, _), receipt, event
                         in zip(to_sign, receipts, events, strict=True)]
@@ -333,6 +375,7 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
             await uow.commit()
         ports.telemetry.registered_batch(len(batch))
     except BaseException:
+        ports.forecast.forget([pending.counter for pending in batch])
         await _discard(*(pending.content for pending in batch))
         raise
     for pending, answer in zip(batch, answers, strict=True):
@@ -341,6 +384,24 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
         else:
             await pending.content.place()
     return answers
+
+
+def _settle_forecast(ports: Ports, batch: list[_Pending],
+                     registered: list[tuple[int, str] | None]) -> None:
+    """Tell the forecast the last sequence each counter gave, and whether it was wrong."""
+    last: dict[CounterKey, int] = {}
+    missed: set[CounterKey] = set()
+    for pending, found in zip(batch, registered, strict=True):
+        if found is None:
+            continue
+        last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(found[1]))
+        if (pending.presigned is not None
+                and pending.presigned.registration_number != found[1]):
+            missed.add(pending.counter)
+    for key, sequence in last.items():
+        ports.forecast.settle(key, sequence, key in missed)
+    ports.forecast.forget([pending.counter for pending in batch
+                           if pending.counter not in last])
 
 
 def _check_addressee(sender: Party, recipient: Party) -> None:
@@ -387,21 +448,36 @@ def _arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocu
     return [notice] if notice is not None else []
 
 
+def _acceptance_content(sender: Party, recipient: Party, new: NewDocument,
+                        number: str) -> ReceiptContent:
+    assert new.timestamp_token is not None
+    return ReceiptContent(
+        kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+        sender=_receipt_party(sender), recipient=_receipt_party(recipient),
+        file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
+        timestamp_token=new.timestamp_token)
+
+
 async def _acceptance_evidence(
     ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
+    presigned: list[asyncio.Future[list[bytes]] | None] | None = None,
 ) -> tuple[list[bytes], list[AuditEvent]]:
     """The signed acceptance receipts and the audit entries of registered documents with
     timestamp tokens, in order (each: sender, addressee, document, number, the person who
-    sent it)."""
-    contents = []
-    for sender, recipient, new, number, _ in accepted:
-        assert new.timestamp_token is not None
-        contents.append(ReceiptContent(
-            kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-            sender=_receipt_party(sender), recipient=_receipt_party(recipient),
-            file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
-            timestamp_token=new.timestamp_token))
-    receipts = await _signed(ports, contents)
+    sent it). ``presigned``: per document, its receipt signed early for its number, or None;
+    one that failed is signed again here."""
+    contents = [_acceptance_content(sender, recipient, new, number)
+                for sender, recipient, new, number, _ in accepted]
+    early: list[bytes | None] = [None] * len(contents)
+    for index, signing in enumerate(presigned or []):
+        if signing is not None:
+            try:
+                [early[index]] = await signing
+            except Exception:  # signed again below, where a lasting fault fails the batch
+                log.warning("a receipt signed early failed; signing it again", exc_info=True)
+    late = iter(await _signed(ports, [content for content, receipt
+                                      in zip(contents, early, strict=True) if receipt is None]))
+    receipts = [receipt if receipt is not None else next(late) for receipt in early]
     events = []
     for sender, _, new, number, person in accepted:
         actor, office_krid = _actor(sender, person)
@@ -418,11 +494,18 @@ SIGNING_THREADS = 2
 
 
 async def _timestamp(ports: Ports, sha256_hex: str, at: datetime) -> bytes:
+    if ports.evidence_signer is not None:
+        return await ports.evidence_signer.timestamp(sha256_hex, at)
     return await asyncio.to_thread(ports.timestamper.timestamp, sha256_hex, at)
 
 
 async def _signed(ports: Ports, contents: list[ReceiptContent]) -> list[bytes]:
-    """The receipts of ``contents`` signed, in order, split over the signing threads."""
+    """The receipts of ``contents`` signed, in order: by the signing process, or split over
+    the signing threads."""
+    if not contents:
+        return []
+    if ports.evidence_signer is not None:
+        return await ports.evidence_signer.sign(contents)
     sign = ports.receipt_signer.sign
     share = -(-len(contents) // SIGNING_THREADS) or 1
     parts = await asyncio.gather(*(

@@ -17,6 +17,7 @@ from gateway.domain.outages import OutageStatement
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 from gateway.services.batching import GroupCommit
+from gateway.services.forecast import NumberForecast
 
 
 class Clock(Protocol):
@@ -601,6 +602,14 @@ class Timestamper(Protocol):
         ...
 
 
+class EvidenceSigner(Protocol):
+    """Timestamps and receipts made away from the event loop (crypto/signing_process.py)."""
+
+    async def timestamp(self, sha256_hex: str, at: datetime) -> bytes: ...
+    async def sign(self, contents: list[ReceiptContent]) -> list[bytes]: ...
+    async def close(self) -> None: ...
+
+
 class SettableClock(Protocol):
     """The sandbox's test clock: system time plus an offset shared through the database."""
 
@@ -630,6 +639,10 @@ class Telemetry(Protocol):
     def registered_batch(self, size: int) -> None:
         """One transaction registered ``size`` uploads together."""
         ...
+    def signed_early(self, used: int, signed_again: int) -> None:
+        """A batch used ``used`` receipts signed early and signed ``signed_again`` anew
+        (their number forecast was wrong)."""
+        ...
 
 
 class NoTelemetry:
@@ -640,6 +653,9 @@ class NoTelemetry:
         pass
 
     def registered_batch(self, size: int) -> None:
+        pass
+
+    def signed_early(self, used: int, signed_again: int) -> None:
         pass
 
 
@@ -715,6 +731,10 @@ class Ports:
     offices: OfficeCache = field(default_factory=OfficeCache)
     # Uploads that queue while one is registered are registered together (group commit).
     registrations: GroupCommit[Any, str] = field(default_factory=GroupCommit)
+    # The numbers those uploads will get, so that their receipts are signed while they wait.
+    forecast: NumberForecast = field(default_factory=NumberForecast)
+    # None: timestamps and receipts are signed in worker threads (the command line).
+    evidence_signer: EvidenceSigner | None = None
     # The status page's figures of whole Budapest days gone by, which no longer change: probes
     # and incidents are recorded at the clock's now, maintenance 3 days ahead. Kept per
     # process so a page view reads only today's probes (not with a test clock, which may

@@ -101,3 +101,58 @@ async def test_in_a_batch_only_the_uploads_past_the_days_last_number_are_refused
     assert refused == ["daily_sequence_exhausted"] * 3
     # The two accepted documents' bytes are in the store; nothing of the refused three is.
     assert len(set(stored_files(gw.blob_root)) - before) == 2
+
+
+class EarlySignatures(NoTelemetry):
+    def __init__(self) -> None:
+        self.used = self.signed_again = 0
+
+    def signed_early(self, used: int, signed_again: int) -> None:
+        self.used += used
+        self.signed_again += signed_again
+
+
+async def _receipts_name_their_own_documents(gw: Gateway, sender: Account, numbers: list[str],
+                                             contents: list[bytes], tmp_path: Path) -> None:
+    ca = (await gw.client.get("/api/v1/trust")).content
+    for number, content in zip(numbers, contents, strict=True):
+        receipt = (await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
+                                       auth=sender.auth)).content
+        root = etree.fromstring(receipt)
+        assert root.findtext("i:ErkeztetesiSzam", namespaces=IGAZOLAS) == number
+        assert root.findtext("i:Lenyomat", namespaces=IGAZOLAS) == sha256(content)
+        assert xmlsec_verify(receipt, ca, tmp_path, gw.clock.now())
+
+
+async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_receipt(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    telemetry = EarlySignatures()
+    gw.ports.telemetry = telemetry
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    assert office.krid is not None
+
+    async def send(indexes: range) -> list[str]:
+        answers = await asyncio.gather(*(
+            upload(gw.client, sender, office, _pdf(i), file_name=f"level-{i}.pdf")
+            for i in indexes))
+        assert [a.status_code for a in answers] == [201] * len(indexes)
+        return [a.json()["registration_number"] for a in answers]
+
+    first = await send(range(1))  # nothing to forecast from yet
+    assert (telemetry.used, telemetry.signed_again) == (0, 0)
+    # The forecast knows the counter now: six uploads at once, each receipt signed while it
+    # waits, for the number it then gets.
+    forecast = await send(range(1, 7))
+    assert (telemetry.used, telemetry.signed_again) == (6, 0)
+    # Another process takes the next number: every forecast made before this process sees
+    # it is one too low, and those receipts are signed again for the numbers given.
+    async with gw.ports.write_uow() as uow:
+        await uow.counters.take(office.krid, registration_day(gw.clock.now()), 1)
+        await uow.commit()
+    wrong = await send(range(7, 13))
+    assert telemetry.used == 6 and telemetry.signed_again >= 1
+    numbers = first + forecast + wrong
+    assert sorted(sequence_of(n) for n in numbers) == [*range(1, 8), *range(9, 15)]
+    await _receipts_name_their_own_documents(gw, sender, numbers,
+                                             [_pdf(i) for i in range(13)], tmp_path)

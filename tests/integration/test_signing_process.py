@@ -1,0 +1,49 @@
+"""Evidence is signed in a child process of the server: a child that dies is replaced, and
+what it was signing is signed again — no upload fails, no number is skipped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from gateway.crypto.signing_process import SigningProcess
+from gateway.domain.registration import sequence_of
+from tests.helpers import new_org, upload
+from tests.integration.conftest import Gateway
+from tests.integration.test_group_commit import _pdf, _receipts_name_their_own_documents
+
+
+async def test_a_signing_process_killed_between_and_during_uploads_is_replaced(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    signer = gw.ports.evidence_signer
+    assert isinstance(signer, SigningProcess)
+    statuses: list[int] = []
+    numbers: dict[str, int] = {}  # registration number: the index of the content sent
+
+    async def send(index: int) -> None:
+        answer = await upload(gw.client, sender, office, _pdf(index),
+                              file_name=f"level-{index}.pdf")
+        statuses.append(answer.status_code)
+        numbers[answer.json()["registration_number"]] = index
+
+    await send(0)
+    first_child = signer.pid
+    assert first_child is not None
+    os.kill(first_child, signal.SIGKILL)  # between uploads: the next ones find it dead
+    await asyncio.gather(*(send(index) for index in range(1, 5)))
+    second_child = signer.pid
+    assert second_child not in (None, first_child)
+    # During uploads: killed while they wait for their timestamps and receipts.
+    sending = asyncio.gather(*(send(index) for index in range(5, 9)))
+    while not signer.unanswered:
+        await asyncio.sleep(0.001)
+    os.kill(second_child, signal.SIGKILL)
+    await sending
+    assert statuses == [201] * 9
+    assert sorted(sequence_of(number) for number in numbers) == list(range(1, 10))
+    await _receipts_name_their_own_documents(
+        gw, sender, list(numbers), [_pdf(index) for index in numbers.values()], tmp_path)
