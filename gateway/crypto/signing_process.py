@@ -75,6 +75,7 @@ class SigningProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._closed = False
 
     @property
     def pid(self) -> int | None:
@@ -98,6 +99,7 @@ class SigningProcess:
 
     async def close(self) -> None:
         """End the child (it exits when its input closes) and wait for it."""
+        self._closed = True  # a job the child leaves unanswered is not sent to a new one
         process, reader = self._process, self._reader
         self._process = self._reader = None
         if process is None or self._loop is not asyncio.get_running_loop():
@@ -141,6 +143,8 @@ class SigningProcess:
         if self._loop is not loop:  # a new event loop (tests start one per test)
             self._loop, self._process, self._starting = loop, None, asyncio.Lock()
         async with self._starting:
+            if self._closed:
+                raise Unavailable("the gateway is shutting down")
             if self._process is None:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", __name__,

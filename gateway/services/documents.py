@@ -337,8 +337,9 @@ def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
 
 async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
     """Register every upload of ``batch`` in one transaction: each counter taken once, the
-    documents inserted in one statement, their receipts signed and written with their audit
-    entries in one more. Then their bytes move into the store; a failed batch discards them."""
+    documents inserted in one statement, their receipts (most signed while they waited, for
+    the number forecast) written with their audit entries in one more. Then their bytes move
+    into the store; a failed batch discards them."""
     answers: list[str | BaseException] = []
     ports.forecast.leave([pending.counter for pending in batch])
     try:
