@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,9 @@ class Result:
     full_rounds: list[Load] = field(default_factory=list)
     ecdsa_rounds: list[Load] = field(default_factory=list)
     two_worker_rounds: list[Load] = field(default_factory=list)  # kapu serve --workers 2
+    # Acceptance receipts signed while their uploads waited, by round kind: [kept, signed
+    # again] (kapu_receipts_signed_early_total; a wrong number forecast costs a signature).
+    early_receipts: dict[str, list[float]] = field(default_factory=dict)
     core_upload: Load = field(default_factory=Load)
     receipt_verifications_per_second: float = 0.0
     rest_upload: Load = field(default_factory=Load)
@@ -180,6 +184,18 @@ def answering(server: subprocess.Popen[bytes], url: str,
         log.seek(0)
         said = "\n" + log.read().decode(errors="replace")[-3000:]
     raise RuntimeError(f"{url} did not answer (exit status {server.returncode}){said}")
+
+
+def early_receipts(url: str) -> tuple[float, float]:
+    """The server's kapu_receipts_signed_early_total: (used, signed again); none for the
+    bare endpoint, which has no /metrics."""
+    try:
+        metrics = urllib.request.urlopen(f"{url}/metrics").read().decode()
+    except urllib.error.HTTPError:
+        return 0.0, 0.0
+    counts = {outcome: float(value) for outcome, value in re.findall(
+        r'^kapu_receipts_signed_early_total\{outcome="(\w+)"\} ([\d.e+]+)$', metrics, re.M)}
+    return counts.get("used", 0.0), counts.get("signed_again", 0.0)
 
 
 def parse_ms(text: str) -> float:
@@ -325,6 +341,9 @@ def upload_rounds(env: dict[str, str], workdir: Path, sender: dict[str, str],
             try:
                 loads.append(wrk(f"http://127.0.0.1:{port}", "upload.lua", load_env, duration,
                                  2))
+                counted = result.early_receipts.setdefault(name, [0.0, 0.0])
+                for index, count in enumerate(early_receipts(f"http://127.0.0.1:{port}")):
+                    counted[index] += count
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -549,6 +568,10 @@ def main() -> None:
         ecdsa = mean(r.ecdsa_rounds).requests_per_second
         print(f"ratios to the bare endpoint: core {core / bare:.2f}, as shipped "
               f"{full / bare:.2f} (target >= 0.5), ECDSA keys {ecdsa / bare:.2f}")
+        for name, (used, again) in r.early_receipts.items():
+            if used + again:
+                print(f"receipts signed while uploads waited, {name}: {used:.0f} kept, "
+                      f"{again:.0f} signed again (wrong number forecast)")
         two = mean(r.two_worker_rounds).requests_per_second
         print(f"kapu serve --workers 2: {two / full:.2f} x one worker (target >= 1.5)")
         print(f"evidence on / off: {full / core:.2f} (target >= 0.8); with ECDSA keys "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -391,16 +392,17 @@ def _settle_forecast(ports: Ports, batch: list[_Pending],
                      registered: list[tuple[int, str] | None]) -> None:
     """Tell the forecast the last sequence each counter gave, and whether it was wrong."""
     last: dict[CounterKey, int] = {}
-    missed: set[CounterKey] = set()
+    forecasts: Counter[CounterKey] = Counter()
+    missed: Counter[CounterKey] = Counter()
     for pending, found in zip(batch, registered, strict=True):
         if found is None:
             continue
         last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(found[1]))
-        if (pending.presigned is not None
-                and pending.presigned.registration_number != found[1]):
-            missed.add(pending.counter)
+        if pending.presigned is not None:
+            forecasts[pending.counter] += 1
+            missed[pending.counter] += pending.presigned.registration_number != found[1]
     for key, sequence in last.items():
-        ports.forecast.settle(key, sequence, key in missed)
+        ports.forecast.settle(key, sequence, forecasts[key], missed[key])
     ports.forecast.forget([pending.counter for pending in batch
                            if pending.counter not in last])
 

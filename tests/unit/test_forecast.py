@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from gateway.services.forecast import PAUSE_AFTER_MISS, CounterKey, NumberForecast
+from gateway.services.forecast import (
+    LONGEST_PAUSE,
+    PAUSE_AFTER_MISS,
+    CounterKey,
+    NumberForecast,
+)
 
 DAY = date(2026, 3, 2)
 OFFICE = ("900000002", DAY)
@@ -13,10 +18,11 @@ OTHER = ("900000003", DAY)
 
 
 def _batch(forecast: NumberForecast, key: CounterKey, size: int, last: int,
-           missed: bool = False) -> None:
-    """A batch of ``size`` uploads for ``key`` starts and commits, its last sequence ``last``."""
+           forecasts: int = 0, missed: int = 0) -> None:
+    """A batch of ``size`` uploads for ``key`` starts and commits, its last sequence ``last``;
+    ``forecasts`` of them had one, ``missed`` of those wrong."""
     forecast.leave([key] * size)
-    forecast.settle(key, last, missed)
+    forecast.settle(key, last, forecasts, missed)
 
 
 async def test_no_forecast_before_a_batch_then_the_counter_plus_the_uploads_queued_before() -> None:
@@ -35,7 +41,7 @@ async def test_after_a_wrong_forecast_none_for_a_while_then_again() -> None:
     forecast.join(OFFICE)
     _batch(forecast, OFFICE, 1, 1)
     assert forecast.join(OFFICE) == 2
-    _batch(forecast, OFFICE, 1, 3, missed=True)  # another process took 2
+    _batch(forecast, OFFICE, 1, 3, forecasts=1, missed=1)  # another process took 2
     for _ in range(PAUSE_AFTER_MISS):
         assert forecast.join(OFFICE) is None
         _batch(forecast, OFFICE, 1, 100)
@@ -62,3 +68,29 @@ async def test_a_new_day_forgets_the_days_before() -> None:
         _batch(forecast, key, 1, 5)
     assert forecast.join(OFFICE) is None
     assert forecast.join(tomorrow) == 6
+
+
+
+def _paused_batches(forecast: NumberForecast, key: CounterKey) -> int:
+    """Batches of one upload without a forecast until an upload gets one (it stays queued)."""
+    count = 0
+    while forecast.join(key) is None:
+        count += 1
+        _batch(forecast, key, 1, 1000 * count)
+    return count
+
+
+async def test_wrong_forecasts_in_a_row_pause_twice_as_long_each_until_one_holds() -> None:
+    forecast = NumberForecast()
+    forecast.join(OFFICE)
+    _batch(forecast, OFFICE, 1, 1)
+    assert forecast.join(OFFICE) is not None
+    pauses = []
+    for _ in range(8):  # another process keeps taking numbers: each forecast is wrong
+        _batch(forecast, OFFICE, 1, 5000, forecasts=1, missed=1)
+        pauses.append(_paused_batches(forecast, OFFICE))
+    assert pauses == [16, 32, 64, 128, 256, 512, LONGEST_PAUSE, LONGEST_PAUSE]
+    _batch(forecast, OFFICE, 1, 6000, forecasts=1)  # this one held
+    assert forecast.join(OFFICE) is not None
+    _batch(forecast, OFFICE, 1, 7000, forecasts=1, missed=1)
+    assert _paused_batches(forecast, OFFICE) == PAUSE_AFTER_MISS
