@@ -39,8 +39,9 @@ async def test_a_signing_process_killed_between_and_during_uploads_is_replaced(
     assert second_child not in (None, first_child)
     # During uploads: killed while they wait for their timestamps and receipts.
     sending = asyncio.gather(*(send(index) for index in range(5, 9)))
-    while not signer.unanswered:
-        await asyncio.sleep(0.001)
+    while not signer.unanswered:  # every loop turn: a job waits at least one for its answer
+        assert not sending.done(), "the uploads ended before the child could be killed"
+        await asyncio.sleep(0)
     os.kill(second_child, signal.SIGKILL)
     await sending
     assert statuses == [201] * 9
