@@ -4,7 +4,7 @@ Why a process: the server's event loop holds the GIL for its Python work. The tw
 signatures of an acceptance, made in worker threads, have to win the GIL back after each call
 into OpenSSL, and under load each waits for the loop's switch interval; the child signs on the
 other core without that. Measured on the reference machine (2 cores, PostgreSQL, 16 clients,
-2026-12-04), with receipts signed ahead of their batch (services/presigning.py): 571 and 573
+2026-12-04), with receipts signed ahead of their batch (services/forecast.py): 571 and 573
 uploads/s against 509 and 523 with threads; SQLite 431 and 449 against 392 and 368.
 
 Why by hand — a pipe each way carrying length-prefixed pickles, answered in order — and not

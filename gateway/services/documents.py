@@ -24,8 +24,8 @@ from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
-    SEQUENCE_DIGITS,
     is_registration_number,
+    make_registration_number,
     registration_day,
     registration_prefix,
     sequence_of,
@@ -318,16 +318,20 @@ class _Pending:
 
     @property
     def counter(self) -> CounterKey:
-        return (self.numbering.krid, self.numbering.day)
+        return _counter(self.numbering)
+
+
+def _counter(numbering: Numbering) -> CounterKey:
+    return numbering.krid, numbering.day
 
 
 def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
                numbering: Numbering) -> _Presigned | None:
     """Join the forecast and start signing the receipt for the forecast number, if any."""
-    sequence = ports.forecast.join((numbering.krid, numbering.day))
+    sequence = ports.forecast.join(_counter(numbering))
     if new.timestamp_token is None or sequence is None or sequence > MAX_DAILY_SEQUENCE:
         return None
-    number = f"{numbering.prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+    number = make_registration_number(numbering.krid, new.registered_at, sequence)
     signing = asyncio.ensure_future(_signed(ports, [
         _acceptance_content(sender, recipient, new, number)]))
     # An unused or failed early signature is never read: read here, so asyncio does not
@@ -347,7 +351,7 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
         async with ports.write_uow() as uow:
             registered = await uow.documents.register_many(
                 [(pending.new, pending.numbering) for pending in batch])
-            _settle_forecast(ports, batch, registered)
+            early = _settle_forecast(ports, batch, registered)
             to_sign: list[tuple[int, _Pending, str]] = []
             notices: list[NewMail] = []
             for pending, found in zip(batch, registered, strict=True):
@@ -366,9 +370,6 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
             receipts, events = await _acceptance_evidence(ports, [
                 (pending.sender, pending.recipient, pending.new, number, pending.person)
                 for _, pending, number in to_sign], presigned)
-            early = sum(pending.presigned is not None for _, pending, _ in to_sign)
-            used = sum(receipt is not None for receipt in presigned)
-            ports.telemetry.signed_early(used, early - used)
             evidence = [(document_id, pending.new.registered_at, receipt, event)
                         for (document_id, pending, _), receipt, event
                         in zip(to_sign, receipts, events, strict=True)]
@@ -376,6 +377,7 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
             await uow.mail.add_many(notices)
             await uow.commit()
         ports.telemetry.registered_batch(len(batch))
+        ports.telemetry.signed_early(*early)
     except BaseException:
         ports.forecast.forget([pending.counter for pending in batch])
         await _discard(*(pending.content for pending in batch))
@@ -389,8 +391,9 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
 
 
 def _settle_forecast(ports: Ports, batch: list[_Pending],
-                     registered: list[tuple[int, str] | None]) -> None:
-    """Tell the forecast the last sequence each counter gave, and whether it was wrong."""
+                     registered: list[tuple[int, str] | None]) -> tuple[int, int]:
+    """Tell the forecast the last sequence each counter gave, and whether it was wrong.
+    Returns how many early receipts name their document's number, and how many do not."""
     last: dict[CounterKey, int] = {}
     forecasts: Counter[CounterKey] = Counter()
     missed: Counter[CounterKey] = Counter()
@@ -405,6 +408,7 @@ def _settle_forecast(ports: Ports, batch: list[_Pending],
         ports.forecast.settle(key, sequence, forecasts[key], missed[key])
     ports.forecast.forget([pending.counter for pending in batch
                            if pending.counter not in last])
+    return sum(forecasts.values()) - missed.total(), missed.total()
 
 
 def _check_addressee(sender: Party, recipient: Party) -> None:

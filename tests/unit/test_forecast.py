@@ -25,6 +25,14 @@ def _batch(forecast: NumberForecast, key: CounterKey, size: int, last: int,
     forecast.settle(key, last, forecasts, missed)
 
 
+def _taught(last: int) -> NumberForecast:
+    """A forecast whose first batch for OFFICE, one upload, took sequences up to ``last``."""
+    forecast = NumberForecast()
+    forecast.join(OFFICE)
+    _batch(forecast, OFFICE, 1, last)
+    return forecast
+
+
 async def test_no_forecast_before_a_batch_then_the_counter_plus_the_uploads_queued_before() -> None:
     forecast = NumberForecast()
     assert [forecast.join(OFFICE) for _ in range(3)] == [None, None, None]
@@ -37,9 +45,7 @@ async def test_no_forecast_before_a_batch_then_the_counter_plus_the_uploads_queu
 
 
 async def test_after_a_wrong_forecast_none_for_a_while_then_again() -> None:
-    forecast = NumberForecast()
-    forecast.join(OFFICE)
-    _batch(forecast, OFFICE, 1, 1)
+    forecast = _taught(1)
     assert forecast.join(OFFICE) == 2
     _batch(forecast, OFFICE, 1, 3, forecasts=1, missed=1)  # another process took 2
     for _ in range(PAUSE_AFTER_MISS):
@@ -49,9 +55,7 @@ async def test_after_a_wrong_forecast_none_for_a_while_then_again() -> None:
 
 
 async def test_a_failed_batch_stops_forecasts_until_the_next_commits() -> None:
-    forecast = NumberForecast()
-    forecast.join(OFFICE)
-    _batch(forecast, OFFICE, 1, 7)
+    forecast = _taught(7)
     assert forecast.join(OFFICE) == 8
     forecast.leave([OFFICE])
     forecast.forget([OFFICE])  # its batch rolled back: 8 was not taken
@@ -81,9 +85,7 @@ def _paused_batches(forecast: NumberForecast, key: CounterKey) -> int:
 
 
 async def test_wrong_forecasts_in_a_row_pause_twice_as_long_each_until_one_holds() -> None:
-    forecast = NumberForecast()
-    forecast.join(OFFICE)
-    _batch(forecast, OFFICE, 1, 1)
+    forecast = _taught(1)
     assert forecast.join(OFFICE) is not None
     pauses = []
     for _ in range(8):  # another process keeps taking numbers: each forecast is wrong
