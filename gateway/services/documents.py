@@ -341,39 +341,41 @@ def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
 
 
 async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
-    """Register every upload of ``batch`` in one transaction: each counter taken once, the
-    documents inserted in one statement, their receipts (most signed while they waited, for
-    the number forecast) written with their audit entries in one more. Then their bytes move
-    into the store; a failed batch discards them."""
+    """Register every upload of ``batch`` in one transaction: each counter taken once, then
+    the documents inserted with their receipts (most signed while they waited, for the
+    number forecast) and audit entries, in one round trip on PostgreSQL. Then their bytes
+    move into the store; a failed batch discards them."""
     answers: list[str | BaseException] = []
     ports.forecast.leave([pending.counter for pending in batch])
     try:
         async with ports.write_uow() as uow:
-            registered = await uow.documents.register_many(
-                [(pending.new, pending.numbering) for pending in batch])
-            early = _settle_forecast(ports, batch, registered)
-            to_sign: list[tuple[int, _Pending, str]] = []
+            numbers = await uow.documents.number_many(
+                [pending.numbering for pending in batch])
+            early = _settle_forecast(ports, batch, numbers)
+            plain: list[tuple[NewDocument, str]] = []
+            to_sign: list[tuple[_Pending, str]] = []
             notices: list[NewMail] = []
-            for pending, found in zip(batch, registered, strict=True):
-                if found is None:
+            for pending, number in zip(batch, numbers, strict=True):
+                if number is None:
                     answers.append(_exhausted(pending.numbering.krid))
                     continue
-                document_id, number = found
                 answers.append(number)
                 notices += _arrival_notices(ports, pending.sender, pending.recipient,
                                             pending.new, number)
                 if pending.new.timestamp_token is not None:
-                    to_sign.append((document_id, pending, number))
+                    to_sign.append((pending, number))
+                else:
+                    plain.append((pending.new, number))
             presigned = [pending.presigned.receipt if pending.presigned is not None
                          and pending.presigned.registration_number == number else None
-                         for _, pending, number in to_sign]
+                         for pending, number in to_sign]
             receipts, events = await _acceptance_evidence(ports, [
                 (pending.sender, pending.recipient, pending.new, number, pending.person)
-                for _, pending, number in to_sign], presigned)
-            evidence = [(document_id, pending.new.registered_at, receipt, event)
-                        for (document_id, pending, _), receipt, event
-                        in zip(to_sign, receipts, events, strict=True)]
-            await uow.receipts.add_many_with_audit(ReceiptKind.ACCEPTANCE, evidence)
+                for pending, number in to_sign], presigned)
+            await uow.documents.add_many(plain)
+            await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
+                (pending.new, number, receipt, event) for (pending, number), receipt, event
+                in zip(to_sign, receipts, events, strict=True)])
             await uow.mail.add_many(notices)
             await uow.commit()
         ports.telemetry.registered_batch(len(batch))
@@ -391,19 +393,19 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
 
 
 def _settle_forecast(ports: Ports, batch: list[_Pending],
-                     registered: list[tuple[int, str] | None]) -> tuple[int, int]:
+                     numbers: list[str | None]) -> tuple[int, int]:
     """Tell the forecast the last sequence each counter gave, and whether it was wrong.
     Returns how many early receipts name their document's number, and how many do not."""
     last: dict[CounterKey, int] = {}
     forecasts: Counter[CounterKey] = Counter()
     missed: Counter[CounterKey] = Counter()
-    for pending, found in zip(batch, registered, strict=True):
-        if found is None:
+    for pending, number in zip(batch, numbers, strict=True):
+        if number is None:
             continue
-        last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(found[1]))
+        last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(number))
         if pending.presigned is not None:
             forecasts[pending.counter] += 1
-            missed[pending.counter] += pending.presigned.registration_number != found[1]
+            missed[pending.counter] += pending.presigned.registration_number != number
     for key, sequence in last.items():
         ports.forecast.settle(key, sequence, forecasts[key], missed[key])
     ports.forecast.forget([pending.counter for pending in batch

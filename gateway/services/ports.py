@@ -228,13 +228,21 @@ class DocumentRepository(Protocol):
         and in the unit of work's transaction (a rollback gives the number back). Returns the
         document's id and number, or None when the day's sequence is used up."""
         ...
-    async def register_many(
-        self, batch: list[tuple[NewDocument, Numbering]]
-    ) -> list[tuple[int, str] | None]:
-        """``register`` for several documents in one transaction, each counter taken once
-        for all of its documents (in a fixed order of counters, so two batches never wait for
-        each other in a circle). In the batch's order: each document's id and number, or None
-        for one whose day's sequence is used up."""
+    async def number_many(self, numberings: list[Numbering]) -> list[str | None]:
+        """The next number of each of ``numberings``, in order, each counter taken once for
+        all of its documents (in a fixed order of counters, so two batches never wait for
+        each other in a circle); None for one whose day's sequence is used up. The counters'
+        rows stay locked until the transaction ends (a rollback gives the numbers back)."""
+        ...
+    async def add_many(self, numbered: list[tuple[NewDocument, str]]) -> list[int]:
+        """Insert documents under the numbers ``number_many`` gave them, in one statement;
+        their ids, in order."""
+        ...
+    async def add_many_accepted(
+        self, kind: ReceiptKind, accepted: list[tuple[NewDocument, str, bytes, AuditEvent]]
+    ) -> None:
+        """``add_many`` with each document's receipt of ``kind`` (issued at its
+        registration) and audit entry: (document, number, receipt, audit event) each."""
         ...
     async def by_id(self, document_id: int) -> Document | None: ...
     async def by_number(self, registration_number: str) -> Document | None: ...
