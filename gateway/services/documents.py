@@ -394,11 +394,11 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
         ports.forecast.forget([pending.counter for pending in batch])
         await _discard(*(pending.content for pending in batch))
         raise
-    for pending, answer in zip(batch, answers, strict=True):
-        if isinstance(answer, BaseException):
-            await pending.content.discard()
-        else:
-            await pending.content.place()
+    # Side by side (an object store checks each object over the network); the next batch
+    # waits for this.
+    await asyncio.gather(*(
+        pending.content.discard() if isinstance(answer, BaseException)
+        else pending.content.place() for pending, answer in zip(batch, answers, strict=True)))
     return answers
 
 

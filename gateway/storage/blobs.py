@@ -56,10 +56,11 @@ class StagedFile(IncomingBytes):
     """One upload's bytes on their way in.
 
     The first ``SPOOL_BYTES`` stay in memory, so a typical small document costs a single
-    worker-thread hop at ``finish`` (create, write, fsync, rename) and no file system call on
-    the event loop. Past that, bytes are appended to ``tmp/<uuid>.part`` as they arrive: plain
-    synchronous writes that land in the page cache in microseconds (a thread hop per 64 KiB
-    chunk would cost more than it saves); fsync always runs in a worker thread.
+    worker-thread hop at ``finish`` (create, write, fsync, rename) and, on the event loop,
+    only the metadata calls of ``place``. Past that, bytes are appended to
+    ``tmp/<uuid>.part`` as they arrive: plain synchronous writes that land in the page cache
+    in microseconds (a thread hop per 64 KiB chunk would cost more than it saves); fsync
+    always runs in a worker thread.
     """
 
     def __init__(self, store: FileBlobStore, max_bytes: int) -> None:
@@ -115,7 +116,11 @@ class StagedFile(IncomingBytes):
                 yield chunk
 
     async def place(self) -> None:
-        await asyncio.to_thread(self._store.place, self._path, self.sha256)
+        # On the event loop: three metadata calls (stat, mkdir, rename) of microseconds. The
+        # upload's batch places its files before the next batch may start, and a worker-thread
+        # hop cost that batch a turn of the busy event loop, 4 to 6 ms (measured on
+        # PostgreSQL: 316 -> 356 uploads/s, 4 interleaved rounds).
+        self._store.place(self._path, self.sha256)
 
     async def discard(self) -> None:
         if self._file is not None and not self._file.closed:
