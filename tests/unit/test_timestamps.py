@@ -13,7 +13,7 @@ import pytest
 from asn1crypto import cms
 
 from gateway.crypto.keys import ensure_keys
-from gateway.crypto.timestamps import TimestampAuthority
+from gateway.crypto.timestamps import TimestampAuthority, _ReleasingSigner
 from tests.conftest import TEST_EPOCH
 
 
@@ -54,3 +54,18 @@ def test_tokens_made_in_threads_at_once_are_each_the_asn1crypto_token(
         tokens = list(pool.map(lambda case: authority.framed(case[0], case[1], at), cases))
     assert tokens == [authority.built_with_asn1crypto(digest, serial, at)
                       for digest, serial in cases]
+
+
+def test_a_token_signed_holding_the_gil_is_the_same_token(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The signing child signs with ``cryptography`` directly (``release_gil=False``): the
+    same bytes as the xmlsec signature the server's threads make."""
+    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
+    releasing = TimestampAuthority(keys.tsa_key, keys.tsa_cert)
+    holding = TimestampAuthority(keys.tsa_key, keys.tsa_cert, release_gil=False)
+    assert isinstance(releasing._sign, _ReleasingSigner)
+    assert not isinstance(holding._sign, _ReleasingSigner)
+    at = TEST_EPOCH + timedelta(minutes=11, microseconds=5)
+    digest = hashlib.sha256(b"gyermek folyamat").hexdigest()
+    assert holding.framed(digest, 2**126 + 7, at) == releasing.framed(digest, 2**126 + 7, at) \
+        == holding.built_with_asn1crypto(digest, 2**126 + 7, at)
