@@ -19,7 +19,8 @@ LINK_BATCH = 2000
 
 
 async def link_pending(ports: Ports) -> int:
-    """Link every committed entry not yet in the chain; returns how many were linked."""
+    """Link every entry committed (and not yet in the chain) when this starts; returns how
+    many were linked."""
     async with ports.uow() as uow:  # most rounds find nothing: no write transaction then
         if not await uow.audit.unlinked(1):
             return 0
@@ -39,6 +40,12 @@ async def link_pending(ports: Ports) -> int:
             await uow.audit.link(links, sequence, previous)
             await uow.commit()
         linked += len(links)
+        if len(links) < LINK_BATCH:
+            # Everything committed when it was read is linked; what committed since waits for
+            # the next round. Chasing it under steady uploads kept the linker in a write
+            # transaction of a few entries after another, each taking the chain's head (and
+            # on SQLite the one writer) in turn with the uploads' batches.
+            return linked
 
 
 async def link_lag(ports: Ports) -> tuple[int, float]:

@@ -7,8 +7,11 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from gateway.config import Settings
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
+from gateway.services import audit as audit_service
 from gateway.services.audit import link_lag, link_pending, verify_audit
 from tests.certificates import make_certificate
 from tests.conftest import FixedClock
@@ -100,6 +103,24 @@ async def test_entries_are_linked_once_by_concurrent_linkers_in_the_order_writte
     assert [e.id for e in mine] == sorted(e.id for e in mine)  # linked in the order written
     checked, fault = await verify_audit(gw.ports)
     assert fault is None and checked == head
+
+
+async def test_one_round_links_page_after_page_until_a_page_is_not_full(
+    gw: Gateway, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round links everything committed when it starts, a page of LINK_BATCH at a time; it
+    ends at the first page that is not full (what commits later waits for the next round)."""
+    await link_pending(gw.ports)
+    monkeypatch.setattr(audit_service, "LINK_BATCH", 3)
+    async with gw.ports.write_uow() as uow:
+        for number in range(7):
+            await uow.audit.append(AuditEvent(
+                at=clock.now(), actor="LAPOZAS", action=AuditAction.ACCEPTED,
+                registration_number=f"{number:027d}"))
+        await uow.commit()
+    assert await link_pending(gw.ports) == 7  # pages of 3, 3 and 1
+    assert await link_lag(gw.ports) == (0, 0.0)
+    assert (await verify_audit(gw.ports))[1] is None
 
 
 async def test_an_entry_committed_late_is_linked_in_a_later_round(
