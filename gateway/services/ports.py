@@ -310,12 +310,6 @@ class ReceiptRepository(Protocol):
         """The receipt and the audit entry of one event, in one round trip where the
         database allows it."""
         ...
-    async def add_many_with_audit(
-        self, kind: ReceiptKind, receipts: list[tuple[int, datetime, bytes, AuditEvent]]
-    ) -> None:
-        """``add_with_audit`` for several documents: (document id, issued at, content,
-        audit event) each."""
-        ...
     async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
     async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:
         """The receipts of several documents at once, by document id."""

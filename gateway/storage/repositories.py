@@ -274,6 +274,11 @@ def _document_values(new: NewDocument) -> dict[str, Any]:
     )
 
 
+def _named(values: dict[str, Any]) -> dict[str, Any]:
+    """A document's values as the named parameters of the statements built once below."""
+    return {f"new_{name}": value for name, value in values.items()}
+
+
 # The columns an upload writes besides its number, in _document_values' order.
 _DOCUMENT_VALUES = tuple(_document_values(NewDocument(
     registered_at=datetime(2000, 1, 1, tzinfo=UTC), valid_until=datetime(2000, 1, 1, tzinfo=UTC),
@@ -369,16 +374,16 @@ class SqlDocuments:
             # trip: the counter's row stays locked for one round trip fewer than with the
             # receipts written after the documents.
             await self._connection.execute(_INSERT_ACCEPTED_DOCUMENT, [
-                {"document_registration_number": number}
-                | {f"document_{name}": value for name, value in _document_values(new).items()}
-                | {"receipt_kind": kind.value, "receipt_issued_at": new.registered_at,
-                   "receipt_content": receipt}
+                _named(_document_values(new) | {"registration_number": number})
+                | _receipt_values(None, kind, new.registered_at, receipt)
                 | _entry_values(event) for new, number, receipt, event in accepted])
             return
         ids = await self.add_many([(new, number) for new, number, _, _ in accepted])
-        await SqlReceipts(self._connection).add_many_with_audit(kind, [
-            (document_id, new.registered_at, receipt, event)
-            for document_id, (new, _, receipt, event) in zip(ids, accepted, strict=True)])
+        rows = [_receipt_values(document_id, kind, new.registered_at, receipt)
+                | _entry_values(event)
+                for document_id, (new, _, receipt, event) in zip(ids, accepted, strict=True)]
+        await self._connection.execute(_INSERT_RECEIPT_NAMED, rows)
+        await self._connection.execute(_WRITE_UNLINKED_ENTRY, rows)
 
     async def _register_in_one_statement(
         self, values: dict[str, Any], numbering: Numbering
@@ -386,9 +391,8 @@ class SqlDocuments:
         # The counter's row lock is held until COMMIT, and every upload for this KRID and day
         # queues on it: taking the number and inserting the row in one statement keeps that
         # lock for two round trips (statement, commit) instead of three.
-        parameters = {f"new_{name}": value for name, value in values.items()}
         row = (await self._connection.execute(_REGISTER_IN_ONE_STATEMENT, {
-            **parameters, "numbering_krid": numbering.krid, "numbering_day": numbering.day,
+            **_named(values), "numbering_krid": numbering.krid, "numbering_day": numbering.day,
             "numbering_prefix": numbering.prefix})).first()
         return (int(row.id), str(row.registration_number)) if row else None
 
@@ -696,28 +700,13 @@ class SqlReceipts:
 
     async def add_with_audit(self, document_id: int, kind: ReceiptKind, issued_at: datetime,
                              content: bytes, event: AuditEvent) -> None:
-        receipt = {"receipt_document_id": document_id, "receipt_kind": kind.value,
-                   "receipt_issued_at": issued_at, "receipt_content": content}
+        receipt = _receipt_values(document_id, kind, issued_at, content)
         entry = _entry_values(event)
         if self._connection.dialect.name == "postgresql":
             await self._connection.execute(_INSERT_RECEIPT_AND_ENTRY, receipt | entry)
             return
         await self._connection.execute(_INSERT_RECEIPT_NAMED, receipt)
         await self._connection.execute(_WRITE_UNLINKED_ENTRY, entry)
-
-    async def add_many_with_audit(
-        self, kind: ReceiptKind, receipts: list[tuple[int, datetime, bytes, AuditEvent]]
-    ) -> None:
-        if not receipts:
-            return
-        rows = [{"receipt_document_id": document_id, "receipt_kind": kind.value,
-                 "receipt_issued_at": issued_at, "receipt_content": content}
-                | _entry_values(event) for document_id, issued_at, content, event in receipts]
-        if self._connection.dialect.name == "postgresql":
-            await self._connection.execute(_INSERT_RECEIPT_AND_ENTRY, rows)
-            return
-        await self._connection.execute(_INSERT_RECEIPT_NAMED, rows)
-        await self._connection.execute(_WRITE_UNLINKED_ENTRY, rows)
 
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(
@@ -822,6 +811,17 @@ class SqlAudit:
         return (await self._connection.execute(outside)).scalar_one_or_none()
 
 
+def _receipt_values(document_id: int | None, kind: ReceiptKind, issued_at: datetime,
+                    content: bytes) -> dict[str, Any]:
+    """A receipt's named parameters (``document_id`` None where the statement takes it from
+    the document it inserts)."""
+    values: dict[str, Any] = {"receipt_kind": kind.value, "receipt_issued_at": issued_at,
+                              "receipt_content": content}
+    if document_id is not None:
+        values["receipt_document_id"] = document_id
+    return values
+
+
 def _entry_values(event: AuditEvent) -> dict[str, Any]:
     return {f"entry_{name}": value for name, value in (
         ("at", event.at), ("actor", event.actor), ("action", event.action.value),
@@ -845,10 +845,9 @@ _INSERT_RECEIPT_AND_ENTRY = _WRITE_UNLINKED_ENTRY.add_cte(
 def _insert_accepted_document() -> Any:
     """PostgreSQL: a document, its receipt (naming the document's new id) and its audit
     entry in one statement, built once with named parameters."""
-    document = insert(documents).values(
-        registration_number=bindparam("document_registration_number", type_=String),
-        **{name: bindparam(f"document_{name}", type_=documents.c[name].type)
-           for name in _DOCUMENT_VALUES},
+    document = insert(documents).values(**{
+        name: bindparam(f"new_{name}", type_=documents.c[name].type)
+        for name in ("registration_number", *_DOCUMENT_VALUES)},
     ).returning(documents.c.id).cte("document")
     receipt = insert(receipts).from_select(
         ["document_id", "kind", "issued_at", "content"],
