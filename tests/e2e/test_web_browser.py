@@ -272,7 +272,9 @@ def log_in(page: Page, server: Server, who: tuple[str, str], language: str = "en
     page.goto(f"{server.url}/ui/login?lang={language}")
     page.fill("#username", who[0])
     page.fill("#password", who[1])
-    page.click("button[type=submit]")
+    # A click does not wait for the page it leads to; the next step must see that page.
+    with page.expect_navigation(url=f"{server.url}/ui/"):
+        page.click("button[type=submit]")
 
 
 def test_an_admin_grants_and_revokes_a_clerk_and_reads_the_log(
@@ -295,6 +297,7 @@ def test_an_admin_grants_and_revokes_a_clerk_and_reads_the_log(
 
 
 def axe_findings(page: Page) -> list[dict[str, Any]]:
+    page.wait_for_load_state()
     page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(
         "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',"
@@ -315,13 +318,15 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         page.goto(f"{server.url}/ui/login?lang={language}")
         page.fill("#username", DEMO_ADMIN[0])
         page.fill("#password", "nem-ez")
-        page.click("button[type=submit]")
+        with page.expect_navigation():  # axe needs the refusal's page loaded, not the form's
+            page.click("button[type=submit]")
         findings[f"/ui/login refused ({language})"] = axe_findings(page)
         page.fill("#password", DEMO_ADMIN[1])
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/ui/")
         findings[f"/ui/ ({language})"] = axe_findings(page)
-        page.click("text=DEMOHIVATAL")
+        with page.expect_navigation():
+            page.click("text=DEMOHIVATAL")
         findings[f"/ui/mailbox/100000001 ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
         findings[f"/ui/documents/… ({language})"] = axe_findings(page)
