@@ -20,6 +20,12 @@ def get_ports(request: Request) -> Ports:
     return ports
 
 
+async def _ports_dependency(request: Request) -> Ports:
+    # async: FastAPI runs a plain function dependency in a worker thread, a thread hop on
+    # every request for an attribute read.
+    return get_ports(request)
+
+
 async def current_party(
     request: Request,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
@@ -34,5 +40,5 @@ async def current_party(
     return party
 
 
-PortsDep = Annotated[Ports, Depends(get_ports)]
+PortsDep = Annotated[Ports, Depends(_ports_dependency)]
 PartyDep = Annotated[Party, Depends(current_party)]
