@@ -57,7 +57,7 @@ def signature_algorithm(key: SigningKey) -> str:
     return "sha256_rsa" if isinstance(key, rsa.RSAPrivateKey) else "sha256_ecdsa"
 
 
-class _ReleasingSigner:
+class ReleasingSigner:
     """RSA PKCS#1 v1.5 SHA-256 signatures made by xmlsec (OpenSSL), which lets go of the GIL
     while it signs, so a token made in a worker thread leaves the event loop running.
     ``cryptography`` holds the GIL through an RSA signature (measured: two threads sign at
@@ -82,7 +82,7 @@ class TimestampAuthority:
     def __init__(self, key: SigningKey, certificate: x509.Certificate, *,
                  release_gil: bool = True) -> None:
         self._key = key
-        self._sign = (_ReleasingSigner(key) if isinstance(key, rsa.RSAPrivateKey)
+        self._sign = (ReleasingSigner(key) if isinstance(key, rsa.RSAPrivateKey)
                       and release_gil else lambda data: sign(key, data))
         der = certificate.public_bytes(serialization.Encoding.DER)
         parsed = asn1_x509.Certificate.load(der)

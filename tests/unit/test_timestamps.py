@@ -13,7 +13,7 @@ import pytest
 from asn1crypto import cms
 
 from gateway.crypto.keys import ensure_keys
-from gateway.crypto.timestamps import TimestampAuthority, _ReleasingSigner
+from gateway.crypto.timestamps import ReleasingSigner, TimestampAuthority
 from tests.conftest import TEST_EPOCH
 
 
@@ -63,8 +63,8 @@ def test_a_token_signed_holding_the_gil_is_the_same_token(
     keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
     releasing = TimestampAuthority(keys.tsa_key, keys.tsa_cert)
     holding = TimestampAuthority(keys.tsa_key, keys.tsa_cert, release_gil=False)
-    assert isinstance(releasing._sign, _ReleasingSigner)
-    assert not isinstance(holding._sign, _ReleasingSigner)
+    assert isinstance(releasing._sign, ReleasingSigner)
+    assert not isinstance(holding._sign, ReleasingSigner)
     at = TEST_EPOCH + timedelta(minutes=11, microseconds=5)
     digest = hashlib.sha256(b"gyermek folyamat").hexdigest()
     assert holding.framed(digest, 2**126 + 7, at) == releasing.framed(digest, 2**126 + 7, at) \
