@@ -95,6 +95,9 @@ class TimestampAuthority:
             cms.CMSAttribute({"type": "signing_certificate_v2", "values": [
                 {"certs": [{"cert_hash": hashlib.sha256(der).digest()}]}]}).dump(),
         ]
+        # The message digest attribute is its type and framing, then the 32 bytes.
+        empty = hashlib.sha256(b"").digest()
+        self._digest_attribute_head = _message_digest_attribute(empty)[:-len(empty)]
         self._frame = _Frame(self.built_with_asn1crypto(
             "00" * 32, 1, datetime(2000, 1, 1, tzinfo=UTC)))
 
@@ -112,7 +115,8 @@ class TimestampAuthority:
             core.GeneralizedTime(at.astimezone(UTC)).dump(),
             frame.after_time,
         )))
-        attributes = self._signed_attributes(tst_info)
+        attributes = self._signed_attributes(
+            self._digest_attribute_head + hashlib.sha256(tst_info).digest())
         signer_info = _tlv(_SEQUENCE, b"".join((
             frame.signer_head,
             # The signed attributes are signed as a SET and carried as [0] IMPLICIT.
@@ -129,11 +133,9 @@ class TimestampAuthority:
         )))
         return _tlv(_SEQUENCE, frame.content_info_type + _tlv(_CONTEXT_0, signed_data))
 
-    def _signed_attributes(self, tst_info: bytes) -> bytes:
-        digest = cms.CMSAttribute({"type": "message_digest",
-                                   "values": [hashlib.sha256(tst_info).digest()]}).dump()
+    def _signed_attributes(self, message_digest: bytes) -> bytes:
         # DER orders a SET OF by the members' encodings (verifiers re-encode before checking).
-        return _tlv(_SET, b"".join(sorted([*self._constant_attributes, digest])))
+        return _tlv(_SET, b"".join(sorted([*self._constant_attributes, message_digest])))
 
     def built_with_asn1crypto(self, sha256_hex: str, serial_number: int,
                               at: datetime) -> bytes:
@@ -151,7 +153,8 @@ class TimestampAuthority:
             "ordering": False,
         })
         content = tst_info.dump()
-        attributes = self._signed_attributes(content)
+        attributes = self._signed_attributes(
+            _message_digest_attribute(hashlib.sha256(content).digest()))
         signer = cms.SignerInfo({
             "version": "v1",
             "sid": self._signer_id,
@@ -197,6 +200,11 @@ class _Frame:
         head = sum(len(tst_info[name].dump()) for name in
                    ("version", "policy", "message_imprint", "serial_number", "gen_time"))
         self.after_time = tst_info.contents[head:]
+
+
+def _message_digest_attribute(digest: bytes) -> bytes:
+    attribute: bytes = cms.CMSAttribute({"type": "message_digest", "values": [digest]}).dump()
+    return attribute
 
 
 def _serial_number() -> int:
