@@ -78,7 +78,8 @@ class _FormReader(PartReader):
 async def receive_form(
     content_type: str, body: AsyncIterator[bytes], content: StagedContent
 ) -> ReceivedForm:
-    """Read a multipart body, streaming its ``file`` part into ``content``."""
+    """Read a multipart body, streaming its ``file`` part into ``content`` (not finished:
+    accepting the document does that, while its timestamp is signed)."""
     kind, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -93,7 +94,6 @@ async def receive_form(
         raise InvalidRequest("the multipart body ended before its closing boundary")
     if form.file_name is None:
         raise InvalidRequest("the upload has no file part", field=FILE_FIELD)
-    await content.finish()
     return form
 
 

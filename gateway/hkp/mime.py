@@ -150,12 +150,9 @@ async def receive_related(
             raise MalformedMessage("the multipart body ended before its closing boundary")
         if not message.envelope:
             raise MalformedMessage("the multipart request has no SOAP envelope part")
-        for cid, staged in list(message.attachments.items()):
-            if cid in message.refused:
-                await staged.discard()
-                del message.attachments[cid]
-            else:
-                await staged.finish()
+        # The others are finished when their documents are accepted.
+        for cid in [cid for cid in message.attachments if cid in message.refused]:
+            await message.attachments.pop(cid).discard()
     except MultipartParseError as exc:
         await message.discard_all()
         raise MalformedMessage(f"the multipart body is malformed: {exc}") from exc

@@ -83,8 +83,7 @@ async def _content(context: Context, item: etree._Element) -> StagedContent:
     try:
         sink = Base64Sink(staged)
         sink.write((tartalom.text or "").encode("ascii", errors="replace"))
-        sink.close()
-        await staged.finish()
+        sink.close()  # accepting the document finishes the staged bytes
     except BaseException:
         await staged.discard()
         raise

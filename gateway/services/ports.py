@@ -546,8 +546,12 @@ class StagedContent(Protocol):
     def write(self, chunk: bytes | memoryview) -> None:
         """Append bytes; raises TooLarge past the limit."""
         ...
+    def seal(self) -> str:
+        """All bytes are in: their SHA-256 (``sha256`` from now on), before they are
+        durable."""
+        ...
     async def finish(self) -> None:
-        """All bytes are in: make them durable."""
+        """All bytes are in: seal and make them durable (again: nothing happens)."""
         ...
     async def sha1(self) -> str: ...
     def chunks(self) -> Iterator[bytes]:

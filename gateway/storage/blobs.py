@@ -86,7 +86,9 @@ class StagedFile(IncomingBytes):
         return open(self._path, "xb")
 
     async def finish(self) -> None:
-        ready = self._store.tmp_dir / f"{self._seal()}.{self._path.stem}.ready"
+        if self._path.suffix == ".ready":  # finished already
+            return
+        ready = self._store.tmp_dir / f"{self.seal()}.{self._path.stem}.ready"
         with _room_checked():
             await asyncio.to_thread(self._persist, ready)
         self._path = ready

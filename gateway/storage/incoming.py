@@ -41,7 +41,8 @@ class IncomingBytes:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
         self._size += len(chunk)
 
-    def _seal(self) -> str:
-        """All bytes are in: the SHA-256 is known."""
-        self._digest = self._sha256.hexdigest()
+    def seal(self) -> str:
+        """All bytes are in: the SHA-256 is known (sealing again changes nothing)."""
+        if self._digest is None:
+            self._digest = self._sha256.hexdigest()
         return self._digest

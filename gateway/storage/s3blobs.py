@@ -149,7 +149,9 @@ class StagedObject(IncomingBytes):
         return {"ETag": etag, "PartNumber": number}
 
     async def finish(self) -> None:
-        self._seal()
+        self.seal()
+        if self._published:  # finished already
+            return
         if self._file is not None:
             if self._size > self._sent:
                 self._send_part(self._size - self._sent)

@@ -68,6 +68,24 @@ async def read_all(store: BlobStore, sha256: str, start: int = 0, end: int | Non
 
 
 @pytest.mark.parametrize("content", [SMALL, LARGE], ids=["10KiB", "10MiB"])
+async def test_sealed_before_finished_and_finished_once(
+        store: BlobStore, content: bytes) -> None:
+    """The SHA-256 is known once the bytes are in (an upload's timestamp is asked for then,
+    while they are made durable); accepting finishes bytes a door may have finished."""
+    item = store.stage(len(content))
+    item.write(content)
+    with pytest.raises(RuntimeError):
+        item.sha256  # noqa: B018 (not before all bytes are in)
+    assert item.seal() == item.sha256 == hashlib.sha256(content).hexdigest()
+    await item.finish()
+    held = await leftovers(store)
+    await item.finish()
+    assert await leftovers(store) == held
+    await item.place()
+    assert await read_all(store, item.sha256) == content
+
+
+@pytest.mark.parametrize("content", [SMALL, LARGE], ids=["10KiB", "10MiB"])
 async def test_stored_content_reads_back_whole_and_by_range(
         store: BlobStore, content: bytes) -> None:
     item = await staged(store, content)

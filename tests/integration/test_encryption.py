@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from asn1crypto import cms
+
 from tests.certificates import PartyCertificate, make_certificate
 from tests.helpers import (
     Account,
@@ -42,6 +44,14 @@ async def _with_key(gw: Gateway, party: Account) -> PartyCertificate:
     return certificate
 
 
+async def _timestamped_digest(gw: Gateway, party: Account, number: str) -> str:
+    """The SHA-256 the document's timestamp token vouches for."""
+    token = await gw.client.get(f"/api/v1/documents/{number}/timestamp", auth=party.auth)
+    info = cms.ContentInfo.load(token.content)["content"]["encap_content_info"]["content"]
+    digest: str = info.parsed["message_imprint"]["hashed_message"].native.hex()
+    return digest
+
+
 async def test_reply_to_a_request_that_asked_for_encryption(gw: Gateway, tmp_path: Path) -> None:
     citizen, office = await new_citizen(gw.ports), await new_org(gw.ports)
     certificate = await _with_key(gw, citizen)
@@ -60,6 +70,9 @@ async def test_reply_to_a_request_that_asked_for_encryption(gw: Gateway, tmp_pat
     assert metadata["sha256"] == sha256(stored.content) != sha256(REPLY)
     assert REPLY not in stored.content
     assert openssl_decrypt(stored.content, certificate, tmp_path) == REPLY
+    # The token is for the stored bytes (a plain upload's is asked for before they are
+    # durable, an encrypted one's only once they are encrypted).
+    assert await _timestamped_digest(gw, citizen, number) == metadata["sha256"]
     # Nothing of the plaintext is left in the blob store.
     for name in stored_files(gw.blob_root):
         assert (gw.blob_root / name).read_bytes() != REPLY
@@ -75,9 +88,13 @@ async def test_encrypt_on_request_and_plain_without_a_key(gw: Gateway, tmp_path:
     content = await gw.client.get(f"/api/v1/documents/{asked['registration_number']}/content",
                                   auth=company.auth)
     assert openssl_decrypt(content.content, certificate, tmp_path) == REPLY
+    assert await _timestamped_digest(gw, company, asked["registration_number"]) == \
+        sha256(content.content)
     # Not asked, and not a reply to an encrypted request: stored as sent.
     plain = (await upload(gw.client, office, company, REPLY, "b.pdf")).json()
     assert plain["file_name"] == "b.pdf"
+    assert await _timestamped_digest(gw, company, plain["registration_number"]) == \
+        sha256(REPLY)
     # Asked, but the addressee has no key: stored as sent.
     no_key = (await upload(gw.client, office, keyless, REPLY, "c.pdf", encrypt="true")).json()
     assert no_key["file_name"] == "c.pdf"
