@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from gateway.crypto.keys import SigningKey
-from gateway.crypto.timestamps import ReleasingSigner, sign
+from gateway.crypto.timestamps import signing_function
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import budapest_local
@@ -80,14 +80,13 @@ class ReceiptSigner:
         self._key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
         self._key.load_cert_from_memory(certificate.public_bytes(serialization.Encoding.PEM),
                                         xmlsec.KeyFormat.PEM)
-        if isinstance(key, rsa.RSAPrivateKey):
-            self._sign: Callable[[bytes], bytes] = (
-                ReleasingSigner(key) if release_gil else lambda data: sign(key, data))
-        else:  # XML-DSig carries an ECDSA signature as r and s side by side, not in DER
+        signing = signing_function(key, release_gil=release_gil)
+        self._sign = signing
+        if not isinstance(key, rsa.RSAPrivateKey):
+            # XML-DSig carries an ECDSA signature as r and s side by side, not in DER.
             size = (key.curve.key_size + 7) // 8
             self._sign = lambda data: b"".join(
-                number.to_bytes(size, "big")
-                for number in decode_dss_signature(sign(key, data)))
+                number.to_bytes(size, "big") for number in decode_dss_signature(signing(data)))
         self._frame = _SignatureFrame(self.signed_with_xmlsec(_reference_root()))
 
     def sign(self, content: ReceiptContent) -> bytes:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,14 @@ def sign(key: SigningKey, data: bytes) -> bytes:
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
+def signing_function(key: SigningKey, *, release_gil: bool) -> Callable[[bytes], bytes]:
+    """SHA-256 signatures with ``key`` (see :func:`sign`): RSA ones through xmlsec, which lets
+    go of the GIL, when ``release_gil`` (for worker threads beside an event loop)."""
+    if isinstance(key, rsa.RSAPrivateKey) and release_gil:
+        return ReleasingSigner(key)
+    return lambda data: sign(key, data)
+
+
 def signature_algorithm(key: SigningKey) -> str:
     return "sha256_rsa" if isinstance(key, rsa.RSAPrivateKey) else "sha256_ecdsa"
 
@@ -82,8 +91,7 @@ class TimestampAuthority:
     def __init__(self, key: SigningKey, certificate: x509.Certificate, *,
                  release_gil: bool = True) -> None:
         self._key = key
-        self._sign = (ReleasingSigner(key) if isinstance(key, rsa.RSAPrivateKey)
-                      and release_gil else lambda data: sign(key, data))
+        self._sign = signing_function(key, release_gil=release_gil)
         der = certificate.public_bytes(serialization.Encoding.DER)
         parsed = asn1_x509.Certificate.load(der)
         self._signer_id = cms.SignerIdentifier({"issuer_and_serial_number": {
