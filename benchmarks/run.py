@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -206,12 +206,18 @@ def parse_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, script: str, env: dict[str, str], duration: int, warm_up: int = 0) -> Load:
-    """Run wrk with 16 connections; a warm-up run first fills pools and caches."""
+def wrk(url: str, script: str, env: dict[str, str], duration: int, warm_up: int = 0,
+        before: Callable[[], None] | None = None) -> Load:
+    """Run wrk with 16 connections; a warm-up run first fills pools and caches. ``before``
+    runs before each of the two (to write fresh request bodies, say)."""
     command = ["wrk", "-t1", "-c16", "--latency", "-s", str(ROOT / "benchmarks" / script), url]
     env = {**os.environ, **env}
     if warm_up:
+        if before is not None:
+            before()
         subprocess.run([*command, f"-d{warm_up}s"], env=env, capture_output=True, check=True)
+    if before is not None:
+        before()
     out = subprocess.run([*command, f"-d{duration}s"], env=env, capture_output=True, text=True,
                          check=True).stdout
     return parse_wrk(out)
@@ -276,10 +282,12 @@ SWA_CONTENT_TYPE = f'multipart/related; type="text/xml"; start="<env>"; boundary
 
 
 def soap_upload_bodies(path: Path, username: str, password: str, krid: str, count: int) -> None:
-    """``count`` distinct 10 KiB SwA uploads, each with its own correct Lenyomat."""
+    """``count`` 10 KiB SwA uploads, each with its own correct Lenyomat, and content no earlier
+    call wrote (a repeated content takes the store's cheaper path of dropping the copy)."""
+    run = secrets.token_hex(4)
     with open(path, "wb") as file:
         for number in range(count):
-            content = f"{number:>32}".encode() + b"y" * (10240 - 32)
+            content = f"{run} {number:>23}".encode() + b"y" * (10240 - 32)
             before, after = swa_upload_parts(username, password, krid,
                                              hashlib.sha256(content).hexdigest(), BOUNDARY)
             file.write(before + content + after + SPLIT.encode())
@@ -359,8 +367,11 @@ def loads(url: str, sender: dict[str, str], office: dict[str, str], duration: in
     basic = lambda party: base64.b64encode(  # noqa: E731
         f"{party['username']}:{party['password']}".encode()).decode()
     bodies = workdir / "soap-bodies.bin"
-    soap_upload_bodies(bodies, sender["username"], sender["password"], office["krid"],
-                       count=600 * duration)
+
+    def fresh_soap_bodies() -> None:
+        soap_upload_bodies(bodies, sender["username"], sender["password"], office["krid"],
+                           count=1000 * duration)
+
     # Interleaved pairs, each kind first in every other pair: one pair's ratio swings by
     # ±15 % with this machine's speed, and the first run on a fresh server is the slower one.
     def rest_upload() -> None:
@@ -370,7 +381,7 @@ def loads(url: str, sender: dict[str, str], office: dict[str, str], duration: in
     def soap_upload() -> None:
         result.soap_upload_pairs.append(wrk(url, "replay.lua", {
             "BENCH_BODIES": str(bodies), "BENCH_SPLIT": SPLIT, "BENCH_PATH": "/hkp",
-            "BENCH_CONTENT_TYPE": SWA_CONTENT_TYPE}, duration, 1))
+            "BENCH_CONTENT_TYPE": SWA_CONTENT_TYPE}, duration, 1, fresh_soap_bodies))
 
     for pair in range(rounds):
         for run in (rest_upload, soap_upload) if pair % 2 == 0 else (soap_upload, rest_upload):

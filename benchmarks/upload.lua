@@ -1,6 +1,12 @@
 -- wrk script: 10 KiB multipart uploads, each with unique content (so the content-addressed
 -- store cannot deduplicate them). Credentials and addressee come from the environment.
 local boundary = "kapubenchboundary"
+-- Each run's own prefix: wrk starts the counter afresh in every run, and a later run's uploads
+-- would otherwise repeat an earlier run's content (the store then drops the copy instead of
+-- placing new bytes, a cheaper path than a real client's).
+local urandom = assert(io.open("/dev/urandom", "rb"))
+local run = urandom:read(4):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+urandom:close()
 local krid = os.getenv("BENCH_KRID")
 local auth = os.getenv("BENCH_AUTH")
 local filler = string.rep("x", 10240 - 32)
@@ -23,7 +29,7 @@ function request()
     field("doc_type_id", "LEVEL") .. field("doc_type_description", "Benchmark") ..
     "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; " ..
     "filename=\"bench.txt\"\r\nContent-Type: text/plain\r\n\r\n" ..
-    string.format("%8d %22d", tid or 0, counter) .. filler .. "\r\n--" .. boundary .. "--\r\n"
+    string.format("%8s %8d %14d", run, tid or 0, counter) .. filler .. "\r\n--" .. boundary .. "--\r\n"
   local headers = {}
   headers["Authorization"] = "Basic " .. auth
   headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
