@@ -122,12 +122,13 @@ async def upload(context: Context, form: etree._Element) -> Answer:
             accepted = await document_service.accept_document(
                 context.ports, context.party, _upload_request(item), content
             )
-            result.extend([
-                H.ErkeztetesiSzam(accepted.registration_number),
-                H.ErkeztetesiDatum(value(accepted.registered_at)),
-                H.ErvenyessegiDatum(value(accepted.valid_until)),
-                H.Lenyomat(accepted.sha256),
-            ])
+            # SubElement under the result, which declares hkp already: a third of the
+            # ElementMaker's time (see render.valasz), the same bytes.
+            for tag, text in (("ErkeztetesiSzam", accepted.registration_number),
+                              ("ErkeztetesiDatum", value(accepted.registered_at)),
+                              ("ErvenyessegiDatum", value(accepted.valid_until)),
+                              ("Lenyomat", accepted.sha256)):
+                etree.SubElement(result, f"{{{HKP}}}{tag}").text = text
         except GatewayError as error:
             result.append(_hiba(error))
         results.append(result)
