@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from gateway.errors import InvalidRequest, Unauthorized
-from gateway.hkp.xml import HKP, IOP, SOAP11, WSSE, XOP, child, child_text, text
+from gateway.hkp.xml import HKP, IOP, SOAP11, WSSE, XOP, child, child_text
 
 
 @dataclass
@@ -19,8 +19,8 @@ class Kerdes:
 
 def find_kerdes(envelope: etree._Element) -> Kerdes:
     """The one ``iop:Kerdes`` of the Body, with what the answer echoes (Felhasznalo, Session)."""
-    body = envelope.find(f"{{{SOAP11}}}Body")
-    kerdes = body.find(f"{{{IOP}}}Kerdes") if body is not None else None
+    body = child(envelope, "Body", SOAP11)
+    kerdes = child(body, "Kerdes", IOP) if body is not None else None
     if kerdes is None:
         raise InvalidRequest("the SOAP Body must hold one iop:Kerdes")
     header = child(kerdes, "KerdesFejlec", IOP)
@@ -32,11 +32,16 @@ def find_kerdes(envelope: etree._Element) -> Kerdes:
 
 def username_token(envelope: etree._Element) -> tuple[str, str]:
     """``wsse:Security/wsse:UsernameToken`` with a PasswordText password."""
-    token = envelope.find(f"{{{SOAP11}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    # The first in document order, as the path Header/Security/UsernameToken finds it: a
+    # message may carry several Security headers (one per actor). Child by child, a third of
+    # the time of ElementPath.
+    token = next((token for header in envelope.iterchildren(f"{{{SOAP11}}}Header")
+                  for security in header.iterchildren(f"{{{WSSE}}}Security")
+                  for token in security.iterchildren(f"{{{WSSE}}}UsernameToken")), None)
     if token is None:
         raise Unauthorized("the SOAP Header has no wsse:Security/wsse:UsernameToken")
-    username = text(token.find(f"{{{WSSE}}}Username"))
-    password_element = token.find(f"{{{WSSE}}}Password")
+    username = child_text(token, "Username", WSSE)
+    password_element = child(token, "Password", WSSE)
     password_type = (password_element.get("Type") or "") if password_element is not None else ""
     if password_type.endswith("PasswordDigest"):
         raise Unauthorized("wsse:PasswordDigest is not supported: send the password as "

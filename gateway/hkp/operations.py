@@ -14,7 +14,7 @@ from gateway.domain.parties import Party, PartyKind
 from gateway.errors import AttachmentMissing, GatewayError, InvalidRequest
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
 from gateway.hkp.render import H, szam_of, value
-from gateway.hkp.xml import HKP, child, child_bool, child_text, text
+from gateway.hkp.xml import HKP, Children, child, child_bool, child_text, text
 from gateway.services import documents as document_service
 from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
@@ -91,22 +91,23 @@ async def _content(context: Context, item: etree._Element) -> StagedContent:
 
 
 def _upload_request(item: etree._Element) -> UploadRequest:
-    recipient = child(item, "Cimzett")
+    fields = Children(item)
+    recipient = fields.element("Cimzett")
     assert recipient is not None  # the schema requires it
-    lenyomat = (child_text(item, "Lenyomat") or "").lower()
+    lenyomat = (fields.text("Lenyomat") or "").lower()
     return UploadRequest(
-        file_name=child_text(item, "FileNev") or "",
-        doc_type_office=child_text(item, "DokTipusHivatal") or "",
-        doc_type_id=child_text(item, "DokTipusAzonosito") or "",
-        doc_type_description=child_text(item, "DokTipusLeiras") or "",
+        file_name=fields.text("FileNev") or "",
+        doc_type_office=fields.text("DokTipusHivatal") or "",
+        doc_type_id=fields.text("DokTipusAzonosito") or "",
+        doc_type_description=fields.text("DokTipusLeiras") or "",
         recipient_krid=child_text(recipient, "KRID"),
         recipient_code=child_text(recipient, "KapcsolatiKod"),
-        note=child_text(item, "Megjegyzes"),
-        reference_number=child_text(item, "HivatkozasiSzam"),
+        note=fields.text("Megjegyzes"),
+        reference_number=fields.text("HivatkozasiSzam"),
         sha256=lenyomat if len(lenyomat) == 64 else None,
         sha1=lenyomat if len(lenyomat) == 40 else None,
-        reply_encryption=child_bool(item, "ValaszTitkositas"),
-        return_receipt=child_bool(item, "ETertiveveny"),
+        reply_encryption=fields.bool("ValaszTitkositas"),
+        return_receipt=fields.bool("ETertiveveny"),
     )
 
 

@@ -255,6 +255,31 @@ async def test_hiba_uzenet_table(gw: Gateway) -> None:
         assert answer.valasz().find("iop:Form", NS) is None
 
 
+async def test_username_token_found_in_any_security_header(gw: Gateway) -> None:
+    """WS-Security lets a message carry a Security header per actor: the token is the first in
+    document order, also when an earlier Security header holds none."""
+    office = await new_org(gw.ports)
+    counts = "<hkp:GIPostaFiokAdatokLekerdezeseKerdes/>"
+    body = envelope("GIPostaFiokLekerdezes", counts, username=office.username,
+                    password=office.password).replace(
+        b"<soapenv:Header>",
+        b'<soapenv:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/'
+        b'oasis-200401-wss-wssecurity-secext-1.0.xsd" soapenv:actor="urn:other"/>', 1)
+    assert body.count(b"<wsse:Security") == 2
+
+    answer = read_answer(await gw.client.post("/hkp", content=body,
+                                              headers={"Content-Type": "text/xml"}))
+
+    assert answer.hiba is None
+    assert answer.form.tag == f"{{{NS['hkp']}}}GIPostaFiokAdatokLekerdezeseValasz"
+    without = body.replace(b"<wsse:UsernameToken>", b"<wsse:Other>").replace(
+        b"</wsse:UsernameToken>", b"</wsse:Other>")
+    refused = read_answer(await gw.client.post("/hkp", content=without,
+                                               headers={"Content-Type": "text/xml"}))
+    assert refused.hiba is not None and refused.hiba[0] == 10
+    assert "UsernameToken" in refused.hiba[1]
+
+
 @pytest.mark.parametrize(("case", "szam"), [
     ("hash", 30), ("format", 31), ("too large", 32), ("unknown addressee", 33),
     ("no attachment", 34), ("unknown code", 33),
