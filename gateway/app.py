@@ -195,13 +195,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             return await call_next(request)
 
     app.include_router(health.router)
+    # Before the REST routers: a SOAP call is matched after the three routes of /hkp, not
+    # after some forty of /api/v1.
+    app.include_router(hkp.router)
     app.include_router(documents.router)
     app.include_router(evidence.router)
     app.include_router(evidence.public)
     app.include_router(lifecycle.router)
     app.include_router(lifecycle.sandbox_router)
     app.include_router(storage.router)
-    app.include_router(hkp.router)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")
     app.include_router(web.router)
