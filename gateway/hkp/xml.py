@@ -128,8 +128,9 @@ def child_bool(parent: etree._Element, name: str) -> bool:
 
 
 class Children:
-    """An element's child elements by name, read in one pass (the first of each name): for a
-    handler reading a dozen values, a dozen lookups cost 40 µs and this 8."""
+    """An element's child elements by name, read in one pass (the first of each name): a
+    handler reading a dozen values pays one walk (4 µs in a tight loop) instead of a dozen
+    lookups (14 µs with ``child``, 40 with ElementPath's ``find``)."""
 
     def __init__(self, parent: etree._Element, ns: str = HKP) -> None:
         self._ns = ns
