@@ -91,8 +91,11 @@ def trim_values(root: etree._Element) -> None:
     """Strip the whitespace real clients put around values (`` TESZT ``). XSD says xs:token and
     xs:dateTime collapse it, but libxml2 does not for every type, so it is done here once."""
     for element in root.iter():
-        if len(element) == 0 and element.text is not None:
-            element.text = element.text.strip()
+        if len(element) == 0:
+            value = element.text
+            # Assigning replaces the text node: only where there is something to strip.
+            if value is not None and (stripped := value.strip()) != value:
+                element.text = stripped
 
 
 def validate_kerdes(kerdes: etree._Element) -> None:
