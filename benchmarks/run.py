@@ -283,7 +283,7 @@ SWA_CONTENT_TYPE = f'multipart/related; type="text/xml"; start="<env>"; boundary
 
 def soap_upload_bodies(path: Path, username: str, password: str, krid: str, count: int) -> None:
     """``count`` 10 KiB SwA uploads, each with its own correct Lenyomat, and content no earlier
-    call wrote (a repeated content takes the store's cheaper path of dropping the copy)."""
+    call wrote (a repeated content takes the store's other path, dropping the copy)."""
     run = secrets.token_hex(4)
     with open(path, "wb") as file:
         for number in range(count):

@@ -3,7 +3,7 @@
 local boundary = "kapubenchboundary"
 -- Each run's own prefix: wrk starts the counter afresh in every run, and a later run's uploads
 -- would otherwise repeat an earlier run's content (the store then drops the copy instead of
--- placing new bytes, a cheaper path than a real client's).
+-- placing new bytes: not the path a real client's upload takes).
 local urandom = assert(io.open("/dev/urandom", "rb"))
 local run = urandom:read(4):gsub(".", function(c) return string.format("%02x", c:byte()) end)
 urandom:close()
