@@ -39,9 +39,7 @@ def _maker(prefix: str, namespace: str) -> Maker:
 
 
 SOAP = _maker("soap", SOAP11)
-I = _maker("iop", IOP)  # noqa: E741 - the iop namespace
 H = _maker("hkp", HKP)
-K = _maker("kri", KRI)
 
 # The HibaUzenet / HibaKod numbers (docs/hkp.md, docs/errors.md), by the error tree.
 HIBA_SZAM: dict[type[errors.GatewayError], int] = {

@@ -126,8 +126,13 @@ def child_text(parent: etree._Element, name: str, ns: str = HKP) -> str | None:
     return text(child(parent, name, ns))
 
 
+def xs_boolean(value: str | None) -> bool:
+    """An xs:boolean's value: ``true`` or ``1``."""
+    return value in ("true", "1")
+
+
 def child_bool(parent: etree._Element, name: str) -> bool:
-    return child_text(parent, name) in ("true", "1")
+    return xs_boolean(child_text(parent, name))
 
 
 class Children:
@@ -148,4 +153,4 @@ class Children:
         return text(self.element(name))
 
     def bool(self, name: str) -> bool:
-        return self.text(name) in ("true", "1")
+        return xs_boolean(self.text(name))

@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 from lxml import etree
+from lxml.builder import ElementMaker
 
 from gateway.hkp import render
-from gateway.hkp.render import SOAP, H, I, K, value
-from gateway.hkp.xml import parse_envelope
+from gateway.hkp.render import SOAP, H, value
+from gateway.hkp.xml import IOP, KRI, parse_envelope
+
+# The reference: the ElementMaker valasz was built with before (lxml declares each maker's
+# namespace on its elements and folds it into the parent's when appended).
+I = ElementMaker(namespace=IOP, nsmap={"iop": IOP})  # noqa: E741 - the iop namespace
+K = ElementMaker(namespace=KRI, nsmap={"kri": KRI})
 
 # A fixed moment, not the wall clock's: the last second before Budapest's spring change.
 NOW = datetime(2030, 3, 31, 0, 59, 59, 123456, tzinfo=UTC)
