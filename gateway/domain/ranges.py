@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from gateway.errors import RangeNotSatisfiable
 
+# Beyond any content's size; Python refuses to read an integer of more than 4,300 digits.
+_PAST_ANY_SIZE = 2**63
 _ONE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -39,17 +41,24 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = match.group(1), match.group(2)
     if first == "":  # the last N bytes
-        suffix = int(last)
+        suffix = _number(last)
         if suffix == 0:
             raise RangeNotSatisfiable("bytes=-0 asks for no bytes", size=size)
         return ByteRange(max(size - suffix, 0), size - 1) if size else _unsatisfiable(size)
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if last != "" and int(last) < start:
+    start = _number(first)
+    end = size - 1 if last == "" else min(_number(last), size - 1)
+    if last != "" and _number(last) < start:
         return None  # invalid: ignored, the whole content
     if start >= size:
         return _unsatisfiable(size)
     return ByteRange(start, end)
+
+
+def _number(digits: str) -> int:
+    """A position or length of the header: any number of digits (leading zeros included),
+    those past every content's size read as one number past it."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 19 else _PAST_ANY_SIZE
 
 
 def _unsatisfiable(size: int) -> ByteRange:

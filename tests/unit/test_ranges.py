@@ -39,3 +39,13 @@ def test_unsatisfiable(header: str) -> None:
 def test_content_range_header() -> None:
     assert ByteRange(10, 19).content_range(100) == "bytes 10-19/100"
     assert ByteRange(10, 19).length == 10
+
+
+def test_thousands_of_digits_are_a_position_past_any_content() -> None:
+    """Python refuses to read an int of more than 4,300 digits: a hostile header was a 500."""
+    digits = "9" * 5000
+    with pytest.raises(RangeNotSatisfiable):
+        byte_range(f"bytes={digits}-", 1000)
+    assert byte_range(f"bytes=0-{digits}", 1000) == ByteRange(0, 999)
+    assert byte_range(f"bytes=-{digits}", 1000) == ByteRange(0, 999)
+    assert byte_range(f"bytes={'0' * 5000}7-8", 1000) == ByteRange(7, 8)
