@@ -10,6 +10,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     ├── NotFound                      not_found   (also another party's document)
     │   └── KeyNotFound               key_not_found
     ├── InvalidRequest                invalid_request
+    │   ├── UnacceptableText          (a control or format character in a text)
     │   ├── RecipientUnknown          recipient_unknown
     │   ├── HashMismatch              hash_mismatch
     │   ├── InvalidCertificate        invalid_certificate
@@ -71,6 +72,13 @@ class KeyNotFound(NotFound):
 class InvalidRequest(GatewayError):
     code = "invalid_request"
     title = "Invalid request"
+
+
+class UnacceptableText(InvalidRequest):
+    """A text field holds a control or format character (still ``invalid_request``): the web
+    pages tell a person so in a sentence of its own."""
+
+    title = "Control or format character in a text"
 
 
 class RecipientUnknown(InvalidRequest):

@@ -63,7 +63,7 @@ def envelope(
 def document_xml(
     *, krid: str | None = None, code: str | None = None, file_name: str = "level.pdf",
     content: bytes = b"", href: str | None = None, inline: bool = False,
-    lenyomat: str | None = None, reference: str | None = "HIV/2026/1",
+    lenyomat: str | None = None, reference: str | None = "HIV/2026/1", note: str | None = None,
 ) -> str:
     recipient = f"<hkp:KRID> {krid} </hkp:KRID>" if krid else \
         f"<hkp:KapcsolatiKod>{code}</hkp:KapcsolatiKod>"
@@ -73,6 +73,7 @@ def document_xml(
     attribute = f' href="{href}"' if href else ""
     reference_xml = f"<hkp:HivatkozasiSzam>{reference}</hkp:HivatkozasiSzam>" \
         if reference else ""
+    note_xml = f"<hkp:Megjegyzes>{note}</hkp:Megjegyzes>" if note is not None else ""
     return f"""
         <hkp:DokumentumAdatok{attribute}>
           {reference_xml}
@@ -80,6 +81,7 @@ def document_xml(
           <hkp:DokTipusHivatal> TESZT </hkp:DokTipusHivatal>
           <hkp:DokTipusAzonosito>LEVEL</hkp:DokTipusAzonosito>
           <hkp:DokTipusLeiras>Levél</hkp:DokTipusLeiras>
+          {note_xml}
           <hkp:FileNev> {file_name} </hkp:FileNev>
           <hkp:ValaszUtvonal>0</hkp:ValaszUtvonal>
           <hkp:ValaszTitkositas> false </hkp:ValaszTitkositas>

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.domain.formats import is_allowed
-from gateway.domain.limits import has_nul
+from gateway.domain.limits import checked_text
 from gateway.domain.parties import PartyKind
 from gateway.errors import FormatNotAllowed, InvalidRequest
 
@@ -60,16 +60,15 @@ class UploadRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _text(value: str | None, field: str, *, limit: int, required: bool) -> str | None:
+def _text(value: str | None, field: str, *, limit: int, required: bool,
+          multiline: bool = False) -> str | None:
     if value is None or not value.strip():
         if required:
             raise InvalidRequest(f"{field} is required", field=field)
         return None
-    value = value.strip()
+    value = checked_text(value.strip(), field, multiline=multiline)
     if len(value) > limit:
         raise InvalidRequest(f"{field} is longer than {limit} characters", field=field)
-    if has_nul(value):
-        raise InvalidRequest(f"{field} holds a NUL character", field=field)
     return value
 
 
@@ -77,7 +76,7 @@ def validate_upload(request: UploadRequest) -> UploadRequest:
     """Check and normalise an upload's metadata; raises the error that names the field."""
     file_name = _text(request.file_name, "file_name", limit=MAX_TEXT, required=True)
     assert file_name is not None
-    if "/" in file_name or "\\" in file_name or "\x00" in file_name:
+    if "/" in file_name or "\\" in file_name:
         raise InvalidRequest("file_name must not contain a path", field="file_name")
     if not is_allowed(file_name):
         raise FormatNotAllowed(
@@ -105,7 +104,8 @@ def validate_upload(request: UploadRequest) -> UploadRequest:
         doc_type_description=_required(request.doc_type_description, "doc_type_description"),
         recipient_krid=krid,
         recipient_code=code,
-        note=_text(request.note, "note", limit=MAX_NOTE, required=False),
+        # The one multi-line text of an upload: the web form offers a text area for it.
+        note=_text(request.note, "note", limit=MAX_NOTE, required=False, multiline=True),
         reference_number=_text(
             request.reference_number, "reference_number", limit=MAX_REFERENCE_NUMBER,
             required=False,

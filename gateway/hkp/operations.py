@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -13,7 +13,7 @@ from gateway.domain.documents import DeliveryState, Document, UploadRequest
 from gateway.domain.parties import Party, PartyKind
 from gateway.errors import AttachmentMissing, GatewayError, InvalidRequest
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
-from gateway.hkp.render import H, szam_of, value
+from gateway.hkp.render import H, szam_of, value, xml_text
 from gateway.hkp.xml import HKP, Children, child, child_bool, child_text, text
 from gateway.services import documents as document_service
 from gateway.services import keys as key_service
@@ -59,6 +59,27 @@ Handler = Callable[[Context, etree._Element], Awaitable[Answer]]
 
 def _hiba(error: GatewayError) -> etree._Element:
     return H.Hiba(H.HibaKod(str(szam_of(error))), H.HibaSzoveg(error.detail))
+
+
+def _in_elements(error: GatewayError, elements: Mapping[str, str]) -> GatewayError:
+    """A refusal naming the request's element (``FileNev``) instead of the service's field
+    (``file_name``), as HKP clients know their requests by their elements."""
+    element = elements.get(error.field or "")
+    if element is None or not isinstance(error, InvalidRequest):
+        return error
+    assert error.field is not None
+    return type(error)(error.detail.replace(error.field, element, 1), field=element)
+
+
+# The upload service's field names as the elements of DokumentumAdatok.
+_UPLOAD_ELEMENTS = {
+    "file_name": "FileNev", "note": "Megjegyzes", "reference_number": "HivatkozasiSzam",
+    "doc_type_office": "DokTipusHivatal", "doc_type_id": "DokTipusAzonosito",
+    "doc_type_description": "DokTipusLeiras", "recipient_krid": "KRID",
+    "recipient_code": "KapcsolatiKod", "sha256": "Lenyomat", "sha1": "Lenyomat",
+}
+# The mailbox's filter as the element of PostafiokAlapjan and the GIPostaFiok selectors.
+_MAILBOX_ELEMENTS = {"doc_type_id": "DokumentumTipusAzonosito"}
 
 
 # --- UjDokumentumokFeltolteseGepiInterfeszAltal -------------------------------------------
@@ -131,7 +152,7 @@ async def upload(context: Context, form: etree._Element) -> Answer:
                               ("Lenyomat", accepted.sha256)):
                 etree.SubElement(result, f"{{{HKP}}}{tag}").text = text
         except GatewayError as error:
-            result.append(_hiba(error))
+            result.append(_hiba(_in_elements(error, _UPLOAD_ELEMENTS)))
     return Answer([answer])
 
 
@@ -143,14 +164,15 @@ async def upload(context: Context, form: etree._Element) -> Answer:
 def _felado(document: Document) -> etree._Element:
     sender = document.sender
     if sender.kind is PartyKind.SYSTEM:
-        return H.Felado(H.RendszerFelado(H.Nev(sender.name)))
+        return H.Felado(H.RendszerFelado(H.Nev(xml_text(sender.name))))
     if sender.kind is PartyKind.CITIZEN:
         return H.Felado(H.AllampolgarFelado(
-            H.KapcsolatiKod(sender.code or ""), H.Nev(sender.name), H.Email(sender.email or ""),
+            H.KapcsolatiKod(xml_text(sender.code)), H.Nev(xml_text(sender.name)),
+            H.Email(xml_text(sender.email)),
         ))
     return H.Felado(H.HivatalFelado(
-        H.RovidNev(sender.short_name or ""), H.Nev(sender.name),
-        H.MAKKod(sender.mak_code or ""), H.KRID(sender.krid or ""),
+        H.RovidNev(xml_text(sender.short_name)), H.Nev(xml_text(sender.name)),
+        H.MAKKod(xml_text(sender.mak_code)), H.KRID(xml_text(sender.krid)),
     ))
 
 
@@ -160,12 +182,14 @@ def document_element(
     element: etree._Element = getattr(H, tag)(
         _felado(document),
         H.ErkeztetesiSzam(document.registration_number),
-        H.HivatkozasiSzam(document.reference_number or ""),
-        H.DokTipusHivatal(document.doc_type_office),
-        H.DokTipusAzonosito(document.doc_type_id),
-        H.DokTipusLeiras(document.doc_type_description),
-        H.Megjegyzes(document.note or ""),
-        H.FileNev(document.file_name),
+        # Stored text is written as XML can hold it: a row from before control characters
+        # were refused must not make every listing of its mailbox fail.
+        H.HivatkozasiSzam(xml_text(document.reference_number)),
+        H.DokTipusHivatal(xml_text(document.doc_type_office)),
+        H.DokTipusAzonosito(xml_text(document.doc_type_id)),
+        H.DokTipusLeiras(xml_text(document.doc_type_description)),
+        H.Megjegyzes(xml_text(document.note)),
+        H.FileNev(xml_text(document.file_name)),
         H.ErvenyessegiDatum(value(document.valid_until)),
         H.ErkeztetesiDatum(value(document.registered_at)),
         H.Kezbesitettseg(str(KEZBESITETTSEG[document.delivery_state])),
@@ -185,13 +209,16 @@ async def download(context: Context, form: etree._Element) -> Answer:
     by_mailbox = child(form, "PostafiokAlapjan")
     if by_mailbox is not None:
         sender_code = child_text(by_mailbox, "FeladoTipusa")
-        page = await mailbox_service.list_mailbox(
-            context.ports, context.party, only_waiting=True,
-            sender_kind=KIND_BY_CODE[int(sender_code)] if sender_code else None,
-            doc_type_id=child_text(by_mailbox, "DokumentumTipusAzonosito"),
-            limit=int(child_text(by_mailbox, "EredmenyekSzama") or DEFAULT_RESULTS),
-            with_timestamp_tokens=True,
-        )
+        try:
+            page = await mailbox_service.list_mailbox(
+                context.ports, context.party, only_waiting=True,
+                sender_kind=KIND_BY_CODE[int(sender_code)] if sender_code else None,
+                doc_type_id=child_text(by_mailbox, "DokumentumTipusAzonosito"),
+                limit=int(child_text(by_mailbox, "EredmenyekSzama") or DEFAULT_RESULTS),
+                with_timestamp_tokens=True,
+            )
+        except InvalidRequest as error:
+            raise _in_elements(error, _MAILBOX_ELEMENTS) from error
         found = page.items
     else:
         by_number = child(form, "ErkeztetesiSzamAlapjan")
@@ -260,13 +287,11 @@ async def offices(context: Context, form: etree._Element) -> Answer:
             krid=child_text(form, "KRID"),
         ))
     except InvalidRequest as error:
-        element = _OFFICE_FILTERS.get(error.field or "", error.field)
-        raise InvalidRequest(error.detail.replace(error.field or "", element or "", 1),
-                             field=element) from error
+        raise _in_elements(error, _OFFICE_FILTERS) from error
     return Answer([
         H.GIHivatalokLekerdezeseValasz(
-            H.RovidNev(office.short_name or ""), H.Nev(office.name),
-            H.MAKKod(office.mak_code or ""), H.KRID(office.krid or ""),
+            H.RovidNev(xml_text(office.short_name)), H.Nev(xml_text(office.name)),
+            H.MAKKod(xml_text(office.mak_code)), H.KRID(xml_text(office.krid)),
             H.Tipus(str(CODE_BY_KIND[office.kind])),
         ) for office in found
     ])
@@ -298,8 +323,11 @@ def _doc_type_filters(form: etree._Element) -> dict[UnreadSelector, str]:
 async def mailbox_counts(context: Context, form: etree._Element) -> Answer:
     """All four counts, each narrowed to a document type where its selector names one;
     unknown selectors are ignored."""
-    counts = await mailbox_service.unread_counts(context.ports, context.party,
-                                                 _doc_type_filters(form))
+    try:
+        counts = await mailbox_service.unread_counts(context.ports, context.party,
+                                                     _doc_type_filters(form))
+    except InvalidRequest as error:
+        raise _in_elements(error, _MAILBOX_ELEMENTS) from error
     return Answer([H.GIPostaFiokAdatokLekerdezeseValasz(
         H.OlvasatlanUzenetekSzama(str(counts.total)),
         H.HivataltolErkezettOlvasatlanUzenetekSzama(str(counts.from_organisations)),

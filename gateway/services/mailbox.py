@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from gateway.domain.documents import Document
-from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, has_nul
+from gateway.domain.documents import MAX_TEXT, Document
+from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, checked_filter
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
 from gateway.services.ports import MailboxQuery, OfficeQuery, Ports, ReceiptRecord
@@ -56,8 +56,7 @@ async def list_mailbox(
     acknowledged it is listed again, so a client that crashes loses nothing."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-    if has_nul(doc_type_id):
-        raise InvalidRequest("doc_type_id holds a NUL character", field="doc_type_id")
+    doc_type_id = checked_filter(doc_type_id, "doc_type_id", limit=MAX_TEXT)
     after_id = _decode_cursor(cursor) if cursor else 0
     return await _page(ports, MailboxQuery(
         recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
@@ -92,15 +91,20 @@ async def browse_mailbox(
     cursor: str | None = None,
 ) -> MailboxPage:
     """One page of the party's mailbox for a person, newest first; ``next_cursor`` leads to
-    older documents. Looking does not acknowledge."""
+    older documents. Looking does not acknowledge.
+
+    A filter text longer than MAX_SEARCH_TEXT (doc_type_id: than a document type) or holding
+    a control or format character is refused naming its field (``q`` for the text)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    doc_type_id = checked_filter(narrowed.doc_type_id or None, "doc_type_id", limit=MAX_TEXT)
+    text = checked_filter((narrowed.text or "").strip() or None, "q")
+    before_id = _decode_cursor(cursor) if cursor else None
     return await _page(ports, MailboxQuery(
         recipient_id=party.id, only_waiting=narrowed.only_waiting,
-        sender_kind=narrowed.sender_kind, doc_type_id=narrowed.doc_type_id or None,
-        limit=limit + 1, newest_first=True,
-        before_id=_decode_cursor(cursor) if cursor else None,
-        since=narrowed.since, until=narrowed.until, text=(narrowed.text or "").strip() or None,
+        sender_kind=narrowed.sender_kind, doc_type_id=doc_type_id,
+        limit=limit + 1, newest_first=True, before_id=before_id,
+        since=narrowed.since, until=narrowed.until, text=text,
     ))
 
 
@@ -129,14 +133,11 @@ async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
     """Organisations matching every given filter (name: case-insensitive substring).
 
     A filter longer than any office's name is refused: it could match nothing, and a long
-    enough pattern is more than the database's LIKE will run."""
+    enough pattern is more than the database's LIKE will run; so is one holding a control or
+    format character."""
     for field, given in (("name", query.name), ("short_name", query.short_name),
                          ("krid", query.krid)):
-        if given is not None and len(given) > MAX_NAME_FILTER:
-            raise InvalidRequest(f"{field} is longer than {MAX_NAME_FILTER} characters",
-                                 field=field)
-        if has_nul(given):
-            raise InvalidRequest(f"{field} holds a NUL character", field=field)
+        checked_filter(given, field, limit=MAX_NAME_FILTER)
     async with ports.uow() as uow:
         return await uow.parties.offices(query)
 
@@ -166,6 +167,8 @@ async def unread_counts(
     """The party's waiting documents counted by sender; ``doc_types`` narrows a count to the
     documents of one type (DokumentumTipusAzonosito), the others count every type."""
     narrowed = dict(doc_types or {})
+    for wanted in narrowed.values():
+        checked_filter(wanted, "doc_type_id", limit=MAX_TEXT)
     async with ports.uow() as uow:
         by_doc_type: dict[str | None, dict[PartyKind, int]] = {}
         for doc_type in {narrowed.get(selector) for selector in UnreadSelector}:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from gateway.crypto.passwords import hash_password, new_password
 from gateway.domain.audit import AuditAction, AuditEvent
+from gateway.domain.limits import checked_text
 from gateway.domain.parties import (
     Party,
     PartyKind,
@@ -90,9 +91,14 @@ async def register_citizen(
 
 
 async def _store(ports: Ports, password: str, new: NewParty) -> None:
-    """Hash the password and insert the party, refusing a taken KRID, short name or username."""
+    """Hash the password and insert the party, refusing a taken KRID, short name or username,
+    and names, usernames and addresses holding a control or format character."""
     if not new.name.strip():
         raise InvalidRequest("name is required", field="name")
+    for field, text in (("name", new.name.strip()), ("username", new.username),
+                        ("email", new.email), ("code", new.code)):
+        if text is not None:
+            checked_text(text, field)
     password_hash = await asyncio.to_thread(hash_password, password)
     new = replace(new, name=new.name.strip(), password_hash=password_hash)
     async with ports.write_uow() as uow:
@@ -129,8 +135,9 @@ async def set_email(ports: Ports, party: Party, email: str) -> str:
     """Where a person's e-mail notices go (first and second notices, office warnings)."""
     if party.kind is not PartyKind.CITIZEN:
         raise Forbidden("only a person has a notification e-mail address")
+    email = checked_text(email.strip(), "email")
     try:
-        email = check_email(email.strip())
+        email = check_email(email)
     except ValueError as exc:
         raise InvalidRequest("give an e-mail address such as name@example.hu",
                              field="email") from exc

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import Document
+from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
 from gateway.services.ports import Ports, StaffMember, UnitOfWork
@@ -28,6 +29,7 @@ class StaffChange:
 
 
 async def _office_and_person(uow: UnitOfWork, krid: str, username: str) -> tuple[Party, Party]:
+    checked_text(username, "person")  # names nobody (and a NUL cannot even be looked up)
     office = await uow.parties.by_krid(krid)
     if office is None or not office.is_organisation:
         raise NotFound(f"no organisation with KRID {krid}")

@@ -15,8 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
 from gateway.config import Settings
-from gateway.domain.documents import Document
-from gateway.domain.limits import MAX_ID, bounded_int
+from gateway.domain.documents import MAX_TEXT, Document
+from gateway.domain.limits import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    MAX_ID,
+    MAX_SEARCH_TEXT,
+    bounded_int,
+)
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import BUDAPEST
@@ -29,6 +35,7 @@ from gateway.errors import (
     NotFound,
     QuotaExceeded,
     TooManyAdmins,
+    UnacceptableText,
     Unauthorized,
 )
 from gateway.forms import receive_form, upload_request
@@ -228,14 +235,21 @@ def _box(person: Party, mailbox: Party) -> str:
     return staff_service.OWN_BOX if mailbox.id == person.id else mailbox.krid or ""
 
 
-def _day(value: str | None, field: str, problems: list[str]) -> date | None:
+def _day(value: str | None, field: str, problems: list[str],
+         refused: dict[str, str]) -> date | None:
+    """The day a date filter names; an unreadable one is a problem (left out), one outside
+    the calendar the gateway can compute with is refused."""
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         problems.append(field)
         return None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        refused[field] = "range"
+        return None
+    return day
 
 
 def _budapest_midnight(day: date) -> datetime:
@@ -253,8 +267,10 @@ async def mailbox(request: Request, krid: str) -> Response:
         office, role = await staff_service.mailbox_of(ports, person, krid)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
-    problems: list[str] = []
-    since, until = _day(query.get("from"), "from", problems), _day(query.get("to"), "to", problems)
+    problems: list[str] = []  # unreadable filters: left out
+    refused: dict[str, str] = {}  # filter -> why nothing is listed: range, text or long
+    since = _day(query.get("from"), "from", problems, refused)
+    until = _day(query.get("to"), "to", problems, refused)
     sender_type = query.get("sender_type") or None
     if sender_type not in (None, *(kind.value for kind in PartyKind)):
         problems.append("sender_type")
@@ -269,12 +285,18 @@ async def mailbox(request: Request, krid: str) -> Response:
     )
     limit = query.get("limit", "25")
     size = bounded_int(limit, 10, 100) or 25
+    page = mailbox_service.MailboxPage([], None)
     try:
-        page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size,
-                                                    cursor=query.get("cursor") or None)
-    except InvalidRequest:
-        problems.append("cursor")
-        page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size)
+        if not refused:
+            page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size,
+                                                        cursor=query.get("cursor") or None)
+    except InvalidRequest as error:
+        if error.field != "cursor":  # a text filter the mailbox cannot be searched by
+            refused[error.field or "q"] = ("text" if isinstance(error, UnacceptableText)
+                                           else "long")
+        else:
+            problems.append("cursor")
+            page = await mailbox_service.browse_mailbox(ports, office, filters, limit=size)
     older = None
     if page.next_cursor:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
@@ -282,7 +304,10 @@ async def mailbox(request: Request, krid: str) -> Response:
     return render(request, "mailbox.html", {
         "office": office, "role": role, "box": krid, "documents": page.items, "older": older,
         "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
-    }, status_code=400 if problems else 200)
+        "refused": refused, "earliest": EARLIEST_DAY.isoformat(),
+        "latest": LATEST_DAY.isoformat(),
+        "text_limits": {"q": MAX_SEARCH_TEXT, "doc_type_id": MAX_TEXT},
+    }, status_code=422 if refused else 400 if problems else 200)
 
 
 async def _document(request: Request, registration_number: str) -> tuple[Party, Party,
@@ -451,7 +476,8 @@ async def delete_kept(request: Request, registration_number: str) -> Response:
 
 
 async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,
-                     fields: dict[str, str] | None = None, status_code: int = 200) -> Response:
+                     problem_field: str | None = None, fields: dict[str, str] | None = None,
+                     status_code: int = 200) -> Response:
     query = request.query_params
     found: list[Party] = []
     if query.get("office_q"):
@@ -464,7 +490,7 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
         form["recipient_krid"] = query.get("recipient_krid") or ""
     return render(request, "send.html", {
         "office": office, "box": box, "found": found[:20], "searched": query.get("office_q"),
-        "problem": problem, "form": form,
+        "problem": problem, "problem_field": problem_field, "form": form,
     }, status_code=status_code)
 
 
@@ -515,6 +541,9 @@ async def send(request: Request) -> Response:
         acceptance = await document_service.accept_document(
             ports, office, upload_request(form), content,
             person=_on_behalf(person, office))
+    except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
+        return await _send_page(request, office, _box(person, office), problem="text",
+                                problem_field=error.field, fields=form.fields, status_code=422)
     except GatewayError as error:  # accept_document removed the staged bytes
         return await _send_page(request, office, _box(person, office), problem=error.code,
                                 fields=form.fields, status_code=400)
@@ -592,7 +621,7 @@ async def change_staff(request: Request, krid: str) -> Response:
         return await _staff_page(request, person, krid, problem="too_many_admins")
     except LastAdmin:
         return await _staff_page(request, person, krid, problem="last_admin")
-    except NotFound:
+    except (NotFound, UnacceptableText):  # a control character names no person either
         return await _staff_page(request, person, krid, problem="no_person")
     return finish(request, RedirectResponse(
         f"/ui/offices/{krid}/staff?{urlencode({'done': username})}", status_code=303))

@@ -62,3 +62,12 @@ def test_valasz_writes_the_element_makers_bytes(case: str) -> None:
     # Each namespace declared once, where the answer first uses it.
     assert built.count(b'xmlns:iop="') == 1
     assert b"<iop:UzenetIdopont>2030-03-31T01:59:59.123456+01:00</iop:UzenetIdopont>" in built
+
+
+def test_stored_text_xml_cannot_hold_is_written_as_replacement_characters() -> None:
+    """A row stored before the doors refused control characters still renders (issue 26)."""
+    assert render.xml_text(None) == ""
+    assert render.xml_text("Árvíztűrő\tsor\n\x85\u202e") == "Árvíztűrő\tsor\n\x85\u202e"
+    assert render.xml_text("a\x01b\x00c\x1f\ufffe") == "a\ufffdb\ufffdc\ufffd\ufffd"
+    element = H.Megjegyzes(render.xml_text("rossz\x01jegyzet"))
+    assert etree.fromstring(etree.tostring(element)).text == "rossz\ufffdjegyzet"
