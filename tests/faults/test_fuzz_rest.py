@@ -10,11 +10,7 @@ answer: never a 5xx, never a traceback in a body, and the answer conforms to the
 from __future__ import annotations
 
 import base64
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +18,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.faults.conftest import SCALE, FuzzTarget, serve_fuzz_target, server_rss
+from tests.faults.conftest import SCALE, FuzzTarget, server_rss
 
 # On each database, make test: about 120 cases; make faults (KAPU_FAULTS_SCALE=5): over
 # 2,500 (5,000 in all). Of the 26
@@ -56,22 +52,10 @@ def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def rest_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                sqlite_template: Path, keys_dir: Path) -> Iterator[FuzzTarget]:
-    """A server on each database: PostgreSQL refuses values SQLite stores (a NUL character,
-    a string longer than its column), so fuzzing SQLite alone misses their 500s."""
-    root = tmp_path_factory.mktemp("fuzz-rest")
-    if request.param == "sqlite":
-        shutil.copy(sqlite_template, root / "kapu.db")
-        database_url = f"sqlite+aiosqlite:///{root / 'kapu.db'}"
-    else:
-        database_url = request.getfixturevalue("postgres_url")
-    yield from serve_fuzz_target(root, database_url, keys_dir)
-
-
-def test_rest_api_answers_every_generated_request_cleanly(rest_target: FuzzTarget) -> None:
-    fuzz_target = rest_target
+def test_rest_api_answers_every_generated_request_cleanly(
+    fuzz_target_on_each_database: FuzzTarget,
+) -> None:
+    fuzz_target = fuzz_target_on_each_database
     schema = schemathesis.openapi.from_url(f"{fuzz_target.server.url}/openapi.json")
     # Credentials are the test's (below), not generated; unknown query parameters are ignored
     # by design (as by any HTTP API), so they are no "invalid request" to be refused.
