@@ -4,7 +4,6 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -480,17 +479,22 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
                      status_code: int = 200) -> Response:
     query = request.query_params
     found: list[Party] = []
+    search_refused = False
     if query.get("office_q"):
-        # Longer than any office's name (refused by the directory): it matches none.
-        with contextlib.suppress(InvalidRequest):
+        try:
             found = await mailbox_service.find_offices(
                 _ports(request), OfficeQuery(name=query.get("office_q")))
+        except UnacceptableText:  # said in a sentence of its own
+            search_refused, status_code = True, 422
+        except InvalidRequest:  # longer than any office's name: it matches none
+            pass
     form = dict(fields or {})
     if "recipient_krid" not in form and query.get("recipient_krid"):
         form["recipient_krid"] = query.get("recipient_krid") or ""
     return render(request, "send.html", {
         "office": office, "box": box, "found": found[:20], "searched": query.get("office_q"),
-        "problem": problem, "problem_field": problem_field, "form": form,
+        "search_refused": search_refused, "problem": problem, "problem_field": problem_field,
+        "form": form,
     }, status_code=status_code)
 
 

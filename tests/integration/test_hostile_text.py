@@ -3,6 +3,7 @@ the field, nothing registered, no number consumed; rows stored before the rule s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -137,6 +138,30 @@ async def test_rest_range_of_thousands_of_digits_is_unsatisfiable(gw: Gateway) -
     tail = await gw.client.get(content, auth=office.auth,
                                headers={"Range": f"bytes=-{'9' * 5000}"})
     assert tail.status_code == 206 and tail.content == PDF
+
+
+async def test_honest_uploads_all_succeed_beside_hostile_ones_at_the_same_time(
+    gw: Gateway,
+) -> None:
+    """Another party's hostile names and notes, sent at the same moment, fail no honest
+    upload (they are refused before anything is registered or committed)."""
+    honest, hostile, office = (await new_org(gw.ports), await new_org(gw.ports),
+                               await new_org(gw.ports))
+
+    async def hostile_upload(name: str, note: str) -> httpx.Response:
+        body, content_type = _raw_upload(office, name, note=note)
+        return await gw.client.post("/api/v1/documents", content=body, auth=hostile.auth,
+                                    headers={"Content-Type": content_type})
+
+    answers = await asyncio.gather(
+        *(upload(gw.client, honest, office, PDF + bytes([n]), f"level-{n}.pdf")
+          for n in range(6)),
+        *(hostile_upload(name, note) for name, note in
+          [("a%01.pdf", "jó"), ("b.pdf", "\x01"), ("c%0D%0A.pdf", "jó"), ("d.pdf", "\u202e")]),
+    )
+    assert [a.status_code for a in answers] == [201] * 6 + [422] * 4
+    numbers = sorted(sequence_of(a.json()["registration_number"]) for a in answers[:6])
+    assert numbers == [1, 2, 3, 4, 5, 6]
 
 
 # --- HKP ------------------------------------------------------------------------------------
@@ -355,3 +380,12 @@ async def test_web_mailbox_refuses_filters_it_cannot_search_by(
     assert "/ui/documents/" not in page.text
     hungarian = await gw.client.get(f"/ui/mailbox/{office.krid}", params={**query, "lang": "hu"})
     assert hungarian.status_code == 422 and "szűrő nincs kijavítva" in hungarian.text
+
+
+async def test_web_office_search_refuses_control_characters_with_a_sentence(gw: Gateway) -> None:
+    office, _person = await _clerk(gw)
+    page = await gw.client.get("/ui/send", params={"box": office.krid, "lang": "en",
+                                                   "office_q": "Hiva\u202etal"})
+    assert page.status_code == 422
+    assert "holds a control character or an invisible formatting character" in page.text
+    assert "Part of the office" in page.text
