@@ -54,6 +54,12 @@ def test_org_and_citizen_add(database_url: str, tmp_path: Path) -> None:
     (["org", "add", "--krid", "123456789", "--short-name", "ABC", "--name", "x",
       "--type", "bank"], "invalid choice"),
     (["citizen", "add", "--name", "x", "--email", "nope"], "not an e-mail address"),
+    # Control and format characters (issue 26): a name that turns itself around, a line break.
+    (["org", "add", "--krid", "123456789", "--short-name", "ABC", "--name",
+      "Hivatal\u202eHamis"], "name holds U+202E"),
+    (["citizen", "add", "--name", "Kiss\nAnna", "--email", "a@example.hu"],
+     "name holds U+000A"),
+    (["citizen", "add", "--name", "x", "--email", "a\u200b@example.hu"], "email holds U+200B"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args: list[str], complaint: str,
