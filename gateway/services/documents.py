@@ -382,47 +382,25 @@ def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
 
 
 async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
-    """Register every upload of ``batch`` in one transaction: each counter taken once, then
-    the documents inserted with their receipts (most signed while they waited, for the
-    number forecast) and audit entries, in one round trip on PostgreSQL. Then their bytes
-    move into the store; a failed batch discards them."""
-    answers: list[str | BaseException] = []
+    """Register every upload of ``batch`` in one transaction (:func:`_register_together`).
+    One upload's fault must not fail the others (a value the database or the receipt cannot
+    hold, …): when the transaction fails, each upload is registered again in one of its own,
+    and only the faulty one is answered with its error. Every failed transaction rolled back
+    its counters, so no number is skipped. Then their bytes move into the store; a refused
+    upload's bytes are discarded."""
     ports.forecast.leave([pending.counter for pending in batch])
     try:
-        async with ports.write_uow() as uow:
-            numbers = await uow.documents.number_many(
-                [pending.numbering for pending in batch])
-            early = _settle_forecast(ports, batch, numbers)
-            plain: list[tuple[NewDocument, str]] = []
-            to_sign: list[tuple[_Pending, str]] = []
-            notices: list[NewMail] = []
-            for pending, number in zip(batch, numbers, strict=True):
-                if number is None:
-                    answers.append(_exhausted(pending.numbering.krid))
-                    continue
-                answers.append(number)
-                notices += _arrival_notices(ports, pending.sender, pending.recipient,
-                                            pending.new, number)
-                if pending.new.timestamp_token is not None:
-                    to_sign.append((pending, number))
-                else:
-                    plain.append((pending.new, number))
-            presigned = [pending.presigned.receipt if pending.presigned is not None
-                         and pending.presigned.registration_number == number else None
-                         for pending, number in to_sign]
-            receipts, events = await _acceptance_evidence(ports, [
-                (pending.sender, pending.recipient, pending.new, number, pending.person)
-                for pending, number in to_sign], presigned)
-            await uow.documents.add_many(plain)
-            await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
-                (pending.new, number, receipt, event) for (pending, number), receipt, event
-                in zip(to_sign, receipts, events, strict=True)])
-            await uow.mail.add_many(notices)
-            await uow.commit()
-        ports.telemetry.registered_batch(len(batch))
-        ports.telemetry.signed_early(*early)
+        try:
+            answers = await _register_together(ports, batch)
+        except Exception as failure:
+            ports.forecast.forget([pending.counter for pending in batch])
+            # An outage fails each upload alike: trying them one by one would only wait again.
+            if len(batch) == 1 or isinstance(failure, Unavailable):
+                raise
+            log.warning("a batch of %d uploads failed; registering each on its own",
+                        len(batch), exc_info=True)
+            answers = [await _register_alone(ports, pending) for pending in batch]
     except BaseException:
-        ports.forecast.forget([pending.counter for pending in batch])
         await _discard(*(pending.content for pending in batch))
         raise
     # Side by side (an object store checks each object over the network); the next batch
@@ -430,6 +408,57 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
     await asyncio.gather(*(
         pending.content.discard() if isinstance(answer, BaseException)
         else pending.content.place() for pending, answer in zip(batch, answers, strict=True)))
+    return answers
+
+
+async def _register_alone(ports: Ports, pending: _Pending) -> str | BaseException:
+    """One upload of a failed batch in a transaction of its own: its number, or its error."""
+    try:
+        [answer] = await _register_together(ports, [pending])
+    except Exception as failure:
+        ports.forecast.forget([pending.counter])
+        log.warning("upload to %s refused on its own", pending.numbering.krid, exc_info=True)
+        return failure
+    return answer
+
+
+async def _register_together(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
+    """``batch`` in one transaction: each counter taken once, then the documents inserted with
+    their receipts (most signed while they waited, for the number forecast) and audit entries,
+    in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
+    ran out)."""
+    answers: list[str | BaseException] = []
+    async with ports.write_uow() as uow:
+        numbers = await uow.documents.number_many([pending.numbering for pending in batch])
+        early = _settle_forecast(ports, batch, numbers)
+        plain: list[tuple[NewDocument, str]] = []
+        to_sign: list[tuple[_Pending, str]] = []
+        notices: list[NewMail] = []
+        for pending, number in zip(batch, numbers, strict=True):
+            if number is None:
+                answers.append(_exhausted(pending.numbering.krid))
+                continue
+            answers.append(number)
+            notices += _arrival_notices(ports, pending.sender, pending.recipient,
+                                        pending.new, number)
+            if pending.new.timestamp_token is not None:
+                to_sign.append((pending, number))
+            else:
+                plain.append((pending.new, number))
+        presigned = [pending.presigned.receipt if pending.presigned is not None
+                     and pending.presigned.registration_number == number else None
+                     for pending, number in to_sign]
+        receipts, events = await _acceptance_evidence(ports, [
+            (pending.sender, pending.recipient, pending.new, number, pending.person)
+            for pending, number in to_sign], presigned)
+        await uow.documents.add_many(plain)
+        await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
+            (pending.new, number, receipt, event) for (pending, number), receipt, event
+            in zip(to_sign, receipts, events, strict=True)])
+        await uow.mail.add_many(notices)
+        await uow.commit()
+    ports.telemetry.registered_batch(len(batch))
+    ports.telemetry.signed_early(*early)
     return answers
 
 
