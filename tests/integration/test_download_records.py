@@ -12,6 +12,7 @@ from email.message import Message
 from pathlib import Path
 from urllib.parse import unquote
 
+import h11
 import httpx
 from lxml import etree
 from sqlalchemy import update
@@ -85,6 +86,9 @@ def _assert_safe_disposition(headers: httpx.Headers | Message, name: str) -> Non
                     if isinstance(headers, httpx.Headers)
                     else headers.get_all("Content-Disposition"))
     [disposition] = dispositions or []
+    if isinstance(headers, httpx.Headers):
+        # What the HTTP server's own protocol library (h11, under uvicorn) accepts to send.
+        h11.Response(status_code=200, headers=headers.raw)
     assert "\r" not in disposition and "\n" not in disposition
     [encoded] = re.findall(r"filename\*=UTF-8''(\S+)$", disposition)
     assert unquote(encoded) == name
