@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from gateway.domain.audit import AuditAction
@@ -175,7 +176,7 @@ async def _accept_below_the_doors(gw: Gateway, sender: Account, to: Account, con
 
 
 async def test_one_partys_faulty_uploads_fail_alone_in_the_batches_they_share(
-    gw: Gateway, tmp_path: Path
+    gw: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Uploads that no database can store (a lone surrogate in the file name, or in the name
     of the person who sent it) share batches with an honest company's uploads to the same
@@ -196,6 +197,8 @@ async def test_one_partys_faulty_uploads_fail_alone_in_the_batches_they_share(
 
     assert [a.status_code for a in answers] == [201] * len(contents), [a.text for a in answers]
     assert all(isinstance(failure, Exception) for failure in failures), failures
+    # They did share a batch: it failed, and its uploads were registered one by one.
+    assert "registering each on its own" in caplog.text
     numbers = [a.json()["registration_number"] for a in answers]
     # The office's numbers are the honest twelve, with no gap where a faulty one failed.
     assert sorted(sequence_of(n) for n in numbers) == list(range(1, len(contents) + 1))
