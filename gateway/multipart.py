@@ -9,6 +9,7 @@ parsing drops) and hands the part's data to a subclass. No part is held in memor
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator
 from email.message import Message
 from typing import TYPE_CHECKING
@@ -21,10 +22,20 @@ if TYPE_CHECKING:  # defined for type checkers only
 
 
 def attachment_disposition(file_name: str) -> str:
-    """``attachment`` with the file name: an ASCII ``filename`` for every client, and the exact
-    name as RFC 5987 ``filename*`` for those that read it."""
-    ascii_name = file_name.encode("ascii", "replace").decode().replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+    """``attachment`` with the file name (RFC 6266): an ASCII ``filename`` for every client,
+    and the exact name as RFC 5987 ``filename*`` for those that read it.
+
+    Security: a stored name may hold any character (CR, LF, quotes, backslashes), and this
+    value goes into an HTTP header and into the HKP answer's part headers, so neither form may
+    end the header or the parameter. The fallback keeps printable ASCII only (accents dropped,
+    anything else, ``"``, ``\\`` and ``%`` replaced by ``_``); ``filename*`` percent-encodes every
+    byte but letters, digits and ``-._~``. By hand: Starlette and werkzeug build this header
+    only inside their file responses, and the HKP parts need it too."""
+    fallback = "".join(
+        char if " " <= char <= "~" and char not in '"\\%' else "_"
+        for char in unicodedata.normalize("NFKD", file_name) if not unicodedata.combining(char))
+    encoded = quote(file_name, safe="", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 class PartReader:

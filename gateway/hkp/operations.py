@@ -18,6 +18,7 @@ from gateway.hkp.xml import HKP, Children, child, child_bool, child_text, text
 from gateway.services import documents as document_service
 from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services.documents import Record
 from gateway.services.mailbox import UnreadSelector
 from gateway.services.ports import OfficeQuery, Ports, StagedContent
 
@@ -52,6 +53,8 @@ class Part:
 class Answer:
     form: list[etree._Element]  # the Form's children: one element, or one per office
     parts: list[Part] = field(default_factory=list)
+    # What records the answer's downloads: called once the answer is built, before it is sent.
+    record: Record | None = None
 
 
 Handler = Callable[[Context, etree._Element], Awaitable[Answer]]
@@ -226,8 +229,8 @@ async def download(context: Context, form: etree._Element) -> Answer:
         number = child_text(by_number, "ErkeztetesiSzam") or ""
         found = [await document_service.get_document(context.ports, context.party, number)]
     listing = H.DokumentumAdatokLetoltesValasz()
-    answer = Answer([listing])
-    streams = await document_service.deliver(context.ports, context.party, found)
+    streams, record = await document_service.deliver(context.ports, context.party, found)
+    answer = Answer([listing], record=record)
     for document, stream in zip(found, streams, strict=True):
         href = document.registration_number if stream is not None else None
         listing.append(document_element(document, context.party, href=href))

@@ -135,10 +135,15 @@ async def _answer(
     message: RelatedMessage | None,
 ) -> Response:
     kerdes: Kerdes | None = None
+    answer: Answer | None = None
+    hiba: tuple[int, str] | None = None
     try:
         kerdes = find_kerdes(envelope)
         answer = await _dispatch(request, ports, envelope, kerdes, message)
-        hiba = None
+        body = _valasz(ports, session_id, kerdes, answer.form, None)
+        if answer.record is not None:
+            # Downloads are recorded only now that their answer is built.
+            await answer.record()
     except GatewayError as error:
         answer, hiba = None, (render.szam_of(error), error.detail)
         request.state.hkp_outcome = f"hiba_{hiba[0]}"
@@ -147,12 +152,8 @@ async def _answer(
         answer = None
         hiba = (render.INTERNAL_ERROR,
                 f"internal error; quote kri:sessionID {session_id} when reporting it")
-    body = render.valasz(
-        session_id=session_id,
-        felhasznalo=(kerdes.felhasznalo if kerdes and kerdes.felhasznalo else "") or "",
-        now=ports.clock.now(), session=kerdes.session if kerdes else (),
-        form=answer.form if answer else None, hiba=hiba,
-    )
+    if answer is None:
+        body = _valasz(ports, session_id, kerdes, None, hiba)
     if answer is None or not answer.parts:
         return Response(body, media_type="text/xml; charset=utf-8")
     boundary = render.new_boundary()
@@ -160,6 +161,15 @@ async def _answer(
         render.multipart_related(boundary, body, answer.parts),
         media_type=(f'multipart/related; type="text/xml"; start="<envelope>"; '
                     f'boundary="{boundary}"'),
+    )
+
+
+def _valasz(ports: Ports, session_id: str, kerdes: Kerdes | None,
+            form: list[etree._Element] | None, hiba: tuple[int, str] | None) -> bytes:
+    return render.valasz(
+        session_id=session_id,
+        felhasznalo=(kerdes.felhasznalo if kerdes and kerdes.felhasznalo else "") or "",
+        now=ports.clock.now(), session=kerdes.session if kerdes else (), form=form, hiba=hiba,
     )
 
 

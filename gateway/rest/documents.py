@@ -125,8 +125,9 @@ async def download_content(
     registration_number: str, party: PartyDep, ports: PortsDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse:
-    document, chunks = await document_service.open_content(
+    download = await document_service.open_content(
         ports, party, registration_number, range_header=range_header)
+    document = download.document
     digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
     part = byte_range(range_header, document.size)
     headers = {
@@ -138,8 +139,11 @@ async def download_content(
     }
     if part is not None:
         headers["Content-Range"] = part.content_range(document.size)
-    return StreamingResponse(chunks, status_code=200 if part is None else 206,
-                             media_type="application/octet-stream", headers=headers)
+    response = StreamingResponse(download.chunks, status_code=200 if part is None else 206,
+                                 media_type="application/octet-stream", headers=headers)
+    # Recorded (for a citizen: received) only now that the answer is built.
+    await download.record()
+    return response
 
 
 @router.post("/documents/{registration_number}/ack", response_model=AcknowledgementOut,

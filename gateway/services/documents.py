@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -382,47 +382,25 @@ def _presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
 
 
 async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
-    """Register every upload of ``batch`` in one transaction: each counter taken once, then
-    the documents inserted with their receipts (most signed while they waited, for the
-    number forecast) and audit entries, in one round trip on PostgreSQL. Then their bytes
-    move into the store; a failed batch discards them."""
-    answers: list[str | BaseException] = []
+    """Register every upload of ``batch`` in one transaction (:func:`_register_together`).
+    One upload's fault must not fail the others (a value the database or the receipt cannot
+    hold, …): when the transaction fails, each upload is registered again in one of its own,
+    and only the faulty one is answered with its error. Every failed transaction rolled back
+    its counters, so no number is skipped. Then their bytes move into the store; a refused
+    upload's bytes are discarded."""
     ports.forecast.leave([pending.counter for pending in batch])
     try:
-        async with ports.write_uow() as uow:
-            numbers = await uow.documents.number_many(
-                [pending.numbering for pending in batch])
-            early = _settle_forecast(ports, batch, numbers)
-            plain: list[tuple[NewDocument, str]] = []
-            to_sign: list[tuple[_Pending, str]] = []
-            notices: list[NewMail] = []
-            for pending, number in zip(batch, numbers, strict=True):
-                if number is None:
-                    answers.append(_exhausted(pending.numbering.krid))
-                    continue
-                answers.append(number)
-                notices += _arrival_notices(ports, pending.sender, pending.recipient,
-                                            pending.new, number)
-                if pending.new.timestamp_token is not None:
-                    to_sign.append((pending, number))
-                else:
-                    plain.append((pending.new, number))
-            presigned = [pending.presigned.receipt if pending.presigned is not None
-                         and pending.presigned.registration_number == number else None
-                         for pending, number in to_sign]
-            receipts, events = await _acceptance_evidence(ports, [
-                (pending.sender, pending.recipient, pending.new, number, pending.person)
-                for pending, number in to_sign], presigned)
-            await uow.documents.add_many(plain)
-            await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
-                (pending.new, number, receipt, event) for (pending, number), receipt, event
-                in zip(to_sign, receipts, events, strict=True)])
-            await uow.mail.add_many(notices)
-            await uow.commit()
-        ports.telemetry.registered_batch(len(batch))
-        ports.telemetry.signed_early(*early)
+        try:
+            answers = await _register_together(ports, batch)
+        except Exception as failure:
+            ports.forecast.forget([pending.counter for pending in batch])
+            # An outage fails each upload alike: trying them one by one would only wait again.
+            if len(batch) == 1 or isinstance(failure, Unavailable):
+                raise
+            log.warning("a batch of %d uploads failed; registering each on its own",
+                        len(batch), exc_info=True)
+            answers = [await _register_alone(ports, pending) for pending in batch]
     except BaseException:
-        ports.forecast.forget([pending.counter for pending in batch])
         await _discard(*(pending.content for pending in batch))
         raise
     # Side by side (an object store checks each object over the network); the next batch
@@ -430,6 +408,57 @@ async def _register_batch(ports: Ports, batch: list[_Pending]) -> list[str | Bas
     await asyncio.gather(*(
         pending.content.discard() if isinstance(answer, BaseException)
         else pending.content.place() for pending, answer in zip(batch, answers, strict=True)))
+    return answers
+
+
+async def _register_alone(ports: Ports, pending: _Pending) -> str | BaseException:
+    """One upload of a failed batch in a transaction of its own: its number, or its error."""
+    try:
+        [answer] = await _register_together(ports, [pending])
+    except Exception as failure:
+        ports.forecast.forget([pending.counter])
+        log.warning("upload to %s refused on its own", pending.numbering.krid, exc_info=True)
+        return failure
+    return answer
+
+
+async def _register_together(ports: Ports, batch: list[_Pending]) -> list[str | BaseException]:
+    """``batch`` in one transaction: each counter taken once, then the documents inserted with
+    their receipts (most signed while they waited, for the number forecast) and audit entries,
+    in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
+    ran out)."""
+    answers: list[str | BaseException] = []
+    async with ports.write_uow() as uow:
+        numbers = await uow.documents.number_many([pending.numbering for pending in batch])
+        early = _settle_forecast(ports, batch, numbers)
+        plain: list[tuple[NewDocument, str]] = []
+        to_sign: list[tuple[_Pending, str]] = []
+        notices: list[NewMail] = []
+        for pending, number in zip(batch, numbers, strict=True):
+            if number is None:
+                answers.append(_exhausted(pending.numbering.krid))
+                continue
+            answers.append(number)
+            notices += _arrival_notices(ports, pending.sender, pending.recipient,
+                                        pending.new, number)
+            if pending.new.timestamp_token is not None:
+                to_sign.append((pending, number))
+            else:
+                plain.append((pending.new, number))
+        presigned = [pending.presigned.receipt if pending.presigned is not None
+                     and pending.presigned.registration_number == number else None
+                     for pending, number in to_sign]
+        receipts, events = await _acceptance_evidence(ports, [
+            (pending.sender, pending.recipient, pending.new, number, pending.person)
+            for pending, number in to_sign], presigned)
+        await uow.documents.add_many(plain)
+        await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
+            (pending.new, number, receipt, event) for (pending, number), receipt, event
+            in zip(to_sign, receipts, events, strict=True)])
+        await uow.mail.add_many(notices)
+        await uow.commit()
+    ports.telemetry.registered_batch(len(batch))
+    ports.telemetry.signed_early(*early)
     return answers
 
 
@@ -616,45 +645,115 @@ async def get_document(ports: Ports, party: Party, registration_number: str) -> 
         return await _visible(uow, party, registration_number)
 
 
+Record = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Download:
+    """A document's bytes, their first chunk already read, and ``record``: the door calls it
+    once its answer is built (headers, envelope), just before it starts sending, so that
+    nothing says "downloaded" of a document whose answer could not be built or read."""
+
+    document: Document
+    chunks: AsyncIterator[bytes]
+    record: Record
+
+
 async def open_content(
     ports: Ports, party: Party, registration_number: str, *, person: str | None = None,
     range_header: str | None = None,
-) -> tuple[Document, AsyncIterator[bytes]]:
-    """The document and a stream of its bytes, the download recorded in the audit chain
-    (with the ``person`` who acted for the party, in the browser). With ``range_header``
-    (HTTP ``Range``) only the range's bytes (``byte_range`` of the header and the size); an
-    unsatisfiable one raises RangeNotSatisfiable before anything is recorded.
+) -> Download:
+    """The document and a stream of its bytes (with the ``person`` who acted for the party,
+    in the browser). With ``range_header`` (HTTP ``Range``) only the range's bytes
+    (``byte_range`` of the header and the size); an unsatisfiable one raises
+    RangeNotSatisfiable. Content that cannot be read raises Unavailable. Nothing is recorded
+    until the door calls ``record``.
 
-    An organisation's download does not acknowledge: its clerk or system confirms explicitly.
-    In a citizen's own tárhely, opening is receiving (225/2009 Korm. r. 36. § (4)): the first
-    download acknowledges, and the sender's download receipt is issued in the same
-    transaction."""
-    async with _SystemMessage() as message, ports.write_uow() as uow:
+    ``record`` writes the download to the audit chain. An organisation's download does not
+    acknowledge: its clerk or system confirms explicitly. In a citizen's own tárhely, opening
+    is receiving (225/2009 Korm. r. 36. § (4)): the first download acknowledges, and the
+    sender's download receipt is issued in the same transaction."""
+    async with ports.uow() as uow:
         document = await _visible(uow, party, registration_number)
         kept = await uow.kept.kept_at(party.id, document.id) is not None
-        part = byte_range(range_header, document.size)
-        stream = await _content_of(ports, document, kept=kept, part=part)
-        await _audit_downloads(uow, ports, party, [document], person)
-        if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
-                and document.unopened):
-            message.staged = await _acknowledged(uow, ports, party, document, person)
-        await uow.commit()
-    return document, stream
+    part = byte_range(range_header, document.size)
+    chunks = await _content_of(ports, document, kept=kept, part=part)
+    try:
+        first = await _first_chunk(chunks, registration_number)
+    except BaseException:
+        await _close(chunks)
+        raise
+
+    async def record() -> None:
+        try:
+            async with _SystemMessage() as message, ports.write_uow() as uow:
+                await _audit_downloads(uow, ports, party, [document], person)
+                if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
+                        and document.unopened):
+                    message.staged = await _acknowledged(uow, ports, party, document, person)
+                await uow.commit()
+        except BaseException:
+            await _close(chunks)  # the answer will not be sent
+            raise
+
+    return Download(document, _resumed(first, chunks), record)
 
 
 async def deliver(
     ports: Ports, party: Party, documents: list[Document]
-) -> list[AsyncIterator[bytes] | None]:
+) -> tuple[list[AsyncIterator[bytes] | None], Record]:
     """For each document ``party`` may already see, a stream of its bytes, or None once it
-    expired (its content is gone). Each download is recorded in the audit chain, all in one
-    transaction."""
+    expired (its content is gone); and what records the downloads in the audit chain, in one
+    transaction, for the door to call once its answer is built. Content that cannot be read
+    raises Unavailable before anything is recorded."""
     live = [d for d in documents if d.delivery_state is not DeliveryState.EXPIRED]
-    streams = {d.id: await _content_of(ports, d) for d in live}
-    if live:
-        async with ports.write_uow() as uow:
-            await _audit_downloads(uow, ports, party, live)
-            await uow.commit()
-    return [streams.get(d.id) for d in documents]
+    streams = {}
+    for document in live:
+        streams[document.id] = await _content_of(ports, document)
+        # One byte read from each, not each's first chunk: a whole page of documents' first
+        # chunks (a MiB each) would be held at once, while the answer streams them in turn.
+        probe = ports.blobs.read(document.sha256, 0, 0)
+        try:
+            await _first_chunk(probe, document.registration_number)
+        finally:
+            await _close(probe)
+
+    async def record() -> None:
+        if live:
+            async with ports.write_uow() as uow:
+                await _audit_downloads(uow, ports, party, live)
+                await uow.commit()
+
+    return [streams.get(d.id) for d in documents], record
+
+
+async def _first_chunk(chunks: AsyncIterator[bytes], registration_number: str) -> bytes:
+    """The first chunk of ``chunks``: a store that cannot read the content fails here, before
+    the download is recorded, not in the middle of the answer."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return b""
+    except OSError as exc:
+        log.error("content of %s cannot be read: %s", registration_number, exc)
+        raise Unavailable("the document's content cannot be read right now") from exc
+
+
+async def _resumed(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``rest`` with the ``first`` chunk read from it before."""
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await _close(rest)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    """Close a stream that may not be read to its end (its file or connection)."""
+    if isinstance(chunks, AsyncGenerator):
+        await chunks.aclose()
 
 
 def _actor(party: Party, person: str | None) -> tuple[str, str | None]:

@@ -134,10 +134,14 @@ class StagedFile(IncomingBytes):
 
 def _open_and_read(path: Path, start: int, limit: int | None) -> tuple[BinaryIO, bytes]:
     file = open(path, "rb")
-    if start:
-        file.seek(start)
-    wanted = READ_CHUNK if limit is None else min(READ_CHUNK, limit)
-    chunk = file.read(wanted)
+    try:
+        if start:
+            file.seek(start)
+        wanted = READ_CHUNK if limit is None else min(READ_CHUNK, limit)
+        chunk = file.read(wanted)
+    except BaseException:
+        file.close()  # a read that fails leaves no file open
+        raise
     if len(chunk) < READ_CHUNK:
         file.close()
     return file, chunk

@@ -357,17 +357,20 @@ async def document_content(request: Request, registration_number: str) -> Respon
             return _to_login(request)
         person, office, _ = found
         # In the person's own tárhely they act as themselves, and opening is receiving.
-        document, chunks = await document_service.open_content(
+        download = await document_service.open_content(
             _ports(request), office, registration_number,
             person=_on_behalf(person, office))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
     except Expired:
         return render(request, "expired.html", status_code=410)
-    headers = {"Content-Length": str(document.size),
-               "Content-Disposition": attachment_disposition(document.file_name)}
-    return finish(request, StreamingResponse(chunks, media_type="application/octet-stream",
-                                             headers=headers))
+    headers = {"Content-Length": str(download.document.size),
+               "Content-Disposition": attachment_disposition(download.document.file_name)}
+    response = finish(request, StreamingResponse(
+        download.chunks, media_type="application/octet-stream", headers=headers))
+    # Recorded (for a citizen: received) only now that the answer is built.
+    await download.record()
+    return response
 
 
 @router.get("/documents/{registration_number}/timestamp")

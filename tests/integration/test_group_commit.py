@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from gateway.domain.audit import AuditAction
+from gateway.domain.documents import UploadRequest
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, registration_day
 from gateway.services.audit import link_pending
+from gateway.services.documents import accept_document, start_upload
 from gateway.services.ports import NoTelemetry
 from tests.helpers import Account, new_citizen, new_org, sequence_of, sha256, stored_files, upload
 from tests.integration.conftest import Gateway
@@ -156,3 +159,50 @@ async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_re
     assert sorted(sequence_of(n) for n in numbers) == [*range(1, 8), *range(9, 15)]
     await _receipts_name_their_own_documents(gw, sender, numbers,
                                              [_pdf(i) for i in range(13)], tmp_path)
+
+
+async def _accept_below_the_doors(gw: Gateway, sender: Account, to: Account, content: bytes,
+                                  file_name: str, person: str | None = None) -> str:
+    """An upload handed to the acceptance service directly, as no door would hand it."""
+    async with gw.ports.uow() as uow:
+        party = await uow.parties.by_username(sender.username)
+    assert party is not None
+    staged = start_upload(gw.ports)
+    staged.write(content)
+    accepted = await accept_document(gw.ports, party, UploadRequest(
+        file_name=file_name, doc_type_office="TESZT", doc_type_id="LEVEL",
+        doc_type_description="Levél", recipient_krid=to.krid), staged, person=person)
+    return accepted.registration_number
+
+
+async def test_one_partys_faulty_uploads_fail_alone_in_the_batches_they_share(
+    gw: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Uploads that no database can store (a lone surrogate in the file name, or in the name
+    of the person who sent it) share batches with an honest company's uploads to the same
+    office: each faulty one is answered with its own error, every honest one is registered
+    with the next number, its receipt and its bytes, and nothing of the faulty ones stays."""
+    honest, hostile, office = (await new_org(gw.ports), await new_org(gw.ports),
+                               await new_org(gw.ports))
+    assert office.krid is not None
+    before = set(stored_files(gw.blob_root))
+    contents = [_pdf(i) for i in range(12)]
+    faulty = [("rossz\ud800.pdf", None), ("rossz.pdf", "Rossz \udc00Ember")] * 2
+    answers, failures = await asyncio.gather(
+        asyncio.gather(*(upload(gw.client, honest, office, content, file_name=f"level-{i}.pdf")
+                         for i, content in enumerate(contents))),
+        asyncio.gather(*(_accept_below_the_doors(gw, hostile, office, _pdf(100 + i), name,
+                                                 person)
+                         for i, (name, person) in enumerate(faulty)), return_exceptions=True))
+
+    assert [a.status_code for a in answers] == [201] * len(contents), [a.text for a in answers]
+    assert all(isinstance(failure, Exception) for failure in failures), failures
+    # They did share a batch: it failed, and its uploads were registered one by one.
+    assert "registering each on its own" in caplog.text
+    numbers = [a.json()["registration_number"] for a in answers]
+    # The office's numbers are the honest twelve, with no gap where a faulty one failed.
+    assert sorted(sequence_of(n) for n in numbers) == list(range(1, len(contents) + 1))
+    mailbox = (await gw.client.get("/api/v1/mailbox", auth=office.auth)).json()["items"]
+    assert sorted(d["registration_number"] for d in mailbox) == sorted(numbers)
+    assert len(set(stored_files(gw.blob_root)) - before) == len(contents)
+    await _receipts_name_their_own_documents(gw, honest, numbers[::4], contents[::4], tmp_path)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from gateway.crypto.keys import GatewayKeys, ensure_keys
-from gateway.crypto.receipts import ReceiptSigner, _outage_root, _receipt_root
+from gateway.crypto.receipts import ReceiptSigner, _outage_root, _receipt_root, xml_text
 from gateway.crypto.timestamps import ReleasingSigner
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
@@ -118,3 +118,25 @@ def test_the_child_signs_without_xmlsec_for_rsa(keys: GatewayKeys) -> None:
 def _without_signature_value(receipt: bytes) -> bytes:
     head, _, rest = receipt.partition(b"<SignatureValue>")
     return head + rest[rest.index(b"</SignatureValue>"):]
+
+
+def test_text_xml_cannot_hold_is_replaced_and_the_receipt_still_signs(keys: GatewayKeys
+                                                                       ) -> None:
+    """A row stored with such a name (below the doors' checks) still gets its receipt: a
+    batch must not fail on it. Text XML can hold is kept as it is (the receipts above)."""
+    hostile = ReceiptContent(
+        kind=ReceiptKind.ACCEPTANCE, registration_number="100000002202611240000000004",
+        sender=ReceiptParty("Rossz\x01 Kft.\x0b", "100000001"),
+        recipient=ReceiptParty("Kovács Éva", code="ABCD1234"),
+        file_name="level\x01\ud800\ufffe.pdf", sha256="ab" * 32, at=TEST_EPOCH,
+        timestamp_token=b"\x00")
+    signer = ReceiptSigner(keys.signing_key, keys.signing_cert)
+    receipt = signer.sign(hostile)
+    assert _verified(receipt, keys)
+    root = etree.fromstring(receipt)
+    names = {"i": "urn:kapu:igazolas:1"}
+    assert root.findtext("i:FileNev", namespaces=names) == "level\ufffd\ufffd\ufffd.pdf"
+    assert root.findtext("i:Felado/i:Nev", namespaces=names) == "Rossz\ufffd Kft.\ufffd"
+    for content in CONTENTS:
+        assert xml_text(content.file_name) == content.file_name
+        assert xml_text(content.sender.name) == content.sender.name
