@@ -194,8 +194,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        _fail(2, f"bad setting {where.upper() if where != 'settings' else where}: {first['msg']}")
+        where = ".".join(str(p) for p in first["loc"])
+        if not where:  # a rule over several settings: its message names them
+            _fail(2, str(first.get("ctx", {}).get("error", first["msg"])))
+        _fail(2, f"bad setting {where.upper()}: {first['msg']}")
 
 
 def _migrate(settings: Settings, *, announce: bool = True) -> None:

@@ -178,7 +178,6 @@ async def swap_address(request: Request) -> Response:
 
 
 async def _sandbox_page(request: Request, **context: object) -> Response:
-    await _person(request)  # the frame shows who is logged in; the console needs no login
     ports = _ports(request)
     try:
         now = await sandbox.current(ports)
@@ -191,6 +190,11 @@ async def _sandbox_page(request: Request, **context: object) -> Response:
 
 @router.get("/sandbox")
 async def sandbox_console(request: Request) -> Response:
+    if _ports(request).sandbox_clock is None:
+        return render(request, "not_found.html", status_code=404)
+    # A logged-in person only: the clock moves every party's deadlines.
+    if await _person(request) is None:
+        return _to_login(request)
     return await _sandbox_page(request)
 
 
@@ -202,6 +206,8 @@ async def sandbox_action(request: Request) -> Response:
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
+    if await _person(request) is None:
+        return _to_login(request)
     if form.get("action") == "run_due":
         await sandbox.refresh(ports)
         ran = await deadlines.run_due(ports)

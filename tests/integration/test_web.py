@@ -16,7 +16,7 @@ from gateway.services import staff as staff_service
 from gateway.services.audit import link_pending
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
-from tests.integration.conftest import Gateway, _start
+from tests.integration.conftest import Gateway, _start, sandbox_auth
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -188,13 +188,16 @@ async def test_assets_and_unknown_pages(gw: Gateway) -> None:
 
 
 async def _clock(gw: Gateway) -> datetime:
-    return datetime.fromisoformat((await gw.client.get("/api/v1/sandbox/clock")).json()["now"])
+    answer = await gw.client.get("/api/v1/sandbox/clock", auth=await sandbox_auth(gw))
+    return datetime.fromisoformat(answer.json()["now"])
 
 
 async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gateway) -> None:
     gw = sandbox
     # On PostgreSQL the session's tests share one test clock: start from wherever it is.
     before = await _clock(gw)
+    person = await new_citizen(gw.ports)
+    await log_in(gw.client, person)
     console = await gw.client.get("/ui/sandbox?lang=en")
     assert console.status_code == 200 and "Sandbox console" in console.text
     assert f"{before:%Y-%m-%d %H:%M}" in console.text  # the test clock, in Budapest time
@@ -205,6 +208,10 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
         "csrf_token": token_of(console), "action": "advance", "days": "3", "hours": "2"})
     assert moved.status_code == 303
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
+    # Three days passed on the gateway's clock: the session timed out with them.
+    assert (await gw.client.get("/ui/sandbox")).status_code == 303
+    await log_in(gw.client, person)
+    console = await gw.client.get("/ui/sandbox?lang=en")
     bad = await gw.client.post("/ui/sandbox", data={
         "csrf_token": token_of(console), "action": "advance", "days": "-1", "hours": "0"})
     assert bad.status_code == 400 and "only moves forward" in bad.text
@@ -212,6 +219,22 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
     ran = await gw.client.post("/ui/sandbox", data={"csrf_token": token_of(console),
                                                     "action": "run_due"})
     assert ran.status_code == 200 and "Due jobs ran:" in ran.text
+
+
+async def test_sandbox_console_needs_a_logged_in_person(sandbox: Gateway) -> None:
+    """Was: anyone could move the test clock and run the due jobs from the console."""
+    gw = sandbox
+    before = await _clock(gw)
+    page = await gw.client.get("/ui/sandbox?lang=en")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/ui/login?next=%2Fui%2Fsandbox%3Flang%3Den"
+    login_page = await gw.client.get("/ui/login")  # a form token, but no session
+    for form in ({"action": "advance", "days": "31", "hours": "0"}, {"action": "run_due"}):
+        refused = await gw.client.post("/ui/sandbox",
+                                       data={"csrf_token": token_of(login_page), **form})
+        assert refused.status_code == 303 and refused.headers["location"].startswith(
+            "/ui/login?next="), form
+    assert await _clock(gw) == before
 
 
 async def test_office_kind_does_not_matter_for_the_chooser(gw: Gateway) -> None:
