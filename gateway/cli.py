@@ -264,10 +264,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
-    uvicorn.run(
-        "gateway.app:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, access_log=False, log_level="info",
-    )
+    options: dict[str, Any] = {"factory": True, "host": args.host, "port": args.port,
+                               "workers": args.workers, "access_log": False,
+                               "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run("gateway.app:create_app", **options)  # a failed start exits 3
+        return
+    config = uvicorn.Config("gateway.app:create_app", **options)
+    # uvicorn.run would do the same, but when one worker fails to start it stops every
+    # worker and returns as if asked to stop: say so, and exit non-zero.
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = [process.pid for process in supervisor.processes
+              if process.exitcode == STARTUP_FAILURE]
+    if failed:
+        _fail(STARTUP_FAILURE, f"worker process {failed[0]} failed to start (its log is above),"
+              " so the server stopped")
 
 
 def _one_set_of_keys(settings: Settings) -> None:
