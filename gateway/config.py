@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     blob_gc_interval_seconds: float = Field(default=900.0, gt=0)
+    # Set: /metrics answers only "Authorization: Bearer <token>" (unset: public).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # How often a process records a readiness probe for the availability figure.
     probe_interval_seconds: float = Field(default=60.0, gt=0)
     # A browser session unused this long is over (on the gateway's clock).
