@@ -262,7 +262,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         # it must be empty at start and set before the workers import it.
         directory = settings.data_dir / "metrics"
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        directory.mkdir(mode=0o700, parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
     options: dict[str, Any] = {"factory": True, "host": args.host, "port": args.port,
                                "workers": args.workers, "access_log": False,
@@ -430,7 +430,14 @@ def _staff(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# Files and directories Kapu makes (database, blobs, mail, keys, metrics) are its own user's
+# only: 0600 and 0700. Set once for the process, so it holds for every library writing on its
+# behalf (SQLite, the key files) and for the server's worker processes, which inherit it.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = _parser().parse_args(argv)
     settings = _settings()
     if args.command == "serve":

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     probe_interval_seconds: float = Field(default=60.0, gt=0)
     # A browser session unused this long is over (on the gateway's clock).
     ui_session_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    # ... and however busy, no longer than this after its login (a stolen cookie expires).
+    ui_session_max_hours: int = Field(default=12, gt=0, le=24 * 30)
     # E-mail notices: smtp://host:port, smtp+starttls://host:port, smtps://user:pw@host:465
     # (a secret: it may hold a password). Unset: .eml files under data_dir/mail.
     smtp_url: SecretStr | None = None

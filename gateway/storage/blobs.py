@@ -153,7 +153,7 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -167,7 +167,7 @@ class FileBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 ready.unlink()
             return
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             ready.rename(final)
         except FileNotFoundError:
@@ -188,7 +188,7 @@ class FileBlobStore:
         for ready in self.tmp_dir.glob(f"{sha256}.*.ready"):
             # A link, not a move: the staged file may be another upload's of the same bytes,
             # still reading it; each upload's own place() then finds the content there.
-            final.parent.mkdir(parents=True, exist_ok=True)
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with contextlib.suppress(FileNotFoundError, FileExistsError):
                 os.link(ready, final)
             if final.is_file():

@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
 
 from gateway.config import Settings
@@ -52,6 +53,8 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# A login form holds a token, a username, a password and a path: a few hundred bytes.
+LOGIN_FORM_BYTES = 16 * 1024
 static = StaticFiles(directory=Path(__file__).parent / "static")
 
 
@@ -60,16 +63,13 @@ def _ports(request: Request) -> Ports:
     return ports
 
 
-def _idle(request: Request) -> timedelta:
-    settings: Settings = request.app.state.settings
-    return timedelta(minutes=settings.ui_session_minutes)
-
-
 async def _person(request: Request) -> Party | None:
     """The logged-in person (also kept on ``request.state`` for the page frame), or None."""
     token = request.cookies.get(SESSION_COOKIE)
-    person = await people.session_person(_ports(request), token, _idle(request)) \
-        if token else None
+    settings: Settings = request.app.state.settings
+    person = await people.session_person(
+        _ports(request), token, timedelta(minutes=settings.ui_session_minutes),
+        timedelta(hours=settings.ui_session_max_hours)) if token else None
     request.state.person = person
     return person
 
@@ -98,9 +98,32 @@ async def login_page(request: Request) -> Response:
                                           "next": _next_page(request.query_params.get("next"))})
 
 
+async def _small_form(request: Request) -> FormData | None:
+    """The login form, or None when its body is larger than ``LOGIN_FORM_BYTES``: refused
+    on its Content-Length before a byte is read, or as soon as a body sent without one
+    passes the bound. Before any password is checked, nobody may make the server read
+    megabytes. Parsed here (urlencoded, as the page sends it) because Starlette's
+    ``request.form()`` reads a urlencoded body whole, however long."""
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isdigit() or int(declared) > LOGIN_FORM_BYTES):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > LOGIN_FORM_BYTES:
+            return None
+    fields: list[tuple[str, str | UploadFile]] = list(
+        parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return FormData(fields)
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await _small_form(request)
+    if form is None:  # the unread rest is not waited for: the connection is closed
+        return Response(f"the form is larger than {LOGIN_FORM_BYTES} bytes\n",
+                        status_code=413, media_type="text/plain",
+                        headers={"Connection": "close"})
     if not csrf_ok(request, form.get(CSRF_FIELD)):
         return _refused(request)
     username = str(form.get("username") or "").strip()

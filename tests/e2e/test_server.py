@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -15,8 +17,8 @@ import httpx
 import pytest
 
 from gateway.storage.blobs import FileBlobStore
-from tests.e2e.conftest import Server, register_org, start_server, stop_server
-from tests.helpers import PDF, stored_files, upload, upload_form
+from tests.e2e.conftest import Server, kapu_env, register_org, start_server, stop_server
+from tests.helpers import PDF, Account, stored_files, upload, upload_form
 
 
 def _wait_until_empty(blob_root: Path, timeout: float = 10) -> list[str]:
@@ -205,3 +207,40 @@ def test_two_workers_always_start(database_url: str, tmp_path: Path) -> None:
         stop.set()
         prober.join()
     assert len(list(store.tmp_dir.glob("*.part"))) == 100
+
+
+def test_files_kapu_writes_are_its_own_users_only(tmp_path: Path) -> None:
+    """Was: under the usual umask 022 the database, blobs, mail and certificates were created
+    readable by every user of the machine. The embedded installation, all of it made by kapu
+    under the data directory: its SQLite database and keys of its own (not the session's)."""
+    data_dir = tmp_path / "data"
+    database_url = f"sqlite+aiosqlite:///{data_dir / 'kapu.db'}"
+    own = {"KAPU_KEYS_DIR": str(data_dir / "keys")}
+    server = start_server(database_url, data_dir, env=own)
+    try:
+        sender = register_org(database_url, data_dir)
+        added = subprocess.run(
+            [sys.executable, "-m", "gateway", "citizen", "add", "--name", "Titkos Teréz",
+             "--email", "terez@example.hu", "--json"],
+            env=kapu_env(database_url, data_dir) | own, capture_output=True, text=True,
+            timeout=120, check=True)
+        citizen = json.loads(added.stdout)
+        to = Account(citizen["username"], citizen["password"], code=citizen["code"])
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            accepted = client.post("/api/v1/documents", auth=sender.auth,
+                                   data=upload_form(to), files={"file": ("a.pdf", PDF)})
+        assert accepted.status_code == 201, accepted.text
+        mail = data_dir / "mail"
+        deadline = time.monotonic() + 30
+        while not list(mail.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the background jobs write the notice
+        assert list(mail.glob("*.eml"))
+    finally:
+        stop_server(server)
+    shared = {str(path.relative_to(tmp_path)): oct(path.stat().st_mode & 0o777)
+              for path in [data_dir, *data_dir.rglob("*")]
+              if path.stat().st_mode & 0o077}
+    assert shared == {}
+    kinds = {path.suffix or path.name for path in data_dir.rglob("*") if path.is_file()}
+    assert {".db", ".eml", ".pem"} <= kinds and any(
+        len(path.name) == 64 for path in (data_dir / "blobs").rglob("*"))

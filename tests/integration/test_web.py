@@ -4,8 +4,10 @@ with scripts off sends them. Login, sessions, CSRF, throttling, languages, the s
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -158,6 +160,49 @@ async def test_idle_timeout_on_the_gateways_clock(gw: Gateway) -> None:
     assert (await gw.client.get("/ui/")).status_code == 200
     gw.clock.advance(minutes=31)
     assert (await gw.client.get("/ui/")).status_code == 303
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_huge_login_form_is_refused_without_reading_it(gw: Gateway,
+                                                               declared: bool) -> None:
+    """Was: 20 MB were read (and parsed) before the login refused them."""
+    page = await gw.client.get("/ui/login")
+    person = await new_citizen(gw.ports)
+    pulled = []
+    chunk = b"x" * (1 << 20)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield urlencode({"csrf_token": token_of(page), "username": person.username,
+                         "password": person.password, "next": "/ui/"}).encode() + b"&pad="
+        for _ in range(20):
+            pulled.append(len(chunk))
+            yield chunk
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if declared:
+        headers["Content-Length"] = str(len(chunk) * 21)
+    refused = await gw.client.post("/ui/login", content=body(), headers=headers)
+    assert refused.status_code == 413
+    assert "kapu_session" not in refused.cookies
+    assert len(pulled) <= (0 if declared else 1)  # the bound, not the 20 MiB
+    logged_in = await log_in(gw.client, person)  # a form of normal size still logs in
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/ui/"
+
+
+async def test_a_busy_session_ends_twelve_hours_after_its_login(gw: Gateway) -> None:
+    """Was: a session used every half hour lived for ever (a stolen cookie with it)."""
+    person = await new_citizen(gw.ports)
+    await log_in(gw.client, person)
+    for _ in range(28):  # used every 25 minutes: 11 h 40 min
+        gw.clock.advance(minutes=25)
+        assert (await gw.client.get("/ui/")).status_code == 200
+    gw.clock.advance(minutes=19)
+    assert (await gw.client.get("/ui/")).status_code == 200  # 11 h 59 min after the login
+    gw.clock.advance(minutes=2)
+    assert (await gw.client.get("/ui/")).status_code == 303  # 12 h 1 min: over, though busy
+    assert (await gw.client.get("/ui/")).status_code == 303  # and removed
+    await log_in(gw.client, person)
+    assert (await gw.client.get("/ui/")).status_code == 200  # a new login starts a new one
 
 
 @pytest.mark.parametrize(("query", "headers", "language", "text"), [
