@@ -223,10 +223,11 @@ async def test_recovery_skips_files_that_vanish_meanwhile(tmp_path: Path) -> Non
     asked: list[str] = []
 
     async def committed(sha256: str) -> bool:
-        if not asked:  # another process takes every other file away meanwhile
+        if not asked:  # another process takes every other file away meanwhile (five more
+            # .ready files at least: the listing holds them after this one)
             for path in paths:
                 if not path.name.startswith(sha256):
-                    path.unlink()
+                    path.unlink(missing_ok=True)  # a stale one listed first is gone already
         asked.append(sha256)
         return True
 
