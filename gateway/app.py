@@ -145,9 +145,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        placed = await recover_interrupted_uploads(runtime.ports)
-        if placed:
-            log.warning("placed %d blobs left by an interrupted upload", placed)
+        try:
+            placed = await recover_interrupted_uploads(runtime.ports)
+        except Exception:
+            # Housekeeping the blob collector repeats: a worker that cannot do it now (the
+            # database not answering yet, say) still serves, and /ready tells how it is.
+            log.exception("start-up recovery of interrupted uploads failed; serving anyway, "
+                          "the blob collector retries it")
+        else:
+            if placed:
+                log.warning("placed %d blobs left by an interrupted upload", placed)
         # Everything loaded so far lives as long as the process: keep it out of the collector's
         # full passes, which otherwise rescan it and stall requests (a p99 effect).
         gc.collect()

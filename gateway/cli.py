@@ -194,8 +194,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        _fail(2, f"bad setting {where.upper() if where != 'settings' else where}: {first['msg']}")
+        where = ".".join(str(p) for p in first["loc"])
+        if not where:  # a rule over several settings: its message names them
+            _fail(2, str(first.get("ctx", {}).get("error", first["msg"])))
+        _fail(2, f"bad setting {where.upper()}: {first['msg']}")
 
 
 def _migrate(settings: Settings, *, announce: bool = True) -> None:
@@ -260,12 +262,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         # it must be empty at start and set before the workers import it.
         directory = settings.data_dir / "metrics"
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        directory.mkdir(mode=0o700, parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
-    uvicorn.run(
-        "gateway.app:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, access_log=False, log_level="info",
-    )
+    options: dict[str, Any] = {"factory": True, "host": args.host, "port": args.port,
+                               "workers": args.workers, "access_log": False,
+                               "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run("gateway.app:create_app", **options)  # a failed start exits 3
+        return
+    config = uvicorn.Config("gateway.app:create_app", **options)
+    # uvicorn.run would do the same, but when one worker fails to start it stops every
+    # worker and returns as if asked to stop: say so, and exit non-zero.
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = [process.pid for process in supervisor.processes
+              if process.exitcode == STARTUP_FAILURE]
+    if failed:
+        _fail(STARTUP_FAILURE, f"worker process {failed[0]} failed to start (its log is above),"
+              " so the server stopped")
 
 
 def _one_set_of_keys(settings: Settings) -> None:
@@ -413,7 +430,14 @@ def _staff(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# Files and directories Kapu makes (database, blobs, mail, keys, metrics) are its own user's
+# only: 0600 and 0700. Set once for the process, so it holds for every library writing on its
+# behalf (SQLite, the key files) and for the server's worker processes, which inherit it.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = _parser().parse_args(argv)
     settings = _settings()
     if args.command == "serve":

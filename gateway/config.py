@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_IN_PRODUCTION = (
+    "KAPU_SANDBOX=1 is refused with KAPU_ENVIRONMENT=production: the sandbox's test clock "
+    "would date production evidence"
+)
+_FLAG = TypeAdapter(bool)
 
 
 class Settings(BaseSettings):
@@ -60,10 +66,14 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     blob_gc_interval_seconds: float = Field(default=900.0, gt=0)
+    # Set: /metrics answers only "Authorization: Bearer <token>" (unset: public).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # How often a process records a readiness probe for the availability figure.
     probe_interval_seconds: float = Field(default=60.0, gt=0)
     # A browser session unused this long is over (on the gateway's clock).
     ui_session_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    # ... and however busy, no longer than this after its login (a stolen cookie expires).
+    ui_session_max_hours: int = Field(default=12, gt=0, le=24 * 30)
     # E-mail notices: smtp://host:port, smtp+starttls://host:port, smtps://user:pw@host:465
     # (a secret: it may hold a password). Unset: .eml files under data_dir/mail.
     smtp_url: SecretStr | None = None
@@ -100,6 +110,20 @@ class Settings(BaseSettings):
     # A refusal waits this long before it is sent, so that clients retrying at once cannot
     # flood the gateway with refusals (ops/admission.py).
     overload_shed_delay_seconds: float = Field(default=0.25, ge=0, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sandbox_in_production(cls, values: Any) -> Any:
+        # Before every other check, field values included: the test clock could otherwise
+        # backdate evidence signed with production keys.
+        if isinstance(values, dict) and str(values.get("environment", "")).strip() == "production":
+            try:
+                sandbox = _FLAG.validate_python(values.get("sandbox", False))
+            except ValidationError:
+                sandbox = True  # unreadable: refused as if on, rather than a later field error
+            if sandbox:
+                raise ValueError(SANDBOX_IN_PRODUCTION)
+        return values
 
     @model_validator(mode="after")
     def _known_database(self) -> Settings:

@@ -71,7 +71,7 @@ class DirectoryMailer:
         self._directory = directory
 
     def _write(self, message: bytes) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
+        self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{time.time_ns()}-{hashlib.sha256(message).hexdigest()[:12]}.eml"
         partial = self._directory / f".{name}.part"
         with open(partial, "wb") as file:

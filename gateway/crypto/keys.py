@@ -106,7 +106,7 @@ def ensure_keys(directory: Path, *, now: dt.datetime | None = None,
 
     Several processes may start at once on a fresh directory: a lock file makes one of them
     create the keys and the others read them, never a mix of two sets."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if all((directory / name).exists() for name in FILES):

@@ -49,10 +49,13 @@ def _wsdl_template() -> str:
 
 @router.get("/hkp", include_in_schema=False)
 async def wsdl(request: Request) -> Response:
-    """``GET /hkp?wsdl``: the WSDL, its address and schema locations on the asking host."""
+    """``GET /hkp?wsdl``: the WSDL, its address and schema locations at ``KAPU_PUBLIC_URL``.
+    Never the request's ``Host`` header: anyone may send one, and a client that fetched the
+    WSDL through a poisoned cache or proxy would post its documents and passwords there."""
     if "wsdl" not in {key.lower() for key in request.query_params}:
         raise HTTPException(404, "GET /hkp?wsdl serves the WSDL; SOAP requests are POSTed")
-    base = str(request.base_url)
+    ports: Ports = request.app.state.ports
+    base = ports.public_url.rstrip("/") + "/"
     text = (_wsdl_template()
             .replace(_WSDL_ADDRESS, f'location="{base}hkp"')
             .replace(_WSDL_SCHEMAS, f'schemaLocation="{base}hkp/schemas/'))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from gateway.config import Settings
 from gateway.domain.limits import MAX_ID
 from gateway.domain.registration import budapest_local
 from gateway.ops.metrics import exposition
@@ -41,7 +43,17 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """Prometheus text; public unless ``KAPU_METRICS_TOKEN`` is set, then only for
+    ``Authorization: Bearer <token>`` (compared in constant time)."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+        given = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, expected):
+            return Response("a bearer token is required\n", status_code=401,
+                            media_type="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="kapu-metrics"'})
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 

@@ -5,19 +5,31 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, field_validator
 
 from gateway.domain.limits import MAX_ID
-from gateway.rest.deps import PartyDep, PortsDep
+from gateway.errors import NotFound
+from gateway.rest.deps import PartyDep, PortsDep, current_party
 from gateway.rest.models import local
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import deadlines, mail, notifications, sandbox
 from gateway.services import parties as party_service
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
-# The test clock: no credentials; not found when the sandbox is off.
-sandbox_router = APIRouter(prefix="/api/v1", responses=problem_responses(404, 422, 503))
+
+
+async def _sandbox_on(ports: PortsDep) -> None:
+    # Asked before the credentials: without the sandbox these paths do not exist for anyone.
+    if ports.sandbox_clock is None:
+        raise NotFound("the sandbox is off (KAPU_SANDBOX=0)")
+
+
+# The test clock: an authenticated party (it moves every party's deadlines); not found when
+# the sandbox is off.
+sandbox_router = APIRouter(
+    prefix="/api/v1", dependencies=[Depends(_sandbox_on), Depends(current_party)],
+    responses=problem_responses(*AUTHENTICATED))
 
 
 class NotificationOut(BaseModel):

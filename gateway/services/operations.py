@@ -4,6 +4,7 @@ announced maintenance (docs/rest-api.md, Operations)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from bisect import bisect_left
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, KeysDiffer, NotFound
 from gateway.services.ports import Incident, Maintenance, Ports, Probe
 
+log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
 AVAILABILITY_TARGET = 99.5
 MAINTENANCE_NOTICE = timedelta(days=3)
@@ -34,13 +36,19 @@ WHOLE_SERVICE = "a Kapu minden szolgáltatása (REST, HKP, webes felület)"
 PROBE_COVERS = timedelta(minutes=2)
 
 
-async def _timed(check: Awaitable[None]) -> str | None:
+async def _timed(name: str, check: Awaitable[None]) -> str | None:
+    """None when ``check`` answers in time, else a generic reason. The error's own text
+    (paths, host names, driver messages) goes to the log only: readiness and the status
+    page are public."""
     try:
         await asyncio.wait_for(check, CHECK_TIMEOUT)
     except TimeoutError:
+        log.warning("readiness check %s: no answer within %g s", name, CHECK_TIMEOUT)
         return f"no answer within {CHECK_TIMEOUT:g} s"
     except (GatewayError, OSError) as exc:
-        return str(getattr(exc, "detail", exc)) or type(exc).__name__
+        log.warning("readiness check %s failed: %s", name,
+                    getattr(exc, "detail", None) or repr(exc))
+        return "not answering"
     return None
 
 
@@ -52,7 +60,7 @@ async def _ping(ports: Ports) -> None:
 async def readiness(ports: Ports) -> dict[str, str | None]:
     """Each dependency with None when it answers, else what is wrong."""
     database, blob_store = await asyncio.gather(
-        _timed(_ping(ports)), _timed(ports.blobs.check()))
+        _timed("database", _ping(ports)), _timed("blob_store", ports.blobs.check()))
     return {"database": database, "blob_store": blob_store}
 
 

@@ -75,17 +75,19 @@ async def _failed(ports: Ports, username: str) -> None:
         await uow.commit()
 
 
-async def session_person(ports: Ports, token: str, idle: timedelta) -> Party | None:
-    """The person whose session this is, or None: unknown, logged out, or idle longer than
-    ``idle`` on the gateway's clock (then the session is removed)."""
+async def session_person(ports: Ports, token: str, idle: timedelta,
+                         lifetime: timedelta) -> Party | None:
+    """The person whose session this is, or None: unknown, logged out, idle longer than
+    ``idle``, or made longer than ``lifetime`` ago however busy, on the gateway's clock (then
+    the session is removed). The absolute bound limits what a stolen cookie is worth."""
     digest = _digest(token)
     now = ports.clock.now()
     async with ports.uow() as uow:
         found = await uow.web_sessions.find(digest)
     if found is None:
         return None
-    person, last_seen = found
-    if now - last_seen > idle:
+    person, created, last_seen = found
+    if now - last_seen > idle or now - created > lifetime:
         await log_out(ports, token)
         return None
     if now - last_seen > _TOUCH_EVERY:

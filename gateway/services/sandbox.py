@@ -30,7 +30,10 @@ async def current(ports: Ports) -> datetime:
 
 async def move(ports: Ports, *, advance: timedelta | None = None,
                to: datetime | None = None) -> datetime:
-    """Advance the clock by ``advance``, or set it to ``to``; time keeps running from there."""
+    """Advance the clock by ``advance``, or set it to ``to``; time keeps running from there.
+    The clock never moves backwards (a negative ``advance``, or ``to`` before its current
+    time, is InvalidRequest naming the field): receipts and numbers already issued keep
+    their order."""
     clock = _clock(ports)
     if (advance is None) == (to is None):
         raise InvalidRequest('give exactly one of "advance" and "set"')
@@ -53,6 +56,10 @@ async def move(ports: Ports, *, advance: timedelta | None = None,
             offset += advance
         else:
             assert to is not None
+            # Evidence dated before what was already recorded would be false: never backwards.
+            if to < clock.now() - clock.offset + offset:
+                raise InvalidRequest("the clock only moves forward: give a time after "
+                                     "the clock's current time", field="set")
             offset = to - (clock.now() - clock.offset)
         await uow.sandbox_clock.set_offset(offset.total_seconds())
         await uow.commit()

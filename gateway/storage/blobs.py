@@ -4,7 +4,8 @@ Layout under the root: ``ab/cd/<sha256>`` for stored content, ``tmp/`` for uploa
 way in. An upload streams into ``tmp/<uuid>.part`` through the hashers; when complete it is
 fsynced and renamed to ``tmp/<sha256>.<uuid>.ready``; only after the database row has committed
 is it renamed into place. A crash between commit and that rename leaves a ``.ready`` file that
-``recover`` moves into place at the next start (its row exists); every other leftover is removed.
+``recover`` puts into place at the next start (its row exists); every other stale leftover is
+removed. Young files may be another live process's and are left to it.
 ``collect_garbage`` (``kapu blobs gc``, and the background jobs) does the same for any file older
 than a grace period, stored content included, while the gateway runs.
 """
@@ -156,7 +157,7 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -170,7 +171,7 @@ class FileBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 ready.unlink()
             return
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             ready.rename(final)
         except FileNotFoundError:
@@ -191,7 +192,7 @@ class FileBlobStore:
         for ready in self.tmp_dir.glob(f"{sha256}.*.ready"):
             # A link, not a move: the staged file may be another upload's of the same bytes,
             # still reading it; each upload's own place() then finds the content there.
-            final.parent.mkdir(parents=True, exist_ok=True)
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with contextlib.suppress(FileNotFoundError, FileExistsError):
                 os.link(ready, final)
             if final.is_file():
@@ -248,24 +249,36 @@ class FileBlobStore:
         """Nothing to release: every file is closed after each use."""
 
     async def recover(self, committed: Callable[[str], Awaitable[bool]]) -> int:
-        """Finish what a crash interrupted: place ``.ready`` files whose row committed, remove
-        stale leftovers. Returns how many blobs were placed."""
+        """Finish what a crash interrupted: place ``.ready`` and ``.deleting`` files whose row
+        committed, remove other leftovers. Returns how many blobs were placed.
+
+        Runs while other processes serve (the other workers of ``kapu serve``, other hosts):
+        a file younger than ``STALE_AFTER_SECONDS`` may be an upload, expiry or readiness
+        probe another live process is still writing or placing, so it is never renamed or
+        removed; a young ``.ready`` of a committed row is only linked into place, as a reader
+        would (``exists``), leaving the file to its owner. Files that vanish meanwhile are
+        skipped."""
         placed = 0
-        now = time.time()
-        for path in self.tmp_dir.iterdir():
-            stale = now - path.stat().st_mtime > STALE_AFTER_SECONDS
+        cutoff = time.time() - STALE_AFTER_SECONDS
+        for path, modified in await asyncio.to_thread(_files_and_times, self.tmp_dir):
+            stale = modified <= cutoff
             # .ready: bytes of an upload whose row may have committed; .deleting: content an
             # expiry moved aside before a crash. Either goes (back) into place if a row needs it.
-            if path.suffix in (".ready", ".deleting"):
-                sha256 = path.name.split(".", 1)[0]
-                if await committed(sha256):
-                    self.place(path, sha256)
+            sha256 = path.name.split(".", 1)[0]
+            if path.suffix in (".ready", ".deleting") and _is_sha256(sha256) \
+                    and await committed(sha256):
+                if stale:
+                    with contextlib.suppress(FileNotFoundError):  # another process placed it
+                        self.place(path, sha256)
+                        placed += 1
+                        log.warning("recovered blob %s after an interrupted upload", sha256)
+                elif path.suffix == ".ready" and not self.path_of(sha256).is_file() \
+                        and await asyncio.to_thread(self._place_staged, sha256):
                     placed += 1
                     log.warning("recovered blob %s after an interrupted upload", sha256)
-                    continue
+                continue
             if stale:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                await asyncio.to_thread(unlink_if_present, path)
         return placed
 
     async def collect_garbage(
@@ -324,6 +337,17 @@ class FileBlobStore:
 
 def _is_sha256(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
+
+
+def _files_and_times(directory: Path) -> list[tuple[Path, float]]:
+    """Each file in ``directory`` with its modification time; one removed meanwhile by
+    another process (a readiness probe lives a few microseconds) is left out."""
+    found = []
+    for path in directory.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file():
+                found.append((path, path.stat().st_mtime))
+    return found
 
 
 def files_older_than(paths: Iterator[Path], cutoff: float) -> list[Path]:

@@ -79,7 +79,7 @@ def upgrade(database_url: str) -> None:
     """Apply every pending migration (blocking; run before serving)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")
 
 

@@ -954,13 +954,17 @@ class SqlWebSessions:
         await self._connection.execute(insert(web_sessions).values(
             token_sha256=token_sha256, person_id=person_id, created_at=at, last_seen_at=at))
 
-    async def find(self, token_sha256: str) -> tuple[Party, datetime] | None:
+    async def find(self, token_sha256: str) -> tuple[Party, datetime, datetime] | None:
+        """The session's person, when it was made and when it was last used."""
         row = (await self._connection.execute(
-            select(*_PARTY_COLUMNS, web_sessions.c.last_seen_at)
+            select(*_PARTY_COLUMNS, web_sessions.c.created_at.label("session_created_at"),
+                   web_sessions.c.last_seen_at)
             .join(web_sessions, web_sessions.c.person_id == parties.c.id)
             .where(web_sessions.c.token_sha256 == token_sha256)
         )).mappings().one_or_none()
-        return (_party(row), row["last_seen_at"]) if row is not None else None
+        if row is None:
+            return None
+        return _party(row), row["session_created_at"], row["last_seen_at"]
 
     async def touch(self, token_sha256: str, at: datetime) -> None:
         await self._connection.execute(

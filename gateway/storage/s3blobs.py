@@ -233,7 +233,7 @@ class S3BlobStore:
                  secret_access_key: str | None, spool_dir: Path) -> None:
         self.location = location
         self.spool_dir = spool_dir
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._credentials = (access_key_id, secret_access_key)
         # One client per event loop (the CLI runs one loop per command; tests, one per test).
         self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncExitStack, Any]] = {}

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
 
 from gateway.config import Settings
@@ -58,6 +59,8 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# A login form holds a token, a username, a password and a path: a few hundred bytes.
+LOGIN_FORM_BYTES = 16 * 1024
 static = StaticFiles(directory=Path(__file__).parent / "static")
 
 
@@ -66,16 +69,13 @@ def _ports(request: Request) -> Ports:
     return ports
 
 
-def _idle(request: Request) -> timedelta:
-    settings: Settings = request.app.state.settings
-    return timedelta(minutes=settings.ui_session_minutes)
-
-
 async def _person(request: Request) -> Party | None:
     """The logged-in person (also kept on ``request.state`` for the page frame), or None."""
     token = request.cookies.get(SESSION_COOKIE)
-    person = await people.session_person(_ports(request), token, _idle(request)) \
-        if token else None
+    settings: Settings = request.app.state.settings
+    person = await people.session_person(
+        _ports(request), token, timedelta(minutes=settings.ui_session_minutes),
+        timedelta(hours=settings.ui_session_max_hours)) if token else None
     request.state.person = person
     return person
 
@@ -104,9 +104,32 @@ async def login_page(request: Request) -> Response:
                                           "next": _next_page(request.query_params.get("next"))})
 
 
+async def _small_form(request: Request) -> FormData | None:
+    """The login form, or None when its body is larger than ``LOGIN_FORM_BYTES``: refused
+    on its Content-Length before a byte is read, or as soon as a body sent without one
+    passes the bound. Before any password is checked, nobody may make the server read
+    megabytes. Parsed here (urlencoded, as the page sends it) because Starlette's
+    ``request.form()`` reads a urlencoded body whole, however long."""
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isdigit() or int(declared) > LOGIN_FORM_BYTES):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > LOGIN_FORM_BYTES:
+            return None
+    fields: list[tuple[str, str | UploadFile]] = list(
+        parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return FormData(fields)
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await _small_form(request)
+    if form is None:  # the unread rest is not waited for: the connection is closed
+        return Response(f"the form is larger than {LOGIN_FORM_BYTES} bytes\n",
+                        status_code=413, media_type="text/plain",
+                        headers={"Connection": "close"})
     if not csrf_ok(request, form.get(CSRF_FIELD)):
         return _refused(request)
     username = str(form.get("username") or "").strip()
@@ -184,7 +207,6 @@ async def swap_address(request: Request) -> Response:
 
 
 async def _sandbox_page(request: Request, **context: object) -> Response:
-    await _person(request)  # the frame shows who is logged in; the console needs no login
     ports = _ports(request)
     try:
         now = await sandbox.current(ports)
@@ -197,6 +219,11 @@ async def _sandbox_page(request: Request, **context: object) -> Response:
 
 @router.get("/sandbox")
 async def sandbox_console(request: Request) -> Response:
+    if _ports(request).sandbox_clock is None:
+        return render(request, "not_found.html", status_code=404)
+    # A logged-in person only: the clock moves every party's deadlines.
+    if await _person(request) is None:
+        return _to_login(request)
     return await _sandbox_page(request)
 
 
@@ -208,6 +235,8 @@ async def sandbox_action(request: Request) -> Response:
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
+    if await _person(request) is None:
+        return _to_login(request)
     if form.get("action") == "run_due":
         await sandbox.refresh(ports)
         ran = await deadlines.run_due(ports)

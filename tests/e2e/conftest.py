@@ -61,14 +61,16 @@ def _env(database_url: str, data_dir: Path) -> dict[str, str]:
 def start_server(database_url: str, data_dir: Path, *extra: str,
                  env: dict[str, str] | None = None) -> Server:
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     log = open(data_dir.parent / f"server-{port}.log", "wb")
     process = subprocess.Popen(
         # One process unless a test asks for more (serve's default is one per CPU).
         [sys.executable, "-m", "gateway", "serve", "--port", str(port),
          *(extra if "--workers" in extra else (*extra, "--workers", "1"))],
-        env=_env(database_url, data_dir) | (env or {}), stdout=log, stderr=subprocess.STDOUT,
+        # The address the WSDL and e-mails name: this server's random port.
+        env=_env(database_url, data_dir) | {"KAPU_PUBLIC_URL": url} | (env or {}),
+        stdout=log, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -134,3 +134,21 @@ def test_staff_grant_list_revoke(database_url: str, tmp_path: Path) -> None:
         refused = kapu(database_url, tmp_path, "staff", *args)
         assert refused.returncode == 2, args
         assert len(refused.stderr.strip().splitlines()) == 1 and complaint in refused.stderr
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "9"], ["worker"], ["db", "upgrade"],
+                                     ["keys", "init"]])
+def test_sandbox_in_production_is_refused_before_anything_else(command: list[str],
+                                                               tmp_path: Path) -> None:
+    """Was: it started, and the test clock could date evidence signed with production keys.
+    Refused before any other check: here the keys production needs are missing and a number
+    is not one, yet the sandbox is what is named; nothing is written."""
+    refused = kapu("sqlite+aiosqlite:///" + str(tmp_path / "kapu.db"), tmp_path / "data",
+                   *command, env={"KAPU_SANDBOX": "1", "KAPU_ENVIRONMENT": "production",
+                                  "KAPU_RETENTION_DAYS": "many"})
+    assert refused.returncode == 2
+    lines = refused.stderr.splitlines()
+    assert len(lines) == 1, refused.stderr
+    assert lines[0].startswith("kapu: error: KAPU_SANDBOX=1 is refused with "
+                               "KAPU_ENVIRONMENT=production")
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.conftest import start_server, stop_server
+from tests.e2e.conftest import register_org, start_server, stop_server
 from tests.e2e.test_cli import kapu
 from tests.e2e.test_status_page import CHROMIUM_FLAGS
 from tests.e2e.test_web_browser import axe_findings, shoot
@@ -36,25 +36,31 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
     assert chromium, "Debian's chromium is needed (make test installs it)"
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    # The session's keys, valid from the test epoch: the test clock is set to a date
-    # before keys made now would be valid.
+    # The session's keys, valid from the test epoch to years after the date the test clock
+    # is set to.
     sandbox = SANDBOX | {"KAPU_KEYS_DIR": str(keys_dir)}
     # A readiness probe twice a second, on the test clock: today's bar of the strip has data.
     server = start_server(database_url, data_dir,
                           env=sandbox | {"KAPU_PROBE_INTERVAL_SECONDS": "0.5"})
     try:
+        # The test clock needs an authenticated party.
+        keeper = register_org(database_url, data_dir)
+
         def clock(body: dict[str, str]) -> datetime:
-            moved = httpx.post(f"{server.url}/api/v1/sandbox/clock", json=body)
+            moved = httpx.post(f"{server.url}/api/v1/sandbox/clock", json=body,
+                               auth=keeper.auth)
             assert moved.status_code == 200, moved.text
             return datetime.fromisoformat(moved.json()["now"])
 
-        clock({"set": "2026-11-24T09:00:00+01:00"})  # a Tuesday
+        # A Tuesday after the machine's date (also a year on, as CI runs it): the clock
+        # never moves backwards.
+        clock({"set": "2028-11-21T09:00:00+01:00"})
         probed = time.monotonic() + 20
         while httpx.get(f"{server.url}/api/v1/status").json()["availability"]["percent"] is None:
             assert time.monotonic() < probed, "no probe on the test clock within 20 s"
             time.sleep(0.2)
         refused = kapu(database_url, data_dir, "maintenance", "announce", "--start",
-                       "2026-12-01T10:00:00+01:00", "--end", "2026-12-01T11:00:00+01:00",
+                       "2028-11-28T10:00:00+01:00", "--end", "2028-11-28T11:00:00+01:00",
                        "--reason", "frissítés", env=sandbox)
         assert refused.returncode == 2
         assert "wholly at night (22:00–06:00 Budapest time)" in refused.stderr
@@ -63,22 +69,22 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
                       "--affected", affected, "--json", env=sandbox)
         assert opened.returncode == 0, opened.stderr
         incident = json.loads(opened.stdout)
-        assert incident["opened_at"].startswith("2026-11-24T09:0"), incident
+        assert incident["opened_at"].startswith("2028-11-21T09:0"), incident
         assert incident["affected"] == affected
         clock({"advance": "PT2H"})
         closed = kapu(database_url, data_dir, "incident", "close", str(incident["id"]), "--json",
                       env=sandbox)
-        assert json.loads(closed.stdout)["closed_at"].startswith("2026-11-24T11:0")
+        assert json.loads(closed.stdout)["closed_at"].startswith("2028-11-21T11:0")
         printed = kapu(database_url, data_dir, "incident", "certificate", str(incident["id"]),
                        env=sandbox)
         assert printed.returncode == 0, printed.stderr
         certificate = printed.stdout.encode()
-        assert b"<HataridoHosszabbitas>2026-11-25</HataridoHosszabbitas>" in certificate
+        assert b"<HataridoHosszabbitas>2028-11-22</HataridoHosszabbitas>" in certificate
         assert f"<Erintett>{affected}</Erintett>".encode() in certificate
         trust = httpx.get(f"{server.url}/api/v1/trust").content
         now = clock({"advance": "PT1M"})
         assert xmlsec_verify(certificate, trust, tmp_path, now)
-        assert not xmlsec_verify(certificate.replace(b"2026-11-25", b"2026-11-27"), trust,
+        assert not xmlsec_verify(certificate.replace(b"2028-11-22", b"2028-11-24"), trust,
                                  tmp_path, now)
 
         with sync_playwright() as playwright:
@@ -100,9 +106,9 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
         hungarian, english = strips["hu"], strips["en"]
         assert len(hungarian) == len(english) == 90
         # Today: probed, and down for the two hours of the outage; the days before: no data.
-        assert re.fullmatch(r"2026-11-24: \d{1,3},\d\d? %", hungarian[-1]), hungarian[-1]
-        assert re.fullmatch(r"2026-11-24: \d{1,3}\.\d\d? %", english[-1]), english[-1]
-        assert hungarian[-2] == "2026-11-23: nincs adat" and english[0] == "2026-08-27: no data"
+        assert re.fullmatch(r"2028-11-21: \d{1,3},\d\d? %", hungarian[-1]), hungarian[-1]
+        assert re.fullmatch(r"2028-11-21: \d{1,3}\.\d\d? %", english[-1]), english[-1]
+        assert hungarian[-2] == "2028-11-20: nincs adat" and english[0] == "2028-08-24: no data"
         assert link == f"/api/v1/status/incidents/{incident['id']}/certificate"
         assert httpx.get(f"{server.url}{link}").status_code == 200
         assert findings == {"hu": [], "en": []}

@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.e2e.conftest import Server, register_org
-from tests.helpers import PDF, stored_files, upload, upload_form
+from gateway.storage.blobs import FileBlobStore
+from tests.e2e.conftest import Server, kapu_env, register_org, start_server, stop_server
+from tests.helpers import PDF, Account, stored_files, upload, upload_form
 
 
 def _wait_until_empty(blob_root: Path, timeout: float = 10) -> list[str]:
@@ -103,8 +108,6 @@ def test_300_concurrent_uploads_over_two_instances_number_without_gap_or_repeat(
 
 
 def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
-    from tests.e2e.conftest import start_server, stop_server
-
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     for _ in range(2):
@@ -124,8 +127,6 @@ def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
 
 def test_metrics_add_up_across_worker_processes(database_url: str, tmp_path: Path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
-
-    from tests.e2e.conftest import start_server, stop_server
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -154,3 +155,92 @@ def test_metrics_add_up_across_worker_processes(database_url: str, tmp_path: Pat
         assert len(list((data_dir / "metrics").glob("counter_*.db"))) >= 2
     finally:
         stop_server(server)
+
+
+# SQLite only: the race is in the blob directory, and the starts on each database would double
+# the cost of a test that is already the slowest here.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_workers_always_start(database_url: str, tmp_path: Path) -> None:
+    """Was: one worker's start-up recovery listed blobs/tmp while the other worker's readiness
+    probe created and removed ``probe-…`` there; stat() raised FileNotFoundError, the worker
+    failed to start and uvicorn stopped the whole server (exit 0, about one start in 30).
+    Here a readiness probe of the same store runs without pause beside every start (the other
+    worker's, or another host's on a shared directory: the window is then always open), and
+    two workers start five times with uploads and probes of their own running."""
+    data_dir = tmp_path / "data"
+    store = FileBlobStore(data_dir / "blobs")
+    for n in range(100):
+        (store.tmp_dir / f"{n:03d}.part").write_bytes(b"")  # young: another's, left alone
+    sender, office = register_org(database_url, data_dir), register_org(database_url, data_dir)
+    stop = threading.Event()
+
+    async def probe_until_stopped() -> None:
+        while not stop.is_set():
+            await store.check()
+
+    async def traffic(url: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(upload(client, sender, office, f"start {n}".encode(), f"{n}.txt")
+                  for n in range(4)),
+                *(client.get("/ready") for _ in range(20)))
+        return [answer.status_code for answer in answers]
+
+    prober = threading.Thread(target=asyncio.run, args=(probe_until_stopped(),))
+    prober.start()
+    started = time.monotonic()
+    try:
+        for round_number in range(5):
+            server = start_server(database_url, data_dir, "--workers", "2",
+                                  env={"KAPU_PROBE_INTERVAL_SECONDS": "0.01"})
+            try:
+                statuses = asyncio.run(traffic(server.url))
+                time.sleep(0.3)  # the slower worker's start-up is over by now
+                assert server.process.poll() is None, f"round {round_number}: server stopped"
+                assert statuses == [201] * 4 + [200] * 20, (round_number, statuses)
+            finally:
+                stop_server(server)
+            log = Path(server.log.name).read_text()
+            assert "failed to start" not in log and "Traceback" not in log, log
+            assert time.monotonic() - started < 240, "five starts take about a minute"
+    finally:
+        stop.set()
+        prober.join()
+    assert len(list(store.tmp_dir.glob("*.part"))) == 100
+
+
+def test_files_kapu_writes_are_its_own_users_only(tmp_path: Path) -> None:
+    """Was: under the usual umask 022 the database, blobs, mail and certificates were created
+    readable by every user of the machine. The embedded installation, all of it made by kapu
+    under the data directory: its SQLite database and keys of its own (not the session's)."""
+    data_dir = tmp_path / "data"
+    database_url = f"sqlite+aiosqlite:///{data_dir / 'kapu.db'}"
+    own = {"KAPU_KEYS_DIR": str(data_dir / "keys")}
+    server = start_server(database_url, data_dir, env=own)
+    try:
+        sender = register_org(database_url, data_dir)
+        added = subprocess.run(
+            [sys.executable, "-m", "gateway", "citizen", "add", "--name", "Titkos Teréz",
+             "--email", "terez@example.hu", "--json"],
+            env=kapu_env(database_url, data_dir) | own, capture_output=True, text=True,
+            timeout=120, check=True)
+        citizen = json.loads(added.stdout)
+        to = Account(citizen["username"], citizen["password"], code=citizen["code"])
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            accepted = client.post("/api/v1/documents", auth=sender.auth,
+                                   data=upload_form(to), files={"file": ("a.pdf", PDF)})
+        assert accepted.status_code == 201, accepted.text
+        mail = data_dir / "mail"
+        deadline = time.monotonic() + 30
+        while not list(mail.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the background jobs write the notice
+        assert list(mail.glob("*.eml"))
+    finally:
+        stop_server(server)
+    shared = {str(path.relative_to(tmp_path)): oct(path.stat().st_mode & 0o777)
+              for path in [data_dir, *data_dir.rglob("*")]
+              if path.stat().st_mode & 0o077}
+    assert shared == {}
+    kinds = {path.suffix or path.name for path in data_dir.rglob("*") if path.is_file()}
+    assert {".db", ".eml", ".pem"} <= kinds and any(
+        len(path.name) == 64 for path in (data_dir / "blobs").rglob("*"))

@@ -36,7 +36,8 @@ def test_two_workers_notify_each_document_once(database_url: str, tmp_path: Path
 
         numbers = {r.json()["registration_number"] for r in asyncio.run(send_all())}
         assert len(numbers) == DOCUMENTS
-        moved = httpx.post(f"{server.url}/api/v1/sandbox/clock", json={"advance": "P10D"})
+        moved = httpx.post(f"{server.url}/api/v1/sandbox/clock", json={"advance": "P10D"},
+                           auth=sender.auth)
         assert moved.status_code == 200
 
         env = kapu_env(database_url, data_dir) | {"KAPU_SANDBOX": "1",

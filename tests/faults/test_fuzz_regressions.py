@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from gateway.errors import InvalidRequest, Unavailable
 from tests.helpers import new_citizen, new_org, upload
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, sandbox_auth
 
 
 async def test_unparsable_json_body_is_invalid_request_not_400(gw: Gateway) -> None:
@@ -27,24 +27,25 @@ async def test_test_clock_out_of_range_is_refused_and_the_sandbox_keeps_working(
 ) -> None:
     """Was: 500 (OverflowError), and the offset was already stored, so every later request
     that read the test clock answered 500 as well."""
+    auth = await sandbox_auth(sandbox)
     for body, field in (({"advance": "P999999999D"}, "advance"),
                         ({"advance": "P400000D"}, "advance"),
                         ({"set": "9999-12-31T23:59:59+01:00"}, "set"),
                         ({"set": "0001-01-01T00:00:00+01:00"}, "set")):
-        response = await sandbox.client.post("/api/v1/sandbox/clock", json=body)
+        response = await sandbox.client.post("/api/v1/sandbox/clock", json=body, auth=auth)
         assert response.status_code == 422, body
         assert response.json()["code"] == "invalid_request"
         assert response.json()["field"] == field
-        assert (await sandbox.client.get("/api/v1/sandbox/clock")).status_code == 200
-    assert (await sandbox.client.post("/api/v1/sandbox/run-due")).status_code == 200
+        assert (await sandbox.client.get("/api/v1/sandbox/clock", auth=auth)).status_code == 200
+    assert (await sandbox.client.post("/api/v1/sandbox/run-due", auth=auth)).status_code == 200
     # On PostgreSQL the session's tests share one database, so one offset: compare to it.
     before = datetime.fromisoformat(
-        (await sandbox.client.get("/api/v1/sandbox/clock")).json()["now"])
+        (await sandbox.client.get("/api/v1/sandbox/clock", auth=auth)).json()["now"])
     # (a day only: the other PostgreSQL tests of the session read this clock too)
-    moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "P1D"})
+    moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "P1D"}, auth=auth)
     assert moved.status_code == 200
     assert datetime.fromisoformat(moved.json()["now"]) - before >= timedelta(days=1)
-    assert (await sandbox.client.post("/api/v1/sandbox/run-due")).status_code == 200
+    assert (await sandbox.client.post("/api/v1/sandbox/run-due", auth=auth)).status_code == 200
 
 
 async def test_nul_characters_are_refused_naming_the_field(gw: Gateway) -> None:
@@ -119,12 +120,13 @@ async def test_a_value_postgresql_cannot_store_is_invalid_request(
 async def test_test_clock_takes_iso_strings_only(sandbox: Gateway) -> None:
     """Was: 200 for {"advance": 5} (five seconds) and {"set": 1700000000} (a Unix time),
     values the OpenAPI document declares invalid (ISO 8601 strings only)."""
+    auth = await sandbox_auth(sandbox)
     for body, field in (({"advance": 5}, "advance"), ({"advance": 1.5}, "advance"),
                         ({"advance": True}, "advance"), ({"set": 1_700_000_000}, "set")):
-        response = await sandbox.client.post("/api/v1/sandbox/clock", json=body)
+        response = await sandbox.client.post("/api/v1/sandbox/clock", json=body, auth=auth)
         assert response.status_code == 422, body
         assert response.json()["field"] == field
-    moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "PT1S"})
+    moved = await sandbox.client.post("/api/v1/sandbox/clock", json={"advance": "PT1S"}, auth=auth)
     assert moved.status_code == 200
 
 

@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.services.ports import Ports
 from tests.conftest import FixedClock
-from tests.helpers import PDF
+from tests.helpers import PDF, Account, new_org
 
 # The tartós tár of the ``small`` gateway: room for exactly three documents of PDF's size.
 SMALL_QUOTA = 3 * len(PDF)
@@ -25,11 +25,26 @@ class Gateway:
     ports: Ports
     blob_root: Path
     clock: FixedClock
+    clock_keeper: Account | None = None  # the party moving the test clock (sandbox_auth)
+
+
+async def sandbox_auth(gw: Gateway) -> tuple[str, str]:
+    """Credentials for the sandbox's routes, which need an authenticated party."""
+    if gw.clock_keeper is None:
+        gw.clock_keeper = await new_org(gw.ports)
+    return gw.clock_keeper.auth
 
 
 async def _start(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
+        if settings.sandbox:
+            # On PostgreSQL the session's tests share one database, so one stored offset, and
+            # the clock never moves backwards: each test starts from its own clock.
+            ports: Ports = app.state.ports
+            async with ports.write_uow() as uow:
+                await uow.sandbox_clock.set_offset(0)
+                await uow.commit()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kapu.test") as client:
             yield Gateway(client, app.state.ports, settings.blob_dir, clock)

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import os
 import secrets
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from gateway.errors import TooLarge
 from gateway.services.ports import BlobStore, StagedContent
-from gateway.storage.blobs import FileBlobStore
+from gateway.storage.blobs import STALE_AFTER_SECONDS, FileBlobStore
 from gateway.storage.s3blobs import PART_BYTES, S3BlobStore, S3Location, StagedObject
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
@@ -197,3 +199,98 @@ async def test_place_puts_back_content_an_expiry_removed_while_the_row_committed
 async def test_check_answers(store: BlobStore) -> None:
     await store.check()
     assert await leftovers(store) == []
+
+
+# Start-up recovery runs while other processes serve: the other workers of ``kapu serve``
+# stage uploads and create and remove readiness probes in the same tmp/ (the file store only:
+# the S3 store has nothing to recover).
+
+def _aged(path: Path, seconds: float) -> Path:
+    now = time.time()  # wall clock ok: file ages, not dates
+    os.utime(path, (now - seconds, now - seconds))
+    return path
+
+
+async def test_recovery_skips_files_that_vanish_meanwhile(tmp_path: Path) -> None:
+    """Was: FileNotFoundError from stat() on a file another worker removed after the listing,
+    which failed the worker's start and stopped the whole server."""
+    files = FileBlobStore(tmp_path / "blobs")
+    names = [f"{secrets.token_hex(32)}.{n}.ready" for n in range(6)] + ["x.part", "probe-1"]
+    paths = []
+    for name in names:
+        (files.tmp_dir / name).write_bytes(b"old")
+        paths.append(_aged(files.tmp_dir / name, 2 * STALE_AFTER_SECONDS))
+    asked: list[str] = []
+
+    async def committed(sha256: str) -> bool:
+        if not asked:  # another process takes every other file away meanwhile (five more
+            # .ready files at least: the listing holds them after this one)
+            for path in paths:
+                if not path.name.startswith(sha256):
+                    path.unlink(missing_ok=True)  # a stale one listed first is gone already
+        asked.append(sha256)
+        return True
+
+    assert await files.recover(committed) == 1
+    assert await leftovers(files) == [f"{asked[0][:2]}/{asked[0][2:4]}/{asked[0]}"]
+
+
+async def test_recovery_survives_a_readiness_probe_running_beside_it(tmp_path: Path) -> None:
+    """The failure as it was seen: one worker's probe creating and removing ``probe-…``
+    while another worker's recovery lists tmp/."""
+    files = FileBlobStore(tmp_path / "blobs")
+    for n in range(200):
+        (files.tmp_dir / f"{n}.part").write_bytes(b"")
+    stop = threading.Event()
+
+    def probe_forever() -> None:
+        other = FileBlobStore(files.root)  # another worker's store on the same directory
+        while not stop.is_set():
+            asyncio.run(other.check())
+
+    async def nothing_committed(sha256: str) -> bool:
+        return False
+
+    prober = threading.Thread(target=probe_forever)
+    prober.start()
+    try:
+        for _ in range(200):
+            assert await files.recover(nothing_committed) == 0
+    finally:
+        stop.set()
+        prober.join()
+    assert len(list(files.tmp_dir.glob("*.part"))) == 200  # young: none of them touched
+
+
+async def test_recovery_never_touches_a_young_file_another_process_is_using(
+        tmp_path: Path) -> None:
+    """Was: a committed row's young ``.ready`` was moved (or, its content stored already,
+    removed) under the upload still reading it, and an expiry's ``.deleting`` was moved back
+    under the expiry still deciding."""
+    files = FileBlobStore(tmp_path / "blobs")
+    kept = await staged(files, SMALL)
+    await kept.place()  # a committed document's content
+    in_flight = await staged(files, SMALL)  # another upload of the same bytes, not placed yet
+    writing = files.stage(len(LARGE))
+    writing.write(LARGE[:len(LARGE) // 2])  # still arriving: a .part file
+    fresh = files.stage(len(SMALL) + 3)
+    fresh.write(SMALL + b"new")
+    await fresh.finish()  # its row about to commit, and recovery already says it has
+    deleting = files.tmp_dir / f"{kept.sha256}.cafe.deleting"
+    deleting.write_bytes(SMALL)  # an expiry moved it aside and is asking the database
+    before = sorted(path.name for path in files.tmp_dir.iterdir())
+    assert len(before) == 4
+
+    async def committed(sha256: str) -> bool:
+        return True
+
+    assert await files.recover(committed) == 1  # fresh: linked into place, as a reader would
+    assert sorted(path.name for path in files.tmp_dir.iterdir()) == before
+    assert b"".join(in_flight.chunks()) == SMALL  # the upload still reads its bytes
+    assert await read_all(files, fresh.sha256) == SMALL + b"new"
+    writing.write(LARGE[len(LARGE) // 2:])
+    await writing.finish()
+    for upload in (in_flight, fresh, writing):
+        await upload.place()
+    assert await read_all(files, writing.sha256) == LARGE
+    assert sorted(path.name for path in files.tmp_dir.iterdir()) == [deleting.name]

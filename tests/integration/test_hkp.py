@@ -37,15 +37,21 @@ def results(answer: Answer) -> list[etree._Element]:
     return answer.form.findall("hkp:DokumentumTarolasEredmeny", NS)
 
 
-async def test_wsdl_and_schemas_are_served_for_the_asking_host(gw: Gateway) -> None:
-    response = await gw.client.get("/hkp?wsdl")
-    assert response.status_code == 200
-    wsdl = etree.fromstring(response.content)
-    address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
-    assert address is not None and address.get("location") == "http://kapu.test/hkp"
-    imports = wsdl.findall(".//{http://www.w3.org/2001/XMLSchema}import")
-    assert {i.get("schemaLocation") for i in imports} == {
-        "http://kapu.test/hkp/schemas/iop.xsd", "http://kapu.test/hkp/schemas/kri.xsd"}
+async def test_wsdl_and_schemas_are_served_at_the_public_url(gw: Gateway) -> None:
+    """Was: the address followed the request's Host header (``Host: evil.example`` →
+    ``http://evil.example/hkp``)."""
+    for host in ("kapu.test", "evil.example"):
+        response = await gw.client.get("/hkp?wsdl", headers={"Host": host})
+        assert response.status_code == 200
+        wsdl = etree.fromstring(response.content)
+        address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
+        # KAPU_PUBLIC_URL's default
+        assert address is not None and address.get("location") == "http://127.0.0.1:8080/hkp"
+        imports = wsdl.findall(".//{http://www.w3.org/2001/XMLSchema}import")
+        assert {i.get("schemaLocation") for i in imports} == {
+            "http://127.0.0.1:8080/hkp/schemas/iop.xsd",
+            "http://127.0.0.1:8080/hkp/schemas/kri.xsd"}
+        assert b"evil" not in response.content
     operations = {o.get("name") for o in wsdl.iterfind(
         "{http://schemas.xmlsoap.org/wsdl/}portType/{http://schemas.xmlsoap.org/wsdl/}operation")}
     assert operations == {

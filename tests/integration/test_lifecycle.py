@@ -10,18 +10,19 @@ from gateway.config import Settings
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
 from tests.hkp_helpers import NS, envelope, kezbesitettseg, read_answer
-from tests.integration.conftest import Gateway, _start
+from tests.integration.conftest import Gateway, _start, sandbox_auth
 
 
 async def set_clock(gw: Gateway, at: str) -> None:
-    response = await gw.client.post("/api/v1/sandbox/clock", json={"set": at})
+    response = await gw.client.post("/api/v1/sandbox/clock", json={"set": at},
+                                    auth=await sandbox_auth(gw))
     assert response.status_code == 200, response.text
 
 
 async def run_due(gw: Gateway) -> None:
     # The counts it answers are the whole database's (on PostgreSQL, the whole test session's):
     # the tests look at their own documents instead.
-    response = await gw.client.post("/api/v1/sandbox/run-due")
+    response = await gw.client.post("/api/v1/sandbox/run-due", auth=await sandbox_auth(gw))
     assert response.status_code == 200, response.text
 
 
@@ -153,21 +154,63 @@ async def test_expiry_keeps_content_another_document_shares(sandbox: Gateway) ->
 
 async def test_clock_rules(sandbox: Gateway) -> None:
     gw = sandbox
-    before = (await gw.client.get("/api/v1/sandbox/clock")).json()["now"]
-    moved = await gw.client.post("/api/v1/sandbox/clock", json={"advance": "P3D"})
+    auth = await sandbox_auth(gw)
+    before = (await gw.client.get("/api/v1/sandbox/clock", auth=auth)).json()["now"]
+    moved = await gw.client.post("/api/v1/sandbox/clock", json={"advance": "P3D"}, auth=auth)
     assert moved.status_code == 200
     assert moved.json()["now"] > before
     for bad in ({"advance": "-P1D"}, {"set": "2027-01-04T09:00:00"}, {},
                 {"advance": "P1D", "set": "2027-01-04T09:00:00+01:00"}):
-        refused = await gw.client.post("/api/v1/sandbox/clock", json=bad)
+        refused = await gw.client.post("/api/v1/sandbox/clock", json=bad, auth=auth)
         assert refused.status_code == 422, bad
 
 
-async def test_sandbox_paths_are_404_without_sandbox(gw: Gateway) -> None:
+async def test_the_clock_never_moves_backwards(sandbox: Gateway) -> None:
+    """Was: {"set": "2001-01-01…"} was taken, and the next upload's number and signed
+    timestamp said 2001: backdated evidence."""
+    gw = sandbox
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    await set_clock(gw, "2027-03-01T10:00:00+01:00")
+    auth = await sandbox_auth(gw)
+    for body, field in (({"set": "2001-01-01T00:00:00+01:00"}, "set"),
+                        ({"set": "2027-03-01T09:59:00+01:00"}, "set"),
+                        ({"advance": "-PT1M"}, "advance")):
+        refused = await gw.client.post("/api/v1/sandbox/clock", json=body, auth=auth)
+        assert refused.status_code == 422, body
+        assert refused.json()["code"] == "invalid_request"
+        assert refused.json()["field"] == field
+    now = (await gw.client.get("/api/v1/sandbox/clock", auth=auth)).json()["now"]
+    assert now.startswith("2027-03-01T10:00")
+    accepted = (await upload(gw.client, sender, office)).json()
+    assert accepted["registered_at"].startswith("2027-03-01T10:00")
+    await set_clock(gw, "2027-03-01T10:00:00+01:00")  # the same time again is no step back
+
+
+async def test_sandbox_paths_need_an_authenticated_party(sandbox: Gateway) -> None:
+    """Was: anonymous requests moved the clock 31 days and expired offices' documents."""
+    gw = sandbox
+    before = (await gw.client.get("/api/v1/sandbox/clock",
+                                  auth=await sandbox_auth(gw))).json()["now"]
     for method, path in (("GET", "/api/v1/sandbox/clock"), ("POST", "/api/v1/sandbox/clock"),
                          ("POST", "/api/v1/sandbox/run-due")):
-        response = await gw.client.request(method, path, json={"advance": "P1D"})
-        assert response.status_code == 404, path
+        for auth in (None, (gw.clock_keeper.username if gw.clock_keeper else "", "wrong")):
+            response = await gw.client.request(method, path, json={"advance": "P31D"},
+                                               auth=auth)
+            assert response.status_code == 401, (path, auth)
+            assert response.json()["code"] == "unauthorized"
+    after = (await gw.client.get("/api/v1/sandbox/clock",
+                                 auth=await sandbox_auth(gw))).json()["now"]
+    assert after == before
+
+
+async def test_sandbox_paths_are_404_without_sandbox(gw: Gateway) -> None:
+    auth = await sandbox_auth(gw)
+    for method, path in (("GET", "/api/v1/sandbox/clock"), ("POST", "/api/v1/sandbox/clock"),
+                         ("POST", "/api/v1/sandbox/run-due")):
+        for credentials in (None, auth):
+            response = await gw.client.request(method, path, json={"advance": "P1D"},
+                                               auth=credentials)
+            assert response.status_code == 404, path
 
 
 async def test_every_instance_sees_the_moved_clock(

@@ -20,7 +20,7 @@ from gateway.services.audit import link_pending
 from gateway.services.parties import register_citizen
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_org, upload
-from tests.integration.conftest import Gateway, _start
+from tests.integration.conftest import Gateway, _start, sandbox_auth
 from tests.integration.test_web import log_in, token_of
 from tests.smtp import Catcher, authenticator, free_port, smtp_server, tls_files
 
@@ -219,7 +219,7 @@ async def test_embedded_default_writes_eml_files_listed_on_the_sandbox_console(
     gw, address = sandbox, fresh_address()
     office, person = await new_org(gw.ports), await citizen(gw, address)
     number = (await upload(gw.client, office, person)).json()["registration_number"]
-    ran = await gw.client.post("/api/v1/sandbox/run-due")
+    ran = await gw.client.post("/api/v1/sandbox/run-due", auth=await sandbox_auth(gw))
     assert ran.status_code == 200 and ran.json()["mails_sent"] >= 1
     mail_dir = gw.blob_root.parent / "mail"
     messages = [message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -227,6 +227,7 @@ async def test_embedded_default_writes_eml_files_listed_on_the_sandbox_console(
     (mine,) = [m for m in messages if m["To"] == address]
     assert number in str(mine["Subject"])
     assert not list(mail_dir.glob(".*.part"))  # written whole
+    await log_in(gw.client, person)
     console = await gw.client.get("/ui/sandbox?lang=en")
     assert console.status_code == 200 and address in console.text and number in console.text
 
@@ -248,15 +249,19 @@ async def _warning(gw: Gateway, catcher: Catcher) -> None:
                            role=StaffRole.ADMIN)
     await staff.grant_role(gw.ports, krid=office.krid, username=clerk.username,
                            role=StaffRole.CLERK)
-    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-04T09:00:00+01:00"})
+    auth = await sandbox_auth(gw)
+    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-04T09:00:00+01:00"},
+                         auth=auth)
     number = (await upload(gw.client, sender, office)).json()["registration_number"]
     # Monday: the 3rd working day after it ends on Thursday midnight.
-    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-07T23:59:00+01:00"})
-    await gw.client.post("/api/v1/sandbox/run-due")
+    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-07T23:59:00+01:00"},
+                         auth=auth)
+    await gw.client.post("/api/v1/sandbox/run-due", auth=auth)
     assert catcher.to(admin_address) == []
-    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-08T00:00:00+01:00"})
-    await gw.client.post("/api/v1/sandbox/run-due")
-    await gw.client.post("/api/v1/sandbox/run-due")
+    await gw.client.post("/api/v1/sandbox/clock", json={"set": "2027-01-08T00:00:00+01:00"},
+                         auth=auth)
+    await gw.client.post("/api/v1/sandbox/run-due", auth=auth)
+    await gw.client.post("/api/v1/sandbox/run-due", auth=auth)
     (warning,) = catcher.to(admin_address)
     assert "Figyelő Hivatal" in str(warning.message["Subject"])
     assert all(number in text for text in warning.texts().values())

@@ -13,24 +13,33 @@ import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.services import operations
 from gateway.storage.database import upgrade
-from tests.conftest import ADMIN_DSN
+from tests.conftest import ADMIN_DSN, FixedClock
 from tests.helpers import PDF, new_org, upload
 from tests.hkp_helpers import envelope
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
 
 
-async def test_ready_names_a_failing_blob_store(gw: Gateway) -> None:
+async def test_ready_names_a_failing_blob_store(gw: Gateway,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Also: was the OS's error text ("[Errno 20] Not a directory: '/srv/…/probe-…'"), a
+    server path, on the public /ready and /api/v1/status."""
     assert (await gw.client.get("/ready")).json()["status"] == "ok"
     shutil.rmtree(gw.blob_root / "tmp")
     (gw.blob_root / "tmp").write_text("not a directory any more")
     failing = await gw.client.get("/ready")
     assert failing.status_code == 503
-    assert set(failing.json()["failing"]) == {"blob_store"}
+    assert failing.json()["failing"] == {"blob_store": "not answering"}
+    status = await gw.client.get("/api/v1/status")
+    assert status.json()["checks"] == {"database": "ok", "blob_store": "not answering"}
+    for public in (failing, status, await gw.client.get("/status")):
+        assert str(gw.blob_root) not in public.text and "Errno" not in public.text
+    assert "Not a directory" in caplog.text  # the detail is for the operator's log
     assert (await gw.client.get("/health")).status_code == 200
     (gw.blob_root / "tmp").unlink()
     (gw.blob_root / "tmp").mkdir()
@@ -87,6 +96,23 @@ async def test_ready_follows_the_database_away_and_back(
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+async def test_metrics_behind_a_bearer_token_when_one_is_set(
+    settings: Settings, clock: FixedClock
+) -> None:
+    token = secrets.token_urlsafe(24)
+    async for gw in _start(settings.model_copy(update={"metrics_token": SecretStr(token)}),
+                           clock):
+        for refused in ({}, {"Authorization": "Bearer wrong"},
+                        {"Authorization": f"Basic {token}"}, {"Authorization": "Bearer "}):
+            answer = await gw.client.get("/metrics", headers=refused)
+            assert answer.status_code == 401, refused
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+            assert "kapu_" not in answer.text
+        scraped = await gw.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200 and "kapu_" in scraped.text
+        assert (await gw.client.get("/ready")).status_code == 200  # still public
 
 
 async def test_metrics_parse_and_move_with_traffic(gw: Gateway) -> None:

@@ -94,6 +94,29 @@ async def test_database_down_answers_503_unavailable(
     assert health.status_code == 200
 
 
+async def test_a_worker_whose_recovery_fails_still_serves(tmp_path: Path, keys_dir: Path,
+                                                         caplog: pytest.LogCaptureFixture
+                                                         ) -> None:
+    """Was: an error in start-up recovery (here: the database not answering when it asks
+    whether a staged file's row committed) failed the worker's start, and with it the server."""
+    import httpx
+
+    settings = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/kapu",
+                        data_dir=tmp_path, keys_dir=keys_dir, background_jobs=False)
+    staged = settings.blob_dir / "tmp" / f"{'2' * 64}.cafe.ready"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"left by a crash")
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=transport, base_url="http://kapu.test"
+    ) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 503
+    assert "start-up recovery of interrupted uploads failed" in caplog.text
+    assert staged.exists()
+
+
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7])
 async def test_staged_content_round_trips_through_the_store(gw: Gateway, size: int) -> None:
     import hashlib

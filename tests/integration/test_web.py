@@ -4,8 +4,10 @@ with scripts off sends them. Login, sessions, CSRF, throttling, languages, the s
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ from gateway.services import staff as staff_service
 from gateway.services.audit import link_pending
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, upload
-from tests.integration.conftest import Gateway, _start
+from tests.integration.conftest import Gateway, _start, sandbox_auth
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -160,6 +162,49 @@ async def test_idle_timeout_on_the_gateways_clock(gw: Gateway) -> None:
     assert (await gw.client.get("/ui/")).status_code == 303
 
 
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_huge_login_form_is_refused_without_reading_it(gw: Gateway,
+                                                               declared: bool) -> None:
+    """Was: 20 MB were read (and parsed) before the login refused them."""
+    page = await gw.client.get("/ui/login")
+    person = await new_citizen(gw.ports)
+    pulled = []
+    chunk = b"x" * (1 << 20)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield urlencode({"csrf_token": token_of(page), "username": person.username,
+                         "password": person.password, "next": "/ui/"}).encode() + b"&pad="
+        for _ in range(20):
+            pulled.append(len(chunk))
+            yield chunk
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if declared:
+        headers["Content-Length"] = str(len(chunk) * 21)
+    refused = await gw.client.post("/ui/login", content=body(), headers=headers)
+    assert refused.status_code == 413
+    assert "kapu_session" not in refused.cookies
+    assert len(pulled) <= (0 if declared else 1)  # the bound, not the 20 MiB
+    logged_in = await log_in(gw.client, person)  # a form of normal size still logs in
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/ui/"
+
+
+async def test_a_busy_session_ends_twelve_hours_after_its_login(gw: Gateway) -> None:
+    """Was: a session used every half hour lived for ever (a stolen cookie with it)."""
+    person = await new_citizen(gw.ports)
+    await log_in(gw.client, person)
+    for _ in range(28):  # used every 25 minutes: 11 h 40 min
+        gw.clock.advance(minutes=25)
+        assert (await gw.client.get("/ui/")).status_code == 200
+    gw.clock.advance(minutes=19)
+    assert (await gw.client.get("/ui/")).status_code == 200  # 11 h 59 min after the login
+    gw.clock.advance(minutes=2)
+    assert (await gw.client.get("/ui/")).status_code == 303  # 12 h 1 min: over, though busy
+    assert (await gw.client.get("/ui/")).status_code == 303  # and removed
+    await log_in(gw.client, person)
+    assert (await gw.client.get("/ui/")).status_code == 200  # a new login starts a new one
+
+
 @pytest.mark.parametrize(("query", "headers", "language", "text"), [
     ("", {}, "hu", "Bejelentkezés"),
     ("?lang=en", {}, "en", "Log in"),
@@ -188,13 +233,16 @@ async def test_assets_and_unknown_pages(gw: Gateway) -> None:
 
 
 async def _clock(gw: Gateway) -> datetime:
-    return datetime.fromisoformat((await gw.client.get("/api/v1/sandbox/clock")).json()["now"])
+    answer = await gw.client.get("/api/v1/sandbox/clock", auth=await sandbox_auth(gw))
+    return datetime.fromisoformat(answer.json()["now"])
 
 
 async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gateway) -> None:
     gw = sandbox
     # On PostgreSQL the session's tests share one test clock: start from wherever it is.
     before = await _clock(gw)
+    person = await new_citizen(gw.ports)
+    await log_in(gw.client, person)
     console = await gw.client.get("/ui/sandbox?lang=en")
     assert console.status_code == 200 and "Sandbox console" in console.text
     assert f"{before:%Y-%m-%d %H:%M}" in console.text  # the test clock, in Budapest time
@@ -205,6 +253,10 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
         "csrf_token": token_of(console), "action": "advance", "days": "3", "hours": "2"})
     assert moved.status_code == 303
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
+    # Three days passed on the gateway's clock: the session timed out with them.
+    assert (await gw.client.get("/ui/sandbox")).status_code == 303
+    await log_in(gw.client, person)
+    console = await gw.client.get("/ui/sandbox?lang=en")
     bad = await gw.client.post("/ui/sandbox", data={
         "csrf_token": token_of(console), "action": "advance", "days": "-1", "hours": "0"})
     assert bad.status_code == 400 and "only moves forward" in bad.text
@@ -212,6 +264,22 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
     ran = await gw.client.post("/ui/sandbox", data={"csrf_token": token_of(console),
                                                     "action": "run_due"})
     assert ran.status_code == 200 and "Due jobs ran:" in ran.text
+
+
+async def test_sandbox_console_needs_a_logged_in_person(sandbox: Gateway) -> None:
+    """Was: anyone could move the test clock and run the due jobs from the console."""
+    gw = sandbox
+    before = await _clock(gw)
+    page = await gw.client.get("/ui/sandbox?lang=en")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/ui/login?next=%2Fui%2Fsandbox%3Flang%3Den"
+    login_page = await gw.client.get("/ui/login")  # a form token, but no session
+    for form in ({"action": "advance", "days": "31", "hours": "0"}, {"action": "run_due"}):
+        refused = await gw.client.post("/ui/sandbox",
+                                       data={"csrf_token": token_of(login_page), **form})
+        assert refused.status_code == 303 and refused.headers["location"].startswith(
+            "/ui/login?next="), form
+    assert await _clock(gw) == before
 
 
 async def test_office_kind_does_not_matter_for_the_chooser(gw: Gateway) -> None:
