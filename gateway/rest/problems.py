@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.GatewayError], int] = {
     errors.Unauthorized: 401,
+    errors.TooManyAttempts: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.KeyNotFound: 404,
@@ -87,6 +88,8 @@ async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
     answer = problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
     if isinstance(exc, errors.RangeNotSatisfiable):
         answer.headers["Content-Range"] = f"bytes */{exc.size}"  # RFC 9110 15.5.17
+    if isinstance(exc, errors.TooManyAttempts):
+        answer.headers["Retry-After"] = str(exc.retry_after)
     return answer
 
 
