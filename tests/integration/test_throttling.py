@@ -8,13 +8,18 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 
+from gateway.config import Settings
 from gateway.services import auth
+from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org
 from tests.hkp_helpers import Answer, document_xml, envelope, read_answer, swa, upload_form
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
+from tests.integration.test_overload import held_upload
 from tests.integration.test_web import log_in, without_token
 
 ATTACKER = "198.51.100.7"
@@ -43,6 +48,14 @@ async def postafiok(client: httpx.AsyncClient, username: str, password: str) -> 
         "/hkp", headers={"Content-Type": "text/xml"},
         content=envelope("GIPostaFiokLekerdezes", "<hkp:GIPostaFiokAdatokLekerdezeseKerdes/>",
                          username=username, password=password)))
+
+
+def swa_upload(sender: Account, office: Account) -> tuple[bytes, str]:
+    """An HKP upload of one document as SOAP with Attachments: the body and its Content-Type."""
+    item = document_xml(krid=office.krid, content=PDF, href="csat-1")
+    soap = envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", upload_form(item),
+                    username=sender.username, password=sender.password)
+    return swa(soap, [("csat-1", PDF, "binary")])
 
 
 async def failures_left(gw: Gateway, username: str, address: str) -> int:
@@ -120,10 +133,7 @@ async def test_hkp_answers_szam_12_saying_when_to_retry(gw: Gateway) -> None:
 
 async def test_hkp_upload_with_a_throttled_address_stages_nothing(gw: Gateway) -> None:
     sender, office = await new_org(gw.ports), await new_org(gw.ports)
-    item = document_xml(krid=office.krid, content=PDF, href="csat-1")
-    soap = envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", upload_form(item),
-                    username=sender.username, password=sender.password)
-    body, content_type = swa(soap, [("csat-1", PDF, "binary")])
+    body, content_type = swa_upload(sender, office)
     async with client_from(gw, ATTACKER) as attacker:
         for n in range(5):
             await postafiok(attacker, sender.username, f"rossz-{n}")
@@ -177,3 +187,40 @@ async def test_concurrent_failures_from_one_address_are_all_counted(gw: Gateway)
         assert await failures_left(gw, org.username, ATTACKER) == 5
         assert (await mailbox(attacker, org.username, org.password)).status_code == 429
 
+
+
+@pytest.fixture
+async def one_upload_slot(
+    database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock
+) -> AsyncIterator[Gateway]:
+    """One upload at a time and no queue: a second upload is shed (503 overloaded)."""
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
+                        keys_dir=keys_dir, background_jobs=False,
+                        admission_deadlines_limit=1, admission_deadlines_queue=0,
+                        overload_shed_delay_seconds=0)
+    async for gateway in _start(settings, clock):
+        yield gateway
+
+
+async def test_a_throttled_client_is_refused_before_it_takes_an_upload_slot(
+    one_upload_slot: Gateway,
+) -> None:
+    gw = one_upload_slot
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    body, content_type = swa_upload(sender, office)
+    async with client_from(gw, ATTACKER) as attacker:
+        for n in range(6):  # the sixth is refused: this process knows it from then on
+            await mailbox(attacker, sender.username, f"rossz-{n}")
+        release = asyncio.Event()
+        holding = asyncio.create_task(held_upload(gw, sender, office, release))
+        await asyncio.sleep(0.2)  # the honest upload holds the one slot
+        rest = await attacker.post("/api/v1/documents", auth=sender.auth, content=b"x",
+                                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+        soap_answer = read_answer(await attacker.post(
+            "/hkp", content=body, headers={"Content-Type": content_type}))
+        release.set()
+        assert (await holding).status_code == 201
+    # Not shed as overloaded (the slot was taken): refused for the throttling, before it.
+    assert (rest.status_code, rest.json()["code"]) == (429, "too_many_attempts")
+    assert rest.headers["Retry-After"] == "900"
+    assert soap_answer.hiba is not None and soap_answer.hiba[0] == 12
