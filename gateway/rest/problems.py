@@ -55,8 +55,9 @@ class Problem(BaseModel):
 
 _PROBLEM_SCHEMA = Problem.model_json_schema()
 # What any authenticated operation may answer: bad credentials, a party not allowed, a document
-# that is not (or not the party's), a refused parameter, the database or blob store down.
-AUTHENTICATED = (401, 403, 404, 422, 503)
+# that is not (or not the party's), a refused parameter, a throttled login, the database or
+# blob store down.
+AUTHENTICATED = (401, 403, 404, 422, 429, 503)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
