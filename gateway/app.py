@@ -191,7 +191,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.admission = admission_of(settings)
         app.add_middleware(AdmissionControl, admission=app.state.admission,
                            retry_after=settings.overload_retry_after_seconds,
-                           shed_delay=settings.overload_shed_delay_seconds)
+                           shed_delay=settings.overload_shed_delay_seconds,
+                           throttle=app.state.credential_cache.throttle,
+                           clock=runtime.ports.clock)
     app.add_middleware(RequestContext)
     if runtime.ports.sandbox_clock is not None:
         @app.middleware("http")

@@ -6,6 +6,8 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
 
     GatewayError                      code
     ├── Unauthorized                  unauthorized
+    ├── TooManyAttempts               too_many_attempts (failed logins of one username from one
+    │                                 address; with the seconds until it may retry)
     ├── Forbidden                     forbidden
     ├── NotFound                      not_found   (also another party's document)
     │   └── KeyNotFound               key_not_found
@@ -52,6 +54,18 @@ class GatewayError(Exception):
 class Unauthorized(GatewayError):
     code = "unauthorized"
     title = "Authentication failed"
+
+
+class TooManyAttempts(GatewayError):
+    """Too many failed logins for this username from this client address (services/auth.py);
+    ``retry_after`` whole seconds on the gateway's clock until it may try again."""
+
+    code = "too_many_attempts"
+    title = "Too many failed logins"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Forbidden(GatewayError):

@@ -1,8 +1,9 @@
 """Reading a SOAP-with-Attachments or MTOM request (``multipart/related``) as a stream.
 
 The shared ``gateway.multipart.PartReader`` reads each part's headers (quoted content types and
-odd spacing included). The root part (named by ``start``, else the first) is kept in memory up
-to the envelope limit; every other part streams into the blob store's staging area,
+odd spacing included). The root part (named by ``start``, else the first; it must come before the
+attachments) is kept in memory up to the envelope limit, and its credentials are checked before
+anything else is read; every other part then streams into the blob store's staging area,
 base64-decoded on the fly when its ``Content-Transfer-Encoding`` says so. Nothing holds an
 attachment in memory.
 """
@@ -10,18 +11,22 @@ attachment in memory.
 from __future__ import annotations
 
 import binascii
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
 
 from gateway.errors import GatewayError, MalformedMessage, TooLarge
 from gateway.hkp.xml import MAX_ENVELOPE_BYTES
-from gateway.multipart import PartReader, feed
+from gateway.multipart import PartReader
 from gateway.services.ports import StagedContent
 
 MAX_ATTACHMENTS = 500
+# Until a request's credentials are checked, the body is parsed this much at a time, so that
+# at most this much of the first attachment waits in memory (and nothing is staged).
+PRE_AUTH_SLICE = 4096
 
 
 def content_id_key(value: str) -> str:
@@ -72,6 +77,19 @@ class RelatedMessage:
         self.attachments.clear()
 
 
+class _Part:
+    """An attachment part. Until the request is authenticated nothing is staged: the part's
+    first bytes wait here, at most what one ``PRE_AUTH_SLICE`` of the body holds."""
+
+    def __init__(self, cid: str, base64: bool) -> None:
+        self.cid = cid
+        self.base64 = base64
+        self.early = bytearray()
+        self.writer: StagedContent | Base64Sink | None = None
+        self.refused = False  # too large: the rest of it is read and dropped
+        self.ended = False
+
+
 class _RelatedReader(PartReader):
     def __init__(self, start: str | None, stage: Callable[[], StagedContent],
                  message: RelatedMessage) -> None:
@@ -81,16 +99,18 @@ class _RelatedReader(PartReader):
         self._message = message
         self._in_root = False
         self._root_seen = False
+        self.root_done = False
+        self.authenticated = False
         self._envelope = bytearray()
-        self._cid = ""
-        self._writer: StagedContent | Base64Sink | None = None
+        self._part: _Part | None = None
+        self._waiting: list[_Part] = []  # begun before authentication
 
     def too_many_parts(self) -> Exception:
         return MalformedMessage(f"more than {MAX_ATTACHMENTS} attachments")
 
     def begin_part(self) -> None:
         self._in_root = False
-        self._writer = None
+        self._part = None
 
     def headers_finished(self) -> None:
         cid = content_id_key(self.headers.get("Content-ID", ""))
@@ -99,40 +119,94 @@ class _RelatedReader(PartReader):
             self._root_seen = True
             self._in_root = True
             return
+        if not self._root_seen:
+            # Its credentials are in the envelope: no attachment is staged before they are
+            # checked, nor held in memory, so the envelope must come first.
+            raise MalformedMessage("the SOAP envelope (the root part) must come before the "
+                                   "attachments")
         if not cid:
             raise MalformedMessage("an attachment part has no Content-ID")
-        if cid in self._message.attachments:
+        if cid in self._message.attachments or any(p.cid == cid for p in self._waiting):
             raise MalformedMessage(f"two attachments have the Content-ID <{cid}>")
-        self._cid = cid
-        staged = self._stage()
-        self._message.attachments[cid] = staged
         encoding = (self.headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
-        if encoding == "base64":
-            self._writer = Base64Sink(staged)
-        elif encoding in ("binary", "8bit", "7bit"):
-            self._writer = staged
-        else:
+        if encoding not in ("base64", "binary", "8bit", "7bit"):
             raise MalformedMessage(f"Content-Transfer-Encoding {encoding} is not supported")
+        self._part = _Part(cid, encoding == "base64")
+        if self.authenticated:
+            self._open(self._part)
+        else:
+            self._waiting.append(self._part)
+
+    def _open(self, part: _Part) -> None:
+        staged = self._stage()
+        self._message.attachments[part.cid] = staged
+        part.writer = Base64Sink(staged) if part.base64 else staged
+        if part.early:
+            self._write(part, memoryview(part.early))
+            part.early = bytearray()
+        if part.ended:
+            self._close(part)
+
+    def _write(self, part: _Part, data: bytes | memoryview) -> None:
+        if part.refused or part.writer is None:
+            return
+        try:
+            part.writer.write(data)
+        except TooLarge as exc:
+            # Only the document that names this attachment is refused; the rest of the
+            # part is read and dropped.
+            self._message.refused[part.cid] = exc
+            part.refused = True
+
+    def _close(self, part: _Part) -> None:
+        if isinstance(part.writer, Base64Sink) and not part.refused:
+            part.writer.close()
+
+    def authenticate(self) -> None:
+        """The envelope's credentials are good: stage the parts begun so far."""
+        self.authenticated = True
+        for part in self._waiting:
+            self._open(part)
+        self._waiting.clear()
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_root:
             if len(self._envelope) + end - start > MAX_ENVELOPE_BYTES:
                 raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
             self._envelope.extend(data[start:end])
-        elif self._writer is not None:
-            try:
-                self._writer.write(memoryview(data)[start:end])
-            except TooLarge as exc:
-                # Only the document that names this attachment is refused; the rest of the
-                # part is read and dropped.
-                self._message.refused[self._cid] = exc
-                self._writer = None
+        elif self._part is not None:
+            if self._part.writer is None:
+                self._part.early.extend(data[start:end])
+            else:
+                self._write(self._part, memoryview(data)[start:end])
 
     def part_end(self) -> None:
         if self._in_root:
             self._message.envelope = bytes(self._envelope)
-        elif isinstance(self._writer, Base64Sink):
-            self._writer.close()
+            self.root_done = True
+        elif self._part is not None:
+            self._part.ended = True
+            self._close(self._part)
+
+
+async def _feed(reader: _RelatedReader, message: RelatedMessage, boundary: bytes,
+                body: AsyncIterator[bytes],
+                authenticate: Callable[[bytes], Awaitable[None]]) -> None:
+    """Like ``gateway.multipart.feed``, but until the envelope has been read and its
+    credentials checked, the body goes to the parser in slices of ``PRE_AUTH_SLICE``: an
+    unauthenticated request is refused having had at most the envelope and one slice read."""
+    parser = MultipartParser(boundary, reader.callbacks())
+    async for chunk in body:
+        offset = 0
+        while not reader.authenticated and offset < len(chunk):
+            parser.write(chunk[offset:offset + PRE_AUTH_SLICE])
+            offset += PRE_AUTH_SLICE
+            if reader.root_done and not reader.authenticated:
+                await authenticate(message.envelope)
+                reader.authenticate()
+        if offset < len(chunk):
+            parser.write(chunk[offset:])
+    parser.finalize()
 
 
 async def receive_related(
@@ -140,12 +214,16 @@ async def receive_related(
     start: str | None,
     body: AsyncIterator[bytes],
     stage: Callable[[], StagedContent],
+    authenticate: Callable[[bytes], Awaitable[None]],
 ) -> RelatedMessage:
-    """Read a ``multipart/related`` body; attachments are staged, not yet finished."""
+    """Read a ``multipart/related`` body; attachments are staged, not yet finished.
+
+    ``authenticate`` gets the envelope as soon as it has been read and raises to refuse the
+    request: then no attachment has been staged, and the rest of the body is left unread."""
     message = RelatedMessage()
     reader = _RelatedReader(start, stage, message)
     try:
-        await feed(reader, boundary, body)
+        await _feed(reader, message, boundary, body, authenticate)
         if not reader.complete:
             raise MalformedMessage("the multipart body ended before its closing boundary")
         if not message.envelope:

@@ -45,6 +45,7 @@ H = _maker("hkp", HKP)
 # The HibaUzenet / HibaKod numbers (docs/hkp.md, docs/errors.md), by the error tree.
 HIBA_SZAM: dict[type[errors.GatewayError], int] = {
     errors.Unauthorized: 10,
+    errors.TooManyAttempts: 12,
     errors.Forbidden: 11,
     errors.InvalidRequest: 20,
     errors.IdempotencyConflict: 20,

@@ -17,6 +17,7 @@ from lxml import etree
 from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
+from gateway.domain.parties import Party
 from gateway.errors import (
     Forbidden,
     GatewayError,
@@ -29,6 +30,7 @@ from gateway.hkp.envelope import Kerdes, find_kerdes, resolve_xop, username_toke
 from gateway.hkp.mime import RelatedMessage, content_id_key, receive_related
 from gateway.hkp.operations import OPERATIONS, Answer, Context
 from gateway.hkp.xml import HKP, IOP, MAX_ENVELOPE_BYTES, child, parse_envelope, validate_kerdes
+from gateway.ops.requests import client_address
 from gateway.resources import resource_dir
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.documents import start_upload
@@ -90,7 +92,35 @@ async def _read_envelope(body: AsyncIterator[bytes]) -> bytes:
     return bytes(data)
 
 
-async def _receive(request: Request, ports: Ports) -> tuple[bytes, RelatedMessage | None]:
+class _Login:
+    """The request's party, from the envelope's UsernameToken: for SOAP with Attachments
+    checked as soon as the envelope part has been read, before any attachment is staged."""
+
+    def __init__(self, request: Request, ports: Ports) -> None:
+        self._request = request
+        self._ports = ports
+        self.envelope: etree._Element | None = None
+        self.party: Party | None = None
+
+    async def check_envelope(self, envelope_bytes: bytes) -> None:
+        """Parse the envelope part and check its credentials (raises to refuse)."""
+        self.envelope = parse_envelope(envelope_bytes)
+        _name_operation(self._request, find_kerdes(self.envelope))  # 20 before 10, as below
+        await self.authenticate(self.envelope)
+
+    async def authenticate(self, envelope: etree._Element) -> Party:
+        if self.party is None:
+            username, password = username_token(envelope)
+            cache: CredentialCache = self._request.app.state.credential_cache
+            self.party = await authenticate(self._ports, cache, username, password,
+                                            address=client_address(self._request.scope))
+            self._request.state.party = self.party.username
+        return self.party
+
+
+async def _receive(
+    request: Request, ports: Ports, login: _Login
+) -> tuple[etree._Element, RelatedMessage | None]:
     kind, params = _media_type(request.headers.get("content-type", ""))
     if kind == "multipart/related":
         boundary = params.get(b"boundary")
@@ -99,15 +129,16 @@ async def _receive(request: Request, ports: Ports) -> tuple[bytes, RelatedMessag
         start = params.get(b"start")
         message = await receive_related(
             boundary, content_id_key(start.decode("latin-1")) if start else None,
-            request.stream(), lambda: start_upload(ports),
+            request.stream(), lambda: start_upload(ports), login.check_envelope,
         )
-        return message.envelope, message
+        assert login.envelope is not None  # check_envelope ran, or receive_related raised
+        return login.envelope, message
     if kind == "application/soap+xml":
         raise MalformedMessage("SOAP 1.2 is not supported: send a SOAP 1.1 envelope as text/xml")
     if kind not in ("text/xml", "application/xml", "application/xop+xml"):
         raise MalformedMessage(f"Content-Type {kind or 'none'} is not SOAP 1.1 (text/xml) "
                                "or SOAP with attachments (multipart/related)")
-    return await _read_envelope(request.stream()), None
+    return parse_envelope(await _read_envelope(request.stream())), None
 
 
 @router.post("/hkp", include_in_schema=False)
@@ -116,10 +147,10 @@ async def endpoint(request: Request) -> Response:
     session_id = uuid.uuid4().hex
     request.state.hkp_session_id = session_id
     message: RelatedMessage | None = None
+    login = _Login(request, ports)
     try:
         try:
-            envelope_bytes, message = await _receive(request, ports)
-            envelope = parse_envelope(envelope_bytes)
+            envelope, message = await _receive(request, ports, login)
         except ClientDisconnect:
             return Response(status_code=400)
         except MalformedMessage as exc:
@@ -127,7 +158,13 @@ async def endpoint(request: Request) -> Response:
             log.warning("soap_fault", reason=exc.detail, session_id=session_id)
             return Response(render.fault(exc.detail), status_code=400,
                             media_type="text/xml; charset=utf-8")
-        return await _answer(request, ports, session_id, envelope, message)
+        except GatewayError as refusal:
+            # The envelope part's credentials (or its Kerdes) were refused: answered now, with
+            # no attachment staged and the rest of the body unread.
+            assert login.envelope is not None
+            return await _answer(request, ports, session_id, login.envelope, None, login,
+                                 refusal)
+        return await _answer(request, ports, session_id, envelope, message, login)
     finally:
         if message is not None:
             await message.discard_all()
@@ -135,14 +172,16 @@ async def endpoint(request: Request) -> Response:
 
 async def _answer(
     request: Request, ports: Ports, session_id: str, envelope: etree._Element,
-    message: RelatedMessage | None,
+    message: RelatedMessage | None, login: _Login, refusal: GatewayError | None = None,
 ) -> Response:
     kerdes: Kerdes | None = None
     answer: Answer | None = None
     hiba: tuple[int, str] | None = None
     try:
         kerdes = find_kerdes(envelope)
-        answer = await _dispatch(request, ports, envelope, kerdes, message)
+        if refusal is not None:
+            raise refusal
+        answer = await _dispatch(request, ports, envelope, kerdes, message, login)
         body = _valasz(ports, session_id, kerdes, answer.form, None)
         if answer.record is not None:
             # Downloads are recorded only now that their answer is built.
@@ -176,18 +215,22 @@ def _valasz(ports: Ports, session_id: str, kerdes: Kerdes | None,
     )
 
 
-async def _dispatch(
-    request: Request, ports: Ports, envelope: etree._Element, kerdes: Kerdes,
-    message: RelatedMessage | None,
-) -> Answer:
+def _name_operation(request: Request, kerdes: Kerdes) -> etree._Element | None:
+    """The ``Szolgaltatas`` element (None: missing); its name goes into the request's log."""
     parancs_element = child(kerdes.element, "Parancs", IOP)
     named = child(parancs_element, "Szolgaltatas", IOP) if parancs_element is not None else None
     named_service = (named.text or "").strip() if named is not None else ""
     request.state.hkp_operation = named_service if named_service in OPERATIONS else "unknown"
-    username, password = username_token(envelope)
-    cache: CredentialCache = request.app.state.credential_cache
-    party = await authenticate(ports, cache, username, password)
-    request.state.party = party.username
+    return named
+
+
+async def _dispatch(
+    request: Request, ports: Ports, envelope: etree._Element, kerdes: Kerdes,
+    message: RelatedMessage | None, login: _Login,
+) -> Answer:
+    named = _name_operation(request, kerdes)
+    named_service = (named.text or "").strip() if named is not None else ""
+    party = await login.authenticate(envelope)
     if not party.is_organisation:
         raise Forbidden("the machine interface is for organisations; citizens use the REST API")
     if named is None:

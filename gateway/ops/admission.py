@@ -8,7 +8,8 @@ its slots taken or a queue for ``patience`` seconds (breaks shorter than PRESSUR
 aside): work that outranks it is already as much as the gateway lets in. Then a freed slot of
 a lower class goes to no one, and the requests queued for it are refused. A queued request
 waits at most its class's ``wait`` seconds. ``/health``, ``/ready`` and ``/metrics`` are never
-counted or shed.
+counted or shed. A client this process already refuses for the username it claims (login
+throttling, services/auth.py) is answered before it takes a slot or a queue place.
 
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
 no bounded priority semaphore with refusals, hence the few lines here.
@@ -17,8 +18,11 @@ no bounded priority semaphore with refusals, hence the few lines here.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import re
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -26,10 +30,13 @@ from enum import IntEnum
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import Overloaded
+from gateway.errors import Overloaded, TooManyAttempts
 from gateway.hkp import render
 from gateway.ops import metrics
+from gateway.ops.requests import client_address
 from gateway.rest.problems import problem
+from gateway.services.auth import LoginThrottle, too_many
+from gateway.services.ports import Clock
 
 # A break in a class's pressure shorter than this share of the patience does not end it.
 PRESSURE_GAP = 0.2
@@ -190,6 +197,28 @@ HKP_PEEK_BYTES = 16 * 1024
 _SZOLGALTATAS = re.compile(rb"Szolgaltatas\b[^>]{0,200}>\s*([A-Za-z0-9_]{1,100})\s*<")
 
 
+# The UsernameToken comes in the SOAP Header, before the Body's Szolgaltatas: within the peek.
+_USERNAME = re.compile(rb"<(?:[A-Za-z0-9_.-]{1,50}:)?Username\b[^>]{0,200}>\s*([^<\s]{1,64})\s*<")
+
+
+def claimed_username(scope: Scope, peeked: bytes | None) -> str | None:
+    """The username a request names, read without checking anything: HTTP Basic's, or the
+    first ``Username`` in an HKP request's first bytes. None: it names none (as far as can be
+    seen cheaply; the doors check the credentials themselves in any case)."""
+    if peeked is not None:
+        found = _USERNAME.search(peeked)
+        return found.group(1).decode("utf-8", "replace") if found else None
+    authorization = dict(scope["headers"]).get(b"authorization", b"")
+    scheme, _, param = authorization.partition(b" ")
+    if scheme.lower() != b"basic":
+        return None
+    try:
+        username, separator, _ = base64.b64decode(param.strip()).decode("ascii").partition(":")
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return None
+    return username if separator else None
+
+
 def rest_priority(method: str, path: str) -> Priority | None:
     """The class of a request that is not a SOAP call; None: exempt."""
     if path in _EXEMPT:
@@ -256,12 +285,15 @@ class AdmissionControl:
     """The middleware: classify, take a slot (or answer 503 overloaded), give it back."""
 
     def __init__(self, app: ASGIApp, admission: Admission, retry_after: int,
-                 shed_delay: float = 0.0) -> None:
+                 shed_delay: float = 0.0, throttle: LoginThrottle | None = None,
+                 clock: Clock | None = None) -> None:
         self.app = app
         self.admission = admission
         self.retry_after = retry_after
         self.shed_delay = shed_delay
         self._delayed = 0
+        self.throttle = throttle
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -275,9 +307,14 @@ class AdmissionControl:
             receive = _replaying(messages, receive)
             priority: Priority | None = hkp_priority(peeked, b"multipart/" in content_type)
         else:
+            peeked = None
             priority = rest_priority(method, path)
         if priority is None:
             await self.app(scope, receive, send)
+            return
+        throttled = self._throttled(scope, peeked)
+        if throttled is not None:
+            await self._refuse_throttled(throttled, soap)(scope, receive, send)
             return
         try:
             await self.admission.enter(priority)
@@ -291,6 +328,29 @@ class AdmissionControl:
             await self.app(scope, receive, send)
         finally:
             self.admission.leave(priority)
+
+    def _throttled(self, scope: Scope, peeked: bytes | None) -> TooManyAttempts | None:
+        """The refusal of a client this process already refuses for the username it names:
+        it takes no slot and no queue place (and costs no password check)."""
+        if self.throttle is None or self.clock is None:
+            return None
+        username = claimed_username(scope, peeked)
+        if username is None:
+            return None
+        now = self.clock.now()
+        until = self.throttle.refused(username, client_address(scope), now)
+        return too_many(until, now) if until is not None else None
+
+    def _refuse_throttled(self, refusal: TooManyAttempts, soap: bool) -> Response:
+        if soap:
+            assert self.clock is not None
+            body = render.valasz(session_id=uuid.uuid4().hex, felhasznalo="",
+                                 now=self.clock.now(),
+                                 hiba=(render.szam_of(refusal), refusal.detail))
+            return Response(body, media_type="text/xml; charset=utf-8")
+        response = problem(429, refusal.code, refusal.title, refusal.detail)
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
 
     async def _pause_before_refusing(self) -> None:
         """A client that retries at once, ignoring Retry-After, would otherwise get thousands

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from gateway.domain.parties import Party
 from gateway.errors import Unauthorized
+from gateway.ops.requests import client_address
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.ports import Ports
 
@@ -30,12 +31,13 @@ async def current_party(
     request: Request,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Party:
-    """The party named by HTTP Basic credentials; 401 problem otherwise."""
+    """The party named by HTTP Basic credentials; 401 problem otherwise, 429
+    ``too_many_attempts`` while the client's address is throttled for that username."""
     if credentials is None:
         raise Unauthorized("HTTP Basic credentials are required")
     cache: CredentialCache = request.app.state.credential_cache
     party = await authenticate(get_ports(request), cache, credentials.username,
-                               credentials.password)
+                               credentials.password, address=client_address(request.scope))
     request.state.party = party.username  # for the request log line
     return party
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.GatewayError], int] = {
     errors.Unauthorized: 401,
+    errors.TooManyAttempts: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.KeyNotFound: 404,
@@ -54,8 +55,9 @@ class Problem(BaseModel):
 
 _PROBLEM_SCHEMA = Problem.model_json_schema()
 # What any authenticated operation may answer: bad credentials, a party not allowed, a document
-# that is not (or not the party's), a refused parameter, the database or blob store down.
-AUTHENTICATED = (401, 403, 404, 422, 503)
+# that is not (or not the party's), a refused parameter, a throttled login, the database or
+# blob store down.
+AUTHENTICATED = (401, 403, 404, 422, 429, 503)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -87,6 +89,8 @@ async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
     answer = problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
     if isinstance(exc, errors.RangeNotSatisfiable):
         answer.headers["Content-Range"] = f"bytes */{exc.size}"  # RFC 9110 15.5.17
+    if isinstance(exc, errors.TooManyAttempts):
+        answer.headers["Retry-After"] = str(exc.retry_after)
     return answer
 
 

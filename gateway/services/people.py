@@ -1,4 +1,4 @@
-"""Persons in the browser: logging in, sessions with an idle timeout, login throttling.
+"""Persons in the browser: logging in, sessions with an idle timeout.
 
 A person is a citizen party: they log in as themselves, and work their own tárhely or the
 mailboxes of the organisations where they hold a role (services/staff.py). The session token
@@ -8,24 +8,17 @@ opens no session.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gateway.crypto.passwords import verify_password
 from gateway.domain.parties import Party, PartyKind
-from gateway.errors import Unauthorized
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.ports import Ports
 
-# After this many failures for one username, refuse it for LOCKOUT on the gateway's clock.
-LOGIN_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
 # A session used within this long of its last use is kept fresh without a write per request.
 _TOUCH_EVERY = timedelta(seconds=60)
-_WRONG = "wrong username or password"
 
 
 @dataclass(frozen=True)
@@ -39,40 +32,23 @@ def _digest(token: str) -> str:
 
 
 async def log_in(
-    ports: Ports, cache: CredentialCache, username: str, password: str
+    ports: Ports, cache: CredentialCache, username: str, password: str, *, address: str
 ) -> PersonSession:
-    """A new session for the person with these credentials.
+    """A new session for the person with these credentials, asked from client ``address``.
 
     Every refusal is the same Unauthorized, whatever the reason: a wrong password, an unknown
-    username, an organisation's machine account, or a username throttled after
-    ``LOGIN_ATTEMPTS`` failures (then even the right password is refused until ``LOCKOUT``
-    has passed). A throttled attempt still costs the argon2 work, so timing tells nothing."""
-    now = ports.clock.now()
-    async with ports.uow() as uow:
-        failures = await uow.web_sessions.failures_since(username, now - LOCKOUT)
-    if failures >= LOGIN_ATTEMPTS:
-        await asyncio.to_thread(verify_password, None, password)
-        await _failed(ports, username)
-        raise Unauthorized(_WRONG)
-    try:
-        party = await authenticate(ports, cache, username, password)
-        if party.kind is not PartyKind.CITIZEN:
-            raise Unauthorized(_WRONG)  # organisations use the machine interface
-    except Unauthorized:
-        await _failed(ports, username)
-        raise
+    username, an organisation's machine account. Logins are throttled by the rule of every
+    door (services/auth.py): TooManyAttempts while this address is refused for this username,
+    whether or not the username exists."""
+    # Organisations use the machine interface: their right password is a failure here.
+    party = await authenticate(ports, cache, username, password, address=address,
+                               accept=lambda found: found.kind is PartyKind.CITIZEN)
     token = secrets.token_urlsafe(32)
+    now = ports.clock.now()
     async with ports.write_uow() as uow:
-        await uow.web_sessions.clear_failures(username)
         await uow.web_sessions.add(_digest(token), party.id, now)
         await uow.commit()
     return PersonSession(token, party)
-
-
-async def _failed(ports: Ports, username: str) -> None:
-    async with ports.write_uow() as uow:
-        await uow.web_sessions.add_failure(username[:64], ports.clock.now())
-        await uow.commit()
 
 
 async def session_person(ports: Ports, token: str, idle: timedelta,

@@ -403,7 +403,7 @@ class KeptRepository(Protocol):
 
 
 class WebSessionRepository(Protocol):
-    """Persons' browser sessions (by the SHA-256 of the cookie's token) and failed logins."""
+    """Persons' browser sessions (by the SHA-256 of the cookie's token)."""
 
     async def add(self, token_sha256: str, person_id: int, at: datetime) -> None: ...
     async def find(self, token_sha256: str) -> tuple[Party, datetime, datetime] | None:
@@ -411,9 +411,23 @@ class WebSessionRepository(Protocol):
         ...
     async def touch(self, token_sha256: str, at: datetime) -> None: ...
     async def remove(self, token_sha256: str) -> None: ...
-    async def failures_since(self, username: str, since: datetime) -> int: ...
-    async def add_failure(self, username: str, at: datetime) -> None: ...
-    async def clear_failures(self, username: str) -> None: ...
+
+
+class LoginFailureRepository(Protocol):
+    """Failed logins by username and client address (services/auth.py throttles by them)."""
+
+    async def latest(self, username: str, address: str, since: datetime,
+                     limit: int) -> list[datetime]:
+        """When this username last failed from this address since ``since``, newest first."""
+        ...
+    async def count_since(self, username: str, since: datetime) -> int:
+        """This username's failures from every address since ``since``."""
+        ...
+    async def add(self, username: str, address: str, at: datetime,
+                  forget_before: datetime) -> None:
+        """Record a failure; the username's failures before ``forget_before`` are dropped."""
+        ...
+    async def clear(self, username: str, address: str) -> None: ...
 
 
 class NotificationRepository(Protocol):
@@ -518,6 +532,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     staff: StaffRepository
     web_sessions: WebSessionRepository
+    login_failures: LoginFailureRepository
     notifications: NotificationRepository
     mail: MailOutbox
     sandbox_clock: SandboxClockRepository

@@ -975,18 +975,39 @@ class SqlWebSessions:
         await self._connection.execute(
             web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
 
-    async def failures_since(self, username: str, since: datetime) -> int:
+
+
+class SqlLoginFailures:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def latest(self, username: str, address: str, since: datetime,
+                     limit: int) -> list[datetime]:
+        result = await self._connection.execute(
+            select(login_failures.c.at)
+            .where(login_failures.c.username == username, login_failures.c.address == address,
+                   login_failures.c.at > since)
+            .order_by(login_failures.c.at.desc()).limit(limit))
+        return list(result.scalars())
+
+    async def count_since(self, username: str, since: datetime) -> int:
         result = await self._connection.execute(
             select(func.count()).select_from(login_failures)
             .where(login_failures.c.username == username, login_failures.c.at > since))
         return int(result.scalar_one())
 
-    async def add_failure(self, username: str, at: datetime) -> None:
-        await self._connection.execute(insert(login_failures).values(username=username, at=at))
-
-    async def clear_failures(self, username: str) -> None:
+    async def add(self, username: str, address: str, at: datetime, forget_before: datetime,
+                  ) -> None:
         await self._connection.execute(
-            login_failures.delete().where(login_failures.c.username == username))
+            login_failures.delete().where(login_failures.c.username == username,
+                                          login_failures.c.at < forget_before))
+        await self._connection.execute(
+            insert(login_failures).values(username=username, address=address, at=at))
+
+    async def clear(self, username: str, address: str) -> None:
+        await self._connection.execute(
+            login_failures.delete().where(login_failures.c.username == username,
+                                          login_failures.c.address == address))
 
 
 class SqlNotifications:

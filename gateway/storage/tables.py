@@ -210,13 +210,16 @@ web_sessions = Table(
     Index("ix_web_sessions_person", "person_id"),
 )
 
-# Failed browser logins, for throttling by username.
+# Failed logins on every door, for throttling by username and client address
+# (services/auth.py).
 login_failures = Table(
     "login_failures", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=False),
+    Column("address", String(64), nullable=False, server_default=""),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_login_failures_username", "username", "at"),
+    Index("ix_login_failures_address", "username", "address", "at"),
 )
 
 notifications = Table(

@@ -17,6 +17,7 @@ from gateway.services.ports import (
     IdempotencyRepository,
     KeptRepository,
     KeyRepository,
+    LoginFailureRepository,
     MailOutbox,
     NotificationRepository,
     OperationsRepository,
@@ -35,6 +36,7 @@ from gateway.storage.repositories import (
     SqlIdempotency,
     SqlKept,
     SqlKeys,
+    SqlLoginFailures,
     SqlMailOutbox,
     SqlNotifications,
     SqlOperations,
@@ -103,6 +105,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     staff: StaffRepository
     web_sessions: WebSessionRepository
+    login_failures: LoginFailureRepository
     notifications: NotificationRepository
     mail: MailOutbox
     sandbox_clock: SandboxClockRepository
@@ -148,6 +151,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self._connection)
         self.staff = SqlStaff(self._connection)
         self.web_sessions = SqlWebSessions(self._connection)
+        self.login_failures = SqlLoginFailures(self._connection)
         self.notifications = SqlNotifications(self._connection)
         self.mail = SqlMailOutbox(self._connection)
         self.sandbox_clock = SqlSandboxClock(self._connection)

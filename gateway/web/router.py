@@ -4,6 +4,7 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -35,11 +36,13 @@ from gateway.errors import (
     NotFound,
     QuotaExceeded,
     TooManyAdmins,
+    TooManyAttempts,
     UnacceptableText,
     Unauthorized,
 )
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
+from gateway.ops.requests import client_address
 from gateway.services import deadlines, mail, people, permanent_storage, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
@@ -136,11 +139,18 @@ async def login(request: Request) -> Response:
     cache: CredentialCache = request.app.state.credential_cache
     try:
         session = await people.log_in(_ports(request), cache, username,
-                                      str(form.get("password") or ""))
+                                      str(form.get("password") or ""),
+                                      address=client_address(request.scope))
     except Unauthorized:
         return render(request, "login.html", {"username": username, "refused": True,
                                               "next": _next_page(form.get("next"))},
                       status_code=401)
+    except TooManyAttempts as throttled:
+        page = render(request, "login.html", {
+            "username": username, "refused": True, "next": _next_page(form.get("next")),
+            "retry_minutes": math.ceil(throttled.retry_after / 60)}, status_code=429)
+        page.headers["Retry-After"] = str(throttled.retry_after)
+        return page
     renew_csrf(request)  # a new session gets new tokens: nothing from before carries over
     response = RedirectResponse(_next_page(form.get("next")), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, session.token)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -25,6 +26,7 @@ class Gateway:
     ports: Ports
     blob_root: Path
     clock: FixedClock
+    app: FastAPI  # for a second client, e.g. from another client address
     clock_keeper: Account | None = None  # the party moving the test clock (sandbox_auth)
 
 
@@ -47,7 +49,7 @@ async def _start(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway
                 await uow.commit()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kapu.test") as client:
-            yield Gateway(client, app.state.ports, settings.blob_dir, clock)
+            yield Gateway(client, app.state.ports, settings.blob_dir, clock, app)
 
 
 @pytest.fixture

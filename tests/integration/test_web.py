@@ -1,5 +1,6 @@
 """The pages for people without JavaScript: plain HTTP with cookies and forms, as a browser
-with scripts off sends them. Login, sessions, CSRF, throttling, languages, the sandbox console."""
+with scripts off sends them. Login, sessions, CSRF, languages, the sandbox console (login
+throttling: test_throttling.py)."""
 
 from __future__ import annotations
 
@@ -119,22 +120,6 @@ async def test_organisations_and_wrong_passwords_are_refused_alike(gw: Gateway) 
         assert answer.status_code == 401
         assert "Hibás felhasználónév vagy jelszó." in answer.text
         assert "kapu_session" not in gw.client.cookies
-
-
-async def test_throttled_login_looks_exactly_like_a_wrong_password(gw: Gateway) -> None:
-    person = await new_citizen(gw.ports)
-    wrong = [await log_in(gw.client, person, password=f"rossz-{n}") for n in range(5)]
-    throttled = await log_in(gw.client, person)  # the right password, refused
-    assert throttled.status_code == wrong[-1].status_code == 401
-    assert without_token(throttled.text) == without_token(wrong[-1].text)
-    varying = ("set-cookie", "x-request-id")
-    assert {k: v for k, v in throttled.headers.items() if k not in varying} == \
-        {k: v for k, v in wrong[-1].headers.items() if k not in varying}
-    assert "kapu_session" not in gw.client.cookies
-    gw.clock.advance(minutes=14)
-    assert (await log_in(gw.client, person)).status_code == 401  # still within 15 minutes
-    gw.clock.advance(minutes=16)
-    assert (await log_in(gw.client, person)).status_code == 303
 
 
 async def test_a_new_session_id_at_every_login(gw: Gateway) -> None:
