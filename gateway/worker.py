@@ -9,38 +9,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.errors import Unavailable
 from gateway.ops import metrics
 from gateway.services import audit, blob_gc, deadlines, mail, notifications, operations, sandbox
-from gateway.services.ports import Ports
+from gateway.services.ports import Ports, WebhookPoster
 
 log = logging.getLogger(__name__)
 
 
-class HttpxPoster:
-    """Webhook deliveries as JSON POSTs; any non-2xx answer is a failure."""
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        # Made at the first delivery: its TLS context costs a few milliseconds to load, and
-        # most processes deliver no webhook.
-        self._client: httpx.AsyncClient | None = None
-
-    async def post(self, url: str, body: dict[str, object]) -> None:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        response = await self._client.post(url, json=body,
-                                           headers={"User-Agent": "Kapu-webhook/1"})
-        response.raise_for_status()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-
-async def run_jobs_once(ports: Ports, poster: HttpxPoster,
+async def run_jobs_once(ports: Ports, poster: WebhookPoster,
                         policy: notifications.DeliveryPolicy) -> None:
     if ports.sandbox_clock is not None:
         await sandbox.refresh(ports)
@@ -83,7 +60,7 @@ class BlobGc:
     grace_seconds: float = 3600.0
 
 
-async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.DeliveryPolicy,
+async def run_forever(ports: Ports, poster: WebhookPoster, policy: notifications.DeliveryPolicy,
                       interval: float, probe_interval: float = 60.0,
                       sample: Callable[[], None] | None = None,
                       gc: BlobGc | None = None) -> None:

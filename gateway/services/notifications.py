@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
-from gateway.domain.limits import MAX_WEBHOOK_URL, has_nul
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest
 from gateway.services.outbox import DeliveryPolicy, drain
 from gateway.services.ports import Delivery, Notification, Ports, WebhookPoster
+from gateway.services.webhook_addresses import check_webhook_url
 
 __all__ = ["DeliveryPolicy", "deliver_due", "list_notifications", "set_webhook"]
 
@@ -27,19 +26,11 @@ async def list_notifications(
 
 
 async def set_webhook(ports: Ports, party: Party, url: str | None) -> None:
-    """Where the party's notifications are POSTed (None: nowhere, they wait in the outbox)."""
+    """Where the party's notifications are POSTed (None: nowhere, they wait in the outbox).
+    Security: only http(s) to a public address, without credentials in the URL (server-side
+    request forgery; ``webhook_addresses.check_webhook_url``)."""
     if url is not None:
-        if len(url) > MAX_WEBHOOK_URL or has_nul(url):
-            raise InvalidRequest(f"the webhook URL must be at most {MAX_WEBHOOK_URL} "
-                                 "characters, none of them NUL", field="url")
-        try:
-            parts = urlsplit(url)
-            hostname = parts.hostname
-        except ValueError as exc:  # "http://[x": an unclosed IPv6 address
-            raise InvalidRequest(f"the webhook URL cannot be read: {exc}", field="url") from exc
-        if parts.scheme not in ("http", "https") or not hostname:
-            raise InvalidRequest("the webhook must be an http or https URL with a host",
-                                 field="url")
+        await check_webhook_url(url, ports.webhook_allow_private)
     async with ports.write_uow() as uow:
         await uow.parties.set_webhook(party.id, url)
         await uow.commit()

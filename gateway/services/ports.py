@@ -748,3 +748,5 @@ class Ports:
     past_days: dict[date, float | None] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota
+    # Webhooks may point at loopback and private addresses (development and tests only).
+    webhook_allow_private: bool = False

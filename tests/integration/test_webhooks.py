@@ -1,4 +1,6 @@
-"""Notifications reach a party's webhook, with retries and back-off, exactly once."""
+"""Notifications reach a party's webhook, with retries and back-off, exactly once. The
+receivers listen on loopback, so these gateways allow private addresses
+(``test_webhook_addresses.py`` checks the refusal)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from gateway.config import Settings
 from gateway.services import deadlines
 from gateway.services.notifications import DeliveryPolicy, deliver_due
-from gateway.worker import HttpxPoster
+from gateway.webhook_client import HttpxPoster
 from tests.helpers import new_org, upload
 from tests.integration.conftest import Gateway
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhook_allow_private": True})
 
 
 class Receiver:
@@ -61,7 +69,7 @@ async def test_fails_twice_then_delivers_once(gw: Gateway, receiver: Receiver) -
     gw.clock.advance(days=10)  # past the 3rd working day: a mailbox_warning is due
     await deadlines.run_due(gw.ports)
 
-    poster = HttpxPoster(timeout=5)
+    poster = HttpxPoster(timeout=5, allow_private=True)
     policy = DeliveryPolicy(max_attempts=5, backoff_seconds=60)
     try:
         assert await deliver_due(gw.ports, poster, policy) == 0  # 1st attempt: 500
@@ -94,7 +102,7 @@ async def test_gives_up_into_the_dead_letter_state(gw: Gateway) -> None:
     await upload(gw.client, sender, office)
     gw.clock.advance(days=10)
     await deadlines.run_due(gw.ports)
-    poster = HttpxPoster(timeout=2)
+    poster = HttpxPoster(timeout=2, allow_private=True)
     policy = DeliveryPolicy(max_attempts=3, backoff_seconds=1)
     try:
         for _ in range(5):
@@ -111,3 +119,4 @@ async def test_webhook_must_be_http(gw: Gateway, url: str) -> None:
     office = await new_org(gw.ports)
     refused = await gw.client.put("/api/v1/webhook", json={"url": url}, auth=office.auth)
     assert refused.status_code == 422
+
