@@ -12,23 +12,34 @@ got. TLS still verifies the certificate for the URL's host name (httpcore passes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from ipaddress import ip_address
+from collections.abc import Callable, Iterable
 
 import httpcore
 import httpx
 
-from gateway.services.webhook_addresses import ForbiddenAddress, is_forbidden, public_addresses
+from gateway.services.webhook_addresses import (
+    ForbiddenAddress,
+    IPAddress,
+    is_forbidden,
+    public_addresses,
+    without_zone,
+)
 
 SocketOption = (tuple[int, int, int] | tuple[int, int, bytes | bytearray]
                 | tuple[int, int, None, int])
 
 
-class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections to public addresses only (see the module's docstring)."""
+def _nothing_forbidden(_address: IPAddress) -> bool:
+    return False
 
-    def __init__(self) -> None:
+
+class CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections to addresses that are not ``forbidden`` only (see the module's
+    docstring); with ``KAPU_WEBHOOK_ALLOW_PRIVATE`` nothing is, and the same path runs."""
+
+    def __init__(self, forbidden: Callable[[IPAddress], bool]) -> None:
         self._inner = httpcore.AnyIOBackend()
+        self._forbidden = forbidden
 
     # The signatures are httpcore's (its timeout parameters included).
     async def connect_tcp(self, host: str, port: int,
@@ -37,7 +48,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[SocketOption] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await public_addresses(host, port)
+            addresses = await public_addresses(host, port, self._forbidden)
         except ForbiddenAddress as exc:
             raise httpcore.ConnectError(f"refused: {exc}") from exc
         except (OSError, UnicodeError) as exc:
@@ -51,7 +62,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
                 failure = exc
                 continue
             peer = stream.get_extra_info("server_addr")
-            if peer is None or is_forbidden(ip_address(str(peer[0]).split("%", 1)[0])):
+            if peer is None or self._forbidden(without_zone(str(peer[0]))):
                 await stream.aclose()
                 raise httpcore.ConnectError(f"refused: {host} connected to {peer}")
             return stream
@@ -68,13 +79,14 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _public_only_transport() -> httpx.AsyncHTTPTransport:
+def _checked_transport(forbidden: Callable[[IPAddress], bool]) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport()
     # httpx's transport takes no network backend, so its pool is replaced by one that does
     # (the same settings as the default pool, without proxies: a proxy would connect for us).
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(), max_connections=100,
-        max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=PublicOnlyBackend())
+        max_keepalive_connections=20, keepalive_expiry=5.0,
+        network_backend=CheckedBackend(forbidden))
     return transport
 
 
@@ -92,7 +104,8 @@ class HttpxPoster:
 
     async def post(self, url: str, body: dict[str, object]) -> None:
         if self._client is None:
-            transport = None if self._allow_private else _public_only_transport()
+            transport = _checked_transport(
+                _nothing_forbidden if self._allow_private else is_forbidden)
             # trust_env off: no proxy from the environment, which would connect in our place.
             self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False,
                                              transport=transport, trust_env=False)

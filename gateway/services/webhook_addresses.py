@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from urllib.parse import urlsplit
 
@@ -71,14 +72,19 @@ async def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
 
-async def public_addresses(host: str, port: int) -> list[str]:
-    """Resolve ``host`` and return its addresses, all of them public; raises
-    ``ForbiddenAddress`` if any is not (a name pointing both out and in is refused)."""
+def without_zone(address: str) -> IPAddress:
+    """An address from getaddrinfo or a socket, which may carry its zone ("fe80::1%eth0")."""
+    return ip_address(address.split("%", 1)[0])
+
+
+async def public_addresses(host: str, port: int,
+                           forbidden: Callable[[IPAddress], bool] = is_forbidden) -> list[str]:
+    """Resolve ``host`` and return its addresses, none of them ``forbidden``; raises
+    ``ForbiddenAddress`` if any is (a name pointing both out and in is refused)."""
     literal = literal_address(host)
     addresses = [str(literal)] if literal is not None else await resolve(host, port)
     for address in addresses:
-        # getaddrinfo may give an IPv6 address with its zone ("fe80::1%eth0").
-        if is_forbidden(ip_address(address.split("%", 1)[0])):
+        if forbidden(without_zone(address)):
             raise ForbiddenAddress(f"{host} is {address}, not a public address")
     return addresses
 
