@@ -44,7 +44,8 @@ from gateway.storage.database import create_engine, reading_engine
 from gateway.storage.s3blobs import S3BlobStore, S3Location
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
-from gateway.worker import BlobGc, HttpxPoster, run_forever
+from gateway.webhook_client import HttpxPoster
+from gateway.worker import BlobGc, run_forever
 
 log = logging.getLogger(__name__)
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -109,6 +110,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         mail_max_attempts=settings.mail_max_attempts,
         mail_backoff_seconds=settings.mail_backoff_seconds,
         permanent_storage_bytes=settings.permanent_storage_bytes,
+        webhook_allow_private=settings.webhook_allow_private,
     )
     if isinstance(ports.blobs, S3BlobStore):
         ports.blobs.needed = functools.partial(content_needed, ports)
@@ -128,6 +130,11 @@ def blob_gc_of(settings: Settings) -> BlobGc:
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_seconds)
+
+
+def poster_of(settings: Settings) -> HttpxPoster:
+    return HttpxPoster(settings.webhook_timeout_seconds,
+                       allow_private=settings.webhook_allow_private)
 
 
 def admission_of(settings: Settings) -> Admission:
@@ -159,7 +166,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # full passes, which otherwise rescan it and stall requests (a p99 effect).
         gc.collect()
         gc.freeze()
-        poster = HttpxPoster(settings.webhook_timeout_seconds)
+        poster = poster_of(settings)
         jobs = None
         if settings.background_jobs:
             jobs = asyncio.create_task(run_forever(

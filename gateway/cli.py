@@ -298,12 +298,12 @@ def _one_set_of_keys(settings: Settings) -> None:
 
 
 def _worker(settings: Settings) -> int:
-    from gateway.app import blob_gc_of, build_runtime, delivery_policy
-    from gateway.worker import HttpxPoster, run_forever
+    from gateway.app import blob_gc_of, build_runtime, delivery_policy, poster_of
+    from gateway.worker import run_forever
 
     async def work() -> None:
         runtime = build_runtime(settings)
-        poster = HttpxPoster(settings.webhook_timeout_seconds)
+        poster = poster_of(settings)
         print("kapu: worker running deadline sweeps and webhook deliveries (Ctrl-C stops)",
               file=sys.stderr)
         try:

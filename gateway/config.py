@@ -54,9 +54,13 @@ class Settings(BaseSettings):
     # Run the deadline sweeps and webhook deliveries inside serve (kapu worker always does).
     background_jobs: bool = True
     jobs_interval_seconds: float = Field(default=1.0, gt=0)
-    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    # One POST in all; at most a minute, well inside a delivery's two-minute lease.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    # Webhooks may reach loopback and private addresses: development and tests only
+    # (production refuses it; otherwise any party could make the gateway reach inside).
+    webhook_allow_private: bool = False
     # Blob files no row names are removed once older than this (section 21): an upload still
     # in flight, here or on another host, is younger. And how often the background jobs look.
     blob_gc_grace_seconds: float = Field(default=3600.0, ge=0)
@@ -159,6 +163,9 @@ class Settings(BaseSettings):
             return self
         if not self.acceptance_evidence:
             raise ValueError("production refuses KAPU_ACCEPTANCE_EVIDENCE=0")
+        if self.webhook_allow_private:
+            raise ValueError("production refuses KAPU_WEBHOOK_ALLOW_PRIVATE=true (webhooks "
+                             "that reach loopback and private addresses)")
         missing = []
         if self.ca_cert_file is None:
             missing.append("KAPU_CA_CERT_FILE")

@@ -1,52 +1,28 @@
-"""Background jobs of ``kapu serve`` and ``kapu worker``: deadline sweeps, webhook
-deliveries and e-mail, every few seconds, off the request path; the blob store's garbage now
-and then. Several processes may run them at once."""
+"""Background jobs of ``kapu serve`` and ``kapu worker``: deadline sweeps and e-mail every
+few seconds, webhook deliveries in a task of their own, all off the request path; the blob
+store's garbage now and then. Several processes may run them at once."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.errors import Unavailable
 from gateway.ops import metrics
 from gateway.services import audit, blob_gc, deadlines, mail, notifications, operations, sandbox
-from gateway.services.ports import Ports
+from gateway.services.ports import Ports, WebhookPoster
 
 log = logging.getLogger(__name__)
 
 
-class HttpxPoster:
-    """Webhook deliveries as JSON POSTs; any non-2xx answer is a failure."""
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        # Made at the first delivery: its TLS context costs a few milliseconds to load, and
-        # most processes deliver no webhook.
-        self._client: httpx.AsyncClient | None = None
-
-    async def post(self, url: str, body: dict[str, object]) -> None:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        response = await self._client.post(url, json=body,
-                                           headers={"User-Agent": "Kapu-webhook/1"})
-        response.raise_for_status()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-
-async def run_jobs_once(ports: Ports, poster: HttpxPoster,
-                        policy: notifications.DeliveryPolicy) -> None:
+async def run_jobs_once(ports: Ports) -> None:
     if ports.sandbox_clock is not None:
         await sandbox.refresh(ports)
     await audit.link_pending(ports)
     await deadlines.run_due(ports)
-    await notifications.deliver_due(ports, poster, policy)
     await mail.deliver_due(ports)
 
 
@@ -83,14 +59,27 @@ class BlobGc:
     grace_seconds: float = 3600.0
 
 
-async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.DeliveryPolicy,
+async def run_forever(ports: Ports, poster: WebhookPoster, policy: notifications.DeliveryPolicy,
                       interval: float, probe_interval: float = 60.0,
                       sample: Callable[[], None] | None = None,
                       gc: BlobGc | None = None) -> None:
-    """Deadline sweeps and deliveries every ``interval``; a readiness probe (for the
+    """Deadline sweeps and e-mail every ``interval``; a readiness probe (for the
     availability figure) every ``probe_interval``; gauges every 15 s; the blob store's
-    garbage every ``gc.interval_seconds``, the first time one interval after start."""
-    gc = gc or BlobGc()
+    garbage every ``gc.interval_seconds``, the first time one interval after start. Webhooks
+    in a task of their own (``notifications.WebhookSender``), so that a slow endpoint never
+    holds up a deadline sweep."""
+    webhooks = asyncio.create_task(
+        notifications.WebhookSender(ports, poster, policy).run_forever(interval))
+    try:
+        await _run_jobs(ports, interval, probe_interval, sample, gc or BlobGc())
+    finally:
+        webhooks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await webhooks
+
+
+async def _run_jobs(ports: Ports, interval: float, probe_interval: float,
+                    sample: Callable[[], None] | None, gc: BlobGc) -> None:
     loop = asyncio.get_running_loop()
     next_probe = next_gauges = loop.time()
     next_gc = loop.time() + gc.interval_seconds
@@ -106,7 +95,7 @@ async def run_forever(ports: Ports, poster: HttpxPoster, policy: notifications.D
             if loop.time() >= next_probe:
                 next_probe = loop.time() + probe_interval
                 await _probe(ports)
-            await run_jobs_once(ports, poster, policy)
+            await run_jobs_once(ports)
             if loop.time() >= next_gauges:
                 next_gauges = loop.time() + GAUGES_EVERY
                 await _observe(ports, sample)

@@ -64,20 +64,31 @@ async def drain(
         if not leased:
             return delivered
         for item in leased:
-            try:
-                await hand_over(item)
-            except Exception as exc:
-                attempts = item.attempts + 1
-                retry = policy.retry_after(attempts)
-                async with ports.write_uow() as uow:
-                    await outcomes(uow).failed(
-                        item.id, attempts, f"{type(exc).__name__}: {exc}",
-                        ports.clock.now() + retry if retry is not None else None)
-                    await uow.commit()
-                if retry is None:
-                    log.warning("%s %d dead after %d attempts", what, item.id, attempts)
-                continue
-            async with ports.write_uow() as uow:
-                await outcomes(uow).delivered(item.id, ports.clock.now())
-                await uow.commit()
-            delivered += 1
+            if await hand_over_one(ports, policy, what, item, outcomes, hand_over):
+                delivered += 1
+
+
+async def hand_over_one(
+    ports: Ports, policy: DeliveryPolicy, what: str, item: Item,
+    outcomes: Callable[[UnitOfWork], Outcomes],
+    hand_over: Callable[[Item], Awaitable[None]],
+) -> bool:
+    """Hand one leased item over and record the outcome: delivered (True), or failed, to be
+    tried again after the back-off or, after the last attempt, dead (False)."""
+    try:
+        await hand_over(item)
+    except Exception as exc:
+        attempts = item.attempts + 1
+        retry = policy.retry_after(attempts)
+        async with ports.write_uow() as uow:
+            await outcomes(uow).failed(
+                item.id, attempts, f"{type(exc).__name__}: {exc}",
+                ports.clock.now() + retry if retry is not None else None)
+            await uow.commit()
+        if retry is None:
+            log.warning("%s %d dead after %d attempts", what, item.id, attempts)
+        return False
+    async with ports.write_uow() as uow:
+        await outcomes(uow).delivered(item.id, ports.clock.now())
+        await uow.commit()
+    return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -142,6 +142,7 @@ class Delivery:
     """A notification leased for one delivery attempt."""
 
     id: int
+    party_id: int
     url: str
     kind: str
     payload: dict[str, object]
@@ -433,8 +434,13 @@ class LoginFailureRepository(Protocol):
 class NotificationRepository(Protocol):
     async def add_many(self, notifications: list[NewNotification]) -> None: ...
     async def of_party(self, party_id: int, after_id: int, limit: int) -> list[Notification]: ...
-    async def lease_due(self, now: datetime, lease_until: datetime,
-                        limit: int) -> list[Delivery]: ...
+    async def lease_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        skip_parties: Collection[int] = (),
+                        party_id: int | None = None) -> list[Delivery]:
+        """The oldest due notification of each of up to ``limit`` parties with a webhook (of
+        ``party_id`` only, if given), none of ``skip_parties``, leased until ``lease_until``
+        (rows another transaction holds are skipped)."""
+        ...
     async def delivered(self, notification_id: int, at: datetime) -> None: ...
     async def failed(self, notification_id: int, attempts: int, error: str,
                      retry_at: datetime | None) -> None:
@@ -763,3 +769,5 @@ class Ports:
     past_days: dict[date, float | None] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota
+    # Webhooks may point at loopback and private addresses (development and tests only).
+    webhook_allow_private: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -1032,18 +1032,34 @@ class SqlNotifications:
         return [Notification(row.id, row.kind, json.loads(row.payload), row.created_at,
                              row.state, row.attempts) for row in result]
 
-    async def lease_due(self, now: datetime, lease_until: datetime,
-                        limit: int) -> list[Delivery]:
+    async def lease_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        skip_parties: Collection[int] = (),
+                        party_id: int | None = None) -> list[Delivery]:
+        due = (notifications.c.state == "pending", notifications.c.next_attempt_at <= now,
+               parties.c.webhook_url.is_not(None))
+        # One per party, its oldest: a party's deliveries go one at a time, and a party with
+        # a long backlog cannot crowd the others out of the batch.
+        oldest = (select(func.min(notifications.c.id))
+                  .join(parties, parties.c.id == notifications.c.party_id).where(*due)
+                  .group_by(notifications.c.party_id)
+                  .order_by(func.min(notifications.c.id)).limit(limit))
+        if skip_parties:
+            oldest = oldest.where(notifications.c.party_id.not_in(list(skip_parties)))
+        if party_id is not None:
+            oldest = oldest.where(notifications.c.party_id == party_id)
+        ids = list((await self._connection.execute(oldest)).scalars())
+        if not ids:
+            return []
+        # Due again under the lock: another worker may have leased one meanwhile.
         result = await self._connection.execute(
-            select(notifications.c.id, notifications.c.kind, notifications.c.payload,
-                   notifications.c.attempts, parties.c.webhook_url)
+            select(notifications.c.id, notifications.c.party_id, notifications.c.kind,
+                   notifications.c.payload, notifications.c.attempts, parties.c.webhook_url)
             .join(parties, parties.c.id == notifications.c.party_id)
-            .where(notifications.c.state == "pending",
-                   notifications.c.next_attempt_at <= now, parties.c.webhook_url.is_not(None))
-            .order_by(notifications.c.id).limit(limit)
+            .where(notifications.c.id.in_(ids), *due)
+            .order_by(notifications.c.id)
             .with_for_update(skip_locked=True, of=notifications))
-        leased = [Delivery(row.id, row.webhook_url, row.kind, json.loads(row.payload),
-                           row.attempts) for row in result]
+        leased = [Delivery(row.id, row.party_id, row.webhook_url, row.kind,
+                           json.loads(row.payload), row.attempts) for row in result]
         if leased:
             # Leased until then: another worker skips it; a crash mid-delivery only delays it.
             await self._connection.execute(

@@ -1,19 +1,36 @@
-"""Notifications reach a party's webhook, with retries and back-off, exactly once."""
+"""Notifications reach a party's webhook, with retries and back-off, exactly once; a slow or
+dead endpoint delays no other party and no deadline sweep. The receivers listen on loopback,
+so these gateways allow private addresses (``test_webhook_addresses.py`` checks the refusal)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from gateway.config import Settings
 from gateway.services import deadlines
-from gateway.services.notifications import DeliveryPolicy, deliver_due
-from gateway.worker import HttpxPoster
-from tests.helpers import new_org, upload
+from gateway.services.notifications import (
+    DeliveryPolicy,
+    SenderLimits,
+    WebhookSender,
+    deliver_due,
+)
+from gateway.webhook_client import HttpxPoster
+from gateway.worker import run_forever
+from tests.helpers import Account, new_org, upload
 from tests.integration.conftest import Gateway
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhook_allow_private": True})
 
 
 class Receiver:
@@ -61,7 +78,7 @@ async def test_fails_twice_then_delivers_once(gw: Gateway, receiver: Receiver) -
     gw.clock.advance(days=10)  # past the 3rd working day: a mailbox_warning is due
     await deadlines.run_due(gw.ports)
 
-    poster = HttpxPoster(timeout=5)
+    poster = HttpxPoster(timeout=5, allow_private=True)
     policy = DeliveryPolicy(max_attempts=5, backoff_seconds=60)
     try:
         assert await deliver_due(gw.ports, poster, policy) == 0  # 1st attempt: 500
@@ -94,7 +111,7 @@ async def test_gives_up_into_the_dead_letter_state(gw: Gateway) -> None:
     await upload(gw.client, sender, office)
     gw.clock.advance(days=10)
     await deadlines.run_due(gw.ports)
-    poster = HttpxPoster(timeout=2)
+    poster = HttpxPoster(timeout=2, allow_private=True)
     policy = DeliveryPolicy(max_attempts=3, backoff_seconds=1)
     try:
         for _ in range(5):
@@ -111,3 +128,103 @@ async def test_webhook_must_be_http(gw: Gateway, url: str) -> None:
     office = await new_org(gw.ports)
     refused = await gw.client.put("/api/v1/webhook", json={"url": url}, auth=office.auth)
     assert refused.status_code == 422
+
+
+@pytest.fixture
+def hanging_url() -> Iterator[str]:
+    """A loopback endpoint that accepts connections and never answers (the kernel accepts
+    them into the listening socket's backlog; nobody reads)."""
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen(16)
+        yield f"http://127.0.0.1:{hanging.getsockname()[1]}/hangs"
+
+
+async def _wait_for(condition: Callable[[], Awaitable[bool]], seconds: float) -> float:
+    """How long until ``condition`` held (fails after ``seconds``)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not await condition():
+        assert loop.time() - start < seconds, "not within the time"
+        await asyncio.sleep(0.02)
+    return loop.time() - start
+
+
+async def _states(gw: Gateway, party: Account) -> list[tuple[str, str, int]]:
+    listed = (await gw.client.get("/api/v1/notifications", auth=party.auth)).json()["items"]
+    return [(n["kind"], n["state"], n["attempts"]) for n in listed]
+
+
+async def test_a_hanging_endpoint_delays_no_other_party_nor_the_deadline_sweeps(
+    gw: Gateway, hanging_url: str
+) -> None:
+    """Was: one delivery at a time in the loop of the deadline sweeps, so party B's
+    notification waited out party A's 5 s timeout, and so did the sweeps."""
+    answering = Receiver(failures=0)
+    sender, hung, other = (await new_org(gw.ports), await new_org(gw.ports),
+                           await new_org(gw.ports))
+    for office, url in ((hung, hanging_url), (other, answering.url)):
+        assert (await gw.client.put("/api/v1/webhook", json={"url": url},
+                                    auth=office.auth)).status_code == 200
+    await upload(gw.client, sender, hung)  # the hanging party's notification comes first
+    await upload(gw.client, sender, other)
+    gw.clock.advance(days=10)
+    await deadlines.run_due(gw.ports)
+
+    poster = HttpxPoster(timeout=5, allow_private=True)
+    jobs = asyncio.create_task(run_forever(gw.ports, poster, DeliveryPolicy(), interval=0.05))
+    try:
+        async def other_notified(count: int) -> bool:
+            states = await _states(gw, other)
+            return states.count(("mailbox_warning", "delivered", 1)) == count
+
+        assert await _wait_for(lambda: other_notified(1), seconds=4) < 1.0
+        # Meanwhile the hanging delivery is in flight, leased: another process (a second
+        # sender) does not deliver it again.
+        assert await _states(gw, hung) == [("mailbox_warning", "pending", 0)]
+        assert await WebhookSender(gw.ports, poster, DeliveryPolicy()).start_due() == []
+        # The deadline sweep runs while it hangs: a new document's warning is made and sent.
+        await upload(gw.client, sender, other)
+        gw.clock.advance(days=10)
+        assert await _wait_for(lambda: other_notified(2), seconds=4) < 1.0
+        assert len(answering.accepted) == 2
+        assert await _states(gw, hung) == [("mailbox_warning", "pending", 0)]
+    finally:
+        jobs.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await jobs
+        await poster.close()
+        answering.server.shutdown()
+        answering.server.server_close()
+
+
+async def test_a_failing_endpoint_is_left_alone_for_a_while_without_dead_letters(
+    gw: Gateway,
+) -> None:
+    """After ``breaker_failures`` failures in a row the party's endpoint is skipped for
+    ``breaker_seconds``: its other notifications keep their attempts (none goes dead)."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    await gw.client.put("/api/v1/webhook", json={"url": "http://127.0.0.1:9/x"},
+                        auth=office.auth)  # nothing listens on port 9
+    for _ in range(4):
+        await upload(gw.client, sender, office)
+    gw.clock.advance(days=10)
+    await deadlines.run_due(gw.ports)
+    poster = HttpxPoster(timeout=2, allow_private=True)
+    webhooks = WebhookSender(gw.ports, poster, DeliveryPolicy(max_attempts=3, backoff_seconds=1),
+                             SenderLimits(breaker_failures=2, breaker_seconds=600))
+    warning = "mailbox_warning"
+    try:
+        assert await webhooks.deliver_all_due() == 0
+        assert await _states(gw, office) == [(warning, "pending", 1)] * 2 + \
+            [(warning, "pending", 0)] * 2
+        gw.clock.advance(seconds=300)  # past the back-off, not past the breaker
+        assert await webhooks.deliver_all_due() == 0
+        assert await _states(gw, office) == [(warning, "pending", 1)] * 2 + \
+            [(warning, "pending", 0)] * 2
+        gw.clock.advance(seconds=301)  # the breaker lets one through; it fails: open again
+        assert await webhooks.deliver_all_due() == 0
+        assert await _states(gw, office) == [(warning, "pending", 2)] + \
+            [(warning, "pending", 1)] + [(warning, "pending", 0)] * 2
+    finally:
+        await poster.close()
