@@ -6,6 +6,7 @@ else HTTP 200 with an ``iop:Valasz`` (a Form, or a HibaUzenet naming what is wro
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from functools import cache
@@ -29,7 +30,17 @@ from gateway.hkp import render
 from gateway.hkp.envelope import Kerdes, find_kerdes, resolve_xop, username_token
 from gateway.hkp.mime import RelatedMessage, content_id_key, receive_related
 from gateway.hkp.operations import OPERATIONS, Answer, Context
-from gateway.hkp.xml import HKP, IOP, MAX_ENVELOPE_BYTES, child, parse_envelope, validate_kerdes
+from gateway.hkp.xml import (
+    HKP,
+    IOP,
+    MAX_ENVELOPE_BYTES,
+    SOAP11,
+    WSSE,
+    HeaderWatch,
+    child,
+    parse_envelope,
+    validate_kerdes,
+)
 from gateway.ops.requests import client_address
 from gateway.resources import resource_dir
 from gateway.services.auth import CredentialCache, authenticate
@@ -78,20 +89,6 @@ def _media_type(value: str) -> tuple[str, dict[bytes, bytes]]:
     return kind.decode("latin-1").strip().strip('"').lower(), params
 
 
-async def _read_envelope(body: AsyncIterator[bytes]) -> bytes:
-    data = bytearray()
-    too_large = False
-    async for chunk in body:
-        if len(data) + len(chunk) > MAX_ENVELOPE_BYTES:
-            too_large = True  # keep reading, and dropping, so the client gets our answer
-            continue
-        data += chunk
-    if too_large:
-        raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes "
-                               "(send documents as attachments)")
-    return bytes(data)
-
-
 class _Login:
     """The request's party, from the envelope's UsernameToken: for SOAP with Attachments
     checked as soon as the envelope part has been read, before any attachment is staged."""
@@ -108,6 +105,15 @@ class _Login:
         _name_operation(self._request, find_kerdes(self.envelope))  # 20 before 10, as below
         await self.authenticate(self.envelope)
 
+    async def check_header(self, root: etree._Element) -> None:
+        """Check the credentials of a plain envelope whose Header has arrived (its Body not yet:
+        ``root`` is the envelope so far). Refuses only wrong or throttled credentials; an
+        envelope without a UsernameToken is read whole and answered as before."""
+        if any(header.find(f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken") is not None
+               for header in root.iterchildren(f"{{{SOAP11}}}Header")):
+            self.envelope = root
+            await self.authenticate(root)
+
     async def authenticate(self, envelope: etree._Element) -> Party:
         if self.party is None:
             username, password = username_token(envelope)
@@ -116,6 +122,27 @@ class _Login:
                                             address=client_address(self._request.scope))
             self._request.state.party = self.party.username
         return self.party
+
+
+async def _read_envelope(body: AsyncIterator[bytes], login: _Login) -> bytes:
+    """A plain envelope's bytes; its credentials checked as soon as its Header has arrived,
+    so a request with wrong ones is refused (``login.check_header`` raises) having been read no
+    further than that."""
+    data = bytearray()
+    too_large = False
+    watch = HeaderWatch()
+    async for chunk in body:
+        if len(data) + len(chunk) > MAX_ENVELOPE_BYTES:
+            too_large = True  # keep reading, and dropping, so the client gets our answer
+            continue
+        data += chunk
+        header = watch.feed(chunk)
+        if header is not None:
+            await login.check_header(header)
+    if too_large:
+        raise MalformedMessage(f"the envelope is larger than {MAX_ENVELOPE_BYTES} bytes "
+                               "(send documents as attachments)")
+    return bytes(data)
 
 
 async def _receive(
@@ -138,7 +165,7 @@ async def _receive(
     if kind not in ("text/xml", "application/xml", "application/xop+xml"):
         raise MalformedMessage(f"Content-Type {kind or 'none'} is not SOAP 1.1 (text/xml) "
                                "or SOAP with attachments (multipart/related)")
-    return parse_envelope(await _read_envelope(request.stream())), None
+    return parse_envelope(await _read_envelope(request.stream(), login)), None
 
 
 @router.post("/hkp", include_in_schema=False)
@@ -178,9 +205,12 @@ async def _answer(
     answer: Answer | None = None
     hiba: tuple[int, str] | None = None
     try:
-        kerdes = find_kerdes(envelope)
         if refusal is not None:
+            # Refused from the envelope's Header, perhaps before its Body arrived.
+            with contextlib.suppress(GatewayError):
+                kerdes = find_kerdes(envelope)
             raise refusal
+        kerdes = find_kerdes(envelope)
         answer = await _dispatch(request, ports, envelope, kerdes, message, login)
         body = _valasz(ports, session_id, kerdes, answer.form, None)
         if answer.record is not None:

@@ -81,6 +81,60 @@ def parse_envelope(data: bytes) -> etree._Element:
     return root
 
 
+# How much of a plain envelope may be read to find its SOAP Header before the credentials in it
+# are checked: a Header with a UsernameToken is a few hundred bytes.
+MAX_HEADER_PREFIX = 64 * 1024
+
+
+class HeaderWatch:
+    """Watches the first bytes of a plain envelope as they arrive and gives the envelope's root,
+    its ``soap:Header`` complete, as soon as the Header has ended (or the Body begun), so that
+    its credentials are checked before the rest of the body is read.
+
+    Security: only a prefix of at most MAX_HEADER_PREFIX bytes is fed, with the hardened
+    parser's settings; a prefix that declares a DTD or is not well-formed ends the watch (the
+    whole envelope then goes through ``parse_envelope`` as before, which refuses it)."""
+
+    def __init__(self) -> None:
+        self._parser: etree.XMLPullParser | None = etree.XMLPullParser(
+            events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+            dtd_validation=False, huge_tree=False, collect_ids=False)
+        self._fed = 0
+        self._root: etree._Element | None = None
+
+    def feed(self, chunk: bytes) -> etree._Element | None:
+        """The root once the Header is complete (then the watch ends), else None."""
+        parser = self._parser
+        if parser is None:
+            return None
+        chunk = chunk[:MAX_HEADER_PREFIX - self._fed]
+        self._fed += len(chunk)
+        if b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk:  # left to parse_envelope's refusal
+            self._parser = None
+            return None
+        try:
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if not isinstance(element, etree._Element):
+                    continue  # only start and end events are asked for
+                if self._root is None:
+                    if event != "start" or element.tag != f"{{{SOAP11}}}Envelope":
+                        break  # not a SOAP 1.1 envelope: parse_envelope says so
+                    self._root = element
+                elif ((event == "end" and element.tag == f"{{{SOAP11}}}Header"
+                       and element.getparent() is self._root)
+                      or (event == "start" and element.tag == f"{{{SOAP11}}}Body")):
+                    self._parser = None
+                    return self._root
+            else:
+                if self._fed < MAX_HEADER_PREFIX:
+                    return None
+        except etree.XMLSyntaxError:
+            pass
+        self._parser = None
+        return None
+
+
 def readable_name(qualified: str) -> str:
     """``{http://iop.gov.hu/2008/10/hkp}KRID`` → ``hkp:KRID``."""
     return re.sub(r"\{([^}]*)\}", lambda m: f"{_PREFIXES.get(m.group(1), m.group(1))}:",
