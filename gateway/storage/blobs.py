@@ -243,7 +243,7 @@ class FileBlobStore:
         """Raise OSError unless the store can be written (readiness probe)."""
         probe = self.tmp_dir / f"probe-{uuid.uuid4().hex}"
         await asyncio.to_thread(probe.write_bytes, b"")
-        probe.unlink()
+        probe.unlink(missing_ok=True)  # written: the store is ready, whoever removed it since
 
     async def close(self) -> None:
         """Nothing to release: every file is closed after each use."""
@@ -259,7 +259,7 @@ class FileBlobStore:
         would (``exists``), leaving the file to its owner. Files that vanish meanwhile are
         skipped."""
         placed = 0
-        cutoff = time.time() - STALE_AFTER_SECONDS
+        cutoff = await asyncio.to_thread(_filesystem_now, self.tmp_dir) - STALE_AFTER_SECONDS
         for path, modified in await asyncio.to_thread(_files_and_times, self.tmp_dir):
             stale = modified <= cutoff
             # .ready: bytes of an upload whose row may have committed; .deleting: content an
@@ -337,6 +337,19 @@ class FileBlobStore:
 
 def _is_sha256(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
+
+
+def _filesystem_now(directory: Path) -> float:
+    """Now by the clock that stamps the files in ``directory``: a fresh file's modification
+    time. Ages of files are measured against it, not against this process's clock, which may
+    differ (a directory shared by several hosts is stamped by its file server; libfaketime
+    moves the process's clock but not the stamps)."""
+    marker = directory / f"clock-{uuid.uuid4().hex}"
+    marker.write_bytes(b"")
+    try:
+        return marker.stat().st_mtime
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 def _files_and_times(directory: Path) -> list[tuple[Path, float]]:

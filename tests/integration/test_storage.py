@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import date
 from pathlib import Path
 
@@ -47,10 +46,8 @@ async def test_crash_between_commit_and_placing_the_blob_is_recovered(gw: Gatewa
     orphan.write_bytes(b"never committed")
     unfinished = gw.blob_root / "tmp" / "feed.part"
     unfinished.write_bytes(b"half")
-    for young in (orphan, unfinished):
-        # Written just now by this process's clock (the file system's clock may differ from it,
-        # as under faketime in CI): ages are measured on the process's clock.
-        os.utime(young, (time.time(), time.time()))  # wall clock ok: an age, not a date
+    # Written just now: young by the file system's clock, on which recovery measures ages
+    # (this process's clock may differ from it, as under faketime in CI).
 
     assert await recover_interrupted_uploads(gw.ports) == 1
 
@@ -65,7 +62,8 @@ async def test_stale_leftovers_are_removed(gw: Gateway) -> None:
     leftovers = [gw.blob_root / "tmp" / f"{'1' * 64}.old.ready", gw.blob_root / "tmp" / "x.part"]
     for path in leftovers:
         path.write_bytes(b"old")
-        os.utime(path, (time.time() - 7200, time.time() - 7200))  # wall clock ok: an age
+        stamped = path.stat().st_mtime  # aged on the file system's clock, as recovery measures
+        os.utime(path, (stamped - 7200, stamped - 7200))
     await recover_interrupted_uploads(gw.ports)
     assert stored_files(gw.blob_root) == []
 
