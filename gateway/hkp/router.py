@@ -18,6 +18,7 @@ from lxml import etree
 from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
+from gateway.clients import client_address
 from gateway.domain.parties import Party
 from gateway.errors import (
     Forbidden,
@@ -41,7 +42,6 @@ from gateway.hkp.xml import (
     parse_envelope,
     validate_kerdes,
 )
-from gateway.ops.requests import client_address
 from gateway.resources import resource_dir
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.documents import start_upload

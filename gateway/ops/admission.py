@@ -30,10 +30,10 @@ from enum import IntEnum
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.clients import client_address
 from gateway.errors import Overloaded, TooManyAttempts
 from gateway.hkp import render
 from gateway.ops import metrics
-from gateway.ops.requests import client_address
 from gateway.rest.problems import problem
 from gateway.services.auth import LoginThrottle, too_many
 from gateway.services.ports import Clock

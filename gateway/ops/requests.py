@@ -21,14 +21,6 @@ log = structlog.get_logger("kapu.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def client_address(scope: Scope) -> str:
-    """The client's address as the server saw it, what logins are throttled by. uvicorn puts
-    X-Forwarded-For's address here only for the proxies in ``--forwarded-allow-ips`` (by
-    default 127.0.0.1), so a client elsewhere cannot choose its own."""
-    client = scope.get("client")
-    return str(client[0]) if client else ""
-
-
 class RequestContext:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from gateway.clients import client_address
 from gateway.domain.parties import Party
 from gateway.errors import Unauthorized
-from gateway.ops.requests import client_address
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.ports import Ports
 

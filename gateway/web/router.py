@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
 
+from gateway.clients import client_address
 from gateway.config import Settings
 from gateway.domain.documents import MAX_TEXT, Document
 from gateway.domain.limits import (
@@ -42,7 +43,6 @@ from gateway.errors import (
 )
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
-from gateway.ops.requests import client_address
 from gateway.services import deadlines, mail, people, permanent_storage, sandbox
 from gateway.services import documents as document_service
 from gateway.services import mailbox as mailbox_service
