@@ -15,6 +15,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     │   ├── UnacceptableText          (a control or format character in a text)
     │   ├── RecipientUnknown          recipient_unknown
     │   ├── HashMismatch              hash_mismatch
+    │   ├── EmptyContent              empty_content (a document of 0 bytes)
     │   ├── InvalidCertificate        invalid_certificate
     │   ├── UnknownService            (HKP: Szolgaltatas not known)
     │   ├── AttachmentMissing         (HKP: href names no attachment)
@@ -103,6 +104,14 @@ class RecipientUnknown(InvalidRequest):
 class HashMismatch(InvalidRequest):
     code = "hash_mismatch"
     title = "Hash does not match the content"
+
+
+class EmptyContent(InvalidRequest):
+    """A document of 0 bytes: refused on every door before its format is looked at, since an
+    empty file matches no signature and would otherwise be called a format mismatch."""
+
+    code = "empty_content"
+    title = "Document is empty"
 
 
 class InvalidCertificate(InvalidRequest):

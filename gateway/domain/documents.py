@@ -12,7 +12,7 @@ from enum import StrEnum
 from gateway.domain.formats import is_allowed
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import PartyKind
-from gateway.errors import FormatNotAllowed, InvalidRequest
+from gateway.errors import EmptyContent, FormatNotAllowed, InvalidRequest
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -118,6 +118,14 @@ def validate_upload(request: UploadRequest) -> UploadRequest:
         require_encryption=request.require_encryption,
         keep_copy=request.keep_copy,
     )
+
+
+def check_not_empty(file_name: str, size: int) -> None:
+    """Refuse a document of 0 bytes (``empty_content``, naming the ``file``): checked before its
+    content is matched to its extension, which an empty file would fail misleadingly."""
+    if size == 0:
+        raise EmptyContent(f"{file_name!r} is empty (0 bytes); a document must have content",
+                           field="file")
 
 
 def _required(value: str, field: str) -> str:

@@ -55,6 +55,8 @@ HIBA_SZAM: dict[type[errors.GatewayError], int] = {
     errors.Expired: 22,
     errors.KeyNotFound: 35,  # extension, with KulcsLekerdezes
     errors.HashMismatch: 30,
+    # The KR's table has no number for an empty document: 20, with a text saying so.
+    errors.EmptyContent: 20,
     errors.InvalidCertificate: 20,
     errors.FormatNotAllowed: 31,
     errors.FormatMismatch: 31,

@@ -25,6 +25,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.InvalidRequest: 422,
     errors.RecipientUnknown: 422,
     errors.HashMismatch: 422,
+    errors.EmptyContent: 422,
     errors.InvalidCertificate: 422,
     errors.FormatNotAllowed: 415,
     errors.FormatMismatch: 415,

@@ -16,6 +16,7 @@ from gateway.domain.documents import (
     Document,
     PartyRef,
     UploadRequest,
+    check_not_empty,
     validate_upload,
 )
 from gateway.domain.formats import content_matches
@@ -196,6 +197,7 @@ async def _discard(*staged: StagedContent) -> None:
 
 def _checked(request: UploadRequest, content: StagedContent) -> UploadRequest:
     request = validate_upload(request)
+    check_not_empty(request.file_name, content.size)
     if not content_matches(request.file_name, content.head):
         raise FormatMismatch(
             f"the content of {request.file_name!r} is not what its extension says",

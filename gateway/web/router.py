@@ -29,6 +29,7 @@ from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import BUDAPEST
 from gateway.errors import (
+    EmptyContent,
     Expired,
     Forbidden,
     GatewayError,
@@ -591,8 +592,10 @@ async def send(request: Request) -> Response:
         return await _send_page(request, office, _box(person, office), problem="text",
                                 problem_field=error.field, fields=form.fields, status_code=422)
     except GatewayError as error:  # accept_document removed the staged bytes
+        # An empty file is refused as REST refuses it (422), with a sentence of its own.
         return await _send_page(request, office, _box(person, office), problem=error.code,
-                                fields=form.fields, status_code=400)
+                                fields=form.fields,
+                                status_code=422 if isinstance(error, EmptyContent) else 400)
     return render(request, "accepted.html", {"office": office, "box": _box(person, office),
                                              "acceptance": acceptance})
 

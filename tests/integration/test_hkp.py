@@ -315,6 +315,34 @@ async def test_per_item_refusals_leave_nothing(gw: Gateway, case: str, szam: int
     assert (await gw.client.get("/api/v1/mailbox", auth=office.auth)).json()["items"] == []
 
 
+async def test_empty_documents_are_refused_per_item_and_leave_nothing(gw: Gateway) -> None:
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    body, content_type = swa(
+        envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", upload_form(
+            document_xml(krid=office.krid, href="d1", file_name="ures.pdf"),
+            document_xml(krid=office.krid, href="d2", file_name="ures.txt"),
+            document_xml(krid=office.krid, file_name="ures.txt", inline=True),
+        ), username=sender.username, password=sender.password),
+        [("d1", b"", "binary"), ("d2", b"", "base64")],
+    )
+
+    answer = read_answer(await gw.client.post("/hkp", content=body,
+                                              headers={"Content-Type": content_type}))
+
+    refused = results(answer)
+    assert len(refused) == 3
+    for result in refused:  # 20 (the KR's table has no number for it), saying it is empty
+        assert result.find("hkp:ErkeztetesiSzam", NS) is None
+        assert result.findtext("hkp:Hiba/hkp:HibaKod", namespaces=NS) == "20"
+        assert "is empty (0 bytes)" in (result.findtext("hkp:Hiba/hkp:HibaSzoveg",
+                                                        namespaces=NS) or "")
+    assert stored_files(gw.blob_root) == []
+    assert (await gw.client.get("/api/v1/mailbox", auth=office.auth)).json()["items"] == []
+    # No number was consumed: the next document is the office's first of the day.
+    accepted = await upload(gw.client, sender, office)
+    assert accepted.json()["registration_number"].endswith("000001")
+
+
 async def test_inline_tartalom_for_clients_without_attachments(gw: Gateway) -> None:
     sender, office = await new_org(gw.ports), await new_org(gw.ports)
     content = b"line one\r\nline two\r\n"

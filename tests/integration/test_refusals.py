@@ -43,6 +43,11 @@ REFUSALS: dict[str, tuple[Attempt, int, str, str | None]] = {
                           415, "format_mismatch", "file"),
     "docx that is not a zip": (lambda gw, s, t: upload(gw.client, s, t, PNG, "a.docx"),
                                415, "format_mismatch", "file"),
+    # 0 bytes are refused as empty before the format check, which an empty .pdf would fail.
+    "empty txt": (lambda gw, s, t: upload(gw.client, s, t, b"", "empty.txt"),
+                  422, "empty_content", "file"),
+    "empty pdf": (lambda gw, s, t: upload(gw.client, s, t, b"", "empty.pdf"),
+                  422, "empty_content", "file"),
     "wrong sha256": (lambda gw, s, t: upload(gw.client, s, t, sha256="0" * 64),
                      422, "hash_mismatch", "sha256"),
     "wrong sha1": (lambda gw, s, t: upload(gw.client, s, t, sha1="a" * 40),

@@ -528,6 +528,28 @@ async def test_a_refused_send_leaves_nothing(gw: Gateway) -> None:
     assert first.endswith("000001")
 
 
+@pytest.mark.parametrize(("language", "sentence"), [
+    ("en", "The file is empty (0 bytes)"), ("hu", "A fájl üres (0 bájt)")])
+async def test_an_empty_file_is_refused_in_a_sentence_and_leaves_nothing(
+        gw: Gateway, language: str, sentence: str) -> None:
+    office, clerk = await _staffed_office(gw)
+    addressee = await new_org(gw.ports)
+    await log_in(gw.client, clerk)
+    page = await gw.client.get(f"/ui/send?box={office.krid}&lang={language}")
+    fields = {"csrf_token": token_of(page), "recipient_krid": addressee.krid or "",
+              "doc_type_office": "T", "doc_type_id": "T", "doc_type_description": "T"}
+    for file_name in ("ures.txt", "ures.pdf"):  # not a format mismatch for the .pdf
+        refused = await gw.client.post(f"/ui/send?box={office.krid}&lang={language}",
+                                       data=fields, files={"file": (file_name, b"")})
+        assert refused.status_code == 422
+        error = re.search(r'id="send-error">\s*([^<]*)<', refused.text)
+        assert error is not None and error.group(1).startswith(sentence), refused.text
+    assert stored_files(gw.blob_root) == []
+    assert (await gw.client.get("/api/v1/mailbox", auth=addressee.auth)).json()["items"] == []
+    first = (await upload(gw.client, office, addressee)).json()["registration_number"]
+    assert first.endswith("000001")
+
+
 async def test_send_and_sent_are_404_for_others(gw: Gateway) -> None:
     office, _clerk = await _staffed_office(gw)
     stranger = await new_citizen(gw.ports)
