@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from gateway.domain.parties import (
 from gateway.errors import GatewayError, Unavailable
 from gateway.services import parties as party_service
 from gateway.services.ports import Ports
+
+if TYPE_CHECKING:
+    from gateway.services.operations import OutageCertificate
 
 T = TypeVar("T")
 
@@ -154,6 +157,8 @@ def _parser() -> _Parser:
     certificate = incident_commands.add_parser(
         "certificate", help="print the signed outage certificate (XML) of a closed incident")
     certificate.add_argument("id", type=int, help="the incident's id")
+    certificate.add_argument("--json", action="store_true",
+                             help="print one JSON object: the certificate's fields and its XML")
 
     staff = commands.add_parser("staff", help="persons' roles on an organisation's mailbox")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True,
@@ -297,6 +302,23 @@ def _one_set_of_keys(settings: Settings) -> None:
         raise
 
 
+def _certificate_fields(certificate: OutageCertificate) -> dict[str, Any]:
+    """What the certificate states, each value as its XML writes it, and the XML itself."""
+    from gateway.crypto.receipts import OUTAGE_KIND, iso_duration
+    from gateway.domain.registration import budapest_local
+
+    statement = certificate.statement
+    extension = statement.deadline_extension
+    return {"id": statement.incident_id, "kind": OUTAGE_KIND,
+            "start": budapest_local(statement.start).isoformat(),
+            "end": budapest_local(statement.end).isoformat(),
+            "duration": iso_duration(statement.end - statement.start),
+            "affected": statement.affected,
+            "deadline_extension": extension.isoformat() if extension is not None else None,
+            "issued_at": budapest_local(statement.issued_at).isoformat(),
+            "xml": certificate.xml.decode()}
+
+
 def _worker(settings: Settings) -> int:
     from gateway.app import blob_gc_of, build_runtime, delivery_policy, poster_of
     from gateway.worker import run_forever
@@ -330,10 +352,13 @@ def _operations(settings: Settings, args: argparse.Namespace) -> int:
                args.json)
         return 0
     if args.incident_command == "certificate":
-        signed = _with_ports(settings, lambda ports: operations.outage_certificate(
+        certificate = _with_ports(settings, lambda ports: operations.outage_certificate(
             ports, args.id))
-        sys.stdout.buffer.write(signed)
-        sys.stdout.flush()
+        if args.json:
+            _print(_certificate_fields(certificate), as_json=True)
+        else:
+            sys.stdout.buffer.write(certificate.xml)
+            sys.stdout.flush()
         return 0
     if args.incident_command == "open":
         affected = args.affected if args.affected is not None else operations.WHOLE_SERVICE

@@ -87,8 +87,8 @@ async def status_json(request: Request) -> dict[str, Any]:
 async def outage_certificate(
     incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request
 ) -> Response:
-    signed = await operations.outage_certificate(_ports(request), incident_id)
-    return Response(signed, media_type="application/xml", headers={
+    certificate = await operations.outage_certificate(_ports(request), incident_id)
+    return Response(certificate.xml, media_type="application/xml", headers={
         "Content-Disposition": f'inline; filename="uzemzavar-{incident_id}.xml"'})
 
 

@@ -267,21 +267,30 @@ async def close_incident(ports: Ports, incident_id: int) -> Incident:
     return incident
 
 
-async def outage_certificate(ports: Ports, incident_id: int) -> bytes:
+@dataclass(frozen=True)
+class OutageCertificate:
+    """A signed outage certificate, and what it states (for a door that shows both)."""
+
+    statement: OutageStatement
+    xml: bytes
+
+
+async def outage_certificate(ports: Ports, incident_id: int) -> OutageCertificate:
     """The signed outage certificate of a closed incident (Fajta ``uzemzavar``), with the
     deadline extension when the rule applies. An open or unknown incident has none."""
     async with ports.uow() as uow:
         incident = await uow.operations.incident(incident_id)
     if incident is None or incident.closed_at is None:
         raise NotFound(f"no closed incident {incident_id}")
-    return ports.receipt_signer.sign_outage(OutageStatement(
+    statement = OutageStatement(
         incident_id=incident.id, start=incident.opened_at, end=incident.closed_at,
         affected=incident.affected or WHOLE_SERVICE,
         deadline_extension=deadline_extension(
             incident.opened_at, incident.closed_at, outage=incident.outage,
             calendar=ports.calendar),
         issued_at=ports.clock.now(),
-    ))
+    )
+    return OutageCertificate(statement, ports.receipt_signer.sign_outage(statement))
 
 
 async def backlog_and_lag(ports: Ports) -> tuple[int, float]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lxml import etree
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.conftest import register_org, start_server, stop_server
@@ -81,9 +82,36 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
         certificate = printed.stdout.encode()
         assert b"<HataridoHosszabbitas>2028-11-22</HataridoHosszabbitas>" in certificate
         assert f"<Erintett>{affected}</Erintett>".encode() in certificate
+        # --json: the certificate's fields, each as its XML states it, and the XML itself.
+        shown = kapu(database_url, data_dir, "incident", "certificate", str(incident["id"]),
+                     "--json", env=sandbox)
+        assert shown.returncode == 0, shown.stderr
+        fields = json.loads(shown.stdout)
+        signed = fields.pop("xml").encode()
+        assert fields.keys() == {"id", "kind", "start", "end", "duration", "affected",
+                                 "deadline_extension", "issued_at"}
+        assert (fields["id"], fields["kind"], fields["affected"]) == \
+            (incident["id"], "uzemzavar", affected)
+        assert (fields["start"], fields["end"]) == (incident["opened_at"],
+                                                    json.loads(closed.stdout)["closed_at"])
+        assert re.fullmatch(r"PT2H(\d{1,2}S)?", fields["duration"]), fields["duration"]
+        assert fields["deadline_extension"] == "2028-11-22"
+        assert _statement(signed) == {
+            "Fajta": "uzemzavar", "Azonosito": str(incident["id"]), "Kezdet": fields["start"],
+            "Vege": fields["end"], "Idotartam": fields["duration"], "Erintett": affected,
+            "HataridoHosszabbitas": "2028-11-22", "Idopont": fields["issued_at"]}
+        # A degraded incident extends no deadline: null, and no HataridoHosszabbitas.
+        degraded = json.loads(kapu(database_url, data_dir, "incident", "open", "--title",
+                                   "lassú", "--degraded", "--json", env=sandbox).stdout)
+        kapu(database_url, data_dir, "incident", "close", str(degraded["id"]), env=sandbox)
+        lesser = json.loads(kapu(database_url, data_dir, "incident", "certificate",
+                                 str(degraded["id"]), "--json", env=sandbox).stdout)
+        assert lesser["deadline_extension"] is None
+        assert "HataridoHosszabbitas" not in _statement(lesser["xml"].encode())
         trust = httpx.get(f"{server.url}/api/v1/trust").content
         now = clock({"advance": "PT1M"})
         assert xmlsec_verify(certificate, trust, tmp_path, now)
+        assert xmlsec_verify(signed, trust, tmp_path, now)
         assert not xmlsec_verify(certificate.replace(b"2028-11-22", b"2028-11-24"), trust,
                                  tmp_path, now)
 
@@ -114,3 +142,10 @@ def test_outage_certificate_on_the_test_clock_and_the_status_page(
         assert findings == {"hu": [], "en": []}
     finally:
         stop_server(server)
+
+
+def _statement(signed: bytes) -> dict[str, str]:
+    """The certificate's elements (the signature aside) by name."""
+    root = etree.fromstring(signed)
+    return {etree.QName(element).localname: element.text or "" for element in root
+            if etree.QName(element).namespace == root.nsmap[None]}
