@@ -62,6 +62,8 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# ``/`` itself: a person who types the host's name lands on the pages.
+root = APIRouter(include_in_schema=False)
 # A login form holds a token, a username, a password and a path: a few hundred bytes.
 LOGIN_FORM_BYTES = 16 * 1024
 static = StaticFiles(directory=Path(__file__).parent / "static")
@@ -99,6 +101,11 @@ def _next_page(value: object) -> str:
     if isinstance(value, str) and value.startswith("/ui/") and not value.startswith("//"):
         return value
     return "/ui/"
+
+
+@root.get("/")
+async def home() -> Response:
+    return RedirectResponse("/ui/", status_code=303)
 
 
 @router.get("/login")
