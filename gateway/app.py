@@ -32,7 +32,7 @@ from gateway.ops.admission import Admission, AdmissionControl, Limits, Priority
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
-from gateway.rest import documents, evidence, lifecycle, problems, storage
+from gateway.rest import apidocs, documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
 from gateway.services.auth import CredentialCache
 from gateway.services.blob_gc import content_needed
@@ -189,6 +189,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=gateway.__version__,
         description="A stand-in for the KR machine Office Gateway (gépi Hivatali Kapu).",
         lifespan=lifespan,
+        # Served by gateway/rest/apidocs.py from Kapu's own assets, not a CDN's.
+        docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     app.state.ports = runtime.ports
@@ -220,7 +222,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(lifecycle.router)
     app.include_router(lifecycle.sandbox_router)
     app.include_router(storage.router)
+    apidocs.install(app)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")
     app.include_router(web.router)
+    app.include_router(web.root)
     return app

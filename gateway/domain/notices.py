@@ -82,13 +82,19 @@ def second_notice(envelope: Envelope, sender_name: str, registration_number: str
     )
 
 
+def warning_subject_start(office_name: str) -> str:
+    """How a mailbox warning's subject begins: it names the office it speaks for."""
+    return f"{office_name}: "
+
+
 def mailbox_warning(envelope: Envelope, office_name: str, registration_numbers: list[str],
                     link: str) -> EmailMessage:
     """To an office's admins: documents have waited 3 working days without download."""
     numbers = "\n".join(f"  {number}" for number in registration_numbers)
     count = len(registration_numbers)
     return _message(
-        envelope, f"{office_name}: {count} dokumentum 3 munkanapja letöltetlen",
+        envelope, f"{warning_subject_start(office_name)}{count} dokumentum 3 munkanapja "
+        "letöltetlen",
         f"{office_name} hivatali tárhelyén {count} dokumentum 3 munkanapja vár letöltésre:\n"
         f"{numbers}\n\nPostafiók: {link}\n",
         f"{count} document(s) have waited 3 working days in the mailbox of {office_name}:\n"

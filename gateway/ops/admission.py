@@ -180,6 +180,7 @@ _DEADLINE_PATHS = (re.compile(r"^/api/v1/documents/?$"),
                    re.compile(r"^/api/v1/sandbox/run-due/?$"))
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
+                    re.compile(r"^/docs-assets/"),
                     re.compile(r"^/ui(/|$)"))
 # HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
 HKP_PRIORITY = {

@@ -16,10 +16,16 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from gateway.domain.documents import Document
-from gateway.domain.notices import Envelope, arrival_notice, mailbox_warning, second_notice
-from gateway.domain.parties import Party
+from gateway.domain.notices import (
+    Envelope,
+    arrival_notice,
+    mailbox_warning,
+    second_notice,
+    warning_subject_start,
+)
+from gateway.domain.parties import Party, StaffRole
 from gateway.services.outbox import DeliveryPolicy, drain
-from gateway.services.ports import LeasedMail, MailRecord, NewMail, Ports
+from gateway.services.ports import LeasedMail, MailRecord, NewMail, OfficeWarnings, Ports
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -88,7 +94,14 @@ async def deliver_due(ports: Ports) -> int:
         outcomes=lambda uow: uow.mail, hand_over=send)
 
 
-async def recent(ports: Ports, limit: int = 50) -> list[MailRecord]:
-    """The newest queued and sent messages (the sandbox console shows them)."""
+async def addressed_to(ports: Ports, person: Party, limit: int = 50) -> list[MailRecord]:
+    """The newest queued and sent messages a person may read on the sandbox console: those
+    queued for them, and the mailbox warnings of each office where they hold a role (sent to
+    its admins). Matched by the party a message was queued for, never by the address it went
+    to: a person who entered someone else's address would otherwise read that one's mail."""
     async with ports.uow() as uow:
-        return await uow.mail.recent(limit)
+        offices = [OfficeWarnings(
+            [member.person.id for member in await uow.staff.members(office.id)
+             if member.role is StaffRole.ADMIN], warning_subject_start(office.name))
+            for office, _role in await uow.staff.offices_of(person.id)]
+        return await uow.mail.addressed_to(person.id, offices, limit)

@@ -190,16 +190,23 @@ DEMO_STAFF = (
 )
 
 
-async def _exists(ports: Ports, username: str) -> bool:
+async def _by_username(ports: Ports, username: str) -> Party | None:
     async with ports.uow() as uow:
-        return await uow.parties.by_username(username) is not None
+        return await uow.parties.by_username(username)
+
+
+async def _current_code(ports: Ports, username: str) -> str | None:
+    """The person's kapcsolati kód as it is now (a swap replaces the demo's published one,
+    and the banner must print the one that works); None: no such person yet."""
+    party = await _by_username(ports, username)
+    return None if party is None else party.code
 
 
 async def ensure_demo_parties(ports: Ports) -> list[Registered]:
     """Create the demo parties where missing (idempotent); return their credentials."""
     shown: list[Registered] = []
     for org in DEMO_ORGANISATIONS:
-        if not await _exists(ports, org.short_name):
+        if await _by_username(ports, org.short_name) is None:
             await register_organisation(
                 ports, krid=org.krid, short_name=org.short_name, name=org.name, kind=org.kind,
                 password=org.password,
@@ -208,23 +215,25 @@ async def ensure_demo_parties(ports: Ports) -> list[Registered]:
             username=org.short_name, password=org.password, krid=org.krid,
             short_name=org.short_name,
         ))
-    if not await _exists(ports, DEMO_CITIZEN.username):
-        await register_citizen(
+    code = await _current_code(ports, DEMO_CITIZEN.username)
+    if code is None:
+        code = (await register_citizen(
             ports, name=DEMO_CITIZEN_NAME, email=DEMO_CITIZEN_EMAIL,
             username=DEMO_CITIZEN.username, password=DEMO_CITIZEN.password,
             code=DEMO_CITIZEN.code,
-        )
-    shown.append(DEMO_CITIZEN)
+        )).code
+    shown.append(replace(DEMO_CITIZEN, code=code))
     office = DEMO_ORGANISATIONS[0]
     for person in DEMO_STAFF:
-        if not await _exists(ports, person.username):
-            await register_citizen(
+        code = await _current_code(ports, person.username)
+        if code is None:
+            code = (await register_citizen(
                 ports, name=person.name, email=f"{person.username}@example.hu",
                 username=person.username, password=person.password, code=person.code,
-            )
+            )).code
         await staff_service.grant_role(ports, krid=office.krid, username=person.username,
                                        role=person.role)
         shown.append(Registered(username=person.username, password=person.password,
-                                code=person.code,
+                                code=code,
                                 staff_of=f"{person.role.value} of {office.short_name}"))
     return shown

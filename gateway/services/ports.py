@@ -111,6 +111,14 @@ class MailRecord:
     sent_at: datetime | None
 
 
+@dataclass(frozen=True)
+class OfficeWarnings:
+    """An office's mailbox warnings: sent to its admins, their subject naming the office."""
+
+    admin_ids: list[int]
+    subject_start: str
+
+
 class Deadline(StrEnum):
     WARNING = "warning"  # mailbox_warning to an organisation after 3 working days
     # a citizen's document after 5 working days: the second notice, the not_collected receipt
@@ -519,7 +527,11 @@ class MailOutbox(Protocol):
                      retry_at: datetime | None) -> None:
         """Record a failed attempt: retry at ``retry_at``, or None: dead letter."""
         ...
-    async def recent(self, limit: int) -> list[MailRecord]: ...
+    async def addressed_to(self, party_id: int, office_warnings: list[OfficeWarnings],
+                           limit: int) -> list[MailRecord]:
+        """The newest messages queued for the party, and the warnings that speak for each
+        of ``office_warnings``' offices to its admins."""
+        ...
     async def of_party(self, party_id: int, limit: int) -> list[MailRecord]: ...
 
 

@@ -53,6 +53,7 @@ from gateway.services.ports import (
     Notification,
     Numbering,
     OfficeQuery,
+    OfficeWarnings,
     Probe,
     ReceiptRecord,
     StaffMember,
@@ -1135,9 +1136,15 @@ class SqlMailOutbox:
         await _record_failure(self._connection, mail_outbox, mail_id, attempts, error,
                               retry_at)
 
-    async def recent(self, limit: int) -> list[MailRecord]:
+    async def addressed_to(self, party_id: int, office_warnings: list[OfficeWarnings],
+                           limit: int) -> list[MailRecord]:
+        column = mail_outbox.c
+        shown = [column.party_id == party_id, *(
+            and_(column.kind == "mailbox_warning", column.party_id.in_(office.admin_ids),
+                 column.subject.startswith(office.subject_start, autoescape=True))
+            for office in office_warnings if office.admin_ids)]
         result = await self._connection.execute(
-            select(mail_outbox).order_by(mail_outbox.c.id.desc()).limit(limit))
+            select(mail_outbox).where(or_(*shown)).order_by(column.id.desc()).limit(limit))
         return [_mail_record(row) for row in result]
 
     async def of_party(self, party_id: int, limit: int) -> list[MailRecord]:

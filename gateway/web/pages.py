@@ -108,6 +108,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         text = translations.ugettext(message)
         return text % variables if variables else text
 
+    sandbox_clock = request.app.state.ports.sandbox_clock
     values = {
         "_": gettext, "language": language, "when": when,
         "languages": [(code, _LANGUAGE_NAMES[code]) for code in LANGUAGES],
@@ -132,6 +133,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
                           "not_collected": gettext("not collected receipt"),
                           "expired": gettext("expiry receipt"),
                           "presumed_delivery": gettext("presumed delivery receipt")},
+        # KAPU_SANDBOX=1: every page says so, with the test clock's time (the middleware
+        # read the shared offset before this request).
+        "sandbox_now": sandbox_clock.now() if sandbox_clock is not None else None,
         **(context or {}),
     }
     html = _TEMPLATES.get_template(template).render(values)

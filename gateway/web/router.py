@@ -63,6 +63,8 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# ``/`` itself: a person who types the host's name lands on the pages.
+root = APIRouter(include_in_schema=False)
 # A login form holds a token, a username, a password and a path: a few hundred bytes.
 LOGIN_FORM_BYTES = 16 * 1024
 static = StaticFiles(directory=Path(__file__).parent / "static")
@@ -100,6 +102,11 @@ def _next_page(value: object) -> str:
     if isinstance(value, str) and value.startswith("/ui/") and not value.startswith("//"):
         return value
     return "/ui/"
+
+
+@root.get("/")
+async def home() -> Response:
+    return RedirectResponse("/ui/", status_code=303)
 
 
 @router.get("/login")
@@ -205,6 +212,16 @@ async def change_email(request: Request) -> Response:
     return finish(request, RedirectResponse("/ui/?email=1", status_code=303))
 
 
+@router.get("/me/address")
+async def swap_address_page(request: Request) -> Response:
+    """Swapping is irreversible: the first page's button leads here, which says what will
+    happen before the confirming POST."""
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    return render(request, "address.html")
+
+
 @router.post("/me/address")
 async def swap_address(request: Request) -> Response:
     form = await request.form()
@@ -217,13 +234,14 @@ async def swap_address(request: Request) -> Response:
     return finish(request, RedirectResponse("/ui/?swapped=1", status_code=303))
 
 
-async def _sandbox_page(request: Request, **context: object) -> Response:
+async def _sandbox_page(request: Request, person: Party, **context: object) -> Response:
     ports = _ports(request)
     try:
         now = await sandbox.current(ports)
     except GatewayError:  # the sandbox is off: as if the page did not exist
         return render(request, "not_found.html", status_code=404)
-    mails = [(record, mail_text(record.message)) for record in await mail.recent(ports)]
+    mails = [(record, mail_text(record.message))
+             for record in await mail.addressed_to(ports, person)]
     return render(request, "sandbox.html", {"now": now, "mails": mails, **context},
                   status_code=400 if context.get("problem") else 200)
 
@@ -232,10 +250,12 @@ async def _sandbox_page(request: Request, **context: object) -> Response:
 async def sandbox_console(request: Request) -> Response:
     if _ports(request).sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
-    # A logged-in person only: the clock moves every party's deadlines.
-    if await _person(request) is None:
+    # A logged-in person only: the clock moves every party's deadlines, and the mail shown
+    # is their own.
+    person = await _person(request)
+    if person is None:
         return _to_login(request)
-    return await _sandbox_page(request)
+    return await _sandbox_page(request, person)
 
 
 @router.post("/sandbox")
@@ -246,18 +266,20 @@ async def sandbox_action(request: Request) -> Response:
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
-    if await _person(request) is None:
+    person = await _person(request)
+    if person is None:
         return _to_login(request)
     if form.get("action") == "run_due":
         await sandbox.refresh(ports)
         ran = await deadlines.run_due(ports)
-        return await _sandbox_page(request, ran=ran, sent=await mail.deliver_due(ports))
+        return await _sandbox_page(request, person, ran=ran,
+                                   sent=await mail.deliver_due(ports))
     try:
         days, hours = int(str(form.get("days") or "0")), int(str(form.get("hours") or "0"))
     except ValueError:
-        return await _sandbox_page(request, problem="not_numbers")
+        return await _sandbox_page(request, person, problem="not_numbers")
     if not (0 <= days <= 400 and 0 <= hours <= 23):
-        return await _sandbox_page(request, problem="backwards" if days < 0 or hours < 0
+        return await _sandbox_page(request, person, problem="backwards" if days < 0 or hours < 0
                                    else "not_numbers")
     await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
     return finish(request, RedirectResponse("/ui/sandbox", status_code=303))

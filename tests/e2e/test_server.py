@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -123,6 +124,32 @@ def test_serve_demo_is_idempotent(database_url: str, tmp_path: Path) -> None:
             assert citizen.status_code == 200
         finally:
             stop_server(server)
+
+
+def test_demo_banner_prints_the_current_code_after_a_swap(sqlite_template: Path,
+                                                         tmp_path: Path) -> None:
+    """Was: after the demo citizen swapped their address, ``kapu serve --demo`` still printed
+    the published code, which is no address any more. SQLite only: on the session's shared
+    PostgreSQL the swap would take the published code from the browser tests."""
+    shutil.copy(sqlite_template, tmp_path / "kapu.db")
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'kapu.db'}"
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    published = "d3m0c0de0000000000000000000000a1"
+    server = start_server(database_url, data_dir, "--demo")
+    try:
+        swapped = httpx.post(f"{server.url}/api/v1/me/address",
+                             auth=("demopolgar", "demopolgar-jelszo"))
+        assert swapped.status_code == 200
+        code = swapped.json()["code"]
+    finally:
+        stop_server(server)
+    assert f"kapcsolati kód {published}" in Path(server.log.name).read_text()
+    server = start_server(database_url, data_dir, "--demo")
+    stop_server(server)
+    banner = Path(server.log.name).read_text()
+    citizen = next(line for line in banner.splitlines() if "demopolgar " in line)
+    assert citizen.split()[-1] == code and published not in banner
 
 
 def test_metrics_add_up_across_worker_processes(database_url: str, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ an address at once and is never issued again; documents and the kulcstár stay w
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gateway.errors import Conflict
@@ -63,7 +65,37 @@ async def test_swap_in_the_browser(gw: Gateway) -> None:
     refused = await gw.client.post("/ui/me/address", data={})
     assert refused.status_code == 403
     assert citizen.code in (await gw.client.get("/ui/")).text  # unchanged
-    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(page)})
+    confirm = await gw.client.get("/ui/me/address?lang=en")
+    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(confirm)})
     assert swapped.status_code == 303 and swapped.headers["location"] == "/ui/?swapped=1"
     after = await gw.client.get("/ui/?swapped=1&lang=en")
     assert "Your new address is in force" in after.text and citizen.code not in after.text
+
+
+async def test_the_swap_asks_for_confirmation_on_a_page_of_its_own(gw: Gateway) -> None:
+    """Was: the first page's button swapped the address at one click."""
+    citizen, office = await new_citizen(gw.ports), await new_org(gw.ports)
+    assert citizen.code is not None
+    await log_in(gw.client, citizen)
+    first = await gw.client.get("/ui/?lang=en")
+    # The first page's button only opens the confirmation page: a GET, no token.
+    form = re.search(r'<form method="(\w+)" action="/ui/me/address"[^>]*>(.*?)</form>',
+                     first.text, re.S)
+    assert form is not None and form.group(1) == "get" and "csrf_token" not in form.group(2)
+    for language, says in (("en", "stops being an address at once"),
+                           ("hu", "azonnal megszűnik címként működni")):
+        confirm = await gw.client.get(f"/ui/me/address?lang={language}")
+        assert confirm.status_code == 200 and says in confirm.text
+        assert citizen.code in confirm.text  # the address that will stop working
+    assert "encryption key stay with you" in (
+        await gw.client.get("/ui/me/address?lang=en")).text
+    assert re.search(r'<form method="post" action="/ui/me/address"', confirm.text)
+    # Opening the page changed nothing: the old code is still an address.
+    assert (await upload(gw.client, office, citizen)).status_code == 201
+    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(confirm)})
+    assert swapped.status_code == 303
+    assert (await upload(gw.client, office, citizen)).json()["code"] == "recipient_unknown"
+    gw.client.cookies.clear()
+    anonymous = await gw.client.get("/ui/me/address")
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith(
+        "/ui/login?next=")

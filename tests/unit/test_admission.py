@@ -107,7 +107,7 @@ def test_requests_are_classed_by_what_they_do() -> None:
     assert rest_priority("POST", "/api/v1/sandbox/run-due") is Priority.DEADLINES
     assert rest_priority("GET", "/api/v1/documents/KR-1/content") is Priority.STANDARD
     for path in ("/api/v1/mailbox", "/api/v1/offices", "/api/v1/status", "/status",
-                 "/ui/login"):
+                 "/ui/login", "/redoc", "/docs-assets/swagger-ui-bundle.js"):
         assert rest_priority("GET", path) is Priority.SHEDDABLE, path
     for path in ("/health", "/ready", "/metrics"):
         assert rest_priority("GET", path) is None
