@@ -11,7 +11,7 @@ from gateway.services.parties import register_citizen
 from tests.certificates import make_certificate
 from tests.helpers import Account, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
-from tests.integration.test_web import log_in, token_of
+from tests.integration.test_web import form_fields, log_in
 
 
 async def test_swap_over_rest(gw: Gateway) -> None:
@@ -63,7 +63,7 @@ async def test_swap_in_the_browser(gw: Gateway) -> None:
     refused = await gw.client.post("/ui/me/address", data={})
     assert refused.status_code == 403
     assert citizen.code in (await gw.client.get("/ui/")).text  # unchanged
-    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(page)})
+    swapped = await gw.client.post("/ui/me/address", data={**form_fields(page)})
     assert swapped.status_code == 303 and swapped.headers["location"] == "/ui/?swapped=1"
     after = await gw.client.get("/ui/?swapped=1&lang=en")
     assert "Your new address is in force" in after.text and citizen.code not in after.text
