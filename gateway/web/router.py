@@ -133,6 +133,21 @@ async def _once(request: Request, person: Party, key: object,
     return response
 
 
+async def _keyed(request: Request, work: Callable[[FormData, Party], Awaitable[Response]],
+                 page: Callable[[Party], Awaitable[Response]], *, pending: str) -> Response:
+    """A logged-in person's state-changing form (one of a few fields): refused with 403
+    without its CSRF token, the login page without a session, then ``work`` once per
+    one-time key, ``page`` being the form again (``_once``)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    return await _once(request, person, form.get(FORM_KEY_FIELD), lambda: work(form, person),
+                       lambda: page(person), pending=pending)
+
+
 def _next_page(value: object) -> str:
     # Only a path of our own: an open redirect would send a person anywhere after login.
     if isinstance(value, str) and value.startswith("/ui/") and not value.startswith("//"):
@@ -229,14 +244,7 @@ async def _chooser(request: Request, person: Party, **context: object) -> Respon
 
 @router.post("/me/email")
 async def change_email(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         try:
             await party_service.set_email(_ports(request), person,
                                           str(form.get("email") or ""))
@@ -245,25 +253,16 @@ async def change_email(request: Request) -> Response:
                                   email_given=str(form.get("email") or ""))
         return finish(request, RedirectResponse("/ui/?email=1", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _chooser(request, person), pending="/ui/")
+    return await _keyed(request, work, lambda person: _chooser(request, person), pending="/ui/")
 
 
 @router.post("/me/address")
 async def swap_address(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         await party_service.swap_address(_ports(request), person)
         return finish(request, RedirectResponse("/ui/?swapped=1", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _chooser(request, person), pending="/ui/")
+    return await _keyed(request, work, lambda person: _chooser(request, person), pending="/ui/")
 
 
 async def _sandbox_page(request: Request, **context: object) -> Response:
@@ -289,17 +288,11 @@ async def sandbox_console(request: Request) -> Response:
 
 @router.post("/sandbox")
 async def sandbox_action(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
 
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         if form.get("action") == "run_due":
             await sandbox.refresh(ports)
             ran = await deadlines.run_due(ports)
@@ -315,8 +308,8 @@ async def sandbox_action(request: Request) -> Response:
         await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
         return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _sandbox_page(request), pending="/ui/sandbox")
+    return await _keyed(request, work, lambda person: _sandbox_page(request),
+                        pending="/ui/sandbox")
 
 
 def _on_behalf(person: Party, mailbox: Party) -> str | None:
@@ -479,15 +472,9 @@ async def document_content(request: Request, registration_number: str) -> Respon
 async def open_document(request: Request, registration_number: str) -> Response:
     """A citizen's first opening of a document of their tárhely: receiving it (the sender's
     download receipt), then its content."""
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
     content = f"/ui/documents/{registration_number}/content"
 
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         try:
             found = await _document(request, registration_number)
             assert found is not None  # the person was found above
@@ -500,8 +487,9 @@ async def open_document(request: Request, registration_number: str) -> Response:
             return render(request, "expired.html", status_code=410)
         return finish(request, RedirectResponse(content, status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _document_page(request, registration_number), pending=content)
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=content)
 
 
 @router.get("/documents/{registration_number}/timestamp")
@@ -538,14 +526,7 @@ async def document_receipt(request: Request, registration_number: str, kind: str
 
 @router.post("/documents/{registration_number}/ack")
 async def acknowledge(request: Request, registration_number: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         try:
             found = await _document(request, registration_number)
             assert found is not None  # the person was found above
@@ -560,22 +541,15 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
         return finish(request, RedirectResponse(
             f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _document_page(request, registration_number),
-                       pending=f"/ui/documents/{registration_number}")
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=f"/ui/documents/{registration_number}")
 
 
 @router.post("/documents/{registration_number}/keep")
 async def keep(request: Request, registration_number: str) -> Response:
     """Keep a document of the person's own box in their tartós tár (keeping is opening)."""
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         try:
             # The person keeps for themselves: an office's document is not theirs (NotFound).
             await permanent_storage.keep(_ports(request), person, registration_number)
@@ -589,9 +563,9 @@ async def keep(request: Request, registration_number: str) -> Response:
         return finish(request, RedirectResponse(
             f"/ui/documents/{registration_number}?kept=1", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _document_page(request, registration_number),
-                       pending=f"/ui/documents/{registration_number}")
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=f"/ui/documents/{registration_number}")
 
 
 @router.get("/storage")
@@ -607,14 +581,7 @@ async def storage_page(request: Request) -> Response:
 
 @router.post("/storage/{registration_number}/delete")
 async def delete_kept(request: Request, registration_number: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
         try:
             await permanent_storage.discard(_ports(request), person, registration_number)
         except NotFound:
@@ -622,8 +589,7 @@ async def delete_kept(request: Request, registration_number: str) -> Response:
         return finish(request, RedirectResponse(
             f"/ui/storage?{urlencode({'deleted': registration_number})}", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: storage_page(request), pending="/ui/storage")
+    return await _keyed(request, work, lambda person: storage_page(request), pending="/ui/storage")
 
 
 async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,
@@ -768,21 +734,15 @@ async def staff_page(request: Request, krid: str) -> Response:
 
 @router.post("/offices/{krid}/staff")
 async def change_staff(request: Request, krid: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
     ports = _ports(request)
-    username, role = str(form.get("person") or "").strip(), str(form.get("role") or "")
-    request.state.staff_form = {"person": username, "role": role}
-    try:
-        await staff_service.admin_office(ports, person, krid)  # admins only: 404 for others
-    except NotFound:
-        return render(request, "not_found.html", status_code=404)
 
-    async def work() -> Response:
+    async def work(form: FormData, person: Party) -> Response:
+        username, role = str(form.get("person") or "").strip(), str(form.get("role") or "")
+        request.state.staff_form = {"person": username, "role": role}
+        try:
+            await staff_service.admin_office(ports, person, krid)  # admins only: 404 else
+        except NotFound:
+            return render(request, "not_found.html", status_code=404)
         try:
             if form.get("action") == "revoke":
                 await staff_service.revoke_role(ports, krid=krid, username=username,
@@ -801,9 +761,8 @@ async def change_staff(request: Request, krid: str) -> Response:
         return finish(request, RedirectResponse(
             f"/ui/offices/{krid}/staff?{urlencode({'done': username})}", status_code=303))
 
-    return await _once(request, person, form.get(FORM_KEY_FIELD), work,
-                       lambda: _staff_page(request, person, krid),
-                       pending=f"/ui/offices/{krid}/staff")
+    return await _keyed(request, work, lambda person: _staff_page(request, person, krid),
+                        pending=f"/ui/offices/{krid}/staff")
 
 
 @router.get("/offices/{krid}/log")
