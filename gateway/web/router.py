@@ -4,6 +4,7 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
@@ -104,7 +105,8 @@ async def _once(request: Request, person: Party, key: object,
     """One click, one effect (services/forms.py): ``work`` runs for the first POST with the
     form's one-time ``key``, and its redirect is the key's outcome; a repeat (a double click,
     a browser's resend, a retry after a lost answer) does nothing and is redirected to that
-    outcome, or to ``pending`` while the first is still at work after a minute. Without a
+    outcome, or to ``pending`` while the first is still at work after a minute. Once
+    started, the work and its record finish even if the request is cancelled. Without a
     well-formed key nothing is done: ``page`` (the form again) answers 400. A POST that
     answers anything but a redirect did nothing and releases the key."""
     ports = _ports(request)
@@ -120,17 +122,23 @@ async def _once(request: Request, person: Party, key: object,
         earlier = pending
     if earlier is not None:
         return finish(request, RedirectResponse(earlier, status_code=303))
-    try:
-        response = await work()
-    except BaseException:
-        await form_service.release(ports, person, key)
-        raise
-    outcome = response.headers.get("location")
-    if response.status_code == 303 and outcome:
-        await form_service.settle(ports, person, key, outcome)
-    else:
-        await form_service.release(ports, person, key)
-    return response
+
+    async def attempt() -> Response:
+        try:
+            response = await work()
+        except Exception:
+            await form_service.release(ports, person, key)
+            raise
+        outcome = response.headers.get("location")
+        if response.status_code == 303 and outcome:
+            await form_service.settle(ports, person, key, outcome)
+        else:
+            await form_service.release(ports, person, key)
+        return response
+
+    # Shielded: a browser that drops this request for its repeat (a double click) cancels
+    # the request, not the work it started; the repeat waits for this outcome and shows it.
+    return await asyncio.shield(attempt())
 
 
 async def _keyed(request: Request, work: Callable[[FormData, Party], Awaitable[Response]],

@@ -187,7 +187,7 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     assert sent.startswith("100000002") and sent in page.inner_text("#sent")
     arrived = httpx.get(f"{server.url}/api/v1/mailbox", auth=DEMOCEG).json()["items"]
     assert [d["registration_number"] for d in arrived
-            if d.get("reference_number") == number] == [sent]
+            if d["file_name"] == "valasz.pdf"] == [sent]
     page.click("text=Sent documents")
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
