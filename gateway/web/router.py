@@ -416,6 +416,13 @@ async def _document(request: Request, registration_number: str) -> tuple[Party, 
     return person, office, document
 
 
+def _receiving(mailbox: Party, document: Document) -> bool:
+    """Whether the document's page offers the opening form (a citizen's unopened document
+    whose content is still there): its content is then delivered only after that POST."""
+    return (document_service.received_on_opening(mailbox, document)
+            and document.delivery_state is not DeliveryState.EXPIRED)
+
+
 @router.get("/documents/{registration_number}")
 async def document_page(request: Request, registration_number: str) -> Response:
     return await _document_page(request, registration_number)
@@ -441,8 +448,7 @@ async def _document_page(request: Request, registration_number: str, *,
         "box": _box(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
         "sent": request.query_params.get("sent") == "1",
-        "receiving": document_service.received_on_opening(office, document)
-        and document.delivery_state is not DeliveryState.EXPIRED,
+        "receiving": _receiving(office, document),
         "kept_at": await permanent_storage.kept_since(_ports(request), person, document)
         if own else None,
         "kept": request.query_params.get("kept") == "1", "problem": problem,
@@ -456,7 +462,7 @@ async def document_content(request: Request, registration_number: str) -> Respon
         if found is None:
             return _to_login(request)
         person, office, document = found
-        if document_service.received_on_opening(office, document):
+        if _receiving(office, document):
             # Opening is receiving, and a GET receives nothing (a link scanner, a browser's
             # prefetch): the page with the opening form instead.
             return await _document_page(request, registration_number)
