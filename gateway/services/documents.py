@@ -690,8 +690,7 @@ async def open_content(
         try:
             async with _SystemMessage() as message, ports.write_uow() as uow:
                 await _audit_downloads(uow, ports, party, [document], person)
-                if (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
-                        and document.unopened):
+                if received_on_opening(party, document):
                     message.staged = await _acknowledged(uow, ports, party, document, person)
                 await uow.commit()
         except BaseException:
@@ -699,6 +698,33 @@ async def open_content(
             raise
 
     return Download(document, _resumed(first, chunks), record)
+
+
+def received_on_opening(party: Party, document: Document) -> bool:
+    """Whether ``party`` opening ``document`` now would be receiving it: a citizen's own
+    unopened document (225/2009 Korm. r. 36. § (4)); an office confirms explicitly."""
+    return (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
+            and document.unopened)
+
+
+async def receive(ports: Ports, party: Party, registration_number: str, *,
+                  person: str | None = None) -> None:
+    """Open a document of a citizen's own tárhely without delivering its bytes: the web's
+    opening form (a POST, never a GET a link scanner could follow) records the opening as
+    ``open_content``'s ``record`` does (the acknowledgement and the sender's download receipt),
+    once the content is known to be readable. Opening an opened document records nothing
+    more; an office's document is refused (Forbidden: its clerk confirms the download)."""
+    async with ports.uow() as uow:
+        document = await _visible(uow, party, registration_number)
+    if not (party.kind is PartyKind.CITIZEN and document.recipient_id == party.id):
+        raise Forbidden("only a citizen's own document is received by opening it")
+    if not document.unopened:
+        return
+    download = await open_content(ports, party, registration_number, person=person)
+    try:
+        await download.record()
+    finally:
+        await _close(download.chunks)
 
 
 async def deliver(

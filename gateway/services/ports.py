@@ -422,6 +422,20 @@ class WebSessionRepository(Protocol):
     async def remove(self, token_sha256: str) -> None: ...
 
 
+class FormSubmissionRepository(Protocol):
+    """One-time keys of the web's forms, by person (services/forms.py)."""
+
+    async def claim(self, person_id: int, form_key: str, at: datetime, *,
+                    forget_before: datetime) -> tuple[bool, str | None]:
+        """Claim the key: (True, None) when this call claimed it, else (False, the first
+        POST's outcome, None while it is at work). The person's keys claimed before
+        ``forget_before`` are dropped."""
+        ...
+    async def outcome(self, person_id: int, form_key: str) -> str | None: ...
+    async def settle(self, person_id: int, form_key: str, outcome: str) -> None: ...
+    async def release(self, person_id: int, form_key: str) -> None: ...
+
+
 class LoginFailureRepository(Protocol):
     """Failed logins by username and client address (services/auth.py throttles by them)."""
 
@@ -550,6 +564,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     staff: StaffRepository
     web_sessions: WebSessionRepository
+    form_submissions: FormSubmissionRepository
     login_failures: LoginFailureRepository
     notifications: NotificationRepository
     mail: MailOutbox

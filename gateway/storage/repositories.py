@@ -62,6 +62,7 @@ from gateway.storage.tables import (
     audit_entries,
     audit_head,
     documents,
+    form_submissions,
     gateway_keys,
     idempotency_keys,
     incidents,
@@ -976,6 +977,42 @@ class SqlWebSessions:
         await self._connection.execute(
             web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
 
+
+
+class SqlFormSubmissions:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, person_id: int, form_key: str, at: datetime, *,
+                    forget_before: datetime) -> tuple[bool, str | None]:
+        # ON CONFLICT DO NOTHING waits for a concurrent claimer of the same key to commit, so
+        # of two POSTs racing with one key exactly one is told it claimed it.
+        await self._connection.execute(form_submissions.delete().where(
+            form_submissions.c.person_id == person_id,
+            form_submissions.c.claimed_at < forget_before))
+        claim = _upsert_for(self._connection)(form_submissions).values(
+            person_id=person_id, form_key=form_key, claimed_at=at,
+        ).on_conflict_do_nothing(
+            index_elements=[form_submissions.c.person_id, form_submissions.c.form_key],
+        ).returning(form_submissions.c.person_id)
+        if (await self._connection.execute(claim)).first() is not None:
+            return True, None
+        return False, await self.outcome(person_id, form_key)
+
+    async def outcome(self, person_id: int, form_key: str) -> str | None:
+        return (await self._connection.execute(select(form_submissions.c.outcome).where(
+            form_submissions.c.person_id == person_id,
+            form_submissions.c.form_key == form_key))).scalar_one_or_none()
+
+    async def settle(self, person_id: int, form_key: str, outcome: str) -> None:
+        await self._connection.execute(update(form_submissions).where(
+            form_submissions.c.person_id == person_id,
+            form_submissions.c.form_key == form_key).values(outcome=outcome))
+
+    async def release(self, person_id: int, form_key: str) -> None:
+        await self._connection.execute(form_submissions.delete().where(
+            form_submissions.c.person_id == person_id,
+            form_submissions.c.form_key == form_key))
 
 
 class SqlLoginFailures:

@@ -210,6 +210,17 @@ web_sessions = Table(
     Index("ix_web_sessions_person", "person_id"),
 )
 
+# One-time keys of the web's forms (services/forms.py): the first POST with a key claims its
+# row before it does anything; ``outcome`` (the page its answer redirected to) is empty while
+# that POST is at work. The primary key lets only one claimer of a key through, on both databases.
+form_submissions = Table(
+    "form_submissions", metadata,
+    Column("person_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("form_key", String(64), primary_key=True),
+    Column("outcome", String(2048)),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+)
+
 # Failed logins on every door, for throttling by username and client address
 # (services/auth.py).
 login_failures = Table(

@@ -14,6 +14,7 @@ from gateway.errors import GatewayError, InvalidRequest, Unavailable
 from gateway.services.ports import (
     AuditLog,
     DocumentRepository,
+    FormSubmissionRepository,
     IdempotencyRepository,
     KeptRepository,
     KeyRepository,
@@ -33,6 +34,7 @@ from gateway.storage.repositories import (
     SqlAudit,
     SqlCounter,
     SqlDocuments,
+    SqlFormSubmissions,
     SqlIdempotency,
     SqlKept,
     SqlKeys,
@@ -105,6 +107,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     staff: StaffRepository
     web_sessions: WebSessionRepository
+    form_submissions: FormSubmissionRepository
     login_failures: LoginFailureRepository
     notifications: NotificationRepository
     mail: MailOutbox
@@ -151,6 +154,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self._connection)
         self.staff = SqlStaff(self._connection)
         self.web_sessions = SqlWebSessions(self._connection)
+        self.form_submissions = SqlFormSubmissions(self._connection)
         self.login_failures = SqlLoginFailures(self._connection)
         self.notifications = SqlNotifications(self._connection)
         self.mail = SqlMailOutbox(self._connection)

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gateway.config import Settings
 from gateway.domain.parties import StaffRole
 from gateway.domain.registration import budapest_local
+from gateway.services import forms
 from gateway.web import i18n
 from gateway.web.i18n import LANGUAGES
 
@@ -30,6 +31,8 @@ SESSION_COOKIE = "kapu_session"
 CSRF_COOKIE = "kapu_csrf"
 LANGUAGE_COOKIE = "kapu_lang"
 CSRF_FIELD = "csrf_token"
+# The one-time key of a state-changing form (services/forms.py).
+FORM_KEY_FIELD = "form_key"
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(i18n.LOCALE_DIR.parent / "templates"),
@@ -112,7 +115,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values = {
         "_": gettext, "language": language, "when": when,
         "languages": [(code, _LANGUAGE_NAMES[code]) for code in LANGUAGES],
-        "csrf_token": csrf_token(request), "person": getattr(request.state, "person", None),
+        "csrf_token": csrf_token(request), "form_key": forms.new_key,
+        "form_refused": getattr(request.state, "form_refused", False),
+        "person": getattr(request.state, "person", None),
         "role_names": {StaffRole.ADMIN: gettext("admin"), StaffRole.CLERK: gettext("clerk")},
         "kind_names": {"hivatali": gettext("Hivatali kapu (office)"),
                        "ceg": gettext("Cégkapu (company)"),

@@ -4,7 +4,9 @@ decide (who may see what: services/staff.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -17,7 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from gateway.clients import client_address
 from gateway.config import Settings
-from gateway.domain.documents import MAX_TEXT, Document
+from gateway.domain.documents import MAX_TEXT, DeliveryState, Document
 from gateway.domain.limits import (
     EARLIEST_DAY,
     LATEST_DAY,
@@ -29,6 +31,7 @@ from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import BUDAPEST
 from gateway.errors import (
+    Conflict,
     EmptyContent,
     Expired,
     Forbidden,
@@ -46,6 +49,7 @@ from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
 from gateway.services import deadlines, mail, people, permanent_storage, sandbox
 from gateway.services import documents as document_service
+from gateway.services import forms as form_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
 from gateway.services import staff as staff_service
@@ -53,6 +57,7 @@ from gateway.services.auth import CredentialCache
 from gateway.services.ports import OfficeQuery, Ports, ReceiptRecord
 from gateway.web.pages import (
     CSRF_FIELD,
+    FORM_KEY_FIELD,
     SESSION_COOKIE,
     csrf_ok,
     finish,
@@ -95,6 +100,63 @@ def _to_login(request: Request) -> Response:
 def _refused(request: Request) -> Response:
     """A POST without the form's token: nothing is done."""
     return render(request, "forbidden.html", status_code=403)
+
+
+async def _once(request: Request, person: Party, key: object,
+                work: Callable[[], Awaitable[Response]],
+                page: Callable[[], Awaitable[Response]], *, pending: str) -> Response:
+    """One click, one effect (services/forms.py): ``work`` runs for the first POST with the
+    form's one-time ``key``, and its redirect is the key's outcome; a repeat (a double click,
+    a browser's resend, a retry after a lost answer) does nothing and is redirected to that
+    outcome, or to ``pending`` while the first is still at work after a minute. Once
+    started, the work and its record finish even if the request is cancelled. Without a
+    well-formed key nothing is done: ``page`` (the form again) answers 400. A POST that
+    answers anything but a redirect did nothing and releases the key."""
+    ports = _ports(request)
+    if not form_service.well_formed(key):
+        request.state.form_refused = True
+        refusal = await page()
+        refusal.status_code = 400
+        return refusal
+    assert isinstance(key, str)
+    try:
+        earlier = await form_service.claim(ports, person, key)
+    except Conflict:
+        earlier = pending
+    if earlier is not None:
+        return finish(request, RedirectResponse(earlier, status_code=303))
+
+    async def attempt() -> Response:
+        try:
+            response = await work()
+        except Exception:
+            await form_service.release(ports, person, key)
+            raise
+        outcome = response.headers.get("location")
+        if response.status_code == 303 and outcome:
+            await form_service.settle(ports, person, key, outcome)
+        else:
+            await form_service.release(ports, person, key)
+        return response
+
+    # Shielded: a browser that drops this request for its repeat (a double click) cancels
+    # the request, not the work it started; the repeat waits for this outcome and shows it.
+    return await asyncio.shield(attempt())
+
+
+async def _keyed(request: Request, work: Callable[[FormData, Party], Awaitable[Response]],
+                 page: Callable[[Party], Awaitable[Response]], *, pending: str) -> Response:
+    """A logged-in person's state-changing form (one of a few fields): refused with 403
+    without its CSRF token, the login page without a session, then ``work`` once per
+    one-time key, ``page`` being the form again (``_once``)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _refused(request)
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    return await _once(request, person, form.get(FORM_KEY_FIELD), lambda: work(form, person),
+                       lambda: page(person), pending=pending)
 
 
 def _next_page(value: object) -> str:
@@ -198,18 +260,16 @@ async def _chooser(request: Request, person: Party, **context: object) -> Respon
 
 @router.post("/me/email")
 async def change_email(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-    try:
-        await party_service.set_email(_ports(request), person, str(form.get("email") or ""))
-    except InvalidRequest:
-        return await _chooser(request, person, email_problem=True,
-                              email_given=str(form.get("email") or ""))
-    return finish(request, RedirectResponse("/ui/?email=1", status_code=303))
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            await party_service.set_email(_ports(request), person,
+                                          str(form.get("email") or ""))
+        except InvalidRequest:
+            return await _chooser(request, person, email_problem=True,
+                                  email_given=str(form.get("email") or ""))
+        return finish(request, RedirectResponse("/ui/?email=1", status_code=303))
+
+    return await _keyed(request, work, lambda person: _chooser(request, person), pending="/ui/")
 
 
 @router.get("/me/address")
@@ -224,14 +284,11 @@ async def swap_address_page(request: Request) -> Response:
 
 @router.post("/me/address")
 async def swap_address(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-    await party_service.swap_address(_ports(request), person)
-    return finish(request, RedirectResponse("/ui/?swapped=1", status_code=303))
+    async def work(form: FormData, person: Party) -> Response:
+        await party_service.swap_address(_ports(request), person)
+        return finish(request, RedirectResponse("/ui/?swapped=1", status_code=303))
+
+    return await _keyed(request, work, lambda person: _chooser(request, person), pending="/ui/")
 
 
 async def _sandbox_page(request: Request, person: Party, **context: object) -> Response:
@@ -260,29 +317,28 @@ async def sandbox_console(request: Request) -> Response:
 
 @router.post("/sandbox")
 async def sandbox_action(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-    if form.get("action") == "run_due":
-        await sandbox.refresh(ports)
-        ran = await deadlines.run_due(ports)
-        return await _sandbox_page(request, person, ran=ran,
-                                   sent=await mail.deliver_due(ports))
-    try:
-        days, hours = int(str(form.get("days") or "0")), int(str(form.get("hours") or "0"))
-    except ValueError:
-        return await _sandbox_page(request, person, problem="not_numbers")
-    if not (0 <= days <= 400 and 0 <= hours <= 23):
-        return await _sandbox_page(request, person, problem="backwards" if days < 0 or hours < 0
-                                   else "not_numbers")
-    await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
-    return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
+
+    async def work(form: FormData, person: Party) -> Response:
+        if form.get("action") == "run_due":
+            await sandbox.refresh(ports)
+            ran = await deadlines.run_due(ports)
+            return await _sandbox_page(request, person, ran=ran, sent=await mail.deliver_due(ports))
+        try:
+            days = int(str(form.get("days") or "0"))
+            hours = int(str(form.get("hours") or "0"))
+        except ValueError:
+            return await _sandbox_page(request, person, problem="not_numbers")
+        if not (0 <= days <= 400 and 0 <= hours <= 23):
+            return await _sandbox_page(request, person, problem="backwards" if days < 0 or hours < 0
+                                       else "not_numbers")
+        await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
+        return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
+
+    return await _keyed(request, work, lambda person: _sandbox_page(request, person),
+                        pending="/ui/sandbox")
 
 
 def _on_behalf(person: Party, mailbox: Party) -> str | None:
@@ -381,6 +437,13 @@ async def _document(request: Request, registration_number: str) -> tuple[Party, 
     return person, office, document
 
 
+def _receiving(mailbox: Party, document: Document) -> bool:
+    """Whether the document's page offers the opening form (a citizen's unopened document
+    whose content is still there): its content is then delivered only after that POST."""
+    return (document_service.received_on_opening(mailbox, document)
+            and document.delivery_state is not DeliveryState.EXPIRED)
+
+
 @router.get("/documents/{registration_number}")
 async def document_page(request: Request, registration_number: str) -> Response:
     return await _document_page(request, registration_number)
@@ -405,6 +468,8 @@ async def _document_page(request: Request, registration_number: str, *,
         "incoming": document.recipient_id == office.id, "own": own,
         "box": _box(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
+        "sent": request.query_params.get("sent") == "1",
+        "receiving": _receiving(office, document),
         "kept_at": await permanent_storage.kept_since(_ports(request), person, document)
         if own else None,
         "kept": request.query_params.get("kept") == "1", "problem": problem,
@@ -417,8 +482,11 @@ async def document_content(request: Request, registration_number: str) -> Respon
         found = await _document(request, registration_number)
         if found is None:
             return _to_login(request)
-        person, office, _ = found
-        # In the person's own tárhely they act as themselves, and opening is receiving.
+        person, office, document = found
+        if _receiving(office, document):
+            # Opening is receiving, and a GET receives nothing (a link scanner, a browser's
+            # prefetch): the page with the opening form instead.
+            return await _document_page(request, registration_number)
         download = await document_service.open_content(
             _ports(request), office, registration_number,
             person=_on_behalf(person, office))
@@ -433,6 +501,30 @@ async def document_content(request: Request, registration_number: str) -> Respon
     # Recorded (for a citizen: received) only now that the answer is built.
     await download.record()
     return response
+
+
+@router.post("/documents/{registration_number}/open")
+async def open_document(request: Request, registration_number: str) -> Response:
+    """A citizen's first opening of a document of their tárhely: receiving it (the sender's
+    download receipt), then its content."""
+    content = f"/ui/documents/{registration_number}/content"
+
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            found = await _document(request, registration_number)
+            assert found is not None  # the person was found above
+            _, office, _ = found
+            await document_service.receive(_ports(request), office, registration_number,
+                                           person=_on_behalf(person, office))
+        except (NotFound, Forbidden):
+            return render(request, "not_found.html", status_code=404)
+        except Expired:
+            return render(request, "expired.html", status_code=410)
+        return finish(request, RedirectResponse(content, status_code=303))
+
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=content)
 
 
 @router.get("/documents/{registration_number}/timestamp")
@@ -469,47 +561,46 @@ async def document_receipt(request: Request, registration_number: str, kind: str
 
 @router.post("/documents/{registration_number}/ack")
 async def acknowledge(request: Request, registration_number: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    try:
-        found = await _document(request, registration_number)
-        if found is None:
-            return _to_login(request)
-        person, office, _ = found
-        await document_service.acknowledge(
-            _ports(request), office, registration_number,
-            person=_on_behalf(person, office))
-    except (NotFound, Forbidden):
-        return render(request, "not_found.html", status_code=404)
-    except Expired:
-        return render(request, "expired.html", status_code=410)
-    return finish(request, RedirectResponse(
-        f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            found = await _document(request, registration_number)
+            assert found is not None  # the person was found above
+            _, office, _ = found
+            await document_service.acknowledge(
+                _ports(request), office, registration_number,
+                person=_on_behalf(person, office))
+        except (NotFound, Forbidden):
+            return render(request, "not_found.html", status_code=404)
+        except Expired:
+            return render(request, "expired.html", status_code=410)
+        return finish(request, RedirectResponse(
+            f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
+
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=f"/ui/documents/{registration_number}")
 
 
 @router.post("/documents/{registration_number}/keep")
 async def keep(request: Request, registration_number: str) -> Response:
     """Keep a document of the person's own box in their tartós tár (keeping is opening)."""
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    try:
-        found = await _document(request, registration_number)
-        if found is None:
-            return _to_login(request)
-        person, _office, _ = found
-        # The person keeps for themselves: an office's document is not theirs (NotFound).
-        await permanent_storage.keep(_ports(request), person, registration_number)
-    except (NotFound, Forbidden):
-        return render(request, "not_found.html", status_code=404)
-    except Expired:
-        return render(request, "expired.html", status_code=410)
-    except QuotaExceeded:
-        return await _document_page(request, registration_number, problem="quota_exceeded",
-                                    status_code=413)
-    return finish(request, RedirectResponse(
-        f"/ui/documents/{registration_number}?kept=1", status_code=303))
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            # The person keeps for themselves: an office's document is not theirs (NotFound).
+            await permanent_storage.keep(_ports(request), person, registration_number)
+        except (NotFound, Forbidden):
+            return render(request, "not_found.html", status_code=404)
+        except Expired:
+            return render(request, "expired.html", status_code=410)
+        except QuotaExceeded:
+            return await _document_page(request, registration_number,
+                                        problem="quota_exceeded", status_code=413)
+        return finish(request, RedirectResponse(
+            f"/ui/documents/{registration_number}?kept=1", status_code=303))
+
+    return await _keyed(request, work,
+                        lambda person: _document_page(request, registration_number),
+                        pending=f"/ui/documents/{registration_number}")
 
 
 @router.get("/storage")
@@ -525,18 +616,15 @@ async def storage_page(request: Request) -> Response:
 
 @router.post("/storage/{registration_number}/delete")
 async def delete_kept(request: Request, registration_number: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
-    try:
-        await permanent_storage.discard(_ports(request), person, registration_number)
-    except NotFound:
-        return render(request, "not_found.html", status_code=404)
-    return finish(request, RedirectResponse(
-        f"/ui/storage?{urlencode({'deleted': registration_number})}", status_code=303))
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            await permanent_storage.discard(_ports(request), person, registration_number)
+        except NotFound:
+            return render(request, "not_found.html", status_code=404)
+        return finish(request, RedirectResponse(
+            f"/ui/storage?{urlencode({'deleted': registration_number})}", status_code=303))
+
+    return await _keyed(request, work, lambda person: storage_page(request), pending="/ui/storage")
 
 
 async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,
@@ -606,20 +694,37 @@ async def send(request: Request) -> Response:
     if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
         await content.discard()
         return _refused(request)
+    box = _box(person, office)
+    handed_over = False  # once accept_document has the staged bytes, it places or removes them
+
+    async def work() -> Response:
+        nonlocal handed_over
+        handed_over = True
+        try:
+            acceptance = await document_service.accept_document(
+                ports, office, upload_request(form), content,
+                person=_on_behalf(person, office))
+        except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
+            return await _send_page(request, office, box, problem="text",
+                                    problem_field=error.field, fields=form.fields,
+                                    status_code=422)
+        except GatewayError as error:  # accept_document removed the staged bytes
+            # An empty file is refused as REST refuses it (422), with a sentence of its own.
+            return await _send_page(request, office, box, problem=error.code,
+                                    fields=form.fields,
+                                    status_code=422 if isinstance(error, EmptyContent) else 400)
+        # The outcome's own page (number, addressee, time): a reload shows it again and
+        # sends nothing.
+        return finish(request, RedirectResponse(
+            f"/ui/documents/{acceptance.registration_number}?sent=1", status_code=303))
+
     try:
-        acceptance = await document_service.accept_document(
-            ports, office, upload_request(form), content,
-            person=_on_behalf(person, office))
-    except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
-        return await _send_page(request, office, _box(person, office), problem="text",
-                                problem_field=error.field, fields=form.fields, status_code=422)
-    except GatewayError as error:  # accept_document removed the staged bytes
-        # An empty file is refused as REST refuses it (422), with a sentence of its own.
-        return await _send_page(request, office, _box(person, office), problem=error.code,
-                                fields=form.fields,
-                                status_code=422 if isinstance(error, EmptyContent) else 400)
-    return render(request, "accepted.html", {"office": office, "box": _box(person, office),
-                                             "acceptance": acceptance})
+        return await _once(request, person, form.fields.get(FORM_KEY_FIELD), work,
+                           lambda: _send_page(request, office, box, fields=form.fields),
+                           pending=f"/ui/sent?{urlencode({'box': box})}")
+    finally:
+        if not handed_over:  # refused, or a repeat: these bytes are not sent
+            await content.discard()
 
 
 @router.get("/sent")
@@ -666,36 +771,35 @@ async def staff_page(request: Request, krid: str) -> Response:
 
 @router.post("/offices/{krid}/staff")
 async def change_staff(request: Request, krid: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
-        return _refused(request)
-    person = await _person(request)
-    if person is None:
-        return _to_login(request)
     ports = _ports(request)
-    username, role = str(form.get("person") or "").strip(), str(form.get("role") or "")
-    request.state.staff_form = {"person": username, "role": role}
-    try:
-        await staff_service.admin_office(ports, person, krid)  # admins only: 404 for others
-    except NotFound:
-        return render(request, "not_found.html", status_code=404)
-    try:
-        if form.get("action") == "revoke":
-            await staff_service.revoke_role(ports, krid=krid, username=username,
-                                            actor=person.username)
-        elif role in (r.value for r in StaffRole):
-            await staff_service.grant_role(ports, krid=krid, username=username,
-                                           role=StaffRole(role), actor=person.username)
-        else:
-            return await _staff_page(request, person, krid, problem="role")
-    except TooManyAdmins:
-        return await _staff_page(request, person, krid, problem="too_many_admins")
-    except LastAdmin:
-        return await _staff_page(request, person, krid, problem="last_admin")
-    except (NotFound, UnacceptableText):  # a control character names no person either
-        return await _staff_page(request, person, krid, problem="no_person")
-    return finish(request, RedirectResponse(
-        f"/ui/offices/{krid}/staff?{urlencode({'done': username})}", status_code=303))
+
+    async def work(form: FormData, person: Party) -> Response:
+        username, role = str(form.get("person") or "").strip(), str(form.get("role") or "")
+        request.state.staff_form = {"person": username, "role": role}
+        try:
+            await staff_service.admin_office(ports, person, krid)  # admins only: 404 else
+        except NotFound:
+            return render(request, "not_found.html", status_code=404)
+        try:
+            if form.get("action") == "revoke":
+                await staff_service.revoke_role(ports, krid=krid, username=username,
+                                                actor=person.username)
+            elif role in (r.value for r in StaffRole):
+                await staff_service.grant_role(ports, krid=krid, username=username,
+                                               role=StaffRole(role), actor=person.username)
+            else:
+                return await _staff_page(request, person, krid, problem="role")
+        except TooManyAdmins:
+            return await _staff_page(request, person, krid, problem="too_many_admins")
+        except LastAdmin:
+            return await _staff_page(request, person, krid, problem="last_admin")
+        except (NotFound, UnacceptableText):  # a control character names no person either
+            return await _staff_page(request, person, krid, problem="no_person")
+        return finish(request, RedirectResponse(
+            f"/ui/offices/{krid}/staff?{urlencode({'done': username})}", status_code=303))
+
+    return await _keyed(request, work, lambda person: _staff_page(request, person, krid),
+                        pending=f"/ui/offices/{krid}/staff")
 
 
 @router.get("/offices/{krid}/log")

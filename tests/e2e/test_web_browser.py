@@ -179,10 +179,15 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     page.fill("#doc_type_id", "VALASZ")
     page.fill("#doc_type_description", "Válasz")
     page.fill("#reference_number", number)
-    page.click("button:has-text('Send')")
+    # A double click sends the form twice: one document, one number.
+    page.dblclick("button:has-text('Send')")
+    page.wait_for_url("**/ui/documents/*?sent=1")
     sent = page.inner_text("#registration-number")
     shoot(page, "sent-at-once", tmp_path)
-    assert sent.startswith("100000002")
+    assert sent.startswith("100000002") and sent in page.inner_text("#sent")
+    arrived = httpx.get(f"{server.url}/api/v1/mailbox", auth=DEMOCEG).json()["items"]
+    assert [d["registration_number"] for d in arrived
+            if d["file_name"] == "valasz.pdf"] == [sent]
     page.click("text=Sent documents")
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
@@ -202,9 +207,10 @@ def test_a_citizen_opens_a_document_in_their_own_tarhely(
     page.click("form.filters button")
     shoot(page, "citizen-tarhely", tmp_path)
     page.click(f"text={number}")
-    assert "Opening is receiving" in page.inner_text("main")
+    assert "Opening is receiving" in page.inner_text("#open")
+    assert page.locator("text=Download hatarozat-polgar.pdf").count() == 0
     with page.expect_download() as download:
-        page.click("text=Download hatarozat-polgar.pdf")
+        page.click("text=Open hatarozat-polgar.pdf and receive it")
     saved = tmp_path / "hatarozat.pdf"
     download.value.save_as(saved)
     assert saved.read_bytes() == content

@@ -39,7 +39,8 @@ HONEST = {"file_name": "level.pdf", "note": "megjegyzés", "reference_number": "
 # Characters XML 1.0 cannot carry at all: an HKP request holding one is no XML (a SOAP Fault).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-_NUMBER = re.compile(r'id="registration-number">(\d{27})<')
+_FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
+_SENT = re.compile(r"/ui/documents/(\d{27})\?sent=1")
 
 
 class Doors:
@@ -137,13 +138,16 @@ class Doors:
 
     def web_send(self, fields: dict[str, str]) -> tuple[int, str, str | None]:
         page = self.web.get("/ui/send?box=me&lang=en")
+        key = _FORM_KEY.search(page.text)
+        assert key, page.text
         body, content_type = _multipart({"csrf_token": self._token(page),
+                                         "form_key": key.group(1),
                                          **upload_form(self.target.office), **fields})
         answer = self.web.post("/ui/send?box=me&lang=en", content=body,
                                headers={"Content-Type": content_type})
         _clean(answer)
-        if answer.status_code == 200:
-            found = _NUMBER.search(answer.text)
+        if answer.status_code == 303:  # to the sent document's page
+            found = _SENT.fullmatch(answer.headers["location"])
             return 201, found.group(1) if found else "", None
         sentence = "holds a control character or an invisible formatting character"
         return answer.status_code, "text" if sentence in answer.text else answer.text[:300], None

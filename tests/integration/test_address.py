@@ -13,7 +13,7 @@ from gateway.services.parties import register_citizen
 from tests.certificates import make_certificate
 from tests.helpers import Account, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
-from tests.integration.test_web import log_in, token_of
+from tests.integration.test_web import form_fields, log_in
 
 
 async def test_swap_over_rest(gw: Gateway) -> None:
@@ -66,7 +66,7 @@ async def test_swap_in_the_browser(gw: Gateway) -> None:
     assert refused.status_code == 403
     assert citizen.code in (await gw.client.get("/ui/")).text  # unchanged
     confirm = await gw.client.get("/ui/me/address?lang=en")
-    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(confirm)})
+    swapped = await gw.client.post("/ui/me/address", data=form_fields(confirm))
     assert swapped.status_code == 303 and swapped.headers["location"] == "/ui/?swapped=1"
     after = await gw.client.get("/ui/?swapped=1&lang=en")
     assert "Your new address is in force" in after.text and citizen.code not in after.text
@@ -92,7 +92,7 @@ async def test_the_swap_asks_for_confirmation_on_a_page_of_its_own(gw: Gateway) 
     assert re.search(r'<form method="post" action="/ui/me/address"', confirm.text)
     # Opening the page changed nothing: the old code is still an address.
     assert (await upload(gw.client, office, citizen)).status_code == 201
-    swapped = await gw.client.post("/ui/me/address", data={"csrf_token": token_of(confirm)})
+    swapped = await gw.client.post("/ui/me/address", data=form_fields(confirm))
     assert swapped.status_code == 303
     assert (await upload(gw.client, office, citizen)).json()["code"] == "recipient_unknown"
     gw.client.cookies.clear()

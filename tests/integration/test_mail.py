@@ -21,7 +21,7 @@ from gateway.services.parties import register_citizen
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_org, upload
 from tests.integration.conftest import Gateway, _start, sandbox_auth
-from tests.integration.test_web import log_in, token_of
+from tests.integration.test_web import form_fields, log_in
 from tests.smtp import Catcher, authenticator, free_port, smtp_server, tls_files
 
 
@@ -287,11 +287,11 @@ async def test_a_person_changes_the_notification_address_on_the_web(
     refused = await gw.client.post("/ui/me/email", data={"email": new})
     assert refused.status_code == 403  # no CSRF token
     wrong = await gw.client.post("/ui/me/email", data={
-        "csrf_token": token_of(page), "email": "not an address"})
+        **form_fields(page), "email": "not an address"})
     assert wrong.status_code == 400 and "This is not an e-mail address" in wrong.text
     assert 'aria-invalid="true"' in wrong.text and 'id="email-error"' in wrong.text
     saved = await gw.client.post("/ui/me/email", data={
-        "csrf_token": token_of(page), "email": new})
+        **form_fields(page), "email": new})
     assert saved.status_code == 303 and saved.headers["location"] == "/ui/?email=1"
     number = (await upload(gw.client, office, person)).json()["registration_number"]
     await mail.deliver_due(gw.ports)

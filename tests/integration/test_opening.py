@@ -6,7 +6,7 @@ from __future__ import annotations
 from gateway.services.audit import link_pending
 from tests.helpers import PDF, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
-from tests.integration.test_web import log_in, token_of
+from tests.integration.test_web import form_fields, log_in, sent_number
 
 
 async def _kinds(gw: Gateway, sender_auth: tuple[str, str], number: str) -> list[str]:
@@ -58,7 +58,10 @@ async def test_opening_on_the_web_page(gw: Gateway) -> None:
     page = await gw.client.get(f"/ui/documents/{number}?lang=en")
     assert "Opening is receiving" in page.text and "Confirm the download" not in page.text
     assert await _kinds(gw, office.auth, number) == ["acceptance"]  # the page is not opening
-    opened = await gw.client.get(f"/ui/documents/{number}/content")
+    opening = await gw.client.post(f"/ui/documents/{number}/open", data=form_fields(page))
+    assert opening.status_code == 303
+    assert opening.headers["location"] == f"/ui/documents/{number}/content"
+    opened = await gw.client.get(opening.headers["location"])
     assert opened.status_code == 200 and opened.content == PDF
     await gw.client.get(f"/ui/documents/{number}/content")
     assert await _kinds(gw, office.auth, number) == ["acceptance", "download"]
@@ -71,8 +74,8 @@ async def test_opening_on_the_web_page(gw: Gateway) -> None:
     # A citizen sends from their own tárhely too, and sees it under sent documents.
     form = await gw.client.get("/ui/send?box=me")
     sent = await gw.client.post("/ui/send?box=me", data={
-        "csrf_token": token_of(form), "recipient_krid": office.krid or "",
+        **form_fields(form), "recipient_krid": office.krid or "",
         "doc_type_office": "K", "doc_type_id": "K", "doc_type_description": "Kérelem"},
         files={"file": ("kerelem.pdf", PDF)})
-    assert sent.status_code == 200 and 'id="registration-number"' in sent.text
+    assert sent_number(sent) in (await gw.client.get(sent.headers["location"])).text
     assert "kerelem.pdf" in (await gw.client.get("/ui/sent?box=me")).text

@@ -22,6 +22,8 @@ from tests.helpers import PDF, Account, new_citizen, new_org, stored_files, uplo
 from tests.integration.conftest import Gateway, _start, sandbox_auth
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
+_SENT = re.compile(r"/ui/documents/(\d{27})\?sent=1")
 
 
 def token_of(page: httpx.Response) -> str:
@@ -30,11 +32,26 @@ def token_of(page: httpx.Response) -> str:
     return found.group(1)
 
 
+def sent_number(answer: httpx.Response) -> str:
+    """The registration number a send form's answer redirects to (its outcome's page)."""
+    assert answer.status_code == 303, answer.text
+    found = _SENT.fullmatch(answer.headers["location"])
+    assert found, answer.headers["location"]
+    return found.group(1)
+
+
+def form_fields(page: httpx.Response) -> dict[str, str]:
+    """What a form of ``page`` carries besides its own fields: the CSRF token and, on a
+    state-changing form, the page's first one-time form key."""
+    key = _FORM_KEY.search(page.text)
+    return {"csrf_token": token_of(page), **({"form_key": key.group(1)} if key else {})}
+
+
 async def log_in(client: httpx.AsyncClient, who: Account, password: str | None = None,
                  **headers: str) -> httpx.Response:
     page = await client.get("/ui/login", headers=headers)
     return await client.post("/ui/login", headers=headers, data={
-        "csrf_token": token_of(page), "username": who.username,
+        **form_fields(page), "username": who.username,
         "password": who.password if password is None else password, "next": "/ui/"})
 
 
@@ -68,7 +85,7 @@ async def test_login_choose_and_logout(gw: Gateway) -> None:
     assert "Kapuvári Polgármesteri Hivatal" in chooser.text and "ügykezelő" in chooser.text
 
     old_session = gw.client.cookies["kapu_session"]
-    out = await gw.client.post("/ui/logout", data={"csrf_token": token_of(chooser)})
+    out = await gw.client.post("/ui/logout", data={**form_fields(chooser)})
     assert out.status_code == 303 and out.headers["location"] == "/ui/login"
     # The old cookie opens nothing any more, even if a copy of it is sent again.
     gw.client.cookies.set("kapu_session", old_session, domain="kapu.test")
@@ -85,7 +102,7 @@ async def test_a_page_asks_for_login_and_returns_after_it(gw: Gateway) -> None:
     assert 'name="next" value="/ui/"' in login_page.text
     # Only our own paths are followed after login: no open redirect.
     answer = await gw.client.post("/ui/login", data={
-        "csrf_token": token_of(login_page), "username": person.username,
+        **form_fields(login_page), "username": person.username,
         "password": person.password, "next": "https://evil.example/"})
     assert answer.headers["location"] == "/ui/"
 
@@ -157,7 +174,7 @@ async def test_a_huge_login_form_is_refused_without_reading_it(gw: Gateway,
     chunk = b"x" * (1 << 20)
 
     async def body() -> AsyncIterator[bytes]:
-        yield urlencode({"csrf_token": token_of(page), "username": person.username,
+        yield urlencode({**form_fields(page), "username": person.username,
                          "password": person.password, "next": "/ui/"}).encode() + b"&pad="
         for _ in range(20):
             pulled.append(len(chunk))
@@ -235,7 +252,7 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
                                                         "hours": "0"})
     assert refused.status_code == 403 and await _clock(gw) == before
     moved = await gw.client.post("/ui/sandbox", data={
-        "csrf_token": token_of(console), "action": "advance", "days": "3", "hours": "2"})
+        **form_fields(console), "action": "advance", "days": "3", "hours": "2"})
     assert moved.status_code == 303
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
     # Three days passed on the gateway's clock: the session timed out with them.
@@ -243,10 +260,10 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
     await log_in(gw.client, person)
     console = await gw.client.get("/ui/sandbox?lang=en")
     bad = await gw.client.post("/ui/sandbox", data={
-        "csrf_token": token_of(console), "action": "advance", "days": "-1", "hours": "0"})
+        **form_fields(console), "action": "advance", "days": "-1", "hours": "0"})
     assert bad.status_code == 400 and "only moves forward" in bad.text
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
-    ran = await gw.client.post("/ui/sandbox", data={"csrf_token": token_of(console),
+    ran = await gw.client.post("/ui/sandbox", data={**form_fields(console),
                                                     "action": "run_due"})
     assert ran.status_code == 200 and "Due jobs ran:" in ran.text
 
@@ -261,7 +278,7 @@ async def test_sandbox_console_needs_a_logged_in_person(sandbox: Gateway) -> Non
     login_page = await gw.client.get("/ui/login")  # a form token, but no session
     for form in ({"action": "advance", "days": "31", "hours": "0"}, {"action": "run_due"}):
         refused = await gw.client.post("/ui/sandbox",
-                                       data={"csrf_token": token_of(login_page), **form})
+                                       data={**form_fields(login_page), **form})
         assert refused.status_code == 303 and refused.headers["location"].startswith(
             "/ui/login?next="), form
     assert await _clock(gw) == before
@@ -350,7 +367,7 @@ async def test_document_download_and_acknowledgement_are_the_persons(gw: Gateway
     refused = await gw.client.post(f"/ui/documents/{number}/ack", data={})
     assert refused.status_code == 403
     confirmed = await gw.client.post(f"/ui/documents/{number}/ack",
-                                     data={"csrf_token": token_of(page)})
+                                     data={**form_fields(page)})
     assert confirmed.status_code == 303
     after = await gw.client.get(confirmed.headers["location"] + "&lang=en")
     assert "Download confirmed" in after.text and "downloaded" in after.text
@@ -402,7 +419,7 @@ async def test_a_person_without_a_role_gets_404_everywhere(gw: Gateway) -> None:
         assert answer.status_code == 404, path
         assert "PDF" not in answer.text and number not in answer.text
     ack = await gw.client.post(f"/ui/documents/{number}/ack",
-                               data={"csrf_token": token_of(chooser)})
+                               data={**form_fields(chooser)})
     assert ack.status_code == 404
     assert (await gw.client.get(f"/api/v1/documents/{number}",
                                 auth=office.auth)).json()["delivery_state"] == "waiting"
@@ -421,7 +438,7 @@ async def test_an_admin_grants_and_revokes_and_reads_the_log(gw: Gateway) -> Non
     assert (await gw.client.post(staff, data={"person": clerk.username, "role": "clerk",
                                              "action": "grant"})).status_code == 403
     granted = await gw.client.post(staff, data={
-        "csrf_token": token_of(page), "person": clerk.username, "role": "clerk",
+        **form_fields(page), "person": clerk.username, "role": "clerk",
         "action": "grant"})
     assert granted.status_code == 303
     assert clerk.username in (await gw.client.get(granted.headers["location"])).text
@@ -434,7 +451,8 @@ async def test_an_admin_grants_and_revokes_and_reads_the_log(gw: Gateway) -> Non
         ({"person": clerk.username, "role": "fonok", "action": "grant"}, 400,
          "Choose a role"),
     ):
-        refused = await gw.client.post(staff, data={"csrf_token": token_of(page), **data})
+        page = await gw.client.get(staff)  # a new form, with its own one-time key
+        refused = await gw.client.post(staff, data={**form_fields(page), **data})
         assert refused.status_code == status and message in refused.text, data
 
     # The clerk works the mailbox; the admin reads it in the log with the clerk's name.
@@ -445,13 +463,13 @@ async def test_an_admin_grants_and_revokes_and_reads_the_log(gw: Gateway) -> Non
         assert (await gw.client.get(path)).status_code == 404  # a clerk is no admin
     chooser = await gw.client.get("/ui/")
     assert (await gw.client.post(staff, data={
-        "csrf_token": token_of(chooser), "person": clerk.username, "role": "admin",
+        **form_fields(chooser), "person": clerk.username, "role": "admin",
         "action": "grant"})).status_code == 404
     gw.client.cookies.clear()
     await log_in(gw.client, admin)
     page = await gw.client.get(staff)
     revoked = await gw.client.post(staff, data={
-        "csrf_token": token_of(page), "person": clerk.username, "action": "revoke"})
+        **form_fields(page), "person": clerk.username, "action": "revoke"})
     assert revoked.status_code == 303
     log = await gw.client.get(f"/ui/offices/{office.krid}/log?lang=en")
     assert log.status_code == 200
@@ -473,15 +491,19 @@ async def test_send_answers_the_number_at_once_and_sent_shows_it(gw: Gateway) ->
     assert f'recipient_krid={addressee.krid}' in form.text  # the office search found it
     chosen = await gw.client.get(f"/ui/send?box={office.krid}&recipient_krid={addressee.krid}")
     assert f'value="{addressee.krid}"' in chosen.text
-    fields = {"csrf_token": token_of(form), "recipient_krid": addressee.krid or "",
+    fields = {**form_fields(form), "recipient_krid": addressee.krid or "",
               "doc_type_office": "TESZT", "doc_type_id": "VALASZ",
               "doc_type_description": "Válasz", "reference_number": "UI/1",
               "note": "böngészőből", "return_receipt": "true"}
     sent = await gw.client.post(f"/ui/send?box={office.krid}", data=fields,
                                 files={"file": ("valasz.pdf", PDF)})
-    assert sent.status_code == 200, sent.text
-    number = re.search(r'id="registration-number">(\d{27})<', sent.text)
-    assert number is not None and number.group(1).startswith(addressee.krid or "")
+    number = re.fullmatch(r"/ui/documents/(\d{27})\?sent=1", sent.headers["location"])
+    assert sent.status_code == 303 and number is not None
+    assert number.group(1).startswith(addressee.krid or "")
+    outcome = await gw.client.get(sent.headers["location"])
+    assert outcome.status_code == 200
+    assert (f"Sent: registration number {number.group(1)}, to Címzett Városháza, accepted at"
+            in outcome.text)
     metadata = (await gw.client.get(f"/api/v1/documents/{number.group(1)}",
                                     auth=addressee.auth)).json()
     assert metadata["sender"]["krid"] == office.krid and metadata["return_receipt"] is True
@@ -514,11 +536,11 @@ async def test_a_refused_send_leaves_nothing(gw: Gateway) -> None:
                                     files={"file": ("a.pdf", PDF)})
     assert no_token.status_code == 403
     wrong = await gw.client.post(f"/ui/send?box={office.krid}&lang=en",
-                                 data={**fields, "csrf_token": token_of(page)},
+                                 data={**fields, **form_fields(page)},
                                  files={"file": ("virus.exe", b"MZ")})
     assert wrong.status_code == 400 and "cannot be sent" in wrong.text
     missing = await gw.client.post(f"/ui/send?box={office.krid}&lang=en",
-                                   data={"csrf_token": token_of(page)},
+                                   data={**form_fields(page)},
                                    files={"file": ("a.pdf", PDF)})
     assert missing.status_code == 400 and "nothing was sent" in missing.text
     assert stored_files(gw.blob_root) == []
@@ -536,8 +558,9 @@ async def test_an_empty_file_is_refused_in_a_sentence_and_leaves_nothing(
     addressee = await new_org(gw.ports)
     await log_in(gw.client, clerk)
     page = await gw.client.get(f"/ui/send?box={office.krid}&lang={language}")
-    fields = {"csrf_token": token_of(page), "recipient_krid": addressee.krid or "",
+    fields = {**form_fields(page), "recipient_krid": addressee.krid or "",
               "doc_type_office": "T", "doc_type_id": "T", "doc_type_description": "T"}
+    # A refused send releases its one-time key: the same form may be corrected and sent again.
     for file_name in ("ures.txt", "ures.pdf"):  # not a format mismatch for the .pdf
         refused = await gw.client.post(f"/ui/send?box={office.krid}&lang={language}",
                                        data=fields, files={"file": (file_name, b"")})
@@ -558,7 +581,7 @@ async def test_send_and_sent_are_404_for_others(gw: Gateway) -> None:
         assert (await gw.client.get(path)).status_code == 404, path
     chooser = await gw.client.get("/ui/")
     refused = await gw.client.post(f"/ui/send?box={office.krid}",
-                                   data={"csrf_token": token_of(chooser)},
+                                   data={**form_fields(chooser)},
                                    files={"file": ("a.pdf", PDF)})
     assert refused.status_code == 404
 
@@ -579,7 +602,7 @@ async def test_production_marks_the_cookies_secure(
         # HTTP, so the cookie goes back by hand.
         answer = await gw.client.post("/ui/login", headers={
             "Cookie": f"kapu_csrf={token_of(page)}"}, data={
-            "csrf_token": token_of(page), "username": person.username,
+            **form_fields(page), "username": person.username,
             "password": person.password})
         assert answer.status_code == 303
         assert all("Secure" in cookie for cookie in answer.headers.get_list("set-cookie"))
