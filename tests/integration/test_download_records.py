@@ -26,7 +26,7 @@ from tests.hkp_helpers import envelope
 from tests.integration.conftest import Gateway
 from tests.integration.test_evidence import IGAZOLAS, xmlsec_verify
 from tests.integration.test_hkp import call
-from tests.integration.test_web import log_in
+from tests.integration.test_web import form_fields, log_in
 
 HOSTILE_NAME = "hatarozat\r\nX-Injected: 1.pdf"
 DOWNLOAD = ("<hkp:DokumentumAdatokLetoltesKerdes><hkp:PostafiokAlapjan>"
@@ -120,6 +120,10 @@ async def test_a_stored_name_with_cr_lf_opens_on_the_web(gw: Gateway) -> None:
     office, citizen = await new_org(gw.ports), await new_citizen(gw.ports)
     number = await _sent(gw, office, citizen, file_name=HOSTILE_NAME)
     await log_in(gw.client, citizen)
+    page = await gw.client.get(f"/ui/documents/{number}")
+    received = await gw.client.post(f"/ui/documents/{number}/open", data=form_fields(page))
+    assert received.status_code == 303
+    assert received.headers["location"] == f"/ui/documents/{number}/content"
     opened = await gw.client.get(f"/ui/documents/{number}/content")
     assert opened.status_code == 200 and opened.content == PDF
     _assert_safe_disposition(opened.headers, HOSTILE_NAME)
@@ -159,8 +163,13 @@ async def test_a_download_that_fails_before_its_first_byte_records_nothing(gw: G
     failed = await gw.client.get(f"/api/v1/documents/{number}/content", auth=citizen.auth)
     assert failed.status_code == 503 and failed.json()["code"] == "unavailable"
     await log_in(gw.client, citizen)
-    on_the_web = await gw.client.get(f"/ui/documents/{number}/content")
+    page = await gw.client.get(f"/ui/documents/{number}")
+    on_the_web = await gw.client.post(f"/ui/documents/{number}/open", data=form_fields(page))
     assert on_the_web.status_code == 503 and on_the_web.content != PDF
+    # Not opened: a GET of the content shows the opening form again, and delivers nothing.
+    unopened = await gw.client.get(f"/ui/documents/{number}/content")
+    assert unopened.status_code == 200 and unopened.content != PDF
+    assert f'action="/ui/documents/{number}/open"' in unopened.text
 
     assert await _state(gw, office, number) == "waiting"
     assert await _receipt_kinds(gw, office, number) == ["acceptance"]
