@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from lxml import etree
 
 from gateway.crypto.keys import SigningKey
 from gateway.crypto.timestamps import signing_function
+from gateway.domain.limits import xml_safe
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.domain.registration import budapest_local
@@ -47,16 +47,6 @@ xmlsec: Any = _xmlsec_module
 
 # What XML 1.0 cannot hold (its Char production): C0 controls but tab, CR and LF, lone
 # surrogates, U+FFFE and U+FFFF.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    """``text`` with every character XML cannot hold replaced by U+FFFD: a receipt about a row
-    already stored is issued whatever its text holds (ordinary text is unchanged, so are its
-    receipts' bytes)."""
-    return _NOT_XML_CHAR.sub("\ufffd", text)
-
-
 def iso_duration(span: timedelta) -> str:
     """An ISO 8601 duration in hours, minutes and seconds (PT2H, PT30M, PT26H5S). By hand:
     the standard library prints no ISO durations and this is the only one Kapu writes."""
@@ -70,7 +60,7 @@ def iso_duration(span: timedelta) -> str:
 
 def _party(tag: str, party: ReceiptParty) -> etree._Element:
     element = etree.Element(f"{{{NAMESPACE}}}{tag}")
-    etree.SubElement(element, f"{{{NAMESPACE}}}Nev").text = xml_text(party.name)
+    etree.SubElement(element, f"{{{NAMESPACE}}}Nev").text = xml_safe(party.name)
     if party.krid:
         etree.SubElement(element, f"{{{NAMESPACE}}}KRID").text = party.krid
     if party.code:
@@ -135,7 +125,7 @@ def _receipt_root(content: ReceiptContent) -> etree._Element:
     root.append(_party("Felado", content.sender))
     root.append(_party("Cimzett", content.recipient))
     for tag, text in (
-        ("FileNev", xml_text(content.file_name)),
+        ("FileNev", xml_safe(content.file_name)),
         ("Lenyomat", content.sha256),
         ("Idopont", budapest_local(content.at).isoformat()),
         ("Idopecset", base64.b64encode(content.timestamp_token).decode()),
@@ -156,7 +146,7 @@ def _outage_root(statement: OutageStatement) -> etree._Element:
         ("Kezdet", budapest_local(statement.start).isoformat()),
         ("Vege", budapest_local(statement.end).isoformat()),
         ("Idotartam", iso_duration(statement.end - statement.start)),
-        ("Erintett", xml_text(statement.affected)),
+        ("Erintett", xml_safe(statement.affected)),
     ]
     if statement.deadline_extension is not None:
         texts.append(("HataridoHosszabbitas", statement.deadline_extension.isoformat()))

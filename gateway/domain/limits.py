@@ -4,6 +4,7 @@ complex to run)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 
@@ -57,6 +58,19 @@ def forbidden_character(text: str, *, multiline: bool = False) -> str | None:
         if unicodedata.category(character) in _REFUSED_CATEGORIES or character in _NOT_XML:
             return character
     return None
+
+
+# What XML 1.0 cannot hold (its Char production): most C0 controls, lone surrogates, U+FFFE/F.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot hold replaced by U+FFFD. The doors refuse such
+    characters, but a row stored before they did must still be written into a receipt or an
+    HKP answer (lxml would refuse the whole document); ordinary text comes back unchanged."""
+    if _NOT_XML_CHAR.search(text) is None:
+        return text
+    return _NOT_XML_CHAR.sub("\ufffd", text)
 
 
 def checked_text(text: str, field: str, *, multiline: bool = False) -> str:

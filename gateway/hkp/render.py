@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -12,6 +11,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from gateway import errors
+from gateway.domain.limits import xml_safe
 from gateway.domain.registration import budapest_local
 from gateway.hkp.xml import HKP, IOP, KRI, SOAP11
 from gateway.multipart import attachment_disposition
@@ -85,18 +85,11 @@ def value(item: object) -> str:
 
 # Characters XML 1.0 cannot hold (its Char production): C0 controls but tab, LF and CR,
 # surrogates, U+FFFE and U+FFFF.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def xml_text(stored: str | None) -> str:
     """Stored text as an element's text: empty for None, and each character XML cannot hold
     as U+FFFD. The doors refuse such characters, but a row stored before they did must not
     make lxml refuse the whole answer (every listing of that mailbox would fail)."""
-    if not stored:
-        return ""
-    if _NOT_XML_CHAR.search(stored) is None:
-        return stored
-    return _NOT_XML_CHAR.sub("\ufffd", stored)
+    return xml_safe(stored) if stored else ""
 
 
 def valasz(

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from gateway.crypto.keys import GatewayKeys, ensure_keys
-from gateway.crypto.receipts import ReceiptSigner, _outage_root, _receipt_root, xml_text
+from gateway.crypto.receipts import ReceiptSigner, _outage_root, _receipt_root
 from gateway.crypto.timestamps import ReleasingSigner
+from gateway.domain.limits import xml_safe
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
 from tests.conftest import TEST_EPOCH
@@ -138,5 +139,5 @@ def test_text_xml_cannot_hold_is_replaced_and_the_receipt_still_signs(keys: Gate
     assert root.findtext("i:FileNev", namespaces=names) == "level\ufffd\ufffd\ufffd.pdf"
     assert root.findtext("i:Felado/i:Nev", namespaces=names) == "Rossz\ufffd Kft.\ufffd"
     for content in CONTENTS:
-        assert xml_text(content.file_name) == content.file_name
-        assert xml_text(content.sender.name) == content.sender.name
+        assert xml_safe(content.file_name) == content.file_name
+        assert xml_safe(content.sender.name) == content.sender.name
