@@ -34,9 +34,9 @@ from gateway.ops.requests import RequestContext, configure_logging
 from gateway.resources import resource_dir
 from gateway.rest import apidocs, documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
+from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
 from gateway.services.blob_gc import content_needed
-from gateway.services.documents import recover_interrupted_uploads
 from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports import BlobStore, Clock, Ports
 from gateway.storage.blobs import FileBlobStore

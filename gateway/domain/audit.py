@@ -39,6 +39,13 @@ class AuditEvent:
     office_krid: str | None = None  # the office a person acted for (its napló)
 
 
+def actor_of(username: str, krid: str | None, person: str | None) -> tuple[str, str | None]:
+    """Who an audit entry names, and for which office: the party itself (its ``username``), or
+    the ``person`` acting for it (an office's staff in the browser), so that the office's log
+    (its ``krid``) shows who did it."""
+    return (username, None) if person is None else (person, krid)
+
+
 def _digest(sequence: int, at: datetime, values: dict[str, object], office: object) -> str:
     # "office" enters the canonical form only when set, so entries written before it existed
     # keep their hashes (test_the_canonical_form_never_changes).

@@ -62,3 +62,17 @@ class WorkingCalendar:
         """The beginning (Budapest midnight) of the ``working_days``-th working day after the
         Budapest day of ``start``: the moment of a presumed delivery."""
         return self.deadline(start, working_days) - timedelta(days=1)
+
+
+# An office is warned of a document waiting this many working days (contract section 13).
+WARNING_WORKING_DAYS = 3
+
+
+def due_times(calendar: WorkingCalendar, *, to_organisation: bool, at: datetime,
+              second_notice_working_days: int) -> tuple[datetime | None, datetime | None]:
+    """(warning_due_at, not_collected_due_at) of a document accepted ``at``: an organisation
+    is warned after 3 working days; a citizen's unopened document gets its second notice (and
+    the sender its not_collected receipt) after ``second_notice_working_days`` (5)."""
+    if to_organisation:
+        return calendar.deadline(at, WARNING_WORKING_DAYS), None
+    return None, calendar.deadline(at, second_notice_working_days)

@@ -6,13 +6,13 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from gateway.domain.formats import is_allowed
 from gateway.domain.limits import checked_text
-from gateway.domain.parties import PartyKind
-from gateway.errors import EmptyContent, FormatNotAllowed, InvalidRequest
+from gateway.domain.parties import Party, PartyKind
+from gateway.errors import EmptyContent, Forbidden, FormatNotAllowed, InvalidRequest
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -128,6 +128,25 @@ def check_not_empty(file_name: str, size: int) -> None:
                            field="file")
 
 
+def may_encrypt(sender: Party, request: UploadRequest) -> bool:
+    """Whether the bytes may be stored encrypted for the addressee (an organisation sending
+    with ``encrypt``, or replying to a document that may have asked ``reply_encryption``)."""
+    return sender.is_organisation and bool(request.encrypt or request.reference_number)
+
+
+def check_addressee(sender: Party, recipient: Party) -> None:
+    """A citizen writes to organisations only."""
+    if not sender.is_organisation and not recipient.is_organisation:
+        raise Forbidden("a citizen can send only to organisations", field="recipient_code")
+
+
+def numbering_krid(sender: Party, recipient: Party) -> str:
+    """The number carries the organisation's KRID: the addressee's, or else the sender's."""
+    krid = recipient.krid if recipient.is_organisation else sender.krid
+    assert krid is not None
+    return krid
+
+
 def _required(value: str, field: str) -> str:
     checked = _text(value, field, limit=MAX_TEXT, required=True)
     assert checked is not None
@@ -179,3 +198,38 @@ class Document:
     def unopened(self) -> bool:
         """Not yet downloaded by its addressee (a presumed delivery is still unopened)."""
         return self.delivery_state in (DeliveryState.WAITING, DeliveryState.PRESUMED_DELIVERED)
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """Where a new document's registration number comes from."""
+
+    krid: str
+    day: date  # the Budapest day whose sequence it takes
+    prefix: str  # KRID + YYYYMMDDHHMM; the storage appends the zero-padded sequence
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document about to be registered: everything but its number."""
+
+    registered_at: datetime
+    valid_until: datetime
+    sender_id: int
+    recipient_id: int
+    sender_kind: PartyKind
+    reference_number: str | None
+    doc_type_office: str
+    doc_type_id: str
+    doc_type_description: str
+    note: str | None
+    file_name: str
+    size: int
+    sha256: str
+    reply_encryption: bool
+    return_receipt: bool
+    system_message: bool = False
+    timestamp_token: bytes | None = None
+    submitted_sha256: str | None = None
+    warning_due_at: datetime | None = None
+    not_collected_due_at: datetime | None = None

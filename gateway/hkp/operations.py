@@ -15,10 +15,12 @@ from gateway.errors import AttachmentMissing, GatewayError, InvalidRequest
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
 from gateway.hkp.render import H, szam_of, value, xml_text
 from gateway.hkp.xml import HKP, Children, child, child_bool, child_text, text
-from gateway.services import documents as document_service
+from gateway.services import acceptance as acceptance_service
+from gateway.services import delivery as delivery_service
 from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
-from gateway.services.documents import Record
+from gateway.services import visibility as visibility_service
+from gateway.services.delivery import Record
 from gateway.services.mailbox import UnreadSelector
 from gateway.services.ports import OfficeQuery, Ports, StagedContent
 
@@ -103,7 +105,7 @@ async def _content(context: Context, item: etree._Element) -> StagedContent:
             f"href {href!r} names no attachment and no Tartalom is given" if href
             else "the document has neither an href to an attachment nor a Tartalom"
         )
-    staged = document_service.start_upload(context.ports)
+    staged = acceptance_service.start_upload(context.ports)
     try:
         sink = Base64Sink(staged)
         sink.write((tartalom.text or "").encode("ascii", errors="replace"))
@@ -146,7 +148,7 @@ async def upload(context: Context, form: etree._Element) -> Answer:
             result.set("href", item.get("href") or "")
         try:
             content = await _content(context, item)
-            accepted = await document_service.accept_document(
+            accepted = await acceptance_service.accept_document(
                 context.ports, context.party, _upload_request(item), content
             )
             for tag, text in (("ErkeztetesiSzam", accepted.registration_number),
@@ -227,9 +229,9 @@ async def download(context: Context, form: etree._Element) -> Answer:
         by_number = child(form, "ErkeztetesiSzamAlapjan")
         assert by_number is not None  # the schema's choice
         number = child_text(by_number, "ErkeztetesiSzam") or ""
-        found = [await document_service.get_document(context.ports, context.party, number)]
+        found = [await visibility_service.get_document(context.ports, context.party, number)]
     listing = H.DokumentumAdatokLetoltesValasz()
-    streams, record = await document_service.deliver(context.ports, context.party, found)
+    streams, record = await delivery_service.deliver(context.ports, context.party, found)
     answer = Answer([listing], record=record)
     for document, stream in zip(found, streams, strict=True):
         href = document.registration_number if stream is not None else None
@@ -243,7 +245,7 @@ async def status(context: Context, form: etree._Element) -> Answer:
     by_number = child(form, "ErkeztetesiSzamAlapjan")
     assert by_number is not None
     number = child_text(by_number, "ErkeztetesiSzam") or ""
-    document = await document_service.get_document(context.ports, context.party, number)
+    document = await visibility_service.get_document(context.ports, context.party, number)
     element = document_element(document, context.party, href=None)
     element.append(H.Olvasottsag(value(document.delivery_state is DeliveryState.DOWNLOADED)))
     return Answer([H.DokumentumAllapotValasz(element)])
@@ -256,9 +258,9 @@ async def acknowledge(context: Context, form: etree._Element) -> Answer:
         number = child_text(item, "ErkeztetesiSzam") or ""
         try:
             if child_bool(item, "Sikeres"):
-                await document_service.acknowledge(context.ports, context.party, number)
+                await delivery_service.acknowledge(context.ports, context.party, number)
             else:
-                await document_service.get_document(context.ports, context.party, number)
+                await visibility_service.get_document(context.ports, context.party, number)
             answers.append(H.VisszaIgazolasValasz(H.Uzenet(H.Szam("0"), H.Szoveg("Sikeres"))))
         except GatewayError as error:
             answers.append(H.VisszaIgazolasValasz(H.Hiba(H.HibaLeiras(

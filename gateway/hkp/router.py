@@ -43,8 +43,8 @@ from gateway.hkp.xml import (
     validate_kerdes,
 )
 from gateway.resources import resource_dir
+from gateway.services.acceptance import start_upload
 from gateway.services.auth import CredentialCache, authenticate
-from gateway.services.documents import start_upload
 from gateway.services.ports import Ports
 
 # structlog: these lines carry the request's X-Request-ID (bound by ops/requests.py).

@@ -25,8 +25,10 @@ from gateway.rest.models import (
     local,
 )
 from gateway.rest.problems import AUTHENTICATED, problem_responses
-from gateway.services import documents as document_service
+from gateway.services import acceptance as acceptance_service
+from gateway.services import delivery as delivery_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services import visibility as visibility_service
 from gateway.services.ports import OfficeQuery
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
@@ -75,7 +77,7 @@ async def upload_document(
     ports: PortsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> AcceptanceOut:
-    content = document_service.start_upload(ports)
+    content = acceptance_service.start_upload(ports)
     try:
         form = await receive_form(request.headers.get("content-type", ""), request.stream(),
                                   content)
@@ -86,7 +88,7 @@ async def upload_document(
     except BaseException:
         await content.discard()
         raise
-    acceptance = await document_service.accept_document(
+    acceptance = await acceptance_service.accept_document(
         ports, party, upload, content, idempotency_key
     )
     return AcceptanceOut.of(acceptance)
@@ -112,7 +114,7 @@ async def list_mailbox(
 @router.get("/documents/{registration_number}", response_model=DocumentOut,
             summary="A document's metadata")
 async def get_document(registration_number: str, party: PartyDep, ports: PortsDep) -> DocumentOut:
-    document = await document_service.get_document(ports, party, registration_number)
+    document = await visibility_service.get_document(ports, party, registration_number)
     return DocumentOut.of(document)
 
 
@@ -125,7 +127,7 @@ async def download_content(
     registration_number: str, party: PartyDep, ports: PortsDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse:
-    download = await document_service.open_content(
+    download = await delivery_service.open_content(
         ports, party, registration_number, range_header=range_header)
     document = download.document
     digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
@@ -151,7 +153,7 @@ async def download_content(
 async def acknowledge(
     registration_number: str, party: PartyDep, ports: PortsDep
 ) -> AcknowledgementOut:
-    document = await document_service.acknowledge(ports, party, registration_number)
+    document = await delivery_service.acknowledge(ports, party, registration_number)
     assert document.acknowledged_at is not None
     return AcknowledgementOut(registration_number=document.registration_number,
                               acknowledged_at=local(document.acknowledged_at))

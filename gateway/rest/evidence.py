@@ -13,7 +13,7 @@ from gateway.domain.receipts import ReceiptKind
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
 from gateway.rest.problems import AUTHENTICATED, problem_responses
-from gateway.services import documents as document_service
+from gateway.services import evidence as evidence_service
 from gateway.services import keys as key_service
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
@@ -79,7 +79,7 @@ async def get_key(address: str, party: PartyDep, ports: PortsDep) -> KeyOut:
             summary="The RFC 3161 TimeStampToken (DER) issued at acceptance",
             responses={200: {"content": {"application/timestamp-token": {}}}})
 async def timestamp(registration_number: str, party: PartyDep, ports: PortsDep) -> Response:
-    token = await document_service.timestamp_token(ports, party, registration_number)
+    token = await evidence_service.timestamp_token(ports, party, registration_number)
     return Response(token, media_type="application/timestamp-token", headers={
         "Content-Disposition": f'attachment; filename="{registration_number}.tst"'})
 
@@ -87,7 +87,7 @@ async def timestamp(registration_number: str, party: PartyDep, ports: PortsDep) 
 @router.get("/documents/{registration_number}/receipts", response_model=ReceiptsOut,
             summary="The receipts issued for a document I sent")
 async def receipts(registration_number: str, party: PartyDep, ports: PortsDep) -> ReceiptsOut:
-    _, records = await document_service.receipts_of(ports, party, registration_number)
+    _, records = await evidence_service.receipts_of(ports, party, registration_number)
     base = f"/api/v1/documents/{registration_number}/receipts"
     return ReceiptsOut(items=[
         ReceiptOut(kind=r.kind.value, issued_at=local(r.issued_at), url=f"{base}/{r.kind.value}")
@@ -101,5 +101,5 @@ async def receipts(registration_number: str, party: PartyDep, ports: PortsDep) -
 async def receipt(
     registration_number: str, kind: ReceiptKind, party: PartyDep, ports: PortsDep
 ) -> Response:
-    content = await document_service.receipt(ports, party, registration_number, kind)
+    content = await evidence_service.receipt(ports, party, registration_number, kind)
     return Response(content, media_type="application/xml")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from gateway.domain.documents import Document, PartyRef
 from gateway.domain.parties import Party
 from gateway.domain.registration import budapest_local
-from gateway.services.documents import Acceptance
+from gateway.services.acceptance import Acceptance
 
 
 def local(instant: datetime) -> datetime:

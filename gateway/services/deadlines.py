@@ -24,7 +24,6 @@ from gateway.domain.notices import warning_text
 from gateway.domain.parties import StaffRole
 from gateway.domain.registration import budapest_local
 from gateway.services import mail
-from gateway.services.documents import issue_receipt, system_message
 from gateway.services.ports import (
     Deadline,
     NewMail,
@@ -33,6 +32,7 @@ from gateway.services.ports import (
     StagedContent,
     UnitOfWork,
 )
+from gateway.services.system_messages import issue_receipt, system_message
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from email.message import EmailMessage
 
-from gateway.domain.documents import Document
+from gateway.domain.documents import Document, NewDocument
 from gateway.domain.notices import (
     Envelope,
     arrival_notice,
@@ -65,6 +65,16 @@ def second(ports: Ports, document: Document, presumed_at: datetime,
                             _link(ports, f"/ui/documents/{document.registration_number}"))
     return _queued(document.recipient_id, "second_notice", document.registration_number,
                    message, at)
+
+
+def arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+                    number: str) -> list[NewMail]:
+    """A citizen's first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document;
+    none for an organisation."""
+    if recipient.is_organisation:
+        return []
+    notice = arrival(ports, recipient, sender.name, number, new.valid_until, new.registered_at)
+    return [notice] if notice is not None else []
 
 
 def warning(ports: Ports, admin: Party, office: Party, registration_numbers: list[str],

@@ -3,7 +3,7 @@
 A citizen keeps documents of their tárhely, or documents they sent, where they never expire,
 up to ``Ports.permanent_storage_bytes``. Keeping an unopened document of their own tárhely
 opens it (36. § (4)): it is acknowledged and the sender's download receipt is issued in the same
-transaction, as a download does (services/documents.py). The kept content outlives the
+transaction, as a download does (services/delivery.py). The kept content outlives the
 original's expiry: ``content_needed`` counts kept items, so expiry leaves their bytes alone.
 """
 
@@ -16,9 +16,11 @@ from gateway.domain.documents import DeliveryState, Document
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.registration import is_registration_number
 from gateway.errors import Expired, NotFound
-from gateway.services.documents import _acknowledged, _SystemMessage, _visible
+from gateway.services.delivery import acknowledged
 from gateway.services.ports import KeptDocument, Ports
 from gateway.services.storage_quota import check_room, require_citizen
+from gateway.services.system_messages import SystemMessage
+from gateway.services.visibility import visible
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,10 @@ async def keep(ports: Ports, party: Party, registration_number: str) -> KeptDocu
     An unopened document of their own tárhely is acknowledged at once and its sender's
     download receipt issued, in the same transaction; an expired one cannot be kept."""
     require_citizen(party)
-    async with _SystemMessage() as message, ports.write_uow() as uow:
-        document = await _visible(uow, party, registration_number)
+    async with SystemMessage() as message, ports.write_uow() as uow:
+        document = await visible(uow, party, registration_number)
         await uow.kept.lock(party.id, document.id)
-        document = await _visible(uow, party, registration_number)  # as it is, locked
+        document = await visible(uow, party, registration_number)  # as it is, locked
         kept_at = await uow.kept.kept_at(party.id, document.id)
         if kept_at is not None:
             return KeptDocument(document, kept_at)
@@ -59,8 +61,8 @@ async def keep(ports: Ports, party: Party, registration_number: str) -> KeptDocu
         now = ports.clock.now()
         await uow.kept.add(party.id, document.id, now)
         if _unopened_in_own_tarhely(party, document):
-            message.staged = await _acknowledged(uow, ports, party, document, None)
-            document = await _visible(uow, party, registration_number)
+            message.staged = await acknowledged(uow, ports, party, document, None)
+            document = await visible(uow, party, registration_number)
         await uow.commit()
     return KeptDocument(document, now)
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.calendar import WorkingCalendar
-from gateway.domain.documents import Document
+from gateway.domain.documents import Document, NewDocument, Numbering
 from gateway.domain.outages import OutageStatement
 from gateway.domain.parties import Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
@@ -37,39 +37,6 @@ class NewParty:
     mak_code: str | None = None
     code: str | None = None
     email: str | None = None
-
-
-@dataclass(frozen=True)
-class Numbering:
-    """Where a new document's registration number comes from."""
-
-    krid: str
-    day: date  # the Budapest day whose sequence it takes
-    prefix: str  # KRID + YYYYMMDDHHMM; the storage appends the zero-padded sequence
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    registered_at: datetime
-    valid_until: datetime
-    sender_id: int
-    recipient_id: int
-    sender_kind: PartyKind
-    reference_number: str | None
-    doc_type_office: str
-    doc_type_id: str
-    doc_type_description: str
-    note: str | None
-    file_name: str
-    size: int
-    sha256: str
-    reply_encryption: bool
-    return_receipt: bool
-    system_message: bool = False
-    timestamp_token: bytes | None = None
-    submitted_sha256: str | None = None
-    warning_due_at: datetime | None = None
-    not_collected_due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

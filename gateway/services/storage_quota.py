@@ -1,6 +1,6 @@
 """Room in a citizen's tartós tár: the quota check that keeping and ``keep_copy`` share.
 
-It lives apart from services/permanent_storage.py because acceptance (services/documents.py)
+It lives apart from services/permanent_storage.py because acceptance (services/acceptance.py)
 needs it too, and permanent_storage builds on documents.
 """
 

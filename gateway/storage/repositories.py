@@ -29,7 +29,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.sqltypes import NullType
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
-from gateway.domain.documents import DeliveryState, Document, PartyRef
+from gateway.domain.documents import DeliveryState, Document, NewDocument, Numbering, PartyRef
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
@@ -46,12 +46,10 @@ from gateway.services.ports import (
     MailboxQuery,
     MailRecord,
     Maintenance,
-    NewDocument,
     NewMail,
     NewNotification,
     NewParty,
     Notification,
-    Numbering,
     OfficeQuery,
     OfficeWarnings,
     Probe,

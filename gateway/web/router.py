@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from gateway.clients import client_address
 from gateway.config import Settings
+from gateway.domain import receiving
 from gateway.domain.documents import MAX_TEXT, DeliveryState, Document
 from gateway.domain.limits import (
     EARLIEST_DAY,
@@ -47,8 +48,10 @@ from gateway.errors import (
 )
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
+from gateway.services import acceptance as acceptance_service
 from gateway.services import deadlines, mail, people, permanent_storage, sandbox
-from gateway.services import documents as document_service
+from gateway.services import delivery as delivery_service
+from gateway.services import evidence as evidence_service
 from gateway.services import forms as form_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
@@ -440,7 +443,7 @@ async def _document(request: Request, registration_number: str) -> tuple[Party, 
 def _receiving(mailbox: Party, document: Document) -> bool:
     """Whether the document's page offers the opening form (a citizen's unopened document
     whose content is still there): its content is then delivered only after that POST."""
-    return (document_service.received_on_opening(mailbox, document)
+    return (receiving.received_on_opening(mailbox, document)
             and document.delivery_state is not DeliveryState.EXPIRED)
 
 
@@ -460,7 +463,7 @@ async def _document_page(request: Request, registration_number: str, *,
     person, office, document = found
     receipts: list[ReceiptRecord] = []
     if document.sender_id == office.id:
-        _, receipts = await document_service.receipts_of(_ports(request), office,
+        _, receipts = await evidence_service.receipts_of(_ports(request), office,
                                                          registration_number)
     own = office.id == person.id
     return render(request, "document.html", {
@@ -487,7 +490,7 @@ async def document_content(request: Request, registration_number: str) -> Respon
             # Opening is receiving, and a GET receives nothing (a link scanner, a browser's
             # prefetch): the page with the opening form instead.
             return await _document_page(request, registration_number)
-        download = await document_service.open_content(
+        download = await delivery_service.open_content(
             _ports(request), office, registration_number,
             person=_on_behalf(person, office))
     except NotFound:
@@ -514,7 +517,7 @@ async def open_document(request: Request, registration_number: str) -> Response:
             found = await _document(request, registration_number)
             assert found is not None  # the person was found above
             _, office, _ = found
-            await document_service.receive(_ports(request), office, registration_number,
+            await delivery_service.receive(_ports(request), office, registration_number,
                                            person=_on_behalf(person, office))
         except (NotFound, Forbidden):
             return render(request, "not_found.html", status_code=404)
@@ -535,7 +538,7 @@ async def document_timestamp(request: Request, registration_number: str) -> Resp
         if found is None:
             return _to_login(request)
         _, office, _ = found
-        token = await document_service.timestamp_token(_ports(request), office,
+        token = await evidence_service.timestamp_token(_ports(request), office,
                                                        registration_number)
     except NotFound:
         return render(request, "not_found.html", status_code=404)
@@ -551,7 +554,7 @@ async def document_receipt(request: Request, registration_number: str, kind: str
         if found is None:
             return _to_login(request)
         _, office, _ = found
-        receipt = await document_service.receipt(_ports(request), office, registration_number,
+        receipt = await evidence_service.receipt(_ports(request), office, registration_number,
                                                  ReceiptKind(kind))
     except (NotFound, ValueError):
         return render(request, "not_found.html", status_code=404)
@@ -566,7 +569,7 @@ async def acknowledge(request: Request, registration_number: str) -> Response:
             found = await _document(request, registration_number)
             assert found is not None  # the person was found above
             _, office, _ = found
-            await document_service.acknowledge(
+            await delivery_service.acknowledge(
                 _ports(request), office, registration_number,
                 person=_on_behalf(person, office))
         except (NotFound, Forbidden):
@@ -677,7 +680,7 @@ async def send(request: Request) -> Response:
                                                    request.query_params.get("box", ""))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
-    content = document_service.start_upload(ports)
+    content = acceptance_service.start_upload(ports)
     try:
         form = await receive_form(request.headers.get("content-type", ""), request.stream(),
                                   content)
@@ -701,7 +704,7 @@ async def send(request: Request) -> Response:
         nonlocal handed_over
         handed_over = True
         try:
-            acceptance = await document_service.accept_document(
+            acceptance = await acceptance_service.accept_document(
                 ports, office, upload_request(form), content,
                 person=_on_behalf(person, office))
         except UnacceptableText as error:  # a sentence naming the field, as a form's refusal

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.services.documents import recover_interrupted_uploads
+from gateway.services.acceptance import recover_interrupted_uploads
 from tests.helpers import new_org, stored_files, upload
 from tests.integration.conftest import Gateway
 

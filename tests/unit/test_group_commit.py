@@ -99,5 +99,5 @@ async def test_a_submitter_that_gives_up_leaves_its_item_in_the_batch() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     # The batch function owns its items: the cancelled one was registered all the same
-    # (documents.py places its bytes in the store).
+    # (registrar.py places its bytes in the store).
     assert recorder.batches == [[2], [4]]

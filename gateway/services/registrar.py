@@ -1,0 +1,242 @@
+"""The registrar: numbers accepted uploads. Uploads that arrive while one is registered wait
+and are registered together in the next transaction (group commit, ``batching.py``); each
+counter is taken once per batch, receipts signed early for the forecast number
+(``forecast.py``) are used when the forecast held. One upload's fault never fails another's,
+and a refused or failed registration skips no number."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.audit import AuditAction, AuditEvent, actor_of
+from gateway.domain.documents import NewDocument, Numbering
+from gateway.domain.parties import Party
+from gateway.domain.receipts import ReceiptContent, ReceiptKind
+from gateway.domain.registration import (
+    MAX_DAILY_SEQUENCE,
+    make_registration_number,
+    registration_day,
+    registration_prefix,
+    sequence_of,
+)
+from gateway.errors import DailySequenceExhausted, Unavailable
+from gateway.services import mail
+from gateway.services.evidence import receipt_party, signed
+from gateway.services.forecast import CounterKey
+from gateway.services.ports import NewMail, Ports, StagedContent, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Presigned:
+    """An acceptance receipt being signed, while its upload waits, for the number forecast."""
+
+    registration_number: str
+    receipt: asyncio.Future[list[bytes]]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An upload waiting for its number in the next batch."""
+
+    new: NewDocument
+    numbering: Numbering
+    sender: Party
+    recipient: Party
+    person: str | None
+    content: StagedContent  # the batch places it once registered, or discards it
+    presigned: Presigned | None = None
+
+    @property
+    def counter(self) -> CounterKey:
+        return _counter(self.numbering)
+
+
+def _counter(numbering: Numbering) -> CounterKey:
+    return numbering.krid, numbering.day
+
+
+def presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+               numbering: Numbering) -> Presigned | None:
+    """Join the forecast and start signing the receipt for the forecast number, if any."""
+    sequence = ports.forecast.join(_counter(numbering))
+    if new.timestamp_token is None or sequence is None or sequence > MAX_DAILY_SEQUENCE:
+        return None
+    number = make_registration_number(numbering.krid, new.registered_at, sequence)
+    signing = asyncio.ensure_future(signed(ports, [
+        _acceptance_content(sender, recipient, new, number)]))
+    # An unused or failed early signature is never read: read here, so asyncio does not
+    # report a lost exception (the batch signs again).
+    signing.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return Presigned(number, signing)
+
+
+async def register_batch(ports: Ports, batch: list[Pending]) -> list[str | BaseException]:
+    """Register every upload of ``batch`` in one transaction (:func:`_register_together`).
+    One upload's fault must not fail the others (a value the database or the receipt cannot
+    hold, …): when the transaction fails, each upload is registered again in one of its own,
+    and only the faulty one is answered with its error. Every failed transaction rolled back
+    its counters, so no number is skipped. Then their bytes move into the store; a refused
+    upload's bytes are discarded."""
+    ports.forecast.leave([pending.counter for pending in batch])
+    try:
+        try:
+            answers = await _register_together(ports, batch)
+        except Exception as failure:
+            ports.forecast.forget([pending.counter for pending in batch])
+            # An outage fails each upload alike: trying them one by one would only wait again.
+            if len(batch) == 1 or isinstance(failure, Unavailable):
+                raise
+            log.warning("a batch of %d uploads failed; registering each on its own",
+                        len(batch), exc_info=True)
+            answers = [await _register_alone(ports, pending) for pending in batch]
+    except BaseException:
+        await _discard(*(pending.content for pending in batch))
+        raise
+    # Side by side (an object store checks each object over the network); the next batch
+    # waits for this.
+    await asyncio.gather(*(
+        pending.content.discard() if isinstance(answer, BaseException)
+        else pending.content.place() for pending, answer in zip(batch, answers, strict=True)))
+    return answers
+
+
+async def _register_alone(ports: Ports, pending: Pending) -> str | BaseException:
+    """One upload of a failed batch in a transaction of its own: its number, or its error."""
+    try:
+        [answer] = await _register_together(ports, [pending])
+    except Exception as failure:
+        ports.forecast.forget([pending.counter])
+        log.warning("upload to %s refused on its own", pending.numbering.krid, exc_info=True)
+        return failure
+    return answer
+
+
+async def _register_together(ports: Ports, batch: list[Pending]) -> list[str | BaseException]:
+    """``batch`` in one transaction: each counter taken once, then the documents inserted with
+    their receipts (most signed while they waited, for the number forecast) and audit entries,
+    in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
+    ran out)."""
+    answers: list[str | BaseException] = []
+    async with ports.write_uow() as uow:
+        numbers = await uow.documents.number_many([pending.numbering for pending in batch])
+        early = _settle_forecast(ports, batch, numbers)
+        plain: list[tuple[NewDocument, str]] = []
+        to_sign: list[tuple[Pending, str]] = []
+        notices: list[NewMail] = []
+        for pending, number in zip(batch, numbers, strict=True):
+            if number is None:
+                answers.append(_exhausted(pending.numbering.krid))
+                continue
+            answers.append(number)
+            notices += mail.arrival_notices(ports, pending.sender, pending.recipient,
+                                        pending.new, number)
+            if pending.new.timestamp_token is not None:
+                to_sign.append((pending, number))
+            else:
+                plain.append((pending.new, number))
+        presigned = [pending.presigned.receipt if pending.presigned is not None
+                     and pending.presigned.registration_number == number else None
+                     for pending, number in to_sign]
+        receipts, events = await acceptance_evidence(ports, [
+            (pending.sender, pending.recipient, pending.new, number, pending.person)
+            for pending, number in to_sign], presigned)
+        await uow.documents.add_many(plain)
+        await uow.documents.add_many_accepted(ReceiptKind.ACCEPTANCE, [
+            (pending.new, number, receipt, event) for (pending, number), receipt, event
+            in zip(to_sign, receipts, events, strict=True)])
+        await uow.mail.add_many(notices)
+        await uow.commit()
+    ports.telemetry.registered_batch(len(batch))
+    ports.telemetry.signed_early(*early)
+    return answers
+
+
+def _settle_forecast(ports: Ports, batch: list[Pending],
+                     numbers: list[str | None]) -> tuple[int, int]:
+    """Tell the forecast the last sequence each counter gave, and whether it was wrong.
+    Returns how many early receipts name their document's number, and how many do not."""
+    last: dict[CounterKey, int] = {}
+    forecasts: Counter[CounterKey] = Counter()
+    missed: Counter[CounterKey] = Counter()
+    for pending, number in zip(batch, numbers, strict=True):
+        if number is None:
+            continue
+        last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(number))
+        if pending.presigned is not None:
+            forecasts[pending.counter] += 1
+            missed[pending.counter] += pending.presigned.registration_number != number
+    for key, sequence in last.items():
+        ports.forecast.settle(key, sequence, forecasts[key], missed[key])
+    ports.forecast.forget([pending.counter for pending in batch
+                           if pending.counter not in last])
+    return sum(forecasts.values()) - missed.total(), missed.total()
+
+
+def _acceptance_content(sender: Party, recipient: Party, new: NewDocument,
+                        number: str) -> ReceiptContent:
+    assert new.timestamp_token is not None
+    return ReceiptContent(
+        kind=ReceiptKind.ACCEPTANCE, registration_number=number,
+        sender=receipt_party(sender), recipient=receipt_party(recipient),
+        file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
+        timestamp_token=new.timestamp_token)
+
+
+async def acceptance_evidence(
+    ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
+    presigned: list[asyncio.Future[list[bytes]] | None] | None = None,
+) -> tuple[list[bytes], list[AuditEvent]]:
+    """The signed acceptance receipts and the audit entries of registered documents with
+    timestamp tokens, in order (each: sender, addressee, document, number, the person who
+    sent it). ``presigned``: per document, its receipt signed early for its number, or None;
+    one that failed is signed again here."""
+    contents = [_acceptance_content(sender, recipient, new, number)
+                for sender, recipient, new, number, _ in accepted]
+    early: list[bytes | None] = [None] * len(contents)
+    for index, signing in enumerate(presigned or []):
+        if signing is not None:
+            try:
+                [early[index]] = await signing
+            except Exception:  # signed again below, where a lasting fault fails the batch
+                log.warning("a receipt signed early failed; signing it again", exc_info=True)
+    late = iter(await signed(ports, [content for content, receipt
+                                      in zip(contents, early, strict=True) if receipt is None]))
+    receipts = [receipt if receipt is not None else next(late) for receipt in early]
+    events = []
+    for sender, _, new, number, person in accepted:
+        actor, office_krid = actor_of(sender.username, sender.krid, person)
+        events.append(AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
+                                 action=AuditAction.ACCEPTED, registration_number=number,
+                                 sha256=new.sha256))
+    return receipts, events
+
+
+# Signing runs in worker threads: xmlsec lets go of the GIL while it canonicalises and signs,
+
+
+def numbering_for(krid: str, registered_at: datetime) -> Numbering:
+    return Numbering(krid=krid, day=registration_day(registered_at),
+                     prefix=registration_prefix(krid, registered_at))
+
+
+def _exhausted(krid: str) -> DailySequenceExhausted:
+    return DailySequenceExhausted(
+        f"KRID {krid} has used all {MAX_DAILY_SEQUENCE} numbers of today")
+
+
+async def register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tuple[int, str]:
+    registered = await uow.documents.register(new, numbering_for(numbering_krid, new.registered_at))
+    if registered is None:
+        raise _exhausted(numbering_krid)
+    return registered
+
+
+async def _discard(*staged: StagedContent) -> None:
+    for item in staged:
+        await item.discard()
