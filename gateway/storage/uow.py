@@ -30,24 +30,13 @@ from gateway.services.ports import (
     WebSessionRepository,
 )
 from gateway.storage.database import WRITE_OPTION
-from gateway.storage.repositories import (
-    SqlAudit,
-    SqlCounter,
-    SqlDocuments,
-    SqlFormSubmissions,
-    SqlIdempotency,
-    SqlKept,
-    SqlKeys,
-    SqlLoginFailures,
-    SqlMailOutbox,
-    SqlNotifications,
-    SqlOperations,
-    SqlParties,
-    SqlReceipts,
-    SqlSandboxClock,
-    SqlStaff,
-    SqlWebSessions,
-)
+from gateway.storage.repositories.documents import SqlDocuments, SqlIdempotency, SqlKept
+from gateway.storage.repositories.evidence import SqlAudit, SqlKeys, SqlReceipts
+from gateway.storage.repositories.operations import SqlOperations, SqlSandboxClock
+from gateway.storage.repositories.outbox import SqlMailOutbox, SqlNotifications
+from gateway.storage.repositories.parties import SqlParties, SqlStaff
+from gateway.storage.repositories.people import SqlFormSubmissions, SqlLoginFailures, SqlWebSessions
+from gateway.storage.repositories.registration import SqlCounter
 
 # SQLite result codes (primary, the low byte) that a later attempt may not meet: another
 # process holds the write lock past the busy timeout, the disk is full or failing, the file

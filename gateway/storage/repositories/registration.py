@@ -1,0 +1,159 @@
+"""The statements that register documents: the daily counter, and on PostgreSQL a document
+with its receipt and audit entry in one statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import String, bindparam, cast, func, insert, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain.audit import AuditEvent
+from gateway.domain.documents import DeliveryState, NewDocument, Numbering
+from gateway.domain.parties import PartyKind
+from gateway.domain.receipts import ReceiptKind
+from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
+from gateway.storage.repositories.rows import upsert_for
+from gateway.storage.tables import audit_entries, documents, receipts, registration_counters
+
+
+def document_values(new: NewDocument) -> dict[str, Any]:
+    return dict(
+        registered_at=new.registered_at, valid_until=new.valid_until,
+        sender_id=new.sender_id, recipient_id=new.recipient_id,
+        sender_kind=new.sender_kind.value, reference_number=new.reference_number,
+        doc_type_office=new.doc_type_office, doc_type_id=new.doc_type_id,
+        doc_type_description=new.doc_type_description, note=new.note,
+        file_name=new.file_name, size=new.size, sha256=new.sha256,
+        reply_encryption=new.reply_encryption, return_receipt=new.return_receipt,
+        system_message=new.system_message, delivery_state=DeliveryState.WAITING.value,
+        timestamp_token=new.timestamp_token, submitted_sha256=new.submitted_sha256,
+        warning_due_at=new.warning_due_at, not_collected_due_at=new.not_collected_due_at,
+    )
+
+
+def named_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A document's values as the named parameters of the statements built once below."""
+    return {f"new_{name}": value for name, value in values.items()}
+
+
+# The columns an upload writes besides its number, in document_values' order.
+_DOCUMENT_VALUES = tuple(document_values(NewDocument(
+    registered_at=datetime(2000, 1, 1, tzinfo=UTC), valid_until=datetime(2000, 1, 1, tzinfo=UTC),
+    sender_id=0, recipient_id=0, sender_kind=PartyKind.SYSTEM, reference_number=None,
+    doc_type_office="", doc_type_id="", doc_type_description="", note=None, file_name="",
+    size=0, sha256="", reply_encryption=False, return_receipt=False)))
+
+
+def _register_in_one_statement() -> Any:
+    """PostgreSQL: the counter upsert and the document insert as one statement, built once
+    with named parameters (building it per upload cost more than executing it)."""
+    upsert = postgresql.insert(registration_counters).values(
+        krid=bindparam("numbering_krid", type_=String), day=bindparam("numbering_day"),
+        last_value=1,
+    ).on_conflict_do_update(
+        index_elements=[registration_counters.c.krid, registration_counters.c.day],
+        set_={"last_value": registration_counters.c.last_value + 1},
+    ).returning(registration_counters.c.last_value)
+    sequence = upsert.cte("sequence")
+    number = bindparam("numbering_prefix", type_=String) + func.lpad(
+        cast(sequence.c.last_value, String), SEQUENCE_DIGITS, "0")
+    selected = select(number, *(
+        bindparam(f"new_{name}", type_=documents.c[name].type) for name in _DOCUMENT_VALUES
+    )).where(sequence.c.last_value <= MAX_DAILY_SEQUENCE)
+    return (
+        insert(documents).from_select(["registration_number", *_DOCUMENT_VALUES], selected)
+        .add_cte(sequence).returning(documents.c.id, documents.c.registration_number)
+    )
+
+
+REGISTER_IN_ONE_STATEMENT = _register_in_one_statement()
+
+
+# Many documents in one INSERT … VALUES, their ids answered in the order of the rows given.
+INSERT_DOCUMENTS_IN_ORDER = insert(documents).returning(
+    documents.c.id, sort_by_parameter_order=True)
+
+
+def _counter_upsert(connection: AsyncConnection, numbering: Numbering, count: int = 1) -> Any:
+    """One atomic statement that takes the next ``count`` sequence numbers: its row lock is
+    held until the surrounding transaction ends, so concurrent uploads for one KRID and day
+    queue on it, and a rollback gives the numbers back. Never read-then-write."""
+    upsert = upsert_for(connection)(registration_counters).values(
+        krid=numbering.krid, day=numbering.day, last_value=count
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[registration_counters.c.krid, registration_counters.c.day],
+        set_={"last_value": registration_counters.c.last_value + count},
+    ).returning(registration_counters.c.last_value)
+
+
+class SqlCounter:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def next(self, krid: str, day: date) -> int:
+        return await self.take(krid, day, 1)
+
+    async def take(self, krid: str, day: date, count: int) -> int:
+        numbering = Numbering(krid=krid, day=day, prefix="")
+        result = await self._connection.execute(
+            _counter_upsert(self._connection, numbering, count))
+        return int(result.scalar_one())
+
+
+def receipt_values(document_id: int | None, kind: ReceiptKind, issued_at: datetime,
+                    content: bytes) -> dict[str, Any]:
+    """A receipt's named parameters (``document_id`` None where the statement takes it from
+    the document it inserts)."""
+    values: dict[str, Any] = {"receipt_kind": kind.value, "receipt_issued_at": issued_at,
+                              "receipt_content": content}
+    if document_id is not None:
+        values["receipt_document_id"] = document_id
+    return values
+
+
+def entry_values(event: AuditEvent) -> dict[str, Any]:
+    return {f"entry_{name}": value for name, value in (
+        ("at", event.at), ("actor", event.actor), ("action", event.action.value),
+        ("registration_number", event.registration_number), ("sha256", event.sha256),
+        ("detail", event.detail), ("office_krid", event.office_krid))}
+
+
+# Statements built once (building them per upload cost more than running them).
+_ENTRY_COLUMNS = ("at", "actor", "action", "registration_number", "sha256", "detail",
+                  "office_krid")
+
+
+WRITE_UNLINKED_ENTRY = insert(audit_entries).values(**{
+    name: bindparam(f"entry_{name}", type_=audit_entries.c[name].type)
+    for name in _ENTRY_COLUMNS})
+
+
+INSERT_RECEIPT_NAMED = insert(receipts).values(**{
+    name: bindparam(f"receipt_{name}", type_=receipts.c[name].type)
+    for name in ("document_id", "kind", "issued_at", "content")})
+
+
+INSERT_RECEIPT_AND_ENTRY = WRITE_UNLINKED_ENTRY.add_cte(
+    INSERT_RECEIPT_NAMED.cte("receipt"))
+
+
+def _insert_accepted_document() -> Any:
+    """PostgreSQL: a document, its receipt (naming the document's new id) and its audit
+    entry in one statement, built once with named parameters."""
+    document = insert(documents).values(**{
+        name: bindparam(f"new_{name}", type_=documents.c[name].type)
+        for name in ("registration_number", *_DOCUMENT_VALUES)},
+    ).returning(documents.c.id).cte("document")
+    receipt = insert(receipts).from_select(
+        ["document_id", "kind", "issued_at", "content"],
+        select(document.c.id, *(bindparam(f"receipt_{name}", type_=receipts.c[name].type)
+                                for name in ("kind", "issued_at", "content"))),
+    ).cte("receipt")
+    return WRITE_UNLINKED_ENTRY.add_cte(document, receipt)
+
+
+INSERT_ACCEPTED_DOCUMENT = _insert_accepted_document()
