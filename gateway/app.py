@@ -38,7 +38,9 @@ from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
 from gateway.services.blob_gc import content_needed
 from gateway.services.notifications import DeliveryPolicy
-from gateway.services.ports import BlobStore, Clock, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.operations import Clock
+from gateway.services.ports.storage import BlobStore
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine, reading_engine
 from gateway.storage.s3blobs import S3BlobStore, S3Location

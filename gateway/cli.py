@@ -408,7 +408,7 @@ def _audit_verify(settings: Settings, as_json: bool) -> int:
 
 def _blobs_gc(settings: Settings, grace: float | None, as_json: bool) -> int:
     from gateway.services.blob_gc import collect_blob_garbage
-    from gateway.services.ports import BlobGcReport
+    from gateway.services.ports.storage import BlobGcReport
 
     grace = settings.blob_gc_grace_seconds if grace is None else grace
 

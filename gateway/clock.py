@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.services.ports import Clock
+from gateway.services.ports.operations import Clock
 
 
 class SystemClock:

@@ -13,7 +13,7 @@ from python_multipart.multipart import parse_options_header
 from gateway.domain.documents import UploadRequest
 from gateway.errors import InvalidRequest
 from gateway.multipart import PartReader, feed
-from gateway.services.ports import StagedContent
+from gateway.services.ports.storage import StagedContent
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024

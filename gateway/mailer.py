@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from gateway.config import Settings
-from gateway.services.ports import MailTransport
+from gateway.services.ports.outbox import MailTransport
 
 SCHEMES = {"smtp": (False, False), "smtp+starttls": (False, True), "smtps": (True, False)}
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from gateway.errors import Unavailable
 from gateway.ops import metrics
 from gateway.services import audit, blob_gc, deadlines, mail, notifications, operations, sandbox
-from gateway.services.ports import Ports, WebhookPoster
+from gateway.services.ports import Ports
+from gateway.services.ports.outbox import WebhookPoster
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from python_multipart.multipart import MultipartParser
 from gateway.errors import GatewayError, MalformedMessage, TooLarge
 from gateway.hkp.xml import MAX_ENVELOPE_BYTES
 from gateway.multipart import PartReader
-from gateway.services.ports import StagedContent
+from gateway.services.ports.storage import StagedContent
 
 MAX_ATTACHMENTS = 500
 # Until a request's credentials are checked, the body is parsed this much at a time, so that

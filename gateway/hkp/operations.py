@@ -22,7 +22,9 @@ from gateway.services import mailbox as mailbox_service
 from gateway.services import visibility as visibility_service
 from gateway.services.delivery import Record
 from gateway.services.mailbox import UnreadSelector
-from gateway.services.ports import OfficeQuery, Ports, StagedContent
+from gateway.services.ports import Ports
+from gateway.services.ports.parties import OfficeQuery
+from gateway.services.ports.storage import StagedContent
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from gateway.hkp import render
 from gateway.ops import metrics
 from gateway.rest.problems import problem
 from gateway.services.auth import LoginThrottle, too_many
-from gateway.services.ports import Clock
+from gateway.services.ports.operations import Clock
 
 # A break in a class's pressure shorter than this share of the patience does not end it.
 PRESSURE_GAP = 0.2

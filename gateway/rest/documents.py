@@ -29,7 +29,7 @@ from gateway.services import acceptance as acceptance_service
 from gateway.services import delivery as delivery_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import visibility as visibility_service
-from gateway.services.ports import OfficeQuery
+from gateway.services.ports.parties import OfficeQuery
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 

@@ -11,7 +11,7 @@ from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import PartyOut, local
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import permanent_storage
-from gateway.services.ports import KeptDocument
+from gateway.services.ports.documents import KeptDocument
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 

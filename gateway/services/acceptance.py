@@ -36,7 +36,8 @@ from gateway.errors import (
 )
 from gateway.services import mail
 from gateway.services.evidence import timestamp
-from gateway.services.ports import Ports, StagedContent, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.registrar import (
     Pending,
     acceptance_evidence,

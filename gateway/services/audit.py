@@ -12,7 +12,8 @@ commits late is linked in a later round: the chain's order is the order of linki
 from __future__ import annotations
 
 from gateway.domain.audit import ChainFault, ChainVerifier, entry_hash
-from gateway.services.ports import AuditLink, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.evidence import AuditLink
 
 PAGE = 5000
 LINK_BATCH = 2000

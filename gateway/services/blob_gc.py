@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from gateway.services.ports import BlobGcReport, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import BlobGcReport
 
 
 async def collect_blob_garbage(

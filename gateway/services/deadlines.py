@@ -24,14 +24,10 @@ from gateway.domain.notices import warning_text
 from gateway.domain.parties import StaffRole
 from gateway.domain.registration import budapest_local
 from gateway.services import mail
-from gateway.services.ports import (
-    Deadline,
-    NewMail,
-    NewNotification,
-    Ports,
-    StagedContent,
-    UnitOfWork,
-)
+from gateway.services.ports import Ports
+from gateway.services.ports.documents import Deadline
+from gateway.services.ports.outbox import NewMail, NewNotification
+from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.system_messages import issue_receipt, system_message
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.receiving import received_by_opening, received_on_opening
 from gateway.errors import Expired, Forbidden, Unavailable
-from gateway.services.ports import Ports, StagedContent, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.system_messages import SystemMessage, issue_receipt
 from gateway.services.visibility import visible
 

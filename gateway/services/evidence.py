@@ -10,7 +10,9 @@ from gateway.domain.documents import Document, PartyRef
 from gateway.domain.parties import Party
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.errors import Forbidden, NotFound
-from gateway.services.ports import Ports, ReceiptRecord, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.evidence import ReceiptRecord
+from gateway.services.ports.storage import UnitOfWork
 from gateway.services.visibility import get_document, visible
 
 SIGNING_THREADS = 2

@@ -13,7 +13,8 @@ from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.limits import has_nul
 from gateway.domain.parties import Party
 from gateway.errors import Forbidden, InvalidCertificate, KeyNotFound
-from gateway.services.ports import KeyRecord, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.evidence import KeyRecord
 
 MIN_RSA_BITS = 2048
 

@@ -25,7 +25,8 @@ from gateway.domain.notices import (
 )
 from gateway.domain.parties import Party, StaffRole
 from gateway.services.outbox import DeliveryPolicy, drain
-from gateway.services.ports import LeasedMail, MailRecord, NewMail, OfficeWarnings, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.outbox import LeasedMail, MailRecord, NewMail, OfficeWarnings
 
 log = logging.getLogger(__name__)
 BATCH = 50

@@ -13,7 +13,10 @@ from gateway.domain.documents import MAX_TEXT, Document
 from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, checked_filter
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
-from gateway.services.ports import MailboxQuery, OfficeQuery, Ports, ReceiptRecord
+from gateway.services.ports import Ports
+from gateway.services.ports.documents import MailboxQuery
+from gateway.services.ports.evidence import ReceiptRecord
+from gateway.services.ports.parties import OfficeQuery
 
 MAX_PAGE = 500
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest, Unavailable
 from gateway.services.outbox import LEASE, DeliveryPolicy, hand_over_one
-from gateway.services.ports import Delivery, Notification, Ports, WebhookPoster
+from gateway.services.ports import Ports
+from gateway.services.ports.outbox import Delivery, Notification, WebhookPoster
 from gateway.services.webhook_addresses import check_webhook_url
 
 __all__ = ["DeliveryPolicy", "SenderLimits", "WebhookSender", "deliver_due",

@@ -18,7 +18,8 @@ from gateway.domain.outages import (
 )
 from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, KeysDiffer, NotFound
-from gateway.services.ports import Incident, Maintenance, Ports, Probe
+from gateway.services.ports import Ports
+from gateway.services.ports.operations import Incident, Maintenance, Probe
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0

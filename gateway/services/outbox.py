@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from gateway.services.ports import Ports, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import UnitOfWork
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)

@@ -21,7 +21,8 @@ from gateway.domain.parties import (
 )
 from gateway.errors import Conflict, Forbidden, InvalidRequest
 from gateway.services import staff as staff_service
-from gateway.services.ports import NewParty, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.parties import NewParty
 
 
 @dataclass(frozen=True)

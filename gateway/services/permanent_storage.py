@@ -17,7 +17,8 @@ from gateway.domain.parties import Party, PartyKind
 from gateway.domain.registration import is_registration_number
 from gateway.errors import Expired, NotFound
 from gateway.services.delivery import acknowledged
-from gateway.services.ports import KeptDocument, Ports
+from gateway.services.ports import Ports
+from gateway.services.ports.documents import KeptDocument
 from gateway.services.storage_quota import check_room, require_citizen
 from gateway.services.system_messages import SystemMessage
 from gateway.services.visibility import visible

@@ -27,7 +27,9 @@ from gateway.errors import DailySequenceExhausted, Unavailable
 from gateway.services import mail
 from gateway.services.evidence import receipt_party, signed
 from gateway.services.forecast import CounterKey
-from gateway.services.ports import NewMail, Ports, StagedContent, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.outbox import NewMail
+from gateway.services.ports.storage import StagedContent, UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST
 from gateway.errors import InvalidRequest, NotFound
-from gateway.services.ports import Ports, SettableClock
+from gateway.services.ports import Ports
+from gateway.services.ports.operations import SettableClock
 
 
 def _clock(ports: Ports) -> SettableClock:

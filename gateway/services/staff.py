@@ -15,7 +15,9 @@ from gateway.domain.documents import Document
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
-from gateway.services.ports import Ports, StaffMember, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.parties import StaffMember
+from gateway.services.ports.storage import UnitOfWork
 
 # The actor of changes made on the command line (an operator, not a person of the office).
 COMMAND_LINE = "cli"

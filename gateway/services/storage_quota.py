@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from gateway.domain.parties import Party, PartyKind
 from gateway.errors import Forbidden, QuotaExceeded
-from gateway.services.ports import Ports, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import UnitOfWork
 
 
 def require_citizen(party: Party, field: str | None = None) -> None:

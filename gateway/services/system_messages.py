@@ -12,7 +12,8 @@ from gateway.domain.documents import Document, NewDocument
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind
 from gateway.services.evidence import receipt_party, signed, timestamp
-from gateway.services.ports import Ports, StagedContent, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.registrar import register
 
 

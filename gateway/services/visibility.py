@@ -7,7 +7,8 @@ from gateway.domain.documents import Document
 from gateway.domain.parties import Party
 from gateway.domain.registration import is_registration_number
 from gateway.errors import NotFound
-from gateway.services.ports import Ports, UnitOfWork
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import UnitOfWork
 
 
 async def visible(uow: UnitOfWork, party: Party, registration_number: str) -> Document:

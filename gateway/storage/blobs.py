@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import Unavailable
-from gateway.services.ports import BlobGcReport
+from gateway.services.ports.storage import BlobGcReport
 from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)

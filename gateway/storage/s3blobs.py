@@ -41,7 +41,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import Unavailable
-from gateway.services.ports import BlobGcReport
+from gateway.services.ports.storage import BlobGcReport
 from gateway.storage.blobs import files_older_than, unlink_if_present
 from gateway.storage.incoming import IncomingBytes
 

@@ -11,22 +11,19 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gateway.errors import GatewayError, InvalidRequest, Unavailable
-from gateway.services.ports import (
-    AuditLog,
+from gateway.services.ports.documents import (
     DocumentRepository,
-    FormSubmissionRepository,
     IdempotencyRepository,
     KeptRepository,
-    KeyRepository,
-    LoginFailureRepository,
-    MailOutbox,
-    NotificationRepository,
-    OperationsRepository,
-    PartyRepository,
-    ReceiptRepository,
     RegistrationCounter,
-    SandboxClockRepository,
-    StaffRepository,
+)
+from gateway.services.ports.evidence import AuditLog, KeyRepository, ReceiptRepository
+from gateway.services.ports.operations import OperationsRepository, SandboxClockRepository
+from gateway.services.ports.outbox import MailOutbox, NotificationRepository
+from gateway.services.ports.parties import PartyRepository, StaffRepository
+from gateway.services.ports.people import (
+    FormSubmissionRepository,
+    LoginFailureRepository,
     WebSessionRepository,
 )
 from gateway.storage.database import WRITE_OPTION

@@ -57,7 +57,9 @@ from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
 from gateway.services import staff as staff_service
 from gateway.services.auth import CredentialCache
-from gateway.services.ports import OfficeQuery, Ports, ReceiptRecord
+from gateway.services.ports import Ports
+from gateway.services.ports.evidence import ReceiptRecord
+from gateway.services.ports.parties import OfficeQuery
 from gateway.web.pages import (
     CSRF_FIELD,
     FORM_KEY_FIELD,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.errors import Unavailable
-from gateway.services.ports import OfficeQuery
+from gateway.services.ports.parties import OfficeQuery
 from gateway.storage.uow import SqlUnitOfWork
 from tests.conftest import TEST_EPOCH, FixedClock
 from tests.helpers import new_org, upload

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import TooLarge
-from gateway.services.ports import BlobStore, StagedContent
+from gateway.services.ports.storage import BlobStore, StagedContent
 from gateway.storage.blobs import STALE_AFTER_SECONDS, FileBlobStore
 from gateway.storage.s3blobs import PART_BYTES, S3BlobStore, S3Location, StagedObject
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer

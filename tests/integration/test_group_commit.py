@@ -15,7 +15,7 @@ from gateway.domain.documents import UploadRequest
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, registration_day
 from gateway.services.acceptance import accept_document, start_upload
 from gateway.services.audit import link_pending
-from gateway.services.ports import NoTelemetry
+from gateway.services.ports.operations import NoTelemetry
 from tests.helpers import Account, new_citizen, new_org, sequence_of, sha256, stored_files, upload
 from tests.integration.conftest import Gateway
 from tests.integration.test_evidence import IGAZOLAS, xmlsec_verify

@@ -13,7 +13,7 @@ from gateway.domain.documents import DeliveryState, Document, NewDocument, Numbe
 from gateway.domain.parties import PartyKind
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
-from gateway.services.ports import Deadline, IdempotencyRecord, KeptDocument, MailboxQuery
+from gateway.services.ports.documents import Deadline, IdempotencyRecord, KeptDocument, MailboxQuery
 from gateway.storage.repositories.registration import (
     INSERT_ACCEPTED_DOCUMENT,
     INSERT_DOCUMENTS_IN_ORDER,

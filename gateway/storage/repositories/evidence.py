@@ -12,7 +12,7 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.receipts import ReceiptKind
-from gateway.services.ports import AuditLink, KeyRecord, ReceiptRecord
+from gateway.services.ports.evidence import AuditLink, KeyRecord, ReceiptRecord
 from gateway.storage.repositories.registration import (
     INSERT_RECEIPT_AND_ENTRY,
     INSERT_RECEIPT_NAMED,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.services.ports import (
+from gateway.services.ports.outbox import (
     Delivery,
     LeasedMail,
     MailRecord,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
 from gateway.errors import Conflict
-from gateway.services.ports import NewParty, OfficeQuery, StaffMember
+from gateway.services.ports.parties import NewParty, OfficeQuery, StaffMember
 from gateway.storage.repositories.rows import PARTY_COLUMNS, party_of_row
 from gateway.storage.tables import parties, retired_codes, staff_roles
 
