@@ -30,7 +30,13 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import DeliveryState, Document, PartyRef
-from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
+from gateway.domain.parties import (
+    ORGANISATION_KINDS,
+    Party,
+    PartyKind,
+    StaffRole,
+    fold_name,
+)
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.errors import Conflict
@@ -62,6 +68,7 @@ from gateway.storage.tables import (
     audit_entries,
     audit_head,
     documents,
+    folded_name,
     form_submissions,
     gateway_keys,
     idempotency_keys,
@@ -105,7 +112,7 @@ class SqlParties:
 
     async def add(self, new: NewParty) -> Party:
         values = dict(
-            kind=new.kind.value, name=new.name, name_folded=new.name.casefold(),
+            kind=new.kind.value, name=new.name, name_folded=folded_name(new.name),
             username=new.username,
             password_hash=new.password_hash, krid=new.krid, short_name=new.short_name,
             mak_code=new.mak_code, code=new.code, email=new.email, created_at=datetime.now(UTC),
@@ -192,7 +199,7 @@ class SqlParties:
         if query.krid:
             statement = statement.where(parties.c.krid == query.krid)
         if query.name:
-            needle = query.name.casefold()
+            needle = fold_name(query.name)
             for special in ("\\", "%", "_"):
                 needle = needle.replace(special, "\\" + special)
             statement = statement.where(
@@ -480,12 +487,13 @@ class SqlDocuments:
         if query.until is not None:
             conditions.append(documents.c.registered_at < query.until)
         if query.text:
-            # Sender names are kept case-folded (name_folded); SQLite's lower() folds ASCII only.
+            # Sender names are kept folded (name_folded, domain.parties.fold_name: no case, no
+            # accents); SQLite's lower() folds ASCII only.
             folded = query.text.casefold()
             conditions.append(or_(
                 func.lower(documents.c.file_name).contains(folded, autoescape=True),
                 func.lower(documents.c.reference_number).contains(folded, autoescape=True),
-                _sender.c.name_folded.contains(folded, autoescape=True),
+                _sender.c.name_folded.contains(fold_name(query.text), autoescape=True),
             ))
         order = documents.c.id.desc() if query.newest_first else documents.c.id
         statement = (
