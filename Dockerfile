@@ -2,7 +2,7 @@
 #   docker build -t kapu .
 #   docker run -p 8080:8080 kapu serve --host 0.0.0.0 --demo     # embedded SQLite, demo parties
 # Production: KAPU_ENVIRONMENT=production, KAPU_DATABASE_URL=postgresql+asyncpg://…, and the
-# key files (see README, "Keys, encryption and proof"); deploy/compose.yaml shows two hosts with
+# key files (docs/configuration.md, "Keys and evidence"); deploy/compose.yaml shows two hosts with
 # PostgreSQL and an S3-compatible blob store.
 
 FROM python:3.11-slim AS build

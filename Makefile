@@ -1,4 +1,5 @@
 # make run   — serve the gateway on the embedded default (SQLite, blobs in ./var, demo parties)
+#              on http://$(HOST):$(PORT) (make run PORT=8081; KAPU_SANDBOX=1 make run for the test clock)
 # make test  — install with the dev extra, then ruff, mypy (strict) and pytest
 # make test-next-year — pytest again with the machine's date a year ahead (CI runs both)
 # make faults — the fault suite (tests/faults) longer: FAULTS_SCALE times the rounds and sizes,
@@ -24,8 +25,13 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP_INSTALL) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# The WSDL and e-mails name KAPU_PUBLIC_URL: the address served here unless the caller set one.
+# HOST is not taken from the environment (some shells set it to the machine's name).
+HOST := 127.0.0.1
+PORT ?= 8080
 run: $(VENV)/.installed
-	$(BIN)/kapu serve --demo
+	KAPU_PUBLIC_URL="$${KAPU_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
+	  $(BIN)/kapu serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check gateway tests migrations benchmarks

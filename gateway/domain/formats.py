@@ -11,10 +11,12 @@ from __future__ import annotations
 import filetype
 from filetype.types import Type
 
-ALLOWED_EXTENSIONS = frozenset(
+# In the order people read them (the send form names them); ALLOWED_EXTENSIONS is the check.
+ALLOWED_FORMATS = tuple(
     "txt pdf docx doc odt xlsx xls ods tif tiff jpg jpeg png mp4 m4a mpeg mpg mp3 wav kr krx xml"
     .split()
 )
+ALLOWED_EXTENSIONS = frozenset(ALLOWED_FORMATS)
 # How many leading bytes the detector looks at (filetype reads at most 8192).
 HEAD_BYTES = 8192
 

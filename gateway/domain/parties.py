@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -83,3 +84,12 @@ class StaffRole(StrEnum):
 
 # At most this many admins per organisation; the last one cannot be removed.
 MAX_ADMINS = 5
+
+
+def fold_name(text: str) -> str:
+    """A name as the directory searches it: case-folded and without accents, so that
+    ``tura`` finds "Túra Hivatal" and ``TÚRA`` does too. The same function folds the stored
+    name (``parties.name_folded``) and the search text, so both sides always agree; folding
+    in Python because SQLite's ``lower()`` and ``LIKE`` fold ASCII only."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -13,7 +13,7 @@ from gateway.errors import NotFound
 from gateway.rest.deps import PartyDep, PortsDep, current_party
 from gateway.rest.models import local
 from gateway.rest.problems import AUTHENTICATED, problem_responses
-from gateway.services import deadlines, mail, notifications, sandbox
+from gateway.services import notifications, sandbox
 from gateway.services import parties as party_service
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
@@ -124,10 +124,7 @@ async def move_clock(body: ClockIn, ports: PortsDep) -> ClockOut:
 @sandbox_router.post("/sandbox/run-due", response_model=RunDueOut,
              summary="Run every job due at the test clock's time (sandbox only)")
 async def run_due(ports: PortsDep) -> RunDueOut:
-    await sandbox.refresh(ports)
-    report = await deadlines.run_due(ports)
-    sent = await mail.deliver_due(ports)
-    assert report.at is not None
-    return RunDueOut(now=local(report.at), warned=report.warned,
-                     not_collected=report.not_collected, presumed_delivered=report.presumed,
-                     expired=report.expired, mails_sent=sent)
+    ran = await sandbox.run_due(ports)
+    return RunDueOut(now=local(ran.at), warned=ran.warned, not_collected=ran.not_collected,
+                     presumed_delivered=ran.presumed_delivered, expired=ran.expired,
+                     mails_sent=ran.mails_sent)

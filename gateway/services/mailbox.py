@@ -133,7 +133,8 @@ async def sent_documents(
 
 
 async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
-    """Organisations matching every given filter (name: case-insensitive substring).
+    """Organisations matching every given filter (name: a substring, case- and
+    accent-insensitive: domain.parties.fold_name).
 
     A filter longer than any office's name is refused: it could match nothing, and a long
     enough pattern is more than the database's LIKE will run; so is one holding a control or

@@ -3,10 +3,12 @@ database so that every process of the installation sees the same time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST
 from gateway.errors import InvalidRequest, NotFound
+from gateway.services import deadlines, mail
 from gateway.services.ports import Ports
 from gateway.services.ports.operations import SettableClock
 
@@ -66,3 +68,28 @@ async def move(ports: Ports, *, advance: timedelta | None = None,
         await uow.commit()
     clock.offset = offset
     return clock.now()
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """What one "run the due jobs now" did, at the test clock's time ``at``."""
+
+    at: datetime
+    warned: int
+    not_collected: int  # second notices (and the senders' not_collected receipts)
+    presumed_delivered: int
+    expired: int
+    mails_sent: int
+
+
+async def run_due(ports: Ports) -> DueRun:
+    """Run every job due at the test clock's time, as the background jobs would: the
+    deadlines (warnings, second notices, presumed deliveries, expiries), then the queued
+    e-mails. The one use case behind REST's ``POST /api/v1/sandbox/run-due`` and the web
+    console's button; NotFound when the sandbox is off."""
+    await refresh(ports)
+    report = await deadlines.run_due(ports)
+    sent = await mail.deliver_due(ports)
+    assert report.at is not None
+    return DueRun(at=report.at, warned=report.warned, not_collected=report.not_collected,
+                  presumed_delivered=report.presumed, expired=report.expired, mails_sent=sent)

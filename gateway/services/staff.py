@@ -95,6 +95,19 @@ async def revoke_role(
     return StaffChange(office, person, None)
 
 
+async def check_leaving(ports: Ports, person: Party, krid: str) -> Party:
+    """The office whose mailbox the person would lose by revoking their own role there: the
+    office, once it is clear that the revocation would be done (the web asks for
+    confirmation only then). LastAdmin for its last admin; NotFound where they are no
+    admin (only admins change staff)."""
+    office = await admin_office(ports, person, krid)
+    async with ports.uow() as uow:
+        if await _admins(uow, office) == 1:
+            raise LastAdmin(f"{person.username} is the last admin of {office.short_name} and "
+                            "stays", field="person")
+    return office
+
+
 async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMember]]:
     """The office and its staff, by username."""
     async with ports.uow() as uow:

@@ -25,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from gateway.domain.parties import fold_name
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes stored as UTC; SQLite keeps no offset, so it is put back on reading."""
@@ -47,6 +49,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+NAME_FOLDED_LENGTH = 255
+
+
+def folded_name(name: str) -> str:
+    """``parties.name_folded`` of ``name``: ``fold_name``, cut to the column's width (a
+    compatibility decomposition can lengthen a name: "ﬁ" is two letters)."""
+    return fold_name(name)[:NAME_FOLDED_LENGTH]
+
+
 # SQLite autoincrements only "INTEGER PRIMARY KEY".
 Id = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData()
@@ -56,8 +67,9 @@ parties = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),
     Column("name", String(255), nullable=False),
-    # name.casefold(): SQLite's lower() and LIKE fold only ASCII, and Hungarian names are not.
-    Column("name_folded", String(255), nullable=False),
+    # folded_name(name): SQLite's lower() and LIKE fold only ASCII, and Hungarian names are
+    # not; and a search ignores accents.
+    Column("name_folded", String(NAME_FOLDED_LENGTH), nullable=False),
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("krid", String(9), unique=True),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+from babel import Locale
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +23,7 @@ from gateway.clients import client_address
 from gateway.config import Settings
 from gateway.domain import receiving
 from gateway.domain.documents import MAX_TEXT, DeliveryState, Document
+from gateway.domain.formats import ALLOWED_FORMATS
 from gateway.domain.limits import (
     EARLIEST_DAY,
     LATEST_DAY,
@@ -49,10 +52,10 @@ from gateway.errors import (
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
 from gateway.services import acceptance as acceptance_service
-from gateway.services import deadlines, mail, people, permanent_storage, sandbox
 from gateway.services import delivery as delivery_service
 from gateway.services import evidence as evidence_service
 from gateway.services import forms as form_service
+from gateway.services import mail, people, permanent_storage, sandbox
 from gateway.services import mailbox as mailbox_service
 from gateway.services import parties as party_service
 from gateway.services import staff as staff_service
@@ -60,12 +63,14 @@ from gateway.services.auth import CredentialCache
 from gateway.services.ports import Ports
 from gateway.services.ports.evidence import ReceiptRecord
 from gateway.services.ports.parties import OfficeQuery
+from gateway.web import i18n
 from gateway.web.pages import (
     CSRF_FIELD,
     FORM_KEY_FIELD,
     SESSION_COOKIE,
     csrf_ok,
     finish,
+    language_of,
     mail_text,
     render,
     renew_csrf,
@@ -75,6 +80,8 @@ from gateway.web.pages import (
 router = APIRouter(prefix="/ui", include_in_schema=False)
 # ``/`` itself: a person who types the host's name lands on the pages.
 root = APIRouter(include_in_schema=False)
+# The most the console's form moves the test clock at once.
+MAX_ADVANCE_DAYS = 400
 # A login form holds a token, a username, a password and a path: a few hundred bytes.
 LOGIN_FORM_BYTES = 16 * 1024
 static = StaticFiles(directory=Path(__file__).parent / "static")
@@ -296,6 +303,20 @@ async def swap_address(request: Request) -> Response:
     return await _keyed(request, work, lambda person: _chooser(request, person), pending="/ui/")
 
 
+# What "run the due jobs now" did, carried in its outcome's address (a reload shows it again
+# and runs nothing).
+_RAN_FIELDS = ("warned", "not_collected", "presumed_delivered", "expired", "mails_sent")
+
+
+def _counts(query: Mapping[str, str], names: tuple[str, ...],
+            high: int) -> dict[str, int] | None:
+    """The outcome's numbers from the query, or None unless every one is there and sane."""
+    values = {name: bounded_int(query.get(name), 0, high) for name in names}
+    if any(value is None for value in values.values()):
+        return None
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def _sandbox_page(request: Request, person: Party, **context: object) -> Response:
     ports = _ports(request)
     try:
@@ -304,7 +325,12 @@ async def _sandbox_page(request: Request, person: Party, **context: object) -> R
         return render(request, "not_found.html", status_code=404)
     mails = [(record, mail_text(record.message))
              for record in await mail.addressed_to(ports, person)]
-    return render(request, "sandbox.html", {"now": now, "mails": mails, **context},
+    query = request.query_params
+    ran = _counts(query, _RAN_FIELDS, MAX_ID) if query.get("ran") == "1" else None
+    advanced = (_counts(query, ("days", "hours"), MAX_ADVANCE_DAYS)
+                if query.get("advanced") == "1" else None)
+    return render(request, "sandbox.html", {"now": now, "mails": mails, "ran": ran,
+                                            "advanced": advanced, **context},
                   status_code=400 if context.get("problem") else 200)
 
 
@@ -322,25 +348,30 @@ async def sandbox_console(request: Request) -> Response:
 
 @router.post("/sandbox")
 async def sandbox_action(request: Request) -> Response:
+    """Advance the test clock, or run the due jobs: each a keyed outcome (303 to the console
+    saying what happened; a resent form does nothing again)."""
     ports = _ports(request)
     if ports.sandbox_clock is None:
         return render(request, "not_found.html", status_code=404)
 
     async def work(form: FormData, person: Party) -> Response:
         if form.get("action") == "run_due":
-            await sandbox.refresh(ports)
-            ran = await deadlines.run_due(ports)
-            return await _sandbox_page(request, person, ran=ran, sent=await mail.deliver_due(ports))
+            ran = await sandbox.run_due(ports)
+            outcome = {"ran": "1", **{name: str(getattr(ran, name)) for name in _RAN_FIELDS}}
+            return finish(request, RedirectResponse(f"/ui/sandbox?{urlencode(outcome)}",
+                                                    status_code=303))
         try:
             days = int(str(form.get("days") or "0"))
             hours = int(str(form.get("hours") or "0"))
         except ValueError:
             return await _sandbox_page(request, person, problem="not_numbers")
-        if not (0 <= days <= 400 and 0 <= hours <= 23):
+        if not (0 <= days <= MAX_ADVANCE_DAYS and 0 <= hours <= 23):
             return await _sandbox_page(request, person, problem="backwards" if days < 0 or hours < 0
                                        else "not_numbers")
         await sandbox.move(ports, advance=timedelta(days=days, hours=hours))
-        return finish(request, RedirectResponse("/ui/sandbox", status_code=303))
+        return finish(request, RedirectResponse(
+            f"/ui/sandbox?{urlencode({'advanced': '1', 'days': days, 'hours': hours})}",
+            status_code=303))
 
     return await _keyed(request, work, lambda person: _sandbox_page(request, person),
                         pending="/ui/sandbox")
@@ -649,11 +680,24 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
     form = dict(fields or {})
     if "recipient_krid" not in form and query.get("recipient_krid"):
         form["recipient_krid"] = query.get("recipient_krid") or ""
+    # The formats and the size the upload is checked against, not a copy of them.
+    locale = i18n.locale(language_of(request))
+    limit = _ports(request).max_document_bytes
     return render(request, "send.html", {
         "office": office, "box": box, "found": found[:20], "searched": query.get("office_q"),
         "search_refused": search_refused, "problem": problem, "problem_field": problem_field,
-        "form": form,
+        "form": form, "formats": ", ".join(ALLOWED_FORMATS),
+        "size_limit": {"size": _size_text(limit, locale),
+                       "bytes": format_decimal(limit, locale=locale)},
     }, status_code=status_code)
+
+
+def _size_text(size: int, locale: Locale) -> str:
+    """A byte count as people read it: ``300 MB`` (binary units, as the limit is set)."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= scale:
+            return f"{format_decimal(size / scale, '#,##0.#', locale=locale)} {unit}"
+    return f"{format_decimal(size, locale=locale)} B"
 
 
 @router.get("/send")
@@ -718,10 +762,11 @@ async def send(request: Request) -> Response:
             return await _send_page(request, office, box, problem=error.code,
                                     fields=form.fields,
                                     status_code=422 if isinstance(error, EmptyContent) else 400)
-        # The outcome's own page (number, addressee, time): a reload shows it again and
-        # sends nothing.
+        # The outcome's own page (number, addressee, time), above what the mailbox sent: a
+        # reload shows it again and sends nothing.
         return finish(request, RedirectResponse(
-            f"/ui/documents/{acceptance.registration_number}?sent=1", status_code=303))
+            f"/ui/sent?{urlencode({'box': box, 'sent': acceptance.registration_number})}",
+            status_code=303))
 
     try:
         return await _once(request, person, form.fields.get(FORM_KEY_FIELD), work,
@@ -747,8 +792,23 @@ async def sent_page(request: Request) -> Response:
     box = _box(person, office)
     older = ("?" + urlencode({"box": box, "cursor": page.next_cursor})
              if page.next_cursor else None)
-    return render(request, "sent.html", {"office": office, "box": box, "documents": page.items,
-                                         "receipts": page.receipts, "older": older})
+    return render(request, "sent.html", {
+        "office": office, "box": box, "documents": page.items, "receipts": page.receipts,
+        "older": older, "outcome": await _sent_outcome(ports, person, office,
+                                                       query.get("sent"))})
+
+
+async def _sent_outcome(ports: Ports, person: Party, mailbox: Party,
+                        registration_number: str | None) -> Document | None:
+    """The document a send form just sent from ``mailbox`` (its outcome's notice), or None
+    for any number that is not one this mailbox sent."""
+    if not registration_number:
+        return None
+    try:
+        owner, document = await staff_service.document_for(ports, person, registration_number)
+    except NotFound:
+        return None
+    return document if owner.id == mailbox.id and document.sender_id == mailbox.id else None
 
 
 async def _staff_page(request: Request, person: Party, krid: str, *,
@@ -786,6 +846,10 @@ async def change_staff(request: Request, krid: str) -> Response:
         except NotFound:
             return render(request, "not_found.html", status_code=404)
         try:
+            if form.get("action") == "revoke" and username == person.username:
+                # Revoking one's own role loses the office's mailbox: irreversible for the
+                # person, so nothing is done before its own confirming page.
+                return await _leave_page(request, person, krid)
             if form.get("action") == "revoke":
                 await staff_service.revoke_role(ports, krid=krid, username=username,
                                                 actor=person.username)
@@ -805,6 +869,55 @@ async def change_staff(request: Request, krid: str) -> Response:
 
     return await _keyed(request, work, lambda person: _staff_page(request, person, krid),
                         pending=f"/ui/offices/{krid}/staff")
+
+
+async def _leave_page(request: Request, person: Party, krid: str) -> Response:
+    """The confirmation page, or the staff page saying why the last admin stays (409)."""
+    try:
+        office = await staff_service.check_leaving(_ports(request), person, krid)
+    except LastAdmin:
+        return await _staff_page(request, person, krid, problem="last_admin")
+    return render(request, "leave.html", {"office": office})
+
+
+@router.get("/offices/{krid}/staff/leave")
+async def leave_page(request: Request, krid: str) -> Response:
+    """Revoking one's own role asks first, on a page of its own: the person loses the office's
+    mailbox, and only another admin can grant it back."""
+    person = await _person(request)
+    if person is None:
+        return _to_login(request)
+    try:
+        return await _leave_page(request, person, krid)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404)
+
+
+@router.post("/offices/{krid}/staff/leave")
+async def leave(request: Request, krid: str) -> Response:
+    """The confirmed revocation of the person's own role; the last admin stays (409). Then
+    the chooser, where the office is no longer listed."""
+    ports = _ports(request)
+
+    async def work(form: FormData, person: Party) -> Response:
+        try:
+            await staff_service.admin_office(ports, person, krid)  # admins only: 404 else
+        except NotFound:
+            return render(request, "not_found.html", status_code=404)
+        try:
+            await staff_service.revoke_role(ports, krid=krid, username=person.username,
+                                            actor=person.username)
+        except LastAdmin:
+            return await _staff_page(request, person, krid, problem="last_admin")
+        return finish(request, RedirectResponse("/ui/", status_code=303))
+
+    async def page(person: Party) -> Response:
+        try:
+            return await _leave_page(request, person, krid)
+        except NotFound:
+            return render(request, "not_found.html", status_code=404)
+
+    return await _keyed(request, work, page, pending="/ui/")
 
 
 @router.get("/offices/{krid}/log")

@@ -181,14 +181,15 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     page.fill("#reference_number", number)
     # A double click sends the form twice: one document, one number.
     page.dblclick("button:has-text('Send')")
-    page.wait_for_url("**/ui/documents/*?sent=1")
-    sent = page.inner_text("#registration-number")
+    page.wait_for_url("**/ui/sent?box=*&sent=*")
+    sent = page.url.rsplit("sent=", 1)[1]
     shoot(page, "sent-at-once", tmp_path)
+    # The outcome names the number and to whom it went, above what the office sent.
     assert sent.startswith("100000002") and sent in page.inner_text("#sent")
+    assert "(KRID 100000002)" in page.inner_text("#sent")
     arrived = httpx.get(f"{server.url}/api/v1/mailbox", auth=DEMOCEG).json()["items"]
     assert [d["registration_number"] for d in arrived
             if d["file_name"] == "valasz.pdf"] == [sent]
-    page.click("text=Sent documents")
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
     page.reload()
@@ -316,6 +317,14 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
     assert AXE.exists(), "make test installs axe-core (npm ci)"
     number = send_to_demohivatal(server, b"%PDF-1.7\naxe\n%%EOF\n", "axe.pdf")
     to_citizen = send_to_demo_citizen(server, b"%PDF-1.7\nhatarozat\n%%EOF\n", "hatarozat.pdf")
+    # One the office sent: the sent page's outcome notice names it and its addressee.
+    reply = httpx.post(f"{server.url}/api/v1/documents",
+                       auth=("DEMOHIVATAL", "demohivatal-jelszo"),
+                       files={"file": ("valasz.pdf", b"%PDF-1.7\nvalasz\n%%EOF\n")},
+                       data={"recipient_krid": "100000002", "doc_type_office": "DEMO",
+                             "doc_type_id": "VALASZ", "doc_type_description": "Válasz"})
+    assert reply.status_code == 201, reply.text
+    reply_number = reply.json()["registration_number"]
     findings: dict[str, list[dict[str, Any]]] = {}
     for language in ("hu", "en"):
         for path in ("/ui/login", "/ui/nincs-ilyen-oldal"):
@@ -337,7 +346,11 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
         findings[f"/ui/documents/… ({language})"] = axe_findings(page)
         for where in ("offices/100000001/staff", "offices/100000001/log",
-                      "send?box=100000001&office_q=Demo", "sent?box=100000001", "sandbox"):
+                      "offices/100000001/staff/leave",
+                      "send?box=100000001&office_q=Demo", "sent?box=100000001",
+                      f"sent?box=100000001&sent={reply_number}", "sandbox",
+                      "sandbox?ran=1&warned=1&not_collected=0&presumed_delivered=0&expired=0"
+                      "&mails_sent=2", "sandbox?advanced=1&days=3&hours=2"):
             separator = "&" if "?" in where else "?"
             page.goto(f"{server.url}/ui/{where}{separator}lang={language}")
             findings[f"/ui/{where} ({language})"] = axe_findings(page)

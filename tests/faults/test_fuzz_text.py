@@ -40,7 +40,7 @@ HONEST = {"file_name": "level.pdf", "note": "megjegyzés", "reference_number": "
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
-_SENT = re.compile(r"/ui/documents/(\d{27})\?sent=1")
+_SENT = re.compile(r"/ui/sent\?box=[^&]+&sent=(\d{27})")
 
 
 class Doors:

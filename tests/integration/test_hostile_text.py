@@ -385,4 +385,4 @@ async def test_web_office_search_refuses_control_characters_with_a_sentence(gw: 
                                                    "office_q": "Hiva\u202etal"})
     assert page.status_code == 422
     assert "holds a control character or an invisible formatting character" in page.text
-    assert "Part of the office" in page.text
+    assert "Part of the addressee" in page.text

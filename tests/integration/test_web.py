@@ -23,7 +23,7 @@ from tests.integration.conftest import Gateway, _start, sandbox_auth
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
-_SENT = re.compile(r"/ui/documents/(\d{27})\?sent=1")
+_SENT = re.compile(r"/ui/sent\?box=[^&]+&sent=(\d{27})")
 
 
 def token_of(page: httpx.Response) -> str:
@@ -254,6 +254,7 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
     moved = await gw.client.post("/ui/sandbox", data={
         **form_fields(console), "action": "advance", "days": "3", "hours": "2"})
     assert moved.status_code == 303
+    assert moved.headers["location"] == "/ui/sandbox?advanced=1&days=3&hours=2"
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
     # Three days passed on the gateway's clock: the session timed out with them.
     assert (await gw.client.get("/ui/sandbox")).status_code == 303
@@ -265,7 +266,11 @@ async def test_sandbox_console_moves_the_clock_and_runs_due_jobs(sandbox: Gatewa
     assert await _clock(gw) == before + timedelta(days=3, hours=2)
     ran = await gw.client.post("/ui/sandbox", data={**form_fields(console),
                                                     "action": "run_due"})
-    assert ran.status_code == 200 and "Due jobs ran:" in ran.text
+    assert ran.status_code == 303 and ran.headers["location"].startswith("/ui/sandbox?ran=1&")
+    outcome = await gw.client.get(ran.headers["location"] + "&lang=en")
+    assert outcome.status_code == 200 and "Due jobs ran:" in outcome.text
+    moved_page = await gw.client.get("/ui/sandbox?advanced=1&days=3&hours=2&lang=en")
+    assert "The test clock moved forward by 3 days and 2 hours." in moved_page.text
 
 
 async def test_sandbox_console_needs_a_logged_in_person(sandbox: Gateway) -> None:
@@ -497,13 +502,13 @@ async def test_send_answers_the_number_at_once_and_sent_shows_it(gw: Gateway) ->
               "note": "böngészőből", "return_receipt": "true"}
     sent = await gw.client.post(f"/ui/send?box={office.krid}", data=fields,
                                 files={"file": ("valasz.pdf", PDF)})
-    number = re.fullmatch(r"/ui/documents/(\d{27})\?sent=1", sent.headers["location"])
+    number = _SENT.fullmatch(sent.headers["location"])
     assert sent.status_code == 303 and number is not None
     assert number.group(1).startswith(addressee.krid or "")
     outcome = await gw.client.get(sent.headers["location"])
     assert outcome.status_code == 200
-    assert (f"Sent: registration number {number.group(1)}, to Címzett Városháza, accepted at"
-            in outcome.text)
+    assert (f"Sent: registration number {number.group(1)}, to Címzett Városháza "
+            f"(KRID {addressee.krid}), accepted at" in outcome.text)
     metadata = (await gw.client.get(f"/api/v1/documents/{number.group(1)}",
                                     auth=addressee.auth)).json()
     assert metadata["sender"]["krid"] == office.krid and metadata["return_receipt"] is True

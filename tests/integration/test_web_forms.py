@@ -48,8 +48,10 @@ async def test_a_send_form_posted_twice_registers_one_document(gw: Gateway) -> N
     assert await _mailbox(gw, office) == [number]
     # The outcome's page names the number, the addressee and the time, in both languages.
     for language, sentence in (
-            ("en", f"Sent: registration number {number}, to Címzett Hivatal, accepted at"),
-            ("hu", f"Elküldve: érkeztetési szám {number}, címzett: Címzett Hivatal, befogadva:")):
+            ("en", f"Sent: registration number {number}, to Címzett Hivatal "
+                   f"(KRID {office.krid}), accepted at"),
+            ("hu", f"Elküldve: érkeztetési szám {number}, címzett: Címzett Hivatal "
+                   f"(KRID {office.krid}), befogadva:")):
         shown = await gw.client.get(f"{first.headers['location']}&lang={language}")
         assert shown.status_code == 200 and sentence in shown.text
     # A new form is a new send.

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.audit import AuditEvent
 from gateway.domain.documents import DeliveryState, Document, NewDocument, Numbering
-from gateway.domain.parties import PartyKind
+from gateway.domain.parties import PartyKind, fold_name
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
 from gateway.services.ports.documents import Deadline, IdempotencyRecord, KeptDocument, MailboxQuery
@@ -194,12 +194,13 @@ class SqlDocuments:
         if query.until is not None:
             conditions.append(documents.c.registered_at < query.until)
         if query.text:
-            # Sender names are kept case-folded (name_folded); SQLite's lower() folds ASCII only.
+            # Sender names are kept folded (name_folded, domain.parties.fold_name: no case, no
+            # accents); SQLite's lower() folds ASCII only.
             folded = query.text.casefold()
             conditions.append(or_(
                 func.lower(documents.c.file_name).contains(folded, autoescape=True),
                 func.lower(documents.c.reference_number).contains(folded, autoescape=True),
-                sender_alias.c.name_folded.contains(folded, autoescape=True),
+                sender_alias.c.name_folded.contains(fold_name(query.text), autoescape=True),
             ))
         order = documents.c.id.desc() if query.newest_first else documents.c.id
         statement = (

@@ -9,11 +9,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole
+from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole, fold_name
 from gateway.errors import Conflict
 from gateway.services.ports.parties import NewParty, OfficeQuery, StaffMember
 from gateway.storage.repositories.rows import PARTY_COLUMNS, party_of_row
-from gateway.storage.tables import parties, retired_codes, staff_roles
+from gateway.storage.tables import folded_name, parties, retired_codes, staff_roles
 
 
 class SqlParties:
@@ -22,7 +22,7 @@ class SqlParties:
 
     async def add(self, new: NewParty) -> Party:
         values = dict(
-            kind=new.kind.value, name=new.name, name_folded=new.name.casefold(),
+            kind=new.kind.value, name=new.name, name_folded=folded_name(new.name),
             username=new.username,
             password_hash=new.password_hash, krid=new.krid, short_name=new.short_name,
             mak_code=new.mak_code, code=new.code, email=new.email, created_at=datetime.now(UTC),
@@ -109,7 +109,7 @@ class SqlParties:
         if query.krid:
             statement = statement.where(parties.c.krid == query.krid)
         if query.name:
-            needle = query.name.casefold()
+            needle = fold_name(query.name)
             for special in ("\\", "%", "_"):
                 needle = needle.replace(special, "\\" + special)
             statement = statement.where(
