@@ -418,8 +418,11 @@ async def mailbox(request: Request, krid: str) -> Response:
     if page.next_cursor:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
                                  "cursor": page.next_cursor})
+    # Counted by the database (one GROUP BY), whatever the filters: the whole box's waiting.
+    unread = (await mailbox_service.unread_counts(ports, office)).total
     return render(request, "mailbox.html", {
         "office": office, "role": role, "box": krid, "documents": page.items, "older": older,
+        "unread": unread,
         "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
         "refused": refused, "earliest": EARLIEST_DAY.isoformat(),
         "latest": LATEST_DAY.isoformat(),
