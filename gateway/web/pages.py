@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -97,6 +98,21 @@ def finish(request: Request, response: Response) -> Response:
     return response
 
 
+# Binary units, as docs/configuration.md counts the tartós tár's 30 MB (31457280 bytes).
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def human_size(size: int, language: str) -> str:
+    """A size as people read it, in their language's numbers: ``31457280`` is "30 MB",
+    1536 is "1.5 KB" (Hungarian "1,5 KB"). A no-break space keeps number and unit together."""
+    value, unit = float(size), 0
+    # The unit is chosen after rounding, so 1048575 bytes reads "1 MB", never "1,024 KB".
+    while unit < len(_SIZE_UNITS) - 1 and round(value, 1) >= 1024:
+        value, unit = value / 1024, unit + 1
+    number = format_decimal(round(value, 1), format="#,##0.#", locale=i18n.locale(language))
+    return f"{number}\u00a0{_SIZE_UNITS[unit]}"
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200) -> Response:
     language = language_of(request)
@@ -114,6 +130,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     sandbox_clock = request.app.state.ports.sandbox_clock
     values = {
         "_": gettext, "language": language, "when": when,
+        "size": lambda count: human_size(count, language),
         "languages": [(code, _LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "csrf_token": csrf_token(request), "form_key": forms.new_key,
         "form_refused": getattr(request.state, "form_refused", False),

@@ -454,8 +454,11 @@ async def mailbox(request: Request, krid: str) -> Response:
     if page.next_cursor:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
                                  "cursor": page.next_cursor})
+    # Counted by the database (one GROUP BY), whatever the filters: the whole box's waiting.
+    unread = (await mailbox_service.unread_counts(ports, office)).total
     return render(request, "mailbox.html", {
         "office": office, "role": role, "box": krid, "documents": page.items, "older": older,
+        "unread": unread,
         "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
         "refused": refused, "earliest": EARLIEST_DAY.isoformat(),
         "latest": LATEST_DAY.isoformat(),
@@ -504,7 +507,6 @@ async def _document_page(request: Request, registration_number: str, *,
         "incoming": document.recipient_id == office.id, "own": own,
         "box": _box(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
-        "sent": request.query_params.get("sent") == "1",
         "receiving": _receiving(office, document),
         "kept_at": await permanent_storage.kept_since(_ports(request), person, document)
         if own else None,

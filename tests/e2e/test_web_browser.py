@@ -266,6 +266,49 @@ def test_a_citizen_keeps_a_document_and_removes_it_again(
     assert number not in page.inner_text("main").replace(f"{number} is no longer", "")
 
 
+# A row's measures in the browser: how many lines each day and the registration number take,
+# the file name cell's height against one line, and whether the page scrolls sideways.
+_ROW_MEASURES = """row => ({
+    days: [...row.querySelectorAll('time')].map(t => t.getClientRects().length),
+    number: row.querySelector('td.number a').getClientRects().length,
+    nameHeight: row.querySelector('td.file').getBoundingClientRect().height,
+    line: parseFloat(getComputedStyle(row).lineHeight),
+    pageWidth: document.documentElement.scrollWidth,
+    tableWidth: row.closest('table').getBoundingClientRect().width,
+})"""
+
+
+def test_a_long_file_name_wraps_in_its_cell_and_days_stay_on_one_line(
+    server: Server, page: Page
+) -> None:
+    # 120 characters with nowhere a browser would break on its own (no space, no hyphen).
+    long_name = ("Epitesi_engedely_iranti_kerelem_" * 4)[:116] + ".pdf"
+    assert len(long_name) == 120
+    number = send_to_demohivatal(server, b"%PDF-1.7\nhosszu\n%%EOF\n", long_name)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, server, DEMO_CLERK)
+    page.goto(f"{server.url}/ui/mailbox/100000001?lang=en")
+    measures = page.locator(f"tr:has-text('{number}')").evaluate(_ROW_MEASURES)
+    assert measures["days"] == [1, 1], measures  # arrival and valid_until, one line each
+    assert measures["number"] == 1, measures
+    assert measures["nameHeight"] > 1.5 * measures["line"], measures  # the name wrapped
+    assert measures["pageWidth"] <= 1280, measures  # nothing overflows sideways
+    assert measures["tableWidth"] > 1100, measures  # the table uses the page's width
+    page.click("form.logout button")
+    page.wait_for_url(f"{server.url}/ui/login")
+
+    # A citizen's tartós tár: the same name in its download link and remove button.
+    kept = send_to_demo_citizen(server, b"%PDF-1.7\nmegorzott\n%%EOF\n", long_name)
+    log_in(page, server, DEMO_CITIZEN)
+    page.goto(f"{server.url}/ui/documents/{kept}?lang=en")
+    page.click(f"form[action='/ui/documents/{kept}/keep'] button")
+    page.wait_for_url(f"{server.url}/ui/documents/{kept}?kept=1")
+    page.goto(f"{server.url}/ui/storage?lang=en")
+    measures = page.locator(f"tr:has-text('{kept}')").evaluate(_ROW_MEASURES)
+    assert measures["days"] == [1] and measures["number"] == 1, measures
+    assert measures["pageWidth"] <= 1280, measures
+
+
 def test_a_person_without_a_role_gets_404(server: Server, page: Page) -> None:
     log_in(page, server, ("demopolgar", "demopolgar-jelszo"))
     for path in ("/ui/mailbox/100000001", "/ui/offices/100000001/staff",
@@ -343,6 +386,9 @@ def test_axe_finds_nothing_serious_on_any_page(server: Server, page: Page) -> No
         with page.expect_navigation():
             page.click("text=DEMOHIVATAL")
         findings[f"/ui/mailbox/100000001 ({language})"] = axe_findings(page)
+        # The unread count, the date hint and a filter's refusal naming the field.
+        page.goto(f"{server.url}/ui/mailbox/100000001?from=tegnap&lang={language}")
+        findings[f"/ui/mailbox/100000001 bad day ({language})"] = axe_findings(page)
         page.goto(f"{server.url}/ui/documents/{number}?lang={language}")
         findings[f"/ui/documents/… ({language})"] = axe_findings(page)
         for where in ("offices/100000001/staff", "offices/100000001/log",

@@ -39,7 +39,8 @@ async def test_keep_list_and_remove_in_the_browser(gw: Gateway) -> None:
     assert 'href="/ui/storage"' in (await gw.client.get("/ui/mailbox/me")).text
     empty = await gw.client.get("/ui/storage")
     assert empty.status_code == 200 and "You keep no document yet" in empty.text
-    assert "Used: 0 of 31457280 bytes (0%)." in empty.text
+    # In human units (30 MiB reads "30 MB", as the docs say), with a no-break space.
+    assert "Used: 0\u00a0B of 30\u00a0MB (0%)." in empty.text
 
     page = await gw.client.get(f"/ui/documents/{number}")
     assert f'action="/ui/documents/{number}/keep"' in page.text
@@ -61,7 +62,7 @@ async def test_keep_list_and_remove_in_the_browser(gw: Gateway) -> None:
     listing = await gw.client.get("/ui/storage")
     assert f'href="/ui/documents/{number}"' in listing.text
     assert f'href="/ui/documents/{number}/content"' in listing.text
-    assert f"Used: {len(PDF)} of 31457280 bytes (0%)." in listing.text
+    assert f"Used: {len(PDF)}\u00a0B of 30\u00a0MB (0%)." in listing.text
     download = await gw.client.get(f"/ui/documents/{number}/content")
     assert download.status_code == 200 and download.content == PDF
 
