@@ -77,20 +77,13 @@ async def upload_document(
     ports: PortsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> AcceptanceOut:
-    content = acceptance_service.start_upload(ports)
-    try:
-        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
-                                  content)
-        upload = upload_request(form)
-    except ClientDisconnect as exc:
-        await content.discard()
-        raise InvalidRequest("the upload was interrupted before it ended") from exc
-    except BaseException:
-        await content.discard()
-        raise
-    acceptance = await acceptance_service.accept_document(
-        ports, party, upload, content, idempotency_key
-    )
+    async with acceptance_service.StagedUpload(ports) as staged:
+        try:
+            form = await receive_form(request.headers.get("content-type", ""),
+                                      request.stream(), staged.content)
+        except ClientDisconnect as exc:
+            raise InvalidRequest("the upload was interrupted before it ended") from exc
+        acceptance = await staged.accept(party, upload_request(form), idempotency_key)
     return AcceptanceOut.of(acceptance)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import TracebackType
 
 from gateway.domain.audit import AuditAction, AuditEvent, actor_of
 from gateway.domain.calendar import due_times
@@ -71,6 +72,42 @@ class Acceptance:
 def start_upload(ports: Ports) -> StagedContent:
     """Open a staging area for one document's bytes, limited to the configured size."""
     return ports.blobs.stage(ports.max_document_bytes)
+
+
+class StagedUpload:
+    """One upload's bytes on their way in, for every door: ``content`` is filled by the door's
+    parser; ``accept`` hands it to :func:`accept_document`, which then places or removes the
+    bytes; leaving the block without handing them over (a refusal before acceptance, a broken
+    body, a repeated form) removes them. So no door discards by hand, and nothing staged is
+    left behind.
+
+        async with StagedUpload(ports) as upload:
+            form = await receive_form(..., upload.content)
+            acceptance = await upload.accept(sender, request)
+    """
+
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+        self.content = start_upload(ports)
+        self._handed_over = False
+
+    async def __aenter__(self) -> StagedUpload:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if not self._handed_over:
+            await self.content.discard()
+
+    async def accept(self, sender: Party, request: UploadRequest,
+                     idempotency_key: str | None = None, *,
+                     person: str | None = None) -> Acceptance:
+        """:func:`accept_document` of these bytes (once: they are then its to place or remove)."""
+        if self._handed_over:
+            raise RuntimeError("an upload's bytes are accepted once")
+        self._handed_over = True
+        return await accept_document(self._ports, sender, request, self.content,
+                                     idempotency_key, person=person)
 
 
 async def _recipient(ports: Ports, uow: UnitOfWork, request: UploadRequest) -> Party:

@@ -728,55 +728,43 @@ async def send(request: Request) -> Response:
                                                    request.query_params.get("box", ""))
     except NotFound:
         return render(request, "not_found.html", status_code=404)
-    content = acceptance_service.start_upload(ports)
-    try:
-        form = await receive_form(request.headers.get("content-type", ""), request.stream(),
-                                  content)
-    except ClientDisconnect:
-        await content.discard()
-        return Response(status_code=400)
-    except GatewayError as error:
-        await content.discard()
-        return await _send_page(request, office, _box(person, office), problem=error.code,
-                                status_code=400)
-    except BaseException:
-        await content.discard()
-        raise
-    if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
-        await content.discard()
-        return _refused(request)
-    box = _box(person, office)
-    handed_over = False  # once accept_document has the staged bytes, it places or removes them
-
-    async def work() -> Response:
-        nonlocal handed_over
-        handed_over = True
+    async with acceptance_service.StagedUpload(ports) as staged:
         try:
-            acceptance = await acceptance_service.accept_document(
-                ports, office, upload_request(form), content,
-                person=_on_behalf(person, office))
-        except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
-            return await _send_page(request, office, box, problem="text",
-                                    problem_field=error.field, fields=form.fields,
-                                    status_code=422)
-        except GatewayError as error:  # accept_document removed the staged bytes
-            # An empty file is refused as REST refuses it (422), with a sentence of its own.
-            return await _send_page(request, office, box, problem=error.code,
-                                    fields=form.fields,
-                                    status_code=422 if isinstance(error, EmptyContent) else 400)
-        # The outcome's own page (number, addressee, time), above what the mailbox sent: a
-        # reload shows it again and sends nothing.
-        return finish(request, RedirectResponse(
-            f"/ui/sent?{urlencode({'box': box, 'sent': acceptance.registration_number})}",
-            status_code=303))
+            form = await receive_form(request.headers.get("content-type", ""),
+                                      request.stream(), staged.content)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except GatewayError as error:
+            return await _send_page(request, office, _box(person, office), problem=error.code,
+                                    status_code=400)
+        if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
+            return _refused(request)
+        box = _box(person, office)
 
-    try:
+        async def work() -> Response:
+            try:
+                acceptance = await staged.accept(office, upload_request(form),
+                                                 person=_on_behalf(person, office))
+            except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
+                return await _send_page(request, office, box, problem="text",
+                                        problem_field=error.field, fields=form.fields,
+                                        status_code=422)
+            except GatewayError as error:  # accept_document removed the staged bytes
+                # An empty file is refused as REST refuses it (422), with a sentence of its own.
+                return await _send_page(request, office, box, problem=error.code,
+                                        fields=form.fields,
+                                        status_code=422 if isinstance(error, EmptyContent)
+                                        else 400)
+            # The outcome's own page (number, addressee, time), above what the mailbox sent: a
+            # reload shows it again and sends nothing.
+            return finish(request, RedirectResponse(
+                f"/ui/sent?{urlencode({'box': box, 'sent': acceptance.registration_number})}",
+                status_code=303))
+
+        # A refused form or a repeat never hands the bytes over: leaving the block removes them.
         return await _once(request, person, form.fields.get(FORM_KEY_FIELD), work,
                            lambda: _send_page(request, office, box, fields=form.fields),
                            pending=f"/ui/sent?{urlencode({'box': box})}")
-    finally:
-        if not handed_over:  # refused, or a repeat: these bytes are not sent
-            await content.discard()
 
 
 @router.get("/sent")
