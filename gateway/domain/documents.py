@@ -200,6 +200,12 @@ class Document:
         return self.delivery_state in (DeliveryState.WAITING, DeliveryState.PRESUMED_DELIVERED)
 
 
+def shows_evidence(mailbox: Party, document: Document) -> bool:
+    """Whether ``document``'s receipts are shown to ``mailbox``: to its sender, who reads its
+    evidence back; its addressee is shown none."""
+    return document.sender_id == mailbox.id
+
+
 @dataclass(frozen=True)
 class Numbering:
     """Where a new document's registration number comes from."""

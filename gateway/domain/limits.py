@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 
 from gateway.errors import InvalidRequest, UnacceptableText
 
@@ -27,6 +28,8 @@ MAX_SEARCH_TEXT = 200
 # at either end cannot be turned into an instant in every time zone.
 EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(9998, 12, 31)
+# The most the sandbox console moves the test clock at once, in days (and up to 23 hours).
+MAX_ADVANCE_DAYS = 400
 
 # Unicode categories no text field holds: controls (Cc: NUL, CR, LF, \x01, DEL, the C1 set),
 # format characters (Cf: U+200B, U+202E, U+FEFF …) and lone surrogates (Cs, not UTF-8 at all).
@@ -105,3 +108,36 @@ def bounded_int(text: str | None, low: int, high: int) -> int | None:
         return None
     number = int(text)
     return number if low <= number <= high else None
+
+
+def filter_day(text: str | None, field: str) -> date | None:
+    """The day a date filter names (``YYYY-MM-DD``), or None when it names none: ValueError
+    when it is not a day at all, InvalidRequest naming ``field`` for one outside the calendar
+    the gateway can compute with (EARLIEST_DAY to LATEST_DAY)."""
+    if not text:
+        return None
+    day = date.fromisoformat(text)
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidRequest(f"{field} is outside {EARLIEST_DAY} to {LATEST_DAY}", field=field)
+    return day
+
+
+class AdvanceRefusal(StrEnum):
+    """Why a move of the sandbox's test clock by days and hours is refused."""
+
+    NOT_NUMBERS = "not_numbers"  # not whole numbers, or more than the most allowed
+    BACKWARDS = "backwards"  # the clock never moves backwards
+
+
+def clock_advance(days: str, hours: str) -> timedelta | AdvanceRefusal:
+    """How far the console's form moves the test clock: whole ``days`` (0 to
+    MAX_ADVANCE_DAYS) and ``hours`` (0 to 23), an empty field being 0; else why not."""
+    try:
+        whole_days, whole_hours = int(days or "0"), int(hours or "0")
+    except ValueError:
+        return AdvanceRefusal.NOT_NUMBERS
+    if whole_days < 0 or whole_hours < 0:
+        return AdvanceRefusal.BACKWARDS
+    if whole_days > MAX_ADVANCE_DAYS or whole_hours > 23:
+        return AdvanceRefusal.NOT_NUMBERS
+    return timedelta(days=whole_days, hours=whole_hours)

@@ -75,6 +75,12 @@ def check_email(value: str) -> str:
     return value
 
 
+def on_behalf(person: Party, mailbox: Party) -> str | None:
+    """The person acting for ``mailbox``, an office's (its audit entries name them), or None
+    in their own tárhely, where they act as themselves."""
+    return None if mailbox.id == person.id else person.username
+
+
 class StaffRole(StrEnum):
     """A person's role on an organisation's mailbox (the KR's browser interface)."""
 

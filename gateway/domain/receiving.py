@@ -4,7 +4,7 @@ office's document is received only when its clerk or system confirms the downloa
 
 from __future__ import annotations
 
-from gateway.domain.documents import Document
+from gateway.domain.documents import DeliveryState, Document
 from gateway.domain.parties import Party, PartyKind
 
 
@@ -19,3 +19,11 @@ def received_by_opening(party: Party, document: Document) -> bool:
     """Whether ``document`` is one that ``party`` receives by opening it at all (opened yet or
     not): a citizen's own."""
     return party.kind is PartyKind.CITIZEN and document.recipient_id == party.id
+
+
+def offers_opening(party: Party, document: Document) -> bool:
+    """Whether ``document``'s page offers ``party`` the opening form: one it would receive
+    by opening it now, whose content is still there. Its content is then delivered only
+    after that form's POST (a GET receives nothing)."""
+    return (received_on_opening(party, document)
+            and document.delivery_state is not DeliveryState.EXPIRED)

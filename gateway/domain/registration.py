@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
@@ -17,6 +17,19 @@ def budapest_local(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
     return instant.astimezone(BUDAPEST)
+
+
+def budapest_midnight(day: date) -> datetime:
+    """The instant ``day`` begins in Budapest (a day is a Budapest day on every door)."""
+    return datetime.combine(day, time(), tzinfo=BUDAPEST)
+
+
+def budapest_days(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """The instants from ``first``'s Budapest midnight up to (not including) the midnight
+    after ``last``: a filter from one day to another holds both days whole. None leaves
+    that end open."""
+    return (budapest_midnight(first) if first else None,
+            budapest_midnight(last + timedelta(days=1)) if last else None)
 
 
 def registration_day(instant: datetime) -> date:
