@@ -3,9 +3,9 @@
 The shared ``gateway.multipart.PartReader`` reads each part's headers (quoted content types and
 odd spacing included). The root part (named by ``start``, else the first; it must come before the
 attachments) is kept in memory up to the envelope limit, and its credentials are checked before
-anything else is read; every other part then streams into the blob store's staging area,
-base64-decoded on the fly when its ``Content-Transfer-Encoding`` says so. Nothing holds an
-attachment in memory.
+anything else is read; every other part then streams into an upload staged for it (the door's
+``stage``, whose block removes whatever acceptance is not handed), base64-decoded on the fly
+when its ``Content-Transfer-Encoding`` says so. Nothing holds an attachment in memory.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from python_multipart.multipart import MultipartParser
 from gateway.errors import GatewayError, MalformedMessage, TooLarge
 from gateway.hkp.xml import MAX_ENVELOPE_BYTES
 from gateway.multipart import PartReader
+from gateway.services.acceptance import StagedUpload
 from gateway.services.ports.storage import StagedContent
 
 MAX_ATTACHMENTS = 500
@@ -68,13 +69,9 @@ class Base64Sink:
 @dataclass
 class RelatedMessage:
     envelope: bytes = b""
-    attachments: dict[str, StagedContent] = field(default_factory=dict)
+    # Staged, not yet accepted; one refused while read (too large) is in ``refused`` instead.
+    attachments: dict[str, StagedUpload] = field(default_factory=dict)
     refused: dict[str, GatewayError] = field(default_factory=dict)
-
-    async def discard_all(self) -> None:
-        for staged in self.attachments.values():
-            await staged.discard()
-        self.attachments.clear()
 
 
 class _Part:
@@ -91,7 +88,7 @@ class _Part:
 
 
 class _RelatedReader(PartReader):
-    def __init__(self, start: str | None, stage: Callable[[], StagedContent],
+    def __init__(self, start: str | None, stage: Callable[[], StagedUpload],
                  message: RelatedMessage) -> None:
         super().__init__(MAX_ATTACHMENTS + 1)
         self._start = start
@@ -140,7 +137,7 @@ class _RelatedReader(PartReader):
     def _open(self, part: _Part) -> None:
         staged = self._stage()
         self._message.attachments[part.cid] = staged
-        part.writer = Base64Sink(staged) if part.base64 else staged
+        part.writer = Base64Sink(staged.content) if part.base64 else staged.content
         if part.early:
             self._write(part, memoryview(part.early))
             part.early = bytearray()
@@ -213,10 +210,11 @@ async def receive_related(
     boundary: bytes,
     start: str | None,
     body: AsyncIterator[bytes],
-    stage: Callable[[], StagedContent],
+    stage: Callable[[], StagedUpload],
     authenticate: Callable[[bytes], Awaitable[None]],
 ) -> RelatedMessage:
-    """Read a ``multipart/related`` body; attachments are staged, not yet finished.
+    """Read a ``multipart/related`` body; attachments are staged (by ``stage``, whose owner
+    removes what is not accepted, this reader failing or not), not yet finished.
 
     ``authenticate`` gets the envelope as soon as it has been read and raises to refuse the
     request: then no attachment has been staged, and the rest of the body is left unread."""
@@ -224,17 +222,14 @@ async def receive_related(
     reader = _RelatedReader(start, stage, message)
     try:
         await _feed(reader, message, boundary, body, authenticate)
-        if not reader.complete:
-            raise MalformedMessage("the multipart body ended before its closing boundary")
-        if not message.envelope:
-            raise MalformedMessage("the multipart request has no SOAP envelope part")
-        # The others are finished when their documents are accepted.
-        for cid in [cid for cid in message.attachments if cid in message.refused]:
-            await message.attachments.pop(cid).discard()
     except MultipartParseError as exc:
-        await message.discard_all()
         raise MalformedMessage(f"the multipart body is malformed: {exc}") from exc
-    except BaseException:
-        await message.discard_all()
-        raise
+    if not reader.complete:
+        raise MalformedMessage("the multipart body ended before its closing boundary")
+    if not message.envelope:
+        raise MalformedMessage("the multipart request has no SOAP envelope part")
+    # A refused one is never accepted: a document naming it gets its refusal. The others
+    # are finished when their documents are accepted.
+    for cid in message.refused:
+        message.attachments.pop(cid, None)
     return message

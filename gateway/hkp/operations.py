@@ -15,16 +15,16 @@ from gateway.errors import AttachmentMissing, GatewayError, InvalidRequest
 from gateway.hkp.mime import Base64Sink, RelatedMessage, content_id_key
 from gateway.hkp.render import H, szam_of, value, xml_text
 from gateway.hkp.xml import HKP, Children, child, child_bool, child_text, text
-from gateway.services import acceptance as acceptance_service
 from gateway.services import delivery as delivery_service
 from gateway.services import keys as key_service
 from gateway.services import mailbox as mailbox_service
 from gateway.services import visibility as visibility_service
+from gateway.services.acceptance import StagedUpload
 from gateway.services.delivery import Record
 from gateway.services.mailbox import UnreadSelector
 from gateway.services.ports import Ports
 from gateway.services.ports.parties import OfficeQuery
-from gateway.services.ports.storage import StagedContent
+from gateway.services.staged_uploads import StagedUploads
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Context:
     ports: Ports
     party: Party
     message: RelatedMessage | None
+    uploads: StagedUploads  # the request's: an attachment's, and each inline Tartalom's
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ _MAILBOX_ELEMENTS = {"doc_type_id": "DokumentumTipusAzonosito"}
 
 # --- UjDokumentumokFeltolteseGepiInterfeszAltal -------------------------------------------
 
-async def _content(context: Context, item: etree._Element) -> StagedContent:
+def _content(context: Context, item: etree._Element) -> StagedUpload:
     href = item.get("href")
     message = context.message
     if href:
@@ -107,14 +108,10 @@ async def _content(context: Context, item: etree._Element) -> StagedContent:
             f"href {href!r} names no attachment and no Tartalom is given" if href
             else "the document has neither an href to an attachment nor a Tartalom"
         )
-    staged = acceptance_service.start_upload(context.ports)
-    try:
-        sink = Base64Sink(staged)
-        sink.write((tartalom.text or "").encode("ascii", errors="replace"))
-        sink.close()  # accepting the document finishes the staged bytes
-    except BaseException:
-        await staged.discard()
-        raise
+    staged = context.uploads.stage()
+    sink = Base64Sink(staged.content)
+    sink.write((tartalom.text or "").encode("ascii", errors="replace"))
+    sink.close()  # accepting the document finishes the staged bytes
     return staged
 
 
@@ -149,10 +146,7 @@ async def upload(context: Context, form: etree._Element) -> Answer:
         if item.get("href"):
             result.set("href", item.get("href") or "")
         try:
-            content = await _content(context, item)
-            accepted = await acceptance_service.accept_document(
-                context.ports, context.party, _upload_request(item), content
-            )
+            accepted = await _content(context, item).accept(context.party, _upload_request(item))
             for tag, text in (("ErkeztetesiSzam", accepted.registration_number),
                               ("ErkeztetesiDatum", value(accepted.registered_at)),
                               ("ErvenyessegiDatum", value(accepted.valid_until)),

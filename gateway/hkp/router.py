@@ -43,9 +43,9 @@ from gateway.hkp.xml import (
     validate_kerdes,
 )
 from gateway.resources import resource_dir
-from gateway.services.acceptance import start_upload
 from gateway.services.auth import CredentialCache, authenticate
 from gateway.services.ports import Ports
+from gateway.services.staged_uploads import StagedUploads
 
 # structlog: these lines carry the request's X-Request-ID (bound by ops/requests.py).
 log = structlog.get_logger("kapu.hkp")
@@ -146,7 +146,7 @@ async def _read_envelope(body: AsyncIterator[bytes], login: _Login) -> bytes:
 
 
 async def _receive(
-    request: Request, ports: Ports, login: _Login
+    request: Request, uploads: StagedUploads, login: _Login
 ) -> tuple[etree._Element, RelatedMessage | None]:
     kind, params = _media_type(request.headers.get("content-type", ""))
     if kind == "multipart/related":
@@ -156,7 +156,7 @@ async def _receive(
         start = params.get(b"start")
         message = await receive_related(
             boundary, content_id_key(start.decode("latin-1")) if start else None,
-            request.stream(), lambda: start_upload(ports), login.check_envelope,
+            request.stream(), uploads.stage, login.check_envelope,
         )
         assert login.envelope is not None  # check_envelope ran, or receive_related raised
         return login.envelope, message
@@ -173,11 +173,12 @@ async def endpoint(request: Request) -> Response:
     ports: Ports = request.app.state.ports
     session_id = uuid.uuid4().hex
     request.state.hkp_session_id = session_id
-    message: RelatedMessage | None = None
     login = _Login(request, ports)
-    try:
+    # Attachments and inline contents not accepted by the time the answer is built (refused,
+    # named by no document, a malformed body) are removed as the block ends.
+    async with StagedUploads(ports) as uploads:
         try:
-            envelope, message = await _receive(request, ports, login)
+            envelope, message = await _receive(request, uploads, login)
         except ClientDisconnect:
             return Response(status_code=400)
         except MalformedMessage as exc:
@@ -189,17 +190,15 @@ async def endpoint(request: Request) -> Response:
             # The envelope part's credentials (or its Kerdes) were refused: answered now, with
             # no attachment staged and the rest of the body unread.
             assert login.envelope is not None
-            return await _answer(request, ports, session_id, login.envelope, None, login,
-                                 refusal)
-        return await _answer(request, ports, session_id, envelope, message, login)
-    finally:
-        if message is not None:
-            await message.discard_all()
+            return await _answer(request, ports, session_id, login.envelope, None, uploads,
+                                 login, refusal)
+        return await _answer(request, ports, session_id, envelope, message, uploads, login)
 
 
 async def _answer(
     request: Request, ports: Ports, session_id: str, envelope: etree._Element,
-    message: RelatedMessage | None, login: _Login, refusal: GatewayError | None = None,
+    message: RelatedMessage | None, uploads: StagedUploads, login: _Login,
+    refusal: GatewayError | None = None,
 ) -> Response:
     kerdes: Kerdes | None = None
     answer: Answer | None = None
@@ -211,7 +210,7 @@ async def _answer(
                 kerdes = find_kerdes(envelope)
             raise refusal
         kerdes = find_kerdes(envelope)
-        answer = await _dispatch(request, ports, envelope, kerdes, message, login)
+        answer = await _dispatch(request, ports, envelope, kerdes, message, uploads, login)
         body = _valasz(ports, session_id, kerdes, answer.form, None)
         if answer.record is not None:
             # Downloads are recorded only now that their answer is built.
@@ -256,7 +255,7 @@ def _name_operation(request: Request, kerdes: Kerdes) -> etree._Element | None:
 
 async def _dispatch(
     request: Request, ports: Ports, envelope: etree._Element, kerdes: Kerdes,
-    message: RelatedMessage | None, login: _Login,
+    message: RelatedMessage | None, uploads: StagedUploads, login: _Login,
 ) -> Answer:
     named = _name_operation(request, kerdes)
     named_service = (named.text or "").strip() if named is not None else ""
@@ -277,4 +276,4 @@ async def _dispatch(
     payload = form[0] if form is not None and len(form) else None
     if payload is None or payload.tag != f"{{{HKP}}}{operation.form}":
         raise InvalidRequest(f"{named_service} takes a hkp:{operation.form} in its Form")
-    return await operation.handler(Context(ports, party, message), payload)
+    return await operation.handler(Context(ports, party, message, uploads), payload)

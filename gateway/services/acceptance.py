@@ -109,6 +109,11 @@ class StagedUpload:
         return await accept_document(self._ports, sender, request, self.content,
                                      idempotency_key, person=person)
 
+    @property
+    def handed_over(self) -> bool:
+        """Accepted: its bytes are acceptance's to place or remove, no longer the block's."""
+        return self._handed_over
+
 
 async def _recipient(ports: Ports, uow: UnitOfWork, request: UploadRequest) -> Party:
     if request.recipient_krid is not None:

@@ -16,7 +16,8 @@ import pytest
 from gateway.errors import TooLarge
 from gateway.services.ports.storage import BlobStore, StagedContent
 from gateway.storage.blobs import STALE_AFTER_SECONDS, FileBlobStore
-from gateway.storage.s3blobs import PART_BYTES, S3BlobStore, S3Location, StagedObject
+from gateway.storage.s3blobs import S3BlobStore, S3Location
+from gateway.storage.s3staging import PART_BYTES, StagedObject
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 # SigV4 signatures and file times carry the real date, which faketime does not move.

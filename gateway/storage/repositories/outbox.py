@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.services.ports.outbox import (
@@ -22,6 +23,58 @@ from gateway.services.ports.outbox import (
 from gateway.storage.tables import mail_outbox, notifications, parties
 
 
+@dataclass(frozen=True)
+class _Lease:
+    """The lease both outboxes share: a row waits ``pending`` until ``next_attempt_at``; a
+    worker claims due rows ``FOR UPDATE SKIP LOCKED`` and moves ``next_attempt_at`` to the
+    lease's end, so other workers skip them and a crash mid-delivery only delays them; then
+    it records the hand-over, or a failure with its back-off or (no retry) a dead letter."""
+
+    table: Table
+    done_state: str  # "delivered", "sent"
+    done_at: str  # the column of the moment it was handed over
+
+    def pending(self, created_at: datetime) -> dict[str, Any]:
+        """A new row's lease columns: due at once."""
+        return {"state": "pending", "attempts": 0, "next_attempt_at": created_at}
+
+    def due(self, now: datetime) -> tuple[ColumnElement[bool], ...]:
+        return (self.table.c.state == "pending", self.table.c.next_attempt_at <= now)
+
+    async def claim(self, connection: AsyncConnection, query: Select[Any],
+                    lease_until: datetime) -> list[Row[Any]]:
+        """The rows of ``query`` (which selects ``id``) that no other worker holds, leased."""
+        result = await connection.execute(
+            query.with_for_update(skip_locked=True, of=self.table))
+        rows = list(result)
+        if rows:
+            await connection.execute(
+                update(self.table).where(self.table.c.id.in_([row.id for row in rows]))
+                .values(next_attempt_at=lease_until))
+        return rows
+
+    async def done(self, connection: AsyncConnection, item_id: int, at: datetime) -> None:
+        await connection.execute(
+            update(self.table).where(self.table.c.id == item_id)
+            .values(state=self.done_state, **{self.done_at: at},
+                    attempts=self.table.c.attempts + 1))
+
+    async def failed(self, connection: AsyncConnection, item_id: int, attempts: int,
+                     error: str, retry_at: datetime | None) -> None:
+        """A failed hand-over: try again at ``retry_at``, or (None) a dead letter."""
+        values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
+        if retry_at is None:
+            values["state"] = "dead"
+        else:
+            values["next_attempt_at"] = retry_at
+        await connection.execute(
+            update(self.table).where(self.table.c.id == item_id).values(**values))
+
+
+_NOTIFICATIONS = _Lease(notifications, "delivered", "delivered_at")
+_MAIL = _Lease(mail_outbox, "sent", "sent_at")
+
+
 class SqlNotifications:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -32,8 +85,7 @@ class SqlNotifications:
         await self._connection.execute(insert(notifications), [{
             "party_id": n.party_id, "kind": n.kind,
             "payload": json.dumps(n.payload, ensure_ascii=False),
-            "created_at": n.created_at, "state": "pending", "attempts": 0,
-            "next_attempt_at": n.created_at,
+            "created_at": n.created_at, **_NOTIFICATIONS.pending(n.created_at),
         } for n in new])
 
     async def of_party(self, party_id: int, after_id: int, limit: int) -> list[Notification]:
@@ -47,8 +99,7 @@ class SqlNotifications:
     async def lease_due(self, now: datetime, lease_until: datetime, limit: int, *,
                         skip_parties: Collection[int] = (),
                         party_id: int | None = None) -> list[Delivery]:
-        due = (notifications.c.state == "pending", notifications.c.next_attempt_at <= now,
-               parties.c.webhook_url.is_not(None))
+        due = (*_NOTIFICATIONS.due(now), parties.c.webhook_url.is_not(None))
         # One per party, its oldest: a party's deliveries go one at a time, and a party with
         # a long backlog cannot crowd the others out of the batch.
         oldest = (select(func.min(notifications.c.id))
@@ -63,42 +114,22 @@ class SqlNotifications:
         if not ids:
             return []
         # Due again under the lock: another worker may have leased one meanwhile.
-        result = await self._connection.execute(
+        rows = await _NOTIFICATIONS.claim(self._connection, (
             select(notifications.c.id, notifications.c.party_id, notifications.c.kind,
                    notifications.c.payload, notifications.c.attempts, parties.c.webhook_url)
             .join(parties, parties.c.id == notifications.c.party_id)
             .where(notifications.c.id.in_(ids), *due)
-            .order_by(notifications.c.id)
-            .with_for_update(skip_locked=True, of=notifications))
-        leased = [Delivery(row.id, row.party_id, row.webhook_url, row.kind,
-                           json.loads(row.payload), row.attempts) for row in result]
-        if leased:
-            # Leased until then: another worker skips it; a crash mid-delivery only delays it.
-            await self._connection.execute(
-                update(notifications).where(notifications.c.id.in_([d.id for d in leased]))
-                .values(next_attempt_at=lease_until))
-        return leased
+            .order_by(notifications.c.id)), lease_until)
+        return [Delivery(row.id, row.party_id, row.webhook_url, row.kind,
+                         json.loads(row.payload), row.attempts) for row in rows]
 
     async def delivered(self, notification_id: int, at: datetime) -> None:
-        await self._connection.execute(
-            update(notifications).where(notifications.c.id == notification_id)
-            .values(state="delivered", delivered_at=at, attempts=notifications.c.attempts + 1))
+        await _NOTIFICATIONS.done(self._connection, notification_id, at)
 
     async def failed(self, notification_id: int, attempts: int, error: str,
                      retry_at: datetime | None) -> None:
-        await _record_failure(self._connection, notifications, notification_id, attempts,
-                              error, retry_at)
-
-
-async def _record_failure(connection: AsyncConnection, outbox: Table, item_id: int,
-                          attempts: int, error: str, retry_at: datetime | None) -> None:
-    """A failed hand-over from an outbox: try again at ``retry_at``, or (None) a dead letter."""
-    values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
-    if retry_at is None:
-        values["state"] = "dead"
-    else:
-        values["next_attempt_at"] = retry_at
-    await connection.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+        await _NOTIFICATIONS.failed(self._connection, notification_id, attempts, error,
+                                    retry_at)
 
 
 def _mail_record(row: Any) -> MailRecord:
@@ -116,36 +147,25 @@ class SqlMailOutbox:
         await self._connection.execute(insert(mail_outbox), [{
             "party_id": m.party_id, "to_address": m.to_address, "kind": m.kind,
             "registration_number": m.registration_number, "subject": m.subject[:255],
-            "message": m.message, "created_at": m.created_at, "state": "pending",
-            "attempts": 0, "next_attempt_at": m.created_at,
+            "message": m.message, "created_at": m.created_at,
+            **_MAIL.pending(m.created_at),
         } for m in mails])
 
     async def lease_due(self, now: datetime, lease_until: datetime,
                         limit: int) -> list[LeasedMail]:
-        result = await self._connection.execute(
+        rows = await _MAIL.claim(self._connection, (
             select(mail_outbox.c.id, mail_outbox.c.to_address, mail_outbox.c.message,
                    mail_outbox.c.attempts)
-            .where(mail_outbox.c.state == "pending", mail_outbox.c.next_attempt_at <= now)
-            .order_by(mail_outbox.c.id).limit(limit)
-            .with_for_update(skip_locked=True, of=mail_outbox))
-        leased = [LeasedMail(row.id, row.to_address, row.message, row.attempts)
-                  for row in result]
-        if leased:
-            # Leased until then: another worker skips it; a crash mid-send only delays it.
-            await self._connection.execute(
-                update(mail_outbox).where(mail_outbox.c.id.in_([m.id for m in leased]))
-                .values(next_attempt_at=lease_until))
-        return leased
+            .where(*_MAIL.due(now))
+            .order_by(mail_outbox.c.id).limit(limit)), lease_until)
+        return [LeasedMail(row.id, row.to_address, row.message, row.attempts) for row in rows]
 
     async def delivered(self, mail_id: int, at: datetime) -> None:
-        await self._connection.execute(
-            update(mail_outbox).where(mail_outbox.c.id == mail_id)
-            .values(state="sent", sent_at=at, attempts=mail_outbox.c.attempts + 1))
+        await _MAIL.done(self._connection, mail_id, at)
 
     async def failed(self, mail_id: int, attempts: int, error: str,
                      retry_at: datetime | None) -> None:
-        await _record_failure(self._connection, mail_outbox, mail_id, attempts, error,
-                              retry_at)
+        await _MAIL.failed(self._connection, mail_id, attempts, error, retry_at)
 
     async def addressed_to(self, party_id: int, office_warnings: list[OfficeWarnings],
                            limit: int) -> list[MailRecord]:
