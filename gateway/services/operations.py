@@ -12,13 +12,15 @@ from datetime import date, datetime, time, timedelta
 
 from gateway.crypto.certificates import read_certificate
 from gateway.domain.outages import (
+    Incident,
+    Maintenance,
     OutageStatement,
+    Probe,
     deadline_extension,
     maintenance_rule_broken,
 )
 from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, KeysDiffer, NotFound
-from gateway.services.ports.operations import Incident, Maintenance, Probe
 from gateway.services.ports.slices import OperationsPorts
 
 log = logging.getLogger(__name__)
