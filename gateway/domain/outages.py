@@ -24,6 +24,37 @@ NIGHT_RULE = ("maintenance must fall wholly at night (22:00–06:00 Budapest tim
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One readiness probe: when, and whether every check answered."""
+
+    at: datetime
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident in the operator's log; ``outage``: the service was down."""
+
+    id: int
+    title: str
+    outage: bool
+    opened_at: datetime
+    closed_at: datetime | None
+    affected: str | None = None  # None: recorded before incidents named what they affected
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """An announced maintenance window."""
+
+    id: int
+    start_at: datetime
+    end_at: datetime
+    reason: str
+    announced_at: datetime
+
+
+@dataclass(frozen=True)
 class OutageStatement:
     """What an outage certificate (Igazolas, Fajta ``uzemzavar``) states."""
 

@@ -37,7 +37,7 @@ from gateway.errors import (
 )
 from gateway.services import mail
 from gateway.services.evidence import timestamp
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import AcceptancePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.registrar import (
     Pending,
@@ -69,7 +69,7 @@ class Acceptance:
         )
 
 
-def start_upload(ports: Ports) -> StagedContent:
+def start_upload(ports: AcceptancePorts) -> StagedContent:
     """Open a staging area for one document's bytes, limited to the configured size."""
     return ports.blobs.stage(ports.max_document_bytes)
 
@@ -86,7 +86,7 @@ class StagedUpload:
             acceptance = await upload.accept(sender, request)
     """
 
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: AcceptancePorts) -> None:
         self._ports = ports
         self.content = start_upload(ports)
         self._handed_over = False
@@ -115,7 +115,7 @@ class StagedUpload:
         return self._handed_over
 
 
-async def _recipient(ports: Ports, uow: UnitOfWork, request: UploadRequest) -> Party:
+async def _recipient(ports: AcceptancePorts, uow: UnitOfWork, request: UploadRequest) -> Party:
     if request.recipient_krid is not None:
         found = ports.offices.get(request.recipient_krid)
         if found is None:
@@ -133,7 +133,7 @@ async def _recipient(ports: Ports, uow: UnitOfWork, request: UploadRequest) -> P
     return found
 
 
-async def _addressee(ports: Ports, request: UploadRequest) -> Party:
+async def _addressee(ports: AcceptancePorts, request: UploadRequest) -> Party:
     """``_recipient`` without a unit of work when the office is cached: opening one (a pool
     checkout and its reset) cost more per upload than the rest of the lookup."""
     if request.recipient_krid is not None:
@@ -145,7 +145,7 @@ async def _addressee(ports: Ports, request: UploadRequest) -> Party:
 
 
 async def accept_document(
-    ports: Ports,
+    ports: AcceptancePorts,
     sender: Party,
     request: UploadRequest,
     content: StagedContent,
@@ -193,7 +193,7 @@ async def accept_document(
     return acceptance
 
 
-async def _stamped(ports: Ports, content: StagedContent) -> tuple[datetime, bytes | None]:
+async def _stamped(ports: AcceptancePorts, content: StagedContent) -> tuple[datetime, bytes | None]:
     """The moment of acceptance, and the TSA's token for it when evidence is on."""
     registered_at = ports.clock.now()
     if not ports.acceptance_evidence:
@@ -201,8 +201,8 @@ async def _stamped(ports: Ports, content: StagedContent) -> tuple[datetime, byte
     return registered_at, await timestamp(ports, content.sha256, registered_at)
 
 
-def _stamped_soon(ports: Ports, sender: Party, request: UploadRequest, content: StagedContent
-                  ) -> asyncio.Future[tuple[datetime, bytes | None]] | None:
+def _stamped_soon(ports: AcceptancePorts, sender: Party, request: UploadRequest,
+                  content: StagedContent) -> asyncio.Future[tuple[datetime, bytes | None]] | None:
     """:func:`_stamped`, started as soon as the bytes' SHA-256 is known: the token is signed
     while the bytes are made durable, instead of after (measured on PostgreSQL, 16 clients:
     575 against 664 uploads/s). None when evidence is off, or when the bytes may yet be
@@ -238,7 +238,7 @@ def _checked(request: UploadRequest, content: StagedContent) -> UploadRequest:
 
 
 async def _encrypted_if_due(
-    ports: Ports, sender: Party, request: UploadRequest, content: StagedContent
+    ports: AcceptancePorts, sender: Party, request: UploadRequest, content: StagedContent
 ) -> StagedContent:
     """The content as it will be stored: encrypted (CMS, file name + .p7m) for the addressee's
     certificate when an organisation sends with ``encrypt``, or replies to a document of the
@@ -271,7 +271,7 @@ async def _encrypted_if_due(
 
 
 async def _audit_refusal(
-    ports: Ports, sender: Party, refusal: GatewayError, content: StagedContent,
+    ports: AcceptancePorts, sender: Party, refusal: GatewayError, content: StagedContent,
     person: str | None,
 ) -> None:
     """A refusal is recorded in its own transaction: the upload's own rolled back."""
@@ -288,7 +288,7 @@ async def _audit_refusal(
 
 
 async def _accept(
-    ports: Ports,
+    ports: AcceptancePorts,
     sender: Party,
     request: UploadRequest,
     content: StagedContent,
@@ -366,7 +366,7 @@ async def _accept(
 
 
 def _new_document(
-    ports: Ports, sender: Party, recipient: Party, request: UploadRequest,
+    ports: AcceptancePorts, sender: Party, recipient: Party, request: UploadRequest,
     content: StagedContent, submitted_sha256: str, file_name: str, registered_at: datetime,
     token: bytes | None,
 ) -> NewDocument:
@@ -388,7 +388,7 @@ def _new_document(
     )
 
 
-async def recover_interrupted_uploads(ports: Ports) -> int:
+async def recover_interrupted_uploads(ports: AcceptancePorts) -> int:
     """At start-up: move into place content whose row committed just before a crash."""
 
     async def committed(sha256: str) -> bool:

@@ -12,14 +12,14 @@ commits late is linked in a later round: the chain's order is the order of linki
 from __future__ import annotations
 
 from gateway.domain.audit import ChainFault, ChainVerifier, entry_hash
-from gateway.services.ports import Ports
 from gateway.services.ports.evidence import AuditLink
+from gateway.services.ports.slices import AuditPorts
 
 PAGE = 5000
 LINK_BATCH = 2000
 
 
-async def link_pending(ports: Ports) -> int:
+async def link_pending(ports: AuditPorts) -> int:
     """Link every entry committed (and not yet in the chain) when this starts; returns how
     many were linked."""
     async with ports.uow() as uow:  # most rounds find nothing: no write transaction then
@@ -49,7 +49,7 @@ async def link_pending(ports: Ports) -> int:
             return linked
 
 
-async def link_lag(ports: Ports) -> tuple[int, float]:
+async def link_lag(ports: AuditPorts) -> tuple[int, float]:
     """Entries waiting to be linked, and how long the oldest has waited (seconds)."""
     async with ports.uow() as uow:
         waiting, oldest = await uow.audit.oldest_unlinked()
@@ -58,7 +58,7 @@ async def link_lag(ports: Ports) -> tuple[int, float]:
     return waiting, max(0.0, (ports.clock.now() - oldest).total_seconds())
 
 
-async def verify_audit(ports: Ports) -> tuple[int, ChainFault | None]:
+async def verify_audit(ports: AuditPorts) -> tuple[int, ChainFault | None]:
     """(entries checked, the first fault or None). Links what is pending first, then reads the
     chain in pages up to the head read then, so entries appended meanwhile do not count as
     faults; then looks for entries outside the chain (past the current head, or before the

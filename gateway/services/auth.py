@@ -31,7 +31,7 @@ from gateway.crypto.passwords import verify_password
 from gateway.domain.limits import has_nul
 from gateway.domain.parties import Party
 from gateway.errors import TooManyAttempts, Unauthorized
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import AuthPorts
 
 ATTEMPTS = 5
 WINDOW = timedelta(minutes=15)
@@ -175,7 +175,7 @@ class CredentialCache:
 
 
 async def authenticate(
-    ports: Ports, cache: CredentialCache, username: str, password: str, *, address: str,
+    ports: AuthPorts, cache: CredentialCache, username: str, password: str, *, address: str,
     accept: Callable[[Party], bool] | None = None,
 ) -> Party:
     """The party whose credentials these are, asked from client ``address``; raises
@@ -201,7 +201,7 @@ async def authenticate(
     return party
 
 
-async def _record_failure(ports: Ports, throttle: LoginThrottle, username: str,
+async def _record_failure(ports: AuthPorts, throttle: LoginThrottle, username: str,
                           address: str) -> None:
     key = _key(username, address)
     throttle.forget(key)
@@ -211,7 +211,7 @@ async def _record_failure(ports: Ports, throttle: LoginThrottle, username: str,
         await uow.commit()
 
 
-async def _admit(ports: Ports, throttle: LoginThrottle, username: str, address: str) -> bool:
+async def _admit(ports: AuthPorts, throttle: LoginThrottle, username: str, address: str) -> bool:
     """Refuse a throttled pair, slow a username under attack; True: the pair has failures."""
     now = ports.clock.now()
     until = throttle.refused(username, address, now)
@@ -235,7 +235,7 @@ async def _admit(ports: Ports, throttle: LoginThrottle, username: str, address: 
     return bool(latest)
 
 
-async def _verify(ports: Ports, cache: CredentialCache, username: str, password: str) -> Party:
+async def _verify(ports: AuthPorts, cache: CredentialCache, username: str, password: str) -> Party:
     found = cache.recall(username)
     fresh = found is None
     if found is None and not has_nul(username):  # a NUL names no party (nor can be queried)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import BlobGcPorts
 from gateway.services.ports.storage import BlobGcReport
 
 
 async def collect_blob_garbage(
-    ports: Ports, grace_seconds: float,
+    ports: BlobGcPorts, grace_seconds: float,
     progress: Callable[[BlobGcReport], None] | None = None,
 ) -> BlobGcReport:
     """Remove stored and staged content older than ``grace_seconds`` that no document needs
@@ -22,7 +22,7 @@ async def collect_blob_garbage(
         functools.partial(content_needed, ports), grace_seconds, progress)
 
 
-async def content_needed(ports: Ports, sha256: str) -> bool:
+async def content_needed(ports: BlobGcPorts, sha256: str) -> bool:
     """Whether a document that has not expired, or a kept copy, names this content."""
     async with ports.uow() as uow:
         return await uow.documents.content_needed(sha256)

@@ -24,9 +24,9 @@ from gateway.domain.notices import warning_text
 from gateway.domain.parties import StaffRole
 from gateway.domain.registration import budapest_local
 from gateway.services import mail
-from gateway.services.ports import Ports
 from gateway.services.ports.documents import Deadline
 from gateway.services.ports.outbox import NewMail, NewNotification
+from gateway.services.ports.slices import DeadlinePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.system_messages import issue_receipt, system_message
 
@@ -60,7 +60,7 @@ def _payload(kind: str, document: Document, now: datetime) -> dict[str, object]:
     }
 
 
-async def run_due(ports: Ports) -> SweepReport:
+async def run_due(ports: DeadlinePorts) -> SweepReport:
     """Deal with everything due at the clock's time; returns what was done."""
     now = ports.clock.now()
     report = SweepReport(at=now)
@@ -95,7 +95,7 @@ class _Staged:
             await item.discard()
 
 
-async def _warn(ports: Ports, now: datetime, report: SweepReport) -> bool:
+async def _warn(ports: DeadlinePorts, now: datetime, report: SweepReport) -> bool:
     staged = _Staged()
     try:
         async with ports.write_uow() as uow:
@@ -116,7 +116,7 @@ async def _warn(ports: Ports, now: datetime, report: SweepReport) -> bool:
     return True
 
 
-async def _warn_admins(ports: Ports, uow: UnitOfWork, due: list[Document], now: datetime,
+async def _warn_admins(ports: DeadlinePorts, uow: UnitOfWork, due: list[Document], now: datetime,
                        staged: _Staged) -> None:
     """Each office's admins (hivatali kapu megbízottak) get the warning by e-mail and as a
     system message in their own tárhely (225/2009 Korm. r. 35. § (3) b)): one per office per
@@ -144,7 +144,7 @@ async def _warn_admins(ports: Ports, uow: UnitOfWork, due: list[Document], now: 
     await uow.mail.add_many(mails)
 
 
-async def _not_collected(ports: Ports, now: datetime, report: SweepReport) -> bool:
+async def _not_collected(ports: DeadlinePorts, now: datetime, report: SweepReport) -> bool:
     """The second notice, and the sender's not_collected receipt (35. § (3) c))."""
     presumption_at = ports.calendar.working_day_start(now, ports.presumption_working_days)
 
@@ -159,7 +159,7 @@ async def _not_collected(ports: Ports, now: datetime, report: SweepReport) -> bo
     return bool(due)
 
 
-async def _presume(ports: Ports, now: datetime, report: SweepReport) -> bool:
+async def _presume(ports: DeadlinePorts, now: datetime, report: SweepReport) -> bool:
     """Presumed delivery (E-ügyintézési tv. 14. § (4) c)): the sender's signed receipt names
     both notices and this moment; the document stays downloadable until valid_until."""
     due = await _sweep_with_receipts(ports, now, Deadline.PRESUMPTION, "presumed_delivery",
@@ -169,7 +169,7 @@ async def _presume(ports: Ports, now: datetime, report: SweepReport) -> bool:
 
 
 async def _sweep_with_receipts(
-    ports: Ports, now: datetime, deadline: Deadline, kind: str, *,
+    ports: DeadlinePorts, now: datetime, deadline: Deadline, kind: str, *,
     audit: AuditAction | None = None,
     then: Callable[[UnitOfWork, list[Document]], Awaitable[None]] | None = None,
 ) -> list[Document]:
@@ -205,7 +205,7 @@ async def _sweep_with_receipts(
     return due
 
 
-async def _expire(ports: Ports, now: datetime, report: SweepReport) -> bool:
+async def _expire(ports: DeadlinePorts, now: datetime, report: SweepReport) -> bool:
     due = await _sweep_with_receipts(ports, now, Deadline.EXPIRY, "expired",
                                      audit=AuditAction.EXPIRED)
     if not due:

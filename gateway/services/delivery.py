@@ -15,7 +15,7 @@ from gateway.domain.ranges import ByteRange, byte_range
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.receiving import received_by_opening, received_on_opening
 from gateway.errors import Expired, Forbidden, Unavailable
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import DeliveryPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.system_messages import SystemMessage, issue_receipt
 from gateway.services.visibility import visible
@@ -38,7 +38,7 @@ class Download:
 
 
 async def open_content(
-    ports: Ports, party: Party, registration_number: str, *, person: str | None = None,
+    ports: DeliveryPorts, party: Party, registration_number: str, *, person: str | None = None,
     range_header: str | None = None,
 ) -> Download:
     """The document and a stream of its bytes (with the ``person`` who acted for the party,
@@ -76,7 +76,7 @@ async def open_content(
     return Download(document, _resumed(first, chunks), record)
 
 
-async def receive(ports: Ports, party: Party, registration_number: str, *,
+async def receive(ports: DeliveryPorts, party: Party, registration_number: str, *,
                   person: str | None = None) -> None:
     """Open a document of a citizen's own tárhely without delivering its bytes: the web's
     opening form (a POST, never a GET a link scanner could follow) records the opening as
@@ -97,7 +97,7 @@ async def receive(ports: Ports, party: Party, registration_number: str, *,
 
 
 async def deliver(
-    ports: Ports, party: Party, documents: list[Document]
+    ports: DeliveryPorts, party: Party, documents: list[Document]
 ) -> tuple[list[AsyncIterator[bytes] | None], Record]:
     """For each document ``party`` may already see, a stream of its bytes, or None once it
     expired (its content is gone); and what records the downloads in the audit chain, in one
@@ -154,7 +154,7 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
 
 
 async def _audit_downloads(
-    uow: UnitOfWork, ports: Ports, party: Party, documents: list[Document],
+    uow: UnitOfWork, ports: DeliveryPorts, party: Party, documents: list[Document],
     person: str | None = None,
 ) -> None:
     now = ports.clock.now()
@@ -166,7 +166,7 @@ async def _audit_downloads(
 
 
 async def _content_of(
-    ports: Ports, document: Document, *, kept: bool = False, part: ByteRange | None = None
+    ports: DeliveryPorts, document: Document, *, kept: bool = False, part: ByteRange | None = None
 ) -> AsyncIterator[bytes]:
     """``kept``: the party keeps it in its tartós tár, whose copy outlives the expiry."""
     registration_number = document.registration_number
@@ -181,7 +181,7 @@ async def _content_of(
 
 
 async def acknowledge(
-    ports: Ports, party: Party, registration_number: str, *, person: str | None = None
+    ports: DeliveryPorts, party: Party, registration_number: str, *, person: str | None = None
 ) -> Document:
     """The addressee confirms it has the document; repeating it changes nothing.
 
@@ -202,7 +202,7 @@ async def acknowledge(
 
 
 async def acknowledged(
-    uow: UnitOfWork, ports: Ports, party: Party, document: Document, person: str | None
+    uow: UnitOfWork, ports: DeliveryPorts, party: Party, document: Document, person: str | None
 ) -> StagedContent | None:
     """Mark a waiting document downloaded, issue the download receipt (and the sender's system
     message, staged, when it asked for one) and audit it, in the caller's transaction. When a

@@ -10,21 +10,21 @@ from gateway.domain.documents import Document, PartyRef
 from gateway.domain.parties import Party
 from gateway.domain.receipts import ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.errors import Forbidden, NotFound
-from gateway.services.ports import Ports
 from gateway.services.ports.evidence import ReceiptRecord
+from gateway.services.ports.slices import EvidencePorts, SigningPorts
 from gateway.services.ports.storage import UnitOfWork
 from gateway.services.visibility import get_document, visible
 
 SIGNING_THREADS = 2
 
 
-async def timestamp(ports: Ports, sha256_hex: str, at: datetime) -> bytes:
+async def timestamp(ports: SigningPorts, sha256_hex: str, at: datetime) -> bytes:
     if ports.evidence_signer is not None:
         return await ports.evidence_signer.timestamp(sha256_hex, at)
     return await asyncio.to_thread(ports.timestamper.timestamp, sha256_hex, at)
 
 
-async def signed(ports: Ports, contents: list[ReceiptContent]) -> list[bytes]:
+async def signed(ports: SigningPorts, contents: list[ReceiptContent]) -> list[bytes]:
     """The receipts of ``contents`` signed, in order: by the signing process, or split over
     the signing threads."""
     if not contents:
@@ -45,7 +45,7 @@ def receipt_party(party: Party | PartyRef) -> ReceiptParty:
 
 
 async def receipts_of(
-    ports: Ports, party: Party, registration_number: str
+    ports: EvidencePorts, party: Party, registration_number: str
 ) -> tuple[Document, list[ReceiptRecord]]:
     """The receipts issued for a document, for its sender."""
     async with ports.uow() as uow:
@@ -54,7 +54,7 @@ async def receipts_of(
 
 
 async def receipt(
-    ports: Ports, party: Party, registration_number: str, kind: ReceiptKind
+    ports: EvidencePorts, party: Party, registration_number: str, kind: ReceiptKind
 ) -> bytes:
     async with ports.uow() as uow:
         document = await _sent_by(uow, party, registration_number)
@@ -71,7 +71,7 @@ async def _sent_by(uow: UnitOfWork, party: Party, registration_number: str) -> D
     return document
 
 
-async def timestamp_token(ports: Ports, party: Party, registration_number: str) -> bytes:
+async def timestamp_token(ports: EvidencePorts, party: Party, registration_number: str) -> bytes:
     """The RFC 3161 token issued at acceptance over the document's SHA-256."""
     document = await get_document(ports, party, registration_number)
     if document.timestamp_token is None:

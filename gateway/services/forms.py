@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from gateway.domain.parties import Party
 from gateway.errors import Conflict
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import FormPorts
 
 # A person's keys are forgotten a day after they were used: a page left open longer is sent
 # again as a new form, which is what a person returning to it after a day would expect.
@@ -39,7 +39,7 @@ def well_formed(key: object) -> bool:
     return isinstance(key, str) and _WELL_FORMED.fullmatch(key) is not None
 
 
-async def claim(ports: Ports, person: Party, key: str) -> str | None:
+async def claim(ports: FormPorts, person: Party, key: str) -> str | None:
     """Claim ``key`` for the POST about to act for ``person``: None when this POST claimed it
     (it must then ``settle`` or ``release`` it); else the outcome of the first POST with the
     key, waited for while that POST is still at work. Raises Conflict when it is still at
@@ -60,14 +60,14 @@ async def claim(ports: Ports, person: Party, key: str) -> str | None:
     raise Conflict("the first submission of this form is still at work")
 
 
-async def settle(ports: Ports, person: Party, key: str, outcome: str) -> None:
+async def settle(ports: FormPorts, person: Party, key: str, outcome: str) -> None:
     """Record the claimed key's outcome: the page every later POST with it is sent to."""
     async with ports.write_uow() as uow:
         await uow.form_submissions.settle(person.id, key, outcome)
         await uow.commit()
 
 
-async def release(ports: Ports, person: Party, key: str) -> None:
+async def release(ports: FormPorts, person: Party, key: str) -> None:
     """Give up a claimed key whose POST did nothing: the form may be sent again."""
     async with ports.write_uow() as uow:
         await uow.form_submissions.release(person.id, key)

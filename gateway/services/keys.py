@@ -13,8 +13,8 @@ from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.limits import has_nul
 from gateway.domain.parties import Party
 from gateway.errors import Forbidden, InvalidCertificate, KeyNotFound
-from gateway.services.ports import Ports
 from gateway.services.ports.evidence import KeyRecord
+from gateway.services.ports.slices import KeyPorts
 
 MIN_RSA_BITS = 2048
 
@@ -25,7 +25,7 @@ class PublicKey:
     fingerprint_sha256: str
 
 
-async def upload_key(ports: Ports, party: Party, certificate: bytes) -> KeyRecord:
+async def upload_key(ports: KeyPorts, party: Party, certificate: bytes) -> KeyRecord:
     """File ``certificate`` (PEM or DER) as the party's encryption key: RSA of at least 2048
     bits and valid now; anything else is InvalidCertificate."""
     try:
@@ -53,7 +53,7 @@ async def upload_key(ports: Ports, party: Party, certificate: bytes) -> KeyRecor
     return record
 
 
-async def delete_key(ports: Ports, party: Party) -> None:
+async def delete_key(ports: KeyPorts, party: Party) -> None:
     """Remove the party's key (kept in the history); a later upload is allowed."""
     async with ports.write_uow() as uow:
         now = ports.clock.now()
@@ -64,7 +64,7 @@ async def delete_key(ports: Ports, party: Party) -> None:
 
 
 async def lookup_key(
-    ports: Ports, asker: Party, *, krid: str | None = None, code: str | None = None
+    ports: KeyPorts, asker: Party, *, krid: str | None = None, code: str | None = None
 ) -> KeyRecord:
     """The current key of the party with ``krid`` or kapcsolati kód ``code``. Organisations may
     look up anyone; citizens only organisations. KeyNotFound when none is on file."""

@@ -25,8 +25,8 @@ from gateway.domain.notices import (
 )
 from gateway.domain.parties import Party, StaffRole
 from gateway.services.outbox import DeliveryPolicy, drain
-from gateway.services.ports import Ports
 from gateway.services.ports.outbox import LeasedMail, MailRecord, NewMail, OfficeWarnings
+from gateway.services.ports.slices import MailPorts, NoticePorts
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -39,11 +39,11 @@ def _queued(party_id: int, kind: str, registration_number: str | None,
                    message=message.as_bytes(), created_at=at)
 
 
-def _link(ports: Ports, path: str) -> str:
+def _link(ports: NoticePorts, path: str) -> str:
     return ports.public_url.rstrip("/") + path
 
 
-def arrival(ports: Ports, recipient: Party, sender_name: str, registration_number: str,
+def arrival(ports: NoticePorts, recipient: Party, sender_name: str, registration_number: str,
             valid_until: datetime, at: datetime) -> NewMail | None:
     """The first notice of a document in ``recipient``'s tárhely (None: no address on
     file)."""
@@ -55,7 +55,7 @@ def arrival(ports: Ports, recipient: Party, sender_name: str, registration_numbe
     return _queued(recipient.id, "arrival_notice", registration_number, message, at)
 
 
-def second(ports: Ports, document: Document, presumed_at: datetime,
+def second(ports: NoticePorts, document: Document, presumed_at: datetime,
            at: datetime) -> NewMail | None:
     """The second notice of a document still unopened."""
     email = document.recipient.email
@@ -68,7 +68,7 @@ def second(ports: Ports, document: Document, presumed_at: datetime,
                    message, at)
 
 
-def arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+def arrival_notices(ports: NoticePorts, sender: Party, recipient: Party, new: NewDocument,
                     number: str) -> list[NewMail]:
     """A citizen's first notice (225/2009 Korm. r. 35. § (1) c)), queued with the document;
     none for an organisation."""
@@ -78,7 +78,7 @@ def arrival_notices(ports: Ports, sender: Party, recipient: Party, new: NewDocum
     return [notice] if notice is not None else []
 
 
-def warning(ports: Ports, admin: Party, office: Party, registration_numbers: list[str],
+def warning(ports: NoticePorts, admin: Party, office: Party, registration_numbers: list[str],
             at: datetime) -> NewMail | None:
     """An office admin's 3-working-day warning."""
     if not admin.email:
@@ -88,7 +88,7 @@ def warning(ports: Ports, admin: Party, office: Party, registration_numbers: lis
     return _queued(admin.id, "mailbox_warning", None, message, at)
 
 
-async def deliver_due(ports: Ports) -> int:
+async def deliver_due(ports: MailPorts) -> int:
     """Send every queued message whose time has come; returns how many were sent. Off the
     request path (worker loop, or the sandbox's run-due). Without a transport nothing is
     sent and the messages wait."""
@@ -105,7 +105,7 @@ async def deliver_due(ports: Ports) -> int:
         outcomes=lambda uow: uow.mail, hand_over=send)
 
 
-async def addressed_to(ports: Ports, person: Party, limit: int = 50) -> list[MailRecord]:
+async def addressed_to(ports: MailPorts, person: Party, limit: int = 50) -> list[MailRecord]:
     """The newest queued and sent messages a person may read on the sandbox console: those
     queued for them, and the mailbox warnings of each office where they hold a role (sent to
     its admins). Matched by the party a message was queued for, never by the address it went

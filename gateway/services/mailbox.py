@@ -13,10 +13,10 @@ from gateway.domain.documents import MAX_TEXT, Document
 from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, checked_filter
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
 from gateway.errors import InvalidRequest
-from gateway.services.ports import Ports
 from gateway.services.ports.documents import MailboxQuery
 from gateway.services.ports.evidence import ReceiptRecord
 from gateway.services.ports.parties import OfficeQuery
+from gateway.services.ports.slices import MailboxPorts
 
 MAX_PAGE = 500
 
@@ -45,7 +45,7 @@ def _decode_cursor(cursor: str) -> int:
 
 
 async def list_mailbox(
-    ports: Ports,
+    ports: MailboxPorts,
     party: Party,
     *,
     only_waiting: bool = True,
@@ -68,7 +68,7 @@ async def list_mailbox(
     ))
 
 
-async def _page(ports: Ports, query: MailboxQuery) -> MailboxPage:
+async def _page(ports: MailboxPorts, query: MailboxQuery) -> MailboxPage:
     """``query.limit`` is one more than the page: the extra row says that another page follows."""
     async with ports.uow() as uow:
         rows = await uow.documents.mailbox(query)
@@ -90,7 +90,7 @@ class MailboxFilter:
 
 
 async def browse_mailbox(
-    ports: Ports, party: Party, narrowed: MailboxFilter, *, limit: int = 25,
+    ports: MailboxPorts, party: Party, narrowed: MailboxFilter, *, limit: int = 25,
     cursor: str | None = None,
 ) -> MailboxPage:
     """One page of the party's mailbox for a person, newest first; ``next_cursor`` leads to
@@ -119,7 +119,7 @@ class SentPage:
 
 
 async def sent_documents(
-    ports: Ports, party: Party, *, limit: int = 25, cursor: str | None = None
+    ports: MailboxPorts, party: Party, *, limit: int = 25, cursor: str | None = None
 ) -> SentPage:
     """What the party sent, newest first, each with its delivery state and receipts (the
     feltöltés ellenőrzése)."""
@@ -132,7 +132,7 @@ async def sent_documents(
                     _encode_cursor(items[-1].id) if len(rows) > limit else None)
 
 
-async def find_offices(ports: Ports, query: OfficeQuery) -> list[Party]:
+async def find_offices(ports: MailboxPorts, query: OfficeQuery) -> list[Party]:
     """Organisations matching every given filter (name: a substring, case- and
     accent-insensitive: domain.parties.fold_name).
 
@@ -166,7 +166,7 @@ class UnreadSelector(StrEnum):
 
 
 async def unread_counts(
-    ports: Ports, party: Party, doc_types: Mapping[UnreadSelector, str] | None = None
+    ports: MailboxPorts, party: Party, doc_types: Mapping[UnreadSelector, str] | None = None
 ) -> UnreadCounts:
     """The party's waiting documents counted by sender; ``doc_types`` narrows a count to the
     documents of one type (DokumentumTipusAzonosito), the others count every type."""

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest, Unavailable
 from gateway.services.outbox import LEASE, DeliveryPolicy, hand_over_one
-from gateway.services.ports import Ports
 from gateway.services.ports.outbox import Delivery, Notification, WebhookPoster
+from gateway.services.ports.slices import NotificationPorts
 from gateway.services.webhook_addresses import check_webhook_url
 
 __all__ = ["DeliveryPolicy", "SenderLimits", "WebhookSender", "deliver_due",
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 async def list_notifications(
-    ports: Ports, party: Party, after_id: int = 0, limit: int = 100
+    ports: NotificationPorts, party: Party, after_id: int = 0, limit: int = 100
 ) -> list[Notification]:
     if not 1 <= limit <= 500:
         raise InvalidRequest("limit must be between 1 and 500", field="limit")
@@ -31,7 +31,7 @@ async def list_notifications(
         return await uow.notifications.of_party(party.id, after_id, limit)
 
 
-async def set_webhook(ports: Ports, party: Party, url: str | None) -> None:
+async def set_webhook(ports: NotificationPorts, party: Party, url: str | None) -> None:
     """Where the party's notifications are POSTed (None: nowhere, they wait in the outbox).
     Security: only http(s) to a public address, without credentials in the URL (server-side
     request forgery; ``webhook_addresses.check_webhook_url``)."""
@@ -69,7 +69,7 @@ class WebhookSender:
     is left alone for ``breaker_seconds``: its notifications stay pending without counting
     attempts, then one is tried again."""
 
-    def __init__(self, ports: Ports, poster: WebhookPoster, policy: DeliveryPolicy,
+    def __init__(self, ports: NotificationPorts, poster: WebhookPoster, policy: DeliveryPolicy,
                  limits: SenderLimits = SenderLimits()) -> None:
         self._ports, self._poster, self._policy, self._limits = ports, poster, policy, limits
         self._serving: dict[int, asyncio.Task[int]] = {}
@@ -171,7 +171,8 @@ class WebhookSender:
         return False
 
 
-async def deliver_due(ports: Ports, poster: WebhookPoster, policy: DeliveryPolicy) -> int:
+async def deliver_due(ports: NotificationPorts, poster: WebhookPoster,
+                      policy: DeliveryPolicy) -> int:
     """POST every pending notification whose party has a webhook and whose time has come,
     and wait for it; returns how many were delivered (the worker runs a ``WebhookSender``)."""
     return await WebhookSender(ports, poster, policy).deliver_all_due()

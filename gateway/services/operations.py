@@ -12,14 +12,16 @@ from datetime import date, datetime, time, timedelta
 
 from gateway.crypto.certificates import read_certificate
 from gateway.domain.outages import (
+    Incident,
+    Maintenance,
     OutageStatement,
+    Probe,
     deadline_extension,
     maintenance_rule_broken,
 )
 from gateway.domain.registration import BUDAPEST, budapest_local
 from gateway.errors import GatewayError, InvalidRequest, KeysDiffer, NotFound
-from gateway.services.ports import Ports
-from gateway.services.ports.operations import Incident, Maintenance, Probe
+from gateway.services.ports.slices import OperationsPorts
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
@@ -53,19 +55,19 @@ async def _timed(name: str, check: Awaitable[None]) -> str | None:
     return None
 
 
-async def _ping(ports: Ports) -> None:
+async def _ping(ports: OperationsPorts) -> None:
     async with ports.uow() as uow:
         await uow.operations.ping()
 
 
-async def readiness(ports: Ports) -> dict[str, str | None]:
+async def readiness(ports: OperationsPorts) -> dict[str, str | None]:
     """Each dependency with None when it answers, else what is wrong."""
     database, blob_store = await asyncio.gather(
         _timed("database", _ping(ports)), _timed("blob_store", ports.blobs.check()))
     return {"database": database, "blob_store": blob_store}
 
 
-async def record_probe(ports: Ports) -> bool:
+async def record_probe(ports: OperationsPorts) -> bool:
     """Check readiness and remember the outcome for the availability figure."""
     checks = await readiness(ports)
     failures = "; ".join(f"{name}: {error}" for name, error in checks.items() if error)
@@ -134,7 +136,7 @@ class Status:
         return all(error is None for error in self.checks.values())
 
 
-async def _month(ports: Ports) -> tuple[float | None, list[Incident], list[Maintenance]]:
+async def _month(ports: OperationsPorts) -> tuple[float | None, list[Incident], list[Maintenance]]:
     """This month's availability, its incidents and its maintenance windows."""
     now = ports.clock.now()
     start = month_start(now)
@@ -146,12 +148,12 @@ async def _month(ports: Ports) -> tuple[float | None, list[Incident], list[Maint
             found_incidents, windows)
 
 
-async def month_availability(ports: Ports) -> float | None:
+async def month_availability(ports: OperationsPorts) -> float | None:
     """Percent available this month so far (None before anything was observed)."""
     return (await _month(ports))[0]
 
 
-async def status(ports: Ports) -> Status:
+async def status(ports: OperationsPorts) -> Status:
     now = ports.clock.now()
     checks = await readiness(ports)
     availability, found_incidents, windows = await _month(ports)
@@ -182,7 +184,7 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
             datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUDAPEST))
 
 
-async def history(ports: Ports) -> History:
+async def history(ports: OperationsPorts) -> History:
     """The last STRIP_DAYS Budapest days' availability (today so far included) and the
     incidents the status page lists."""
     now = ports.clock.now()
@@ -221,7 +223,7 @@ async def history(ports: Ports) -> History:
 
 
 async def announce_maintenance(
-    ports: Ports, start: datetime, end: datetime, reason: str
+    ports: OperationsPorts, start: datetime, end: datetime, reason: str
 ) -> Maintenance:
     """Announce a maintenance window; the law asks for 3 days' notice."""
     now = ports.clock.now()
@@ -245,7 +247,7 @@ async def announce_maintenance(
     return window
 
 
-async def open_incident(ports: Ports, title: str, outage: bool,
+async def open_incident(ports: OperationsPorts, title: str, outage: bool,
                         affected: str = WHOLE_SERVICE) -> Incident:
     """Record an incident at the gateway's clock (the test clock in sandbox mode)."""
     if not title.strip():
@@ -259,7 +261,7 @@ async def open_incident(ports: Ports, title: str, outage: bool,
     return incident
 
 
-async def close_incident(ports: Ports, incident_id: int) -> Incident:
+async def close_incident(ports: OperationsPorts, incident_id: int) -> Incident:
     async with ports.write_uow() as uow:
         incident = await uow.operations.close_incident(incident_id, ports.clock.now())
         await uow.commit()
@@ -276,7 +278,7 @@ class OutageCertificate:
     xml: bytes
 
 
-async def outage_certificate(ports: Ports, incident_id: int) -> OutageCertificate:
+async def outage_certificate(ports: OperationsPorts, incident_id: int) -> OutageCertificate:
     """The signed outage certificate of a closed incident (Fajta ``uzemzavar``), with the
     deadline extension when the rule applies. An open or unknown incident has none."""
     async with ports.uow() as uow:
@@ -294,7 +296,7 @@ async def outage_certificate(ports: Ports, incident_id: int) -> OutageCertificat
     return OutageCertificate(statement, ports.receipt_signer.sign_outage(statement))
 
 
-async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
+async def backlog_and_lag(ports: OperationsPorts) -> tuple[int, float]:
     """Waiting documents, and how long the oldest passed deadline has waited (seconds)."""
     now = ports.clock.now()
     async with ports.uow() as uow:
@@ -303,13 +305,13 @@ async def backlog_and_lag(ports: Ports) -> tuple[int, float]:
     return waiting, (now - oldest).total_seconds() if oldest else 0.0
 
 
-async def outbox_counts(ports: Ports) -> dict[str, tuple[int, int]]:
+async def outbox_counts(ports: OperationsPorts) -> dict[str, tuple[int, int]]:
     """Per channel (webhook, email): messages waiting to be delivered, and dead letters."""
     async with ports.uow() as uow:
         return await uow.operations.outbox_counts()
 
 
-async def check_one_set_of_keys(ports: Ports) -> str:
+async def check_one_set_of_keys(ports: OperationsPorts) -> str:
     """Every host signs with the same keys (section 21): the first start records the CA's
     SHA-256 fingerprint in the database; a host with another CA is refused (KeysDiffer).
     Returns the fingerprint."""

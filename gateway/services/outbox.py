@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import OutboxPorts
 from gateway.services.ports.storage import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ Item = TypeVar("Item", bound=Leased)
 
 
 async def drain(
-    ports: Ports, policy: DeliveryPolicy, what: str, *,
+    ports: OutboxPorts, policy: DeliveryPolicy, what: str, *,
     lease: Callable[[UnitOfWork, datetime, datetime], Awaitable[list[Item]]],
     outcomes: Callable[[UnitOfWork], Outcomes],
     hand_over: Callable[[Item], Awaitable[None]],
@@ -70,7 +70,7 @@ async def drain(
 
 
 async def hand_over_one(
-    ports: Ports, policy: DeliveryPolicy, what: str, item: Item,
+    ports: OutboxPorts, policy: DeliveryPolicy, what: str, item: Item,
     outcomes: Callable[[UnitOfWork], Outcomes],
     hand_over: Callable[[Item], Awaitable[None]],
 ) -> bool:

@@ -21,8 +21,8 @@ from gateway.domain.parties import (
 )
 from gateway.errors import Conflict, Forbidden, InvalidRequest
 from gateway.services import staff as staff_service
-from gateway.services.ports import Ports
 from gateway.services.ports.parties import NewParty
+from gateway.services.ports.slices import PartyPorts
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _checked(check: Callable[[str], str], value: str, field: str) -> str:
 
 
 async def register_organisation(
-    ports: Ports,
+    ports: PartyPorts,
     *,
     krid: str,
     short_name: str,
@@ -71,7 +71,7 @@ async def register_organisation(
 
 
 async def register_citizen(
-    ports: Ports,
+    ports: PartyPorts,
     *,
     name: str,
     email: str,
@@ -91,7 +91,7 @@ async def register_citizen(
     return Registered(username=username, password=password, code=code)
 
 
-async def _store(ports: Ports, password: str, new: NewParty) -> None:
+async def _store(ports: PartyPorts, password: str, new: NewParty) -> None:
     """Hash the password and insert the party, refusing a taken KRID, short name or username,
     and names, usernames and addresses holding a control or format character."""
     if not new.name.strip():
@@ -112,7 +112,7 @@ async def _store(ports: Ports, password: str, new: NewParty) -> None:
         await uow.commit()
 
 
-async def swap_address(ports: Ports, party: Party) -> str:
+async def swap_address(ports: PartyPorts, party: Party) -> str:
     """A new random kapcsolati kód for a citizen (225/2009 Korm. r. 39. § (1)): from now on the
     old one is no address, and it is never issued again; documents, receipts and the kulcstár
     entry stay with the person, who is the same party."""
@@ -132,7 +132,7 @@ async def swap_address(ports: Ports, party: Party) -> str:
     return code
 
 
-async def set_email(ports: Ports, party: Party, email: str) -> str:
+async def set_email(ports: PartyPorts, party: Party, email: str) -> str:
     """Where a person's e-mail notices go (first and second notices, office warnings)."""
     if party.kind is not PartyKind.CITIZEN:
         raise Forbidden("only a person has a notification e-mail address")
@@ -191,19 +191,19 @@ DEMO_STAFF = (
 )
 
 
-async def _by_username(ports: Ports, username: str) -> Party | None:
+async def _by_username(ports: PartyPorts, username: str) -> Party | None:
     async with ports.uow() as uow:
         return await uow.parties.by_username(username)
 
 
-async def _current_code(ports: Ports, username: str) -> str | None:
+async def _current_code(ports: PartyPorts, username: str) -> str | None:
     """The person's kapcsolati kód as it is now (a swap replaces the demo's published one,
     and the banner must print the one that works); None: no such person yet."""
     party = await _by_username(ports, username)
     return None if party is None else party.code
 
 
-async def ensure_demo_parties(ports: Ports) -> list[Registered]:
+async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
     """Create the demo parties where missing (idempotent); return their credentials."""
     shown: list[Registered] = []
     for org in DEMO_ORGANISATIONS:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from gateway.domain.parties import Party, PartyKind
 from gateway.services.auth import CredentialCache, authenticate
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import PeoplePorts
 
 # A session used within this long of its last use is kept fresh without a write per request.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -32,7 +32,7 @@ def _digest(token: str) -> str:
 
 
 async def log_in(
-    ports: Ports, cache: CredentialCache, username: str, password: str, *, address: str
+    ports: PeoplePorts, cache: CredentialCache, username: str, password: str, *, address: str
 ) -> PersonSession:
     """A new session for the person with these credentials, asked from client ``address``.
 
@@ -51,7 +51,7 @@ async def log_in(
     return PersonSession(token, party)
 
 
-async def session_person(ports: Ports, token: str, idle: timedelta,
+async def session_person(ports: PeoplePorts, token: str, idle: timedelta,
                          lifetime: timedelta) -> Party | None:
     """The person whose session this is, or None: unknown, logged out, idle longer than
     ``idle``, or made longer than ``lifetime`` ago however busy, on the gateway's clock (then
@@ -73,7 +73,7 @@ async def session_person(ports: Ports, token: str, idle: timedelta,
     return person
 
 
-async def log_out(ports: Ports, token: str) -> None:
+async def log_out(ports: PeoplePorts, token: str) -> None:
     """End the session; the cookie's token opens nothing afterwards."""
     async with ports.write_uow() as uow:
         await uow.web_sessions.remove(_digest(token))

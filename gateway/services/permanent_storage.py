@@ -17,8 +17,8 @@ from gateway.domain.parties import Party, PartyKind
 from gateway.domain.registration import is_registration_number
 from gateway.errors import Expired, NotFound
 from gateway.services.delivery import acknowledged
-from gateway.services.ports import Ports
 from gateway.services.ports.documents import KeptDocument
+from gateway.services.ports.slices import PermanentStoragePorts
 from gateway.services.storage_quota import check_room, require_citizen
 from gateway.services.system_messages import SystemMessage
 from gateway.services.visibility import visible
@@ -33,7 +33,7 @@ class Storage:
     quota_bytes: int
 
 
-async def contents(ports: Ports, party: Party) -> Storage:
+async def contents(ports: PermanentStoragePorts, party: Party) -> Storage:
     """The party's own tartós tár, most recently kept first, with its usage."""
     require_citizen(party)
     async with ports.uow() as uow:
@@ -42,7 +42,8 @@ async def contents(ports: Ports, party: Party) -> Storage:
                    ports.permanent_storage_bytes)
 
 
-async def keep(ports: Ports, party: Party, registration_number: str) -> KeptDocument:
+async def keep(ports: PermanentStoragePorts, party: Party,
+               registration_number: str) -> KeptDocument:
     """Keep a document the citizen may see (addressed to or sent by them) in their tartós tár.
 
     Keeping twice answers the same item. Over the quota: QuotaExceeded and nothing changes.
@@ -73,7 +74,7 @@ def _unopened_in_own_tarhely(party: Party, document: Document) -> bool:
             and document.unopened)
 
 
-async def discard(ports: Ports, party: Party, registration_number: str) -> None:
+async def discard(ports: PermanentStoragePorts, party: Party, registration_number: str) -> None:
     """Take a document out of the citizen's tartós tár, freeing its room; NotFound when it is
     not kept there. When the original already expired and nothing else needs the bytes, they
     are deleted."""
@@ -95,7 +96,8 @@ async def discard(ports: Ports, party: Party, registration_number: str) -> None:
     await ports.blobs.delete_unless(sha256, needed)
 
 
-async def kept_since(ports: Ports, party: Party, document: Document) -> datetime | None:
+async def kept_since(ports: PermanentStoragePorts, party: Party,
+                     document: Document) -> datetime | None:
     """When the party put ``document`` into its tartós tár, or None."""
     if party.kind is not PartyKind.CITIZEN:
         return None

@@ -27,8 +27,8 @@ from gateway.errors import DailySequenceExhausted, Unavailable
 from gateway.services import mail
 from gateway.services.evidence import receipt_party, signed
 from gateway.services.forecast import CounterKey
-from gateway.services.ports import Ports
 from gateway.services.ports.outbox import NewMail
+from gateway.services.ports.slices import RegistrarPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _counter(numbering: Numbering) -> CounterKey:
     return numbering.krid, numbering.day
 
 
-def presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
+def presigned(ports: RegistrarPorts, sender: Party, recipient: Party, new: NewDocument,
                numbering: Numbering) -> Presigned | None:
     """Join the forecast and start signing the receipt for the forecast number, if any."""
     sequence = ports.forecast.join(_counter(numbering))
@@ -78,7 +78,7 @@ def presigned(ports: Ports, sender: Party, recipient: Party, new: NewDocument,
     return Presigned(number, signing)
 
 
-async def register_batch(ports: Ports, batch: list[Pending]) -> list[str | BaseException]:
+async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
     """Register every upload of ``batch`` in one transaction (:func:`_register_together`).
     One upload's fault must not fail the others (a value the database or the receipt cannot
     hold, …): when the transaction fails, each upload is registered again in one of its own,
@@ -108,7 +108,7 @@ async def register_batch(ports: Ports, batch: list[Pending]) -> list[str | BaseE
     return answers
 
 
-async def _register_alone(ports: Ports, pending: Pending) -> str | BaseException:
+async def _register_alone(ports: RegistrarPorts, pending: Pending) -> str | BaseException:
     """One upload of a failed batch in a transaction of its own: its number, or its error."""
     try:
         [answer] = await _register_together(ports, [pending])
@@ -119,7 +119,8 @@ async def _register_alone(ports: Ports, pending: Pending) -> str | BaseException
     return answer
 
 
-async def _register_together(ports: Ports, batch: list[Pending]) -> list[str | BaseException]:
+async def _register_together(ports: RegistrarPorts,
+                             batch: list[Pending]) -> list[str | BaseException]:
     """``batch`` in one transaction: each counter taken once, then the documents inserted with
     their receipts (most signed while they waited, for the number forecast) and audit entries,
     in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
@@ -159,7 +160,7 @@ async def _register_together(ports: Ports, batch: list[Pending]) -> list[str | B
     return answers
 
 
-def _settle_forecast(ports: Ports, batch: list[Pending],
+def _settle_forecast(ports: RegistrarPorts, batch: list[Pending],
                      numbers: list[str | None]) -> tuple[int, int]:
     """Tell the forecast the last sequence each counter gave, and whether it was wrong.
     Returns how many early receipts name their document's number, and how many do not."""
@@ -191,7 +192,7 @@ def _acceptance_content(sender: Party, recipient: Party, new: NewDocument,
 
 
 async def acceptance_evidence(
-    ports: Ports, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
+    ports: RegistrarPorts, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
     presigned: list[asyncio.Future[list[bytes]] | None] | None = None,
 ) -> tuple[list[bytes], list[AuditEvent]]:
     """The signed acceptance receipts and the audit entries of registered documents with

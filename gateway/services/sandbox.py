@@ -9,29 +9,29 @@ from datetime import datetime, timedelta
 from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST
 from gateway.errors import InvalidRequest, NotFound
 from gateway.services import deadlines, mail
-from gateway.services.ports import Ports
 from gateway.services.ports.operations import SettableClock
+from gateway.services.ports.slices import SandboxPorts
 
 
-def _clock(ports: Ports) -> SettableClock:
+def _clock(ports: SandboxPorts) -> SettableClock:
     if ports.sandbox_clock is None:
         raise NotFound("the sandbox is off (KAPU_SANDBOX=0)")
     return ports.sandbox_clock
 
 
-async def refresh(ports: Ports) -> None:
+async def refresh(ports: SandboxPorts) -> None:
     """Take the shared offset (another process may have moved the clock)."""
     clock = _clock(ports)
     async with ports.uow() as uow:
         clock.offset = timedelta(seconds=await uow.sandbox_clock.offset())
 
 
-async def current(ports: Ports) -> datetime:
+async def current(ports: SandboxPorts) -> datetime:
     await refresh(ports)
     return _clock(ports).now()
 
 
-async def move(ports: Ports, *, advance: timedelta | None = None,
+async def move(ports: SandboxPorts, *, advance: timedelta | None = None,
                to: datetime | None = None) -> datetime:
     """Advance the clock by ``advance``, or set it to ``to``; time keeps running from there.
     The clock never moves backwards (a negative ``advance``, or ``to`` before its current
@@ -82,7 +82,7 @@ class DueRun:
     mails_sent: int
 
 
-async def run_due(ports: Ports) -> DueRun:
+async def run_due(ports: SandboxPorts) -> DueRun:
     """Run every job due at the test clock's time, as the background jobs would: the
     deadlines (warnings, second notices, presumed deliveries, expiries), then the queued
     e-mails. The one use case behind REST's ``POST /api/v1/sandbox/run-due`` and the web

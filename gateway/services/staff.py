@@ -15,8 +15,8 @@ from gateway.domain.documents import Document
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
-from gateway.services.ports import Ports
 from gateway.services.ports.parties import StaffMember
+from gateway.services.ports.slices import StaffPorts
 from gateway.services.ports.storage import UnitOfWork
 
 # The actor of changes made on the command line (an operator, not a person of the office).
@@ -46,7 +46,7 @@ async def _admins(uow: UnitOfWork, office: Party) -> int:
 
 
 async def grant_role(
-    ports: Ports, *, krid: str, username: str, role: StaffRole, actor: str = COMMAND_LINE
+    ports: StaffPorts, *, krid: str, username: str, role: StaffRole, actor: str = COMMAND_LINE
 ) -> StaffChange:
     """Give the person ``role`` on the office's mailbox (replacing another role). Refuses a
     sixth admin (TooManyAdmins), and turning the last admin into a clerk (LastAdmin)."""
@@ -73,7 +73,7 @@ async def grant_role(
 
 
 async def revoke_role(
-    ports: Ports, *, krid: str, username: str, actor: str = COMMAND_LINE
+    ports: StaffPorts, *, krid: str, username: str, actor: str = COMMAND_LINE
 ) -> StaffChange:
     """Take the person's role away. Refuses the last admin (LastAdmin); a person without a role
     is NotFound."""
@@ -95,7 +95,7 @@ async def revoke_role(
     return StaffChange(office, person, None)
 
 
-async def check_leaving(ports: Ports, person: Party, krid: str) -> Party:
+async def check_leaving(ports: StaffPorts, person: Party, krid: str) -> Party:
     """The office whose mailbox the person would lose by revoking their own role there: the
     office, once it is clear that the revocation would be done (the web asks for
     confirmation only then). LastAdmin for its last admin; NotFound where they are no
@@ -108,7 +108,7 @@ async def check_leaving(ports: Ports, person: Party, krid: str) -> Party:
     return office
 
 
-async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMember]]:
+async def list_staff(ports: StaffPorts, *, krid: str) -> tuple[Party, list[StaffMember]]:
     """The office and its staff, by username."""
     async with ports.uow() as uow:
         office = await uow.parties.by_krid(krid)
@@ -118,7 +118,7 @@ async def list_staff(ports: Ports, *, krid: str) -> tuple[Party, list[StaffMembe
 
 
 async def document_for(
-    ports: Ports, person: Party, registration_number: str
+    ports: StaffPorts, person: Party, registration_number: str
 ) -> tuple[Party, Document]:
     """A document the person may open: their own (sent to or by them; the party answered is
     the person), or one sent to or by an office where they hold a role (answered with that
@@ -138,7 +138,7 @@ async def document_for(
 OWN_BOX = "me"
 
 
-async def mailbox_of(ports: Ports, person: Party, box: str) -> tuple[Party, StaffRole | None]:
+async def mailbox_of(ports: StaffPorts, person: Party, box: str) -> tuple[Party, StaffRole | None]:
     """The mailbox ``box`` names for the person: ``me``, their own tárhely (no role), or the
     KRID of an office where they hold a role; NotFound otherwise."""
     if box == OWN_BOX:
@@ -147,7 +147,7 @@ async def mailbox_of(ports: Ports, person: Party, box: str) -> tuple[Party, Staf
     return office, role
 
 
-async def office_for(ports: Ports, person: Party, krid: str) -> tuple[Party, StaffRole]:
+async def office_for(ports: StaffPorts, person: Party, krid: str) -> tuple[Party, StaffRole]:
     """The office whose mailbox the person may work, with the role held; NotFound when the
     person holds no role there, exactly as for an office that does not exist."""
     for office, role in await offices_of(ports, person):
@@ -156,7 +156,7 @@ async def office_for(ports: Ports, person: Party, krid: str) -> tuple[Party, Sta
     raise NotFound(f"no mailbox {krid} for {person.username}")
 
 
-async def admin_office(ports: Ports, person: Party, krid: str) -> Party:
+async def admin_office(ports: StaffPorts, person: Party, krid: str) -> Party:
     """The office the person administers; NotFound for a clerk, as for anyone else."""
     office, role = await office_for(ports, person, krid)
     if role is not StaffRole.ADMIN:
@@ -165,7 +165,7 @@ async def admin_office(ports: Ports, person: Party, krid: str) -> Party:
 
 
 async def office_log(
-    ports: Ports, person: Party, krid: str, *, before: int | None = None, limit: int = 50
+    ports: StaffPorts, person: Party, krid: str, *, before: int | None = None, limit: int = 50
 ) -> tuple[Party, list[StoredEntry]]:
     """The office's log (napló), newest first: what its persons did for it, from the audit
     chain. Admins only."""
@@ -174,7 +174,7 @@ async def office_log(
         return office, await uow.audit.of_office(krid, before, limit)
 
 
-async def offices_of(ports: Ports, person: Party) -> list[tuple[Party, StaffRole]]:
+async def offices_of(ports: StaffPorts, person: Party) -> list[tuple[Party, StaffRole]]:
     """The organisations whose mailbox the person may work, with the role held."""
     async with ports.uow() as uow:
         return await uow.staff.offices_of(person.id)

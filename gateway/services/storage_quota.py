@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.domain.parties import Party, PartyKind
 from gateway.errors import Forbidden, QuotaExceeded
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import QuotaPorts
 from gateway.services.ports.storage import UnitOfWork
 
 
@@ -18,7 +18,7 @@ def require_citizen(party: Party, field: str | None = None) -> None:
         raise Forbidden("only citizens have a tartós tár", field=field)
 
 
-async def check_room(uow: UnitOfWork, ports: Ports, party_id: int, size: int) -> None:
+async def check_room(uow: UnitOfWork, ports: QuotaPorts, party_id: int, size: int) -> None:
     """Raise QuotaExceeded unless ``size`` more bytes fit (exactly full is allowed). Call it
     with the party's tartós tár locked (``uow.kept.lock``), so that two keeps cannot both fit."""
     used = await uow.kept.used_bytes(party_id)
@@ -28,7 +28,7 @@ async def check_room(uow: UnitOfWork, ports: Ports, party_id: int, size: int) ->
             f"the tartós tár holds {used} of {quota} bytes; {size} more do not fit")
 
 
-async def reserve_copy(uow: UnitOfWork, ports: Ports, sender: Party, size: int) -> None:
+async def reserve_copy(uow: UnitOfWork, ports: QuotaPorts, sender: Party, size: int) -> None:
     """Before a citizen's upload with ``keep_copy`` takes its number: lock the sender's
     tartós tár and check that the copy fits; the caller adds it once the document exists."""
     require_citizen(sender, "keep_copy")

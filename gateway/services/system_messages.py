@@ -12,7 +12,7 @@ from gateway.domain.documents import Document, NewDocument
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind
 from gateway.services.evidence import receipt_party, signed, timestamp
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import SystemMessagePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.registrar import register
 
@@ -39,7 +39,8 @@ class SystemMessage:
 
 
 async def issue_receipt(
-    ports: Ports, uow: UnitOfWork, document: Document, kind: ReceiptKind | str, now: datetime,
+    ports: SystemMessagePorts, uow: UnitOfWork, document: Document, kind: ReceiptKind | str,
+    now: datetime,
 ) -> StagedContent | None:
     """Sign a receipt of ``kind`` about ``document`` (with its own timestamp) for the sender;
     when the sender asked ETertiveveny, also deliver it as a system message, whose staged bytes
@@ -73,7 +74,7 @@ def _notices(document: Document, presumed_at: datetime) -> tuple[datetime, datet
 
 
 async def system_message(
-    ports: Ports, uow: UnitOfWork, recipient: Party, *, numbering_krid: str,
+    ports: SystemMessagePorts, uow: UnitOfWork, recipient: Party, *, numbering_krid: str,
     reference_number: str | None, doc_type_id: str, title: str, file_name: str,
     content: bytes, now: datetime,
 ) -> StagedContent:

@@ -7,7 +7,7 @@ from gateway.domain.documents import Document
 from gateway.domain.parties import Party
 from gateway.domain.registration import is_registration_number
 from gateway.errors import NotFound
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import VisibilityPorts
 from gateway.services.ports.storage import UnitOfWork
 
 
@@ -21,7 +21,7 @@ async def visible(uow: UnitOfWork, party: Party, registration_number: str) -> Do
     return document
 
 
-async def get_document(ports: Ports, party: Party, registration_number: str) -> Document:
+async def get_document(ports: VisibilityPorts, party: Party, registration_number: str) -> Document:
     """Metadata of a document, for its sender or its addressee."""
     async with ports.uow() as uow:
         return await visible(uow, party, registration_number)

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+from gateway.domain.outages import Incident, Maintenance, Probe
 from gateway.services.operations import availability_percent
-from gateway.services.ports.operations import Incident, Maintenance, Probe
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

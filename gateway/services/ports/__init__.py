@@ -1,5 +1,6 @@
 """The ports the services need, one module per slice; storage/ and app.py provide the concrete
-classes. ``Ports`` is what app.py wires once."""
+classes. ``Ports`` is what app.py wires once and the doors pass on; each service function takes
+only its slice's part of it (``slices.py``), which ``Ports`` satisfies."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from gateway.services.ports.storage import BlobStore, UnitOfWork
 
 @dataclass
 class Ports:
-    """Everything a service may touch, wired once by app.py."""
+    """Everything the services may touch, wired once by app.py."""
 
     uow: Callable[[], UnitOfWork]
     # Takes the database's write lock at BEGIN (SQLite), so two writers never deadlock.

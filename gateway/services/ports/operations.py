@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from gateway.domain.outages import Incident, Maintenance, Probe
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
         ...
-
-
-@dataclass(frozen=True)
-class Probe:
-    at: datetime
-    ok: bool
-
-
-@dataclass(frozen=True)
-class Incident:
-    id: int
-    title: str
-    outage: bool
-    opened_at: datetime
-    closed_at: datetime | None
-    affected: str | None = None  # None: recorded before incidents named what they affected
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    id: int
-    start_at: datetime
-    end_at: datetime
-    reason: str
-    announced_at: datetime
 
 
 class OperationsRepository(Protocol):

@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.documents import DeliveryState
-from gateway.services.ports.operations import Incident, Maintenance, Probe
+from gateway.domain.outages import Incident, Maintenance, Probe
 from gateway.storage.repositories.documents import DEADLINE_COLUMNS
 from gateway.storage.repositories.rows import upsert_for
 from gateway.storage.tables import (

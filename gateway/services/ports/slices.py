@@ -1,0 +1,304 @@
+"""What each slice of the services may touch: one protocol per slice, naming the part of
+``Ports`` its functions use. A service function takes its slice's protocol, never ``Ports``;
+``Ports`` satisfies every one of them structurally, so the doors pass it as it is (mypy checks
+each call). A slice that calls another's functions inherits that slice's protocol, so its
+bases say whom it builds on, and its own members what it touches itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Protocol
+
+from gateway.domain.calendar import WorkingCalendar
+from gateway.services.batching import GroupCommit
+from gateway.services.forecast import NumberForecast
+from gateway.services.ports.evidence import Encryptor, EvidenceSigner, ReceiptSigner, Timestamper
+from gateway.services.ports.operations import Clock, SettableClock, Telemetry
+from gateway.services.ports.outbox import MailTransport
+from gateway.services.ports.parties import OfficeCache
+from gateway.services.ports.storage import BlobStore, UnitOfWork
+
+# ``uow`` and ``write_uow`` are read-only members: mypy takes ``Ports``' callable fields for
+# read-only ones, and a plain protocol attribute asks for a settable one.
+
+# The document path (docs/architecture.md, "Slices of the document path"), bottom up.
+
+
+class VisibilityPorts(Protocol):
+    """services/visibility.py: who may see a document."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+
+class SigningPorts(Protocol):
+    """services/evidence.py, signing: the signing process, or else worker threads."""
+
+    timestamper: Timestamper
+    receipt_signer: ReceiptSigner
+    evidence_signer: EvidenceSigner | None
+
+
+class EvidencePorts(SigningPorts, VisibilityPorts, Protocol):
+    """services/evidence.py: signing, and the evidence a sender reads back."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+
+class QuotaPorts(Protocol):
+    """services/storage_quota.py: room in a citizen's tartós tár."""
+
+    permanent_storage_bytes: int
+
+
+class NoticePorts(Protocol):
+    """services/mail.py, composing a notice: whom it is from, where its link points."""
+
+    mail_from: str
+    public_url: str
+
+
+class RegistrarPorts(SigningPorts, NoticePorts, Protocol):
+    """services/registrar.py: the group commit's transaction, the number forecast and its
+    metrics; receipts signed, first notices composed."""
+
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    forecast: NumberForecast
+    telemetry: Telemetry
+
+
+class SystemMessagePorts(SigningPorts, Protocol):
+    """services/system_messages.py: a receipt's or a system message's bytes and dates."""
+
+    blobs: BlobStore
+    calendar: WorkingCalendar
+    retention_days: int
+    second_notice_working_days: int
+
+
+class AcceptancePorts(RegistrarPorts, QuotaPorts, Protocol):
+    """services/acceptance.py: staging, the addressee, encryption, the moment of acceptance
+    and the document's dates, the group commit's queue; numbering by the registrar, a kept
+    copy's room by the quota."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+    clock: Clock
+    calendar: WorkingCalendar
+    retention_days: int
+    second_notice_working_days: int
+    max_document_bytes: int
+    acceptance_evidence: bool
+    encryptor: Encryptor
+    offices: OfficeCache
+    registrations: GroupCommit[Any, str]
+    telemetry: Telemetry
+
+
+class DeliveryPorts(SystemMessagePorts, Protocol):
+    """services/delivery.py: a document's bytes, the audit of downloads, acknowledgement and
+    its download receipt."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+    clock: Clock
+
+
+class PermanentStoragePorts(DeliveryPorts, QuotaPorts, Protocol):
+    """services/permanent_storage.py: a citizen's tartós tár; keeping an unopened document of
+    their own acknowledges it (delivery), within the quota."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+    clock: Clock
+    permanent_storage_bytes: int
+
+
+class MailboxPorts(Protocol):
+    """services/mailbox.py: mailboxes, sent documents, offices, unread counts (reads only)."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+
+class BlobGcPorts(Protocol):
+    """services/blob_gc.py: the blob store, and which rows still need its bytes."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+
+
+# The outboxes and the mailbox's clock.
+
+
+class OutboxPorts(Protocol):
+    """services/outbox.py: leases and outcomes, written at the clock's time."""
+
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class MailPorts(NoticePorts, OutboxPorts, Protocol):
+    """services/mail.py: sending the queued notices through the outbox, reading them back."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+    mail_from: str
+    mail_transport: MailTransport | None
+    mail_max_attempts: int
+    mail_backoff_seconds: float
+
+
+class NotificationPorts(OutboxPorts, Protocol):
+    """services/notifications.py: notifications, webhooks, delivering them by the outbox."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+    webhook_allow_private: bool
+
+
+class DeadlinePorts(SystemMessagePorts, NoticePorts, Protocol):
+    """services/deadlines.py: the sweeps on the working-day calendar, with their receipts,
+    system messages and notices, and expired bytes deleted."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+    clock: Clock
+    calendar: WorkingCalendar
+    presumption_working_days: int
+
+
+class SandboxPorts(DeadlinePorts, MailPorts, Protocol):
+    """services/sandbox.py: the test clock and its shared offset; running the due jobs."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    sandbox_clock: SettableClock | None
+
+
+# Parties, persons, keys, the audit chain, operations.
+
+
+class StaffPorts(Protocol):
+    """services/staff.py: roles, and what a person may work as."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class PartyPorts(StaffPorts, Protocol):
+    """services/parties.py: registering parties and their addresses; the demo staff."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class AuthPorts(Protocol):
+    """services/auth.py: credentials and the login throttle's failures."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class PeoplePorts(AuthPorts, Protocol):
+    """services/people.py: persons' sessions; logging in."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class FormPorts(Protocol):
+    """services/forms.py: one-time form keys."""
+
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class KeyPorts(Protocol):
+    """services/keys.py: the kulcstár's certificates, valid at the clock's time."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class AuditPorts(Protocol):
+    """services/audit.py: linking and verifying the audit chain, and how far linking lags."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
+class OperationsPorts(Protocol):
+    """services/operations.py: readiness, probes, availability, incidents, maintenance,
+    outage certificates and the one set of keys."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    blobs: BlobStore
+    clock: Clock
+    calendar: WorkingCalendar
+    past_days: dict[date, float | None]
+    sandbox_clock: SettableClock | None
+    receipt_signer: ReceiptSigner
+    trust_pem: bytes
