@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from gateway.services.acceptance import StagedUpload
-from gateway.services.ports import Ports
+from gateway.services.ports.slices import AcceptancePorts
 
 
 class StagedUploads:
@@ -19,7 +19,7 @@ class StagedUploads:
             acceptance = await message.attachments[cid].accept(sender, request)
     """
 
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: AcceptancePorts) -> None:
         self._ports = ports
         self._open: list[StagedUpload] = []
 
