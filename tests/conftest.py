@@ -169,6 +169,10 @@ def hosts(postgres_url: str, seaweed: SeaweedServer, keys_dir: Path,
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long fault runs (``faults_long``) belong to ``make faults``: below its scale they
     are deselected, not skipped, so a run never counts them as passed or skipped."""
+    # The real processes (e2e, faults) first: started last, their seconds-long tests leave one
+    # worker busy while the other has finished (worksteal hands out the list in order).
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(("tests/e2e/", "tests/faults/"))
+               else 1)
     if int(os.environ.get("KAPU_FAULTS_SCALE", "1")) >= 2:
         return
     long_runs = [item for item in items if item.get_closest_marker("faults_long")]
