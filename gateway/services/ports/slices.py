@@ -25,6 +25,17 @@ from gateway.services.ports.storage import BlobStore, UnitOfWork
 # The document path (docs/architecture.md, "Slices of the document path"), bottom up.
 
 
+class TransactionPorts(Protocol):
+    """Units of work, read and write, and the clock: what most slices open transactions with."""
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def write_uow(self) -> Callable[[], UnitOfWork]: ...
+
+    clock: Clock
+
+
 class VisibilityPorts(Protocol):
     """services/visibility.py: who may see a document."""
 
@@ -43,8 +54,6 @@ class SigningPorts(Protocol):
 class EvidencePorts(SigningPorts, VisibilityPorts, Protocol):
     """services/evidence.py: signing, and the evidence a sender reads back."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
 
 
 class QuotaPorts(Protocol):
@@ -87,8 +96,6 @@ class AcceptancePorts(RegistrarPorts, QuotaPorts, Protocol):
 
     @property
     def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
     blobs: BlobStore
     clock: Clock
@@ -100,48 +107,30 @@ class AcceptancePorts(RegistrarPorts, QuotaPorts, Protocol):
     encryptor: Encryptor
     offices: OfficeCache
     registrations: GroupCommit[Any, str]
-    telemetry: Telemetry
 
 
-class DeliveryPorts(SystemMessagePorts, Protocol):
+class DeliveryPorts(TransactionPorts, SystemMessagePorts, Protocol):
     """services/delivery.py: a document's bytes, the audit of downloads, acknowledgement and
     its download receipt."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    blobs: BlobStore
-    clock: Clock
 
 
 class PermanentStoragePorts(DeliveryPorts, QuotaPorts, Protocol):
     """services/permanent_storage.py: a citizen's tartós tár; keeping an unopened document of
     their own acknowledges it (delivery), within the quota."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
-
-    blobs: BlobStore
-    clock: Clock
-    permanent_storage_bytes: int
 
 
-class MailboxPorts(Protocol):
+
+class MailboxPorts(VisibilityPorts, Protocol):
     """services/mailbox.py: mailboxes, sent documents, offices, unread counts (reads only)."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
 
 
-class BlobGcPorts(Protocol):
+class BlobGcPorts(VisibilityPorts, Protocol):
     """services/blob_gc.py: the blob store, and which rows still need its bytes."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
 
     blobs: BlobStore
 
@@ -158,52 +147,33 @@ class OutboxPorts(Protocol):
     clock: Clock
 
 
-class MailPorts(NoticePorts, OutboxPorts, Protocol):
+class MailPorts(VisibilityPorts, NoticePorts, OutboxPorts, Protocol):
     """services/mail.py: sending the queued notices through the outbox, reading them back."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
 
-    mail_from: str
     mail_transport: MailTransport | None
     mail_max_attempts: int
     mail_backoff_seconds: float
 
 
-class NotificationPorts(OutboxPorts, Protocol):
+class NotificationPorts(VisibilityPorts, OutboxPorts, Protocol):
     """services/notifications.py: notifications, webhooks, delivering them by the outbox."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    clock: Clock
     webhook_allow_private: bool
 
 
-class DeadlinePorts(SystemMessagePorts, NoticePorts, Protocol):
+class DeadlinePorts(TransactionPorts, SystemMessagePorts, NoticePorts, Protocol):
     """services/deadlines.py: the sweeps on the working-day calendar, with their receipts,
     system messages and notices, and expired bytes deleted."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    blobs: BlobStore
-    clock: Clock
-    calendar: WorkingCalendar
     presumption_working_days: int
 
 
 class SandboxPorts(DeadlinePorts, MailPorts, Protocol):
     """services/sandbox.py: the test clock and its shared offset; running the due jobs."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
     sandbox_clock: SettableClock | None
 
@@ -211,48 +181,28 @@ class SandboxPorts(DeadlinePorts, MailPorts, Protocol):
 # Parties, persons, keys, the audit chain, operations.
 
 
-class StaffPorts(Protocol):
+class StaffPorts(TransactionPorts, Protocol):
     """services/staff.py: roles, and what a person may work as."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    clock: Clock
 
 
 class PartyPorts(StaffPorts, Protocol):
     """services/parties.py: registering parties and their addresses; the demo staff."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
-
-    clock: Clock
 
 
-class AuthPorts(Protocol):
+
+class AuthPorts(TransactionPorts, Protocol):
     """services/auth.py: credentials and the login throttle's failures."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    clock: Clock
 
 
 class PeoplePorts(AuthPorts, Protocol):
     """services/people.py: persons' sessions; logging in."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
-    clock: Clock
 
 
 class FormPorts(Protocol):
@@ -264,39 +214,24 @@ class FormPorts(Protocol):
     clock: Clock
 
 
-class KeyPorts(Protocol):
+class KeyPorts(TransactionPorts, Protocol):
     """services/keys.py: the kulcstár's certificates, valid at the clock's time."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
-
-    clock: Clock
 
 
-class AuditPorts(Protocol):
+
+class AuditPorts(TransactionPorts, Protocol):
     """services/audit.py: linking and verifying the audit chain, and how far linking lags."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
-
-    clock: Clock
 
 
-class OperationsPorts(Protocol):
+
+class OperationsPorts(TransactionPorts, Protocol):
     """services/operations.py: readiness, probes, availability, incidents, maintenance,
     outage certificates and the one set of keys."""
 
-    @property
-    def uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def write_uow(self) -> Callable[[], UnitOfWork]: ...
 
     blobs: BlobStore
-    clock: Clock
     calendar: WorkingCalendar
     past_days: dict[date, float | None]
     sandbox_clock: SettableClock | None
