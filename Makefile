@@ -41,7 +41,8 @@ typecheck: $(VENV)/.installed-dev
 
 # The evidence tests run the real openssl and xmlsec1 binaries, the browser tests Debian's
 # chromium (and npm installs axe-core for them), the alert rule tests promtool (Debian's
-# prometheus package); benchmarks need wrk and curl.
+# prometheus package), the AVDH tests pdfsig, pdfdetach (poppler-utils) and certutil
+# (libnss3-tools); benchmarks need wrk and curl.
 # A tool whose Debian package has another name is written tool:package (promtool:prometheus).
 tools:
 	@missing=""; for entry in $(TOOLS); do tool=$${entry%%:*}; package=$${entry#*:}; \
@@ -59,7 +60,7 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-pytest: TOOLS = openssl xmlsec1 chromium npm promtool:prometheus
+pytest: TOOLS = openssl xmlsec1 chromium npm promtool:prometheus pdfsig:poppler-utils certutil:libnss3-tools
 pytest: $(VENV)/.installed-dev tools $(AXE)
 	$(BIN)/pytest -n 2 --dist worksteal
 
@@ -73,7 +74,7 @@ faults: $(VENV)/.installed-dev
 
 # Tests take every date from the clock they set up; this run shows that none reads the
 # machine's date (a test that passes today and fails next week). faketime is Debian's.
-test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime promtool:prometheus
+test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime promtool:prometheus pdfsig:poppler-utils certutil:libnss3-tools
 test-next-year: $(VENV)/.installed-dev tools $(AXE)
 	faketime -f '+1y' $(BIN)/pytest -n 2 --dist worksteal -m 'not outside_clock'
 

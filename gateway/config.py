@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, gt=0, le=3650)
     # A citizen's tartós tár (contract section 18): 30 MB by default.
     permanent_storage_bytes: int = Field(default=31_457_280, ge=0)
+    # AVDH (contract 23): a PDF up to avdh_pdf_max_bytes is signed as it is; other files, and
+    # larger PDFs up to avdh_max_bytes, are embedded in a new PDF.
+    avdh_pdf_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    avdh_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # e-Papír (contract 24): the attachments of one submission together.
+    epapir_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     sandbox: bool = False
     # "production" refuses the demo parties and their published passwords.
     environment: Literal["development", "production"] = "development"

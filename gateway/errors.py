@@ -119,6 +119,13 @@ class InvalidCertificate(InvalidRequest):
     title = "Certificate not acceptable"
 
 
+class NotAuthenticatedPdf(InvalidRequest):
+    """A file given to AVDH verification that is not a PDF at all (contract 23)."""
+
+    code = "not_authenticated_pdf"
+    title = "Not a PDF"
+
+
 class UnknownService(InvalidRequest):
     title = "Unknown service"
 

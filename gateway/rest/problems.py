@@ -26,6 +26,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.RecipientUnknown: 422,
     errors.HashMismatch: 422,
     errors.EmptyContent: 422,
+    errors.NotAuthenticatedPdf: 422,
     errors.InvalidCertificate: 422,
     errors.FormatNotAllowed: 415,
     errors.FormatMismatch: 415,

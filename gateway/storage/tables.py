@@ -233,6 +233,30 @@ form_submissions = Table(
     Column("claimed_at", UTCDateTime(), nullable=False),
 )
 
+# AVDH authentications (contract 23): who authenticated what and when, hashes only, so that
+# a verification can say whether this gateway issued a PDF (services/authentication.py).
+authentications = Table(
+    "authentications", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("office_id", Id, ForeignKey("parties.id")),
+    Column("authenticated_at", UTCDateTime(), nullable=False),
+    Column("original_file_name", String(255), nullable=False),
+    Column("original_size", BigInteger(), nullable=False),
+    Column("original_sha256", String(64), nullable=False),
+    Column("result_sha256", String(64), nullable=False),
+    Index("ix_authentications_result", "result_sha256"),
+)
+
+# An office's e-Papír topics (contract 24), in the order its admin gave them.
+office_topics = Table(
+    "office_topics", metadata,
+    Column("party_id", Id, ForeignKey("parties.id"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer(), nullable=False),
+)
+
 # Failed logins on every door, for throttling by username and client address
 # (services/auth.py).
 login_failures = Table(
