@@ -12,7 +12,13 @@ from typing import Any
 from gateway.domain.calendar import WorkingCalendar
 from gateway.services.batching import GroupCommit
 from gateway.services.forecast import NumberForecast
-from gateway.services.ports.evidence import Encryptor, EvidenceSigner, ReceiptSigner, Timestamper
+from gateway.services.ports.evidence import (
+    Encryptor,
+    EvidenceSigner,
+    PdfAuthenticator,
+    ReceiptSigner,
+    Timestamper,
+)
 from gateway.services.ports.operations import Clock, NoTelemetry, SettableClock, Telemetry
 from gateway.services.ports.outbox import MailTransport
 from gateway.services.ports.parties import OfficeCache
@@ -62,3 +68,8 @@ class Ports:
     permanent_storage_bytes: int = 31_457_280  # each citizen's tartós tár quota
     # Webhooks may point at loopback and private addresses (development and tests only).
     webhook_allow_private: bool = False
+    # AVDH (contract 23) with the seal key; None only where no keys are loaded.
+    authenticator: PdfAuthenticator | None = None
+    avdh_max_bytes: int = 50 * 1024 * 1024
+    # e-Papír (contract 24): the attachments of one submission together.
+    epapir_max_bytes: int = 20 * 1024 * 1024

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from gateway.domain.audit import AuditEvent, StoredEntry
+from gateway.domain.authentication import Clause, Kind, Verdict
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 
@@ -119,3 +121,13 @@ class ReceiptSigner(Protocol):
     def sign_outage(self, statement: OutageStatement) -> bytes:
         """An outage certificate as signed XML."""
         ...
+
+
+class PdfAuthenticator(Protocol):
+    """AVDH (contract 23): makes and checks hitelesített PDFs (crypto/avdh.AvdhSeal).
+    Synchronous and CPU-bound: services call it in a worker thread."""
+
+    def authenticate(self, source: Path, clause: Clause, output: BinaryIO, *,
+                     media_type: str) -> Kind: ...
+    def seal(self, source: BinaryIO, clause: Clause, output: BinaryIO) -> None: ...
+    def verify(self, source: Path, *, at: datetime) -> Verdict: ...
