@@ -31,6 +31,7 @@ from gateway.ops import health, metrics
 from gateway.ops.admission import Admission, AdmissionControl, Limits, Priority
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
+from gateway.pdf.beadvany import BeadvanyRenderer
 from gateway.resources import resource_dir
 from gateway.rest import apidocs, documents, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
@@ -113,6 +114,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         mail_backoff_seconds=settings.mail_backoff_seconds,
         permanent_storage_bytes=settings.permanent_storage_bytes,
         webhook_allow_private=settings.webhook_allow_private,
+        avdh_max_bytes=settings.avdh_max_bytes,
+        epapir_max_bytes=settings.epapir_max_bytes,
+        submission_renderer=BeadvanyRenderer(),
     )
     if isinstance(ports.blobs, S3BlobStore):
         ports.blobs.needed = functools.partial(content_needed, ports)

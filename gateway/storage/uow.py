@@ -17,10 +17,15 @@ from gateway.services.ports.documents import (
     KeptRepository,
     RegistrationCounter,
 )
-from gateway.services.ports.evidence import AuditLog, KeyRepository, ReceiptRepository
+from gateway.services.ports.evidence import (
+    AuditLog,
+    AuthenticationRepository,
+    KeyRepository,
+    ReceiptRepository,
+)
 from gateway.services.ports.operations import OperationsRepository, SandboxClockRepository
 from gateway.services.ports.outbox import MailOutbox, NotificationRepository
-from gateway.services.ports.parties import PartyRepository, StaffRepository
+from gateway.services.ports.parties import PartyRepository, StaffRepository, TopicRepository
 from gateway.services.ports.people import (
     FormSubmissionRepository,
     LoginFailureRepository,
@@ -28,10 +33,15 @@ from gateway.services.ports.people import (
 )
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories.documents import SqlDocuments, SqlIdempotency, SqlKept
-from gateway.storage.repositories.evidence import SqlAudit, SqlKeys, SqlReceipts
+from gateway.storage.repositories.evidence import (
+    SqlAudit,
+    SqlAuthentications,
+    SqlKeys,
+    SqlReceipts,
+)
 from gateway.storage.repositories.operations import SqlOperations, SqlSandboxClock
 from gateway.storage.repositories.outbox import SqlMailOutbox, SqlNotifications
-from gateway.storage.repositories.parties import SqlParties, SqlStaff
+from gateway.storage.repositories.parties import SqlParties, SqlStaff, SqlTopics
 from gateway.storage.repositories.people import SqlFormSubmissions, SqlLoginFailures, SqlWebSessions
 from gateway.storage.repositories.registration import SqlCounter
 
@@ -100,6 +110,8 @@ class SqlUnitOfWork:
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
     kept: KeptRepository
+    authentications: AuthenticationRepository
+    topics: TopicRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -147,6 +159,8 @@ class SqlUnitOfWork:
         self.sandbox_clock = SqlSandboxClock(self._connection)
         self.operations = SqlOperations(self._connection)
         self.kept = SqlKept(self._connection)
+        self.authentications = SqlAuthentications(self._connection)
+        self.topics = SqlTopics(self._connection)
         return self
 
     async def commit(self) -> None:

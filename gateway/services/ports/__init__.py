@@ -17,6 +17,7 @@ from gateway.services.ports.evidence import (
     EvidenceSigner,
     PdfAuthenticator,
     ReceiptSigner,
+    SubmissionRenderer,
     Timestamper,
 )
 from gateway.services.ports.operations import Clock, NoTelemetry, SettableClock, Telemetry
@@ -73,3 +74,4 @@ class Ports:
     avdh_max_bytes: int = 50 * 1024 * 1024
     # e-Papír (contract 24): the attachments of one submission together.
     epapir_max_bytes: int = 20 * 1024 * 1024
+    submission_renderer: SubmissionRenderer | None = None

@@ -10,6 +10,7 @@ from typing import BinaryIO, Protocol
 
 from gateway.domain.audit import AuditEvent, StoredEntry
 from gateway.domain.authentication import Clause, Kind, Verdict
+from gateway.domain.epapir import Submission, SubmissionAttachment
 from gateway.domain.outages import OutageStatement
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 
@@ -123,6 +124,26 @@ class ReceiptSigner(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AuthenticationRecord:
+    """One AVDH authentication as recorded (contract 23): hashes and sizes, no content."""
+
+    person_id: int
+    office_id: int | None  # the office staff acted for; None for a person for themselves
+    authenticated_at: datetime
+    original_file_name: str
+    original_size: int
+    original_sha256: str
+    result_sha256: str
+
+
+class AuthenticationRepository(Protocol):
+    async def add(self, record: AuthenticationRecord) -> None: ...
+    async def issued(self, result_sha256: str) -> AuthenticationRecord | None:
+        """The record of the hitelesített PDF with this SHA-256, if this gateway made it."""
+        ...
+
+
 class PdfAuthenticator(Protocol):
     """AVDH (contract 23): makes and checks hitelesített PDFs (crypto/avdh.AvdhSeal).
     Synchronous and CPU-bound: services call it in a worker thread."""
@@ -131,3 +152,11 @@ class PdfAuthenticator(Protocol):
                      media_type: str) -> Kind: ...
     def seal(self, source: BinaryIO, clause: Clause, output: BinaryIO) -> None: ...
     def verify(self, source: Path, *, at: datetime) -> Verdict: ...
+
+
+class SubmissionRenderer(Protocol):
+    """e-Papír (contract 24): the beadvány PDF, attachments embedded (pdf/beadvany.py).
+    Synchronous and CPU-bound: services call it in a worker thread."""
+
+    def render(self, submission: Submission, attachments: list[SubmissionAttachment],
+               output: BinaryIO) -> None: ...

@@ -101,3 +101,18 @@ class OfficeCache:
         if len(self._entries) >= self._max_entries:
             self._entries.pop(next(iter(self._entries)))
         self._entries[party.krid] = (time.monotonic() + self._ttl, party)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One of an office's e-Papír topics (témacsoport, contract 24)."""
+
+    code: str
+    name: str
+
+
+class TopicRepository(Protocol):
+    async def of_office(self, party_id: int) -> list[Topic]:
+        """The office's topics in the order its admin gave them; empty when none were set."""
+        ...
+    async def replace(self, party_id: int, topics: list[Topic]) -> None: ...

@@ -13,10 +13,15 @@ from gateway.services.ports.documents import (
     KeptRepository,
     RegistrationCounter,
 )
-from gateway.services.ports.evidence import AuditLog, KeyRepository, ReceiptRepository
+from gateway.services.ports.evidence import (
+    AuditLog,
+    AuthenticationRepository,
+    KeyRepository,
+    ReceiptRepository,
+)
 from gateway.services.ports.operations import OperationsRepository, SandboxClockRepository
 from gateway.services.ports.outbox import MailOutbox, NotificationRepository
-from gateway.services.ports.parties import PartyRepository, StaffRepository
+from gateway.services.ports.parties import PartyRepository, StaffRepository, TopicRepository
 from gateway.services.ports.people import (
     FormSubmissionRepository,
     LoginFailureRepository,
@@ -41,6 +46,8 @@ class UnitOfWork(Protocol):
     sandbox_clock: SandboxClockRepository
     operations: OperationsRepository
     kept: KeptRepository
+    authentications: AuthenticationRepository
+    topics: TopicRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

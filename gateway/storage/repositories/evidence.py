@@ -12,7 +12,12 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.receipts import ReceiptKind
-from gateway.services.ports.evidence import AuditLink, KeyRecord, ReceiptRecord
+from gateway.services.ports.evidence import (
+    AuditLink,
+    AuthenticationRecord,
+    KeyRecord,
+    ReceiptRecord,
+)
 from gateway.storage.repositories.registration import (
     INSERT_RECEIPT_AND_ENTRY,
     INSERT_RECEIPT_NAMED,
@@ -20,7 +25,13 @@ from gateway.storage.repositories.registration import (
     entry_values,
     receipt_values,
 )
-from gateway.storage.tables import audit_entries, audit_head, party_keys, receipts
+from gateway.storage.tables import (
+    audit_entries,
+    audit_head,
+    authentications,
+    party_keys,
+    receipts,
+)
 
 
 class SqlKeys:
@@ -216,3 +227,27 @@ def _stored_time(value: object) -> object:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+class SqlAuthentications:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, record: AuthenticationRecord) -> None:
+        await self._connection.execute(insert(authentications).values(
+            person_id=record.person_id, office_id=record.office_id,
+            authenticated_at=record.authenticated_at,
+            original_file_name=record.original_file_name, original_size=record.original_size,
+            original_sha256=record.original_sha256, result_sha256=record.result_sha256,
+        ))
+
+    async def issued(self, result_sha256: str) -> AuthenticationRecord | None:
+        row = (await self._connection.execute(
+            select(authentications).where(authentications.c.result_sha256 == result_sha256)
+            .order_by(authentications.c.id).limit(1)
+        )).first()
+        if row is None:
+            return None
+        return AuthenticationRecord(
+            row.person_id, row.office_id, row.authenticated_at, row.original_file_name,
+            row.original_size, row.original_sha256, row.result_sha256)

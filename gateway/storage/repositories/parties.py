@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind, StaffRole, fold_name
 from gateway.errors import Conflict
-from gateway.services.ports.parties import NewParty, OfficeQuery, StaffMember
+from gateway.services.ports.parties import NewParty, OfficeQuery, StaffMember, Topic
 from gateway.storage.repositories.rows import PARTY_COLUMNS, party_of_row
-from gateway.storage.tables import folded_name, parties, retired_codes, staff_roles
+from gateway.storage.tables import (
+    folded_name,
+    office_topics,
+    parties,
+    retired_codes,
+    staff_roles,
+)
 
 
 class SqlParties:
@@ -168,3 +174,22 @@ class SqlStaff:
             .join(staff_roles, staff_roles.c.organisation_id == parties.c.id)
             .where(staff_roles.c.person_id == person_id).order_by(parties.c.short_name))
         return [(party_of_row(row), StaffRole(row["role"])) for row in result.mappings()]
+
+
+class SqlTopics:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def of_office(self, party_id: int) -> list[Topic]:
+        result = await self._connection.execute(
+            select(office_topics.c.code, office_topics.c.name)
+            .where(office_topics.c.party_id == party_id).order_by(office_topics.c.position))
+        return [Topic(row.code, row.name) for row in result]
+
+    async def replace(self, party_id: int, topics: list[Topic]) -> None:
+        await self._connection.execute(
+            delete(office_topics).where(office_topics.c.party_id == party_id))
+        if topics:
+            await self._connection.execute(insert(office_topics), [
+                {"party_id": party_id, "code": topic.code, "name": topic.name,
+                 "position": position} for position, topic in enumerate(topics)])
