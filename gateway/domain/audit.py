@@ -26,6 +26,8 @@ class AuditAction(StrEnum):
     STAFF_REVOKED = "staff_revoked"
     ADDRESS_SWAPPED = "address_swapped"
     EMAIL_CHANGED = "email_changed"
+    DOCUMENT_AUTHENTICATED = "document_authenticated"  # AVDH (contract 23)
+    TOPICS_CHANGED = "topics_changed"  # an office's e-Papír topics (contract 24)
 
 
 @dataclass(frozen=True)
