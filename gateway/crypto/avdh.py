@@ -19,6 +19,7 @@ with a signature timestamp from the gateway's own TSA dated on the gateway's clo
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import re
@@ -36,7 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fpdf import FPDF
 from pyhanko.pdf_utils import embed, generic
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -92,6 +93,23 @@ class _GatewayTimeStamper(TimeStamper):
         if md_algorithm != "sha256":
             raise SigningError(f"the gateway's TSA stamps SHA-256 digests, not {md_algorithm}")
         return cms.ContentInfo.load(self._timestamp(message_digest.hex(), self._at))
+
+
+class _DejaVuFactory(GlyphAccumulatorFactory):
+    """pyHanko's font factory, fed from memory: its own opens the font file for each stamp
+    and never closes it."""
+
+    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(
+            writer=writer, font_handle=io.BytesIO(_font_bytes()), font_size=self.font_size,
+            obj_stream=obj_stream)
+
+
+@functools.cache
+def _font_bytes() -> bytes:
+    return (FONTS / "DejaVuSans.ttf").read_bytes()
 
 
 class _DatedPdfSigner(signers.PdfSigner):
@@ -266,7 +284,7 @@ class AvdhSeal:
         text = "\n".join(_clause_lines(clause)).replace("%", "%%")
         style = TextStampStyle(
             stamp_text=text, border_width=1,
-            text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(
+            text_box_style=TextBoxStyle(font=_DejaVuFactory(
                 str(FONTS / "DejaVuSans.ttf"), font_size=7)))
         box = self._stamp_box(writer)
         pdf_signer = _DatedPdfSigner(
