@@ -285,7 +285,7 @@ class AvdhSeal:
         style = TextStampStyle(
             stamp_text=text, border_width=1,
             text_box_style=TextBoxStyle(font=_DejaVuFactory(
-                str(FONTS / "DejaVuSans.ttf"), font_size=7)))
+                str(FONTS / "DejaVuSans.ttf"), font_size=10)))
         box = self._stamp_box(writer)
         pdf_signer = _DatedPdfSigner(
             metadata, signer=signer, timestamper=_GatewayTimeStamper(self.timestamp, at),
