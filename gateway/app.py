@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import gateway
 from gateway.clock import SandboxClock, SystemClock
 from gateway.config import Settings
+from gateway.crypto.avdh import AvdhSeal
 from gateway.crypto.cms import CmsEncryptor
 from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
@@ -86,6 +87,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         "ca": keys.ca_cert.not_valid_after_utc.timestamp(),
         "signing": keys.signing_cert.not_valid_after_utc.timestamp(),
         "timestamping": keys.tsa_cert.not_valid_after_utc.timestamp(),
+        "avdh": keys.avdh_cert.not_valid_after_utc.timestamp(),
     })
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
@@ -96,6 +98,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
+        authenticator=AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
+                               TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
+                               settings.avdh_pdf_max_bytes),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         evidence_signer=SigningProcess(keys.tsa_key, keys.tsa_cert, keys.signing_key,
                                        keys.signing_cert) if signing_process else None,
