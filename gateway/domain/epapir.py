@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -94,7 +93,10 @@ class TopicRefusal:
                                       "(a control or format character)",
             TopicFault.DUPLICATE: "that code is given twice",
         }[self.fault]
-        return f"bad topic {json.dumps(self.entry, ensure_ascii=False)}: {reason}"
+        # A control or format character is shown escaped: printed, it could turn the line.
+        shown = "".join(character if character.isprintable() else f"\\u{ord(character):04x}"
+                        for character in self.entry)
+        return f'bad topic "{shown}": {reason}'
 
 
 def _shown(code: str, name: str) -> str:
@@ -134,7 +136,13 @@ def read_topics(entries: Sequence[str]) -> list[tuple[str, str]] | TopicRefusal:
         if not separator:
             return TopicRefusal(TopicFault.NO_SEPARATOR, position, entry[:80])
         topics.append((code.strip(), name.strip()))
-    return topic_refusal(topics) or topics
+    refusal = topic_refusal(topics)
+    if refusal is None:
+        return topics
+    if refusal.position and refusal.fault is not TopicFault.TOO_MANY:
+        # Named as the person wrote it, not as it was read.
+        return replace(refusal, entry=entries[refusal.position - 1][:80])
+    return refusal
 
 
 def checked_topics(topics: Sequence[tuple[str, str]],

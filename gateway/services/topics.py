@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from gateway.domain.audit import AuditAction, AuditEvent, actor_of
 from gateway.domain.epapir import GENERAL_TOPIC_CODE, GENERAL_TOPIC_NAME, checked_topics
-from gateway.domain.parties import Party, PartyKind
+from gateway.domain.parties import Party, PartyKind, check_krid
 from gateway.errors import NotFound
 from gateway.services.ports.parties import Topic
 from gateway.services.ports.slices import TopicPorts
@@ -36,6 +36,10 @@ def _codes(topics: list[Topic]) -> str:
 
 
 async def _office(uow: UnitOfWork, krid: str) -> Party:
+    try:
+        check_krid(krid)  # anything else names no office (and a NUL cannot be looked up)
+    except ValueError as exc:
+        raise NotFound(f"no office with KRID {krid!r}") from exc
     office = await uow.parties.by_krid(krid)
     if office is None or office.kind is not PartyKind.HIVATALI:
         raise NotFound(f"no office (hivatali kapu) with KRID {krid}")
@@ -47,6 +51,13 @@ async def office_topics(ports: TopicPorts, krid: str) -> list[Topic]:
     no ``hivatali`` organisation."""
     async with ports.uow() as uow:
         return await topics_in(uow, await _office(uow, krid))
+
+
+async def topics_set(ports: TopicPorts, krid: str) -> list[Topic]:
+    """The topics the office set itself (empty when none: it offers ``ALTALANOS``), for its
+    admin's form; NotFound for a KRID that is no office."""
+    async with ports.uow() as uow:
+        return await uow.topics.of_office((await _office(uow, krid)).id)
 
 
 async def set_topics(ports: TopicPorts, krid: str, topics: Sequence[Topic], *,
