@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -29,6 +30,21 @@ BUDAPEST = ZoneInfo("Europe/Budapest")
 class _Pages(FPDF):
     """A4 pages numbered "page / pages" at the foot."""
 
+    def __init__(self) -> None:
+        super().__init__(format="A4", unit="mm")
+        self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        font = self.fonts[FONT.lower()]
+        assert isinstance(font, TTFFont)
+        self.glyphs = frozenset(font.cmap)
+
+    def drawable(self, text: str) -> str:
+        """``text`` as the font can draw it: tabs as spaces, and a character the font has no
+        glyph for (a CJK ideograph, say) as its code point, ``[U+6F22]``, never dropped."""
+        return "".join(
+            character if character == "\n" or ord(character) in self.glyphs
+            else f"[U+{ord(character):04X}]" for character in text.expandtabs(4))
+
     def footer(self) -> None:
         self.set_y(-15)
         self.set_font(FONT, size=8)
@@ -36,9 +52,7 @@ class _Pages(FPDF):
 
 
 def _pages(submission: Submission) -> _Pages:
-    pdf = _Pages(format="A4", unit="mm")
-    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf = _Pages()
     # The file's dates are the submission's (the gateway's clock), never the machine's.
     pdf.set_creation_date(submission.at)
     pdf.set_title(f"e-Papír: {submission.subject}")
@@ -55,12 +69,13 @@ def _heading(pdf: FPDF, text: str, size: float) -> None:
     pdf.ln(2)
 
 
-def _field(pdf: FPDF, label: str, value: str) -> None:
+def _field(pdf: _Pages, label: str, value: str) -> None:
     """One labelled value: the label (Hungarian / English) on its line, the value below."""
     pdf.set_font(FONT, "B", 8)
     pdf.multi_cell(0, 4, label, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 11)
-    pdf.multi_cell(0, 5.5, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5.5, pdf.drawable(value), align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
     pdf.ln(1.5)
 
 
@@ -68,7 +83,7 @@ def _size(size: int) -> str:
     return f"{size:,} bájt / bytes".replace(",", " ")
 
 
-def _write_pages(pdf: FPDF, submission: Submission,
+def _write_pages(pdf: _Pages, submission: Submission,
                  attachments: list[SubmissionAttachment]) -> None:
     _heading(pdf, "e-Papír beadvány / e-Papír submission", 16)
     sender = submission.sender_name
@@ -90,7 +105,8 @@ def _write_pages(pdf: FPDF, submission: Submission,
     _heading(pdf, "Szöveg / Text", 12)
     pdf.set_font(FONT, "", 11)
     # Line breaks are kept as written; a word wider than the line is broken within it.
-    pdf.multi_cell(0, 5.5, submission.text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5.5, pdf.drawable(submission.text), align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
 
     pdf.ln(4)
     _heading(pdf, "Mellékletek / Attachments", 12)

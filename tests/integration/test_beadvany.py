@@ -117,3 +117,12 @@ def test_ten_thousand_characters_with_a_long_word_run_over_pages_losing_nothing(
     pages = _pages(pdf)
     numbers = re.findall(r"^(\d+) ?/ ?(\d+)$", read, re.MULTILINE)
     assert numbers == [(str(page), str(pages)) for page in range(1, pages + 1)]
+
+
+def test_tabs_and_characters_the_font_lacks_are_shown_never_dropped(tmp_path: Path) -> None:
+    pdf = _render(tmp_path, _submission("első\tmásodik\nÍrás: 漢字 vége",
+                                        subject="Tárgy 漢"), [])
+    read = _text(pdf)
+    assert "első    második" in read or "első második" in read  # a tab is room, not nothing
+    assert "Írás: [U+6F22][U+5B57] vége" in read
+    assert "Tárgy [U+6F22]" in read
