@@ -126,3 +126,14 @@ class OfficeOut(BaseModel):
 
 class OfficesOut(BaseModel):
     items: list[OfficeOut]
+
+
+class TopicOut(BaseModel):
+    code: str
+    name: str
+
+
+class TopicsOut(BaseModel):
+    """An office's e-Papír topics (contract 24): ``ALTALANOS`` alone when it set none."""
+
+    items: list[TopicOut]

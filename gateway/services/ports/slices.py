@@ -187,6 +187,10 @@ class StaffPorts(TransactionPorts, Protocol):
 
 
 
+class TopicPorts(TransactionPorts, Protocol):
+    """services/topics.py: an office's e-Papír topics."""
+
+
 class PartyPorts(StaffPorts, Protocol):
     """services/parties.py: registering parties and their addresses; the demo staff."""
 
