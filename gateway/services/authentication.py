@@ -284,8 +284,10 @@ async def verify(ports: AuthenticationPorts, staged: StagedFile) -> Verification
     """Whether the staged PDF is an intact hitelesített PDF of this gateway, by whom and
     when, and whether this gateway's record holds it (``issued_here``): then who and what
     come from the record. Not a PDF at all: NotAuthenticatedPdf. Changes nothing."""
-    authenticator = _seal_of(ports)
     check_not_empty(FILE_FIELD, staged.size)
+    if not content_matches("verified.pdf", staged.head):  # the upload's PDF signature rule
+        raise NotAuthenticatedPdf("the file is not a PDF", field=FILE_FIELD)
+    authenticator = _seal_of(ports)
     await staged.finish()
     try:
         verdict = await asyncio.to_thread(authenticator.verify, staged.path,
