@@ -56,6 +56,7 @@ async def _streamed(result: Authenticated) -> AsyncIterator[bytes]:
                               "content": {"application/pdf": {}}},
                         **problem_responses(*AUTHENTICATED, 413, 415)})
 async def authenticate(request: Request, person: PartyDep, ports: PortsDep) -> StreamingResponse:
+    authentication_service.check_may_authenticate(person)  # before the file is read
     async with StagedFile(ports.avdh_max_bytes) as staged:
         form = await _received(request, staged)
         result = await authentication_service.authenticate(ports, person, staged,

@@ -229,6 +229,13 @@ def _seal_of(ports: AuthenticationPorts) -> PdfAuthenticator:
     return ports.authenticator
 
 
+def check_may_authenticate(party: Party) -> None:
+    """Only persons (citizens) authenticate (contract 4): an organisation is Forbidden,
+    checked by the door before it reads the file too."""
+    if party.kind is not PartyKind.CITIZEN:
+        raise Forbidden("only persons may authenticate documents")
+
+
 async def authenticate(ports: AuthenticationPorts, person: Party, staged: StagedFile,
                        file_name: str, *, office_krid: str | None = None) -> Authenticated:
     """Authenticate the staged file for ``person`` (a citizen: anyone else Forbidden), for
@@ -236,8 +243,7 @@ async def authenticate(ports: AuthenticationPorts, person: Party, staged: Staged
     names it; NotFound for any other). Refusals name ``file`` and record nothing; the
     authentication is recorded and audited (``document_authenticated``) once its PDF is
     made. The door closes the result's ``content``."""
-    if person.kind is not PartyKind.CITIZEN:
-        raise Forbidden("only persons may authenticate documents")
+    check_may_authenticate(person)
     original = _checked_original(file_name, staged, ports.avdh_max_bytes)
     office = None
     if office_krid is not None:

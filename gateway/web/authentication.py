@@ -76,8 +76,9 @@ async def authenticate(request: Request, person: Person) -> Response:
                                       request.stream(), staged)
         except ClientDisconnect:
             return Response(status_code=400)
-        except GatewayError as error:
-            return await _form_page(request, person, problem=error.code, status_code=400)
+        except GatewayError as error:  # too large: not read further; a broken body
+            return await _form_page(request, person, problem=error.code,
+                                    status_code=413 if error.code == "too_large" else 400)
         if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
             raise CsrfRefused
         office = form.fields.get("office", "")

@@ -9,8 +9,10 @@ from gateway.domain.parties import StaffRole
 from gateway.services import staff as staff_service
 from tests.helpers import PDF, new_citizen, new_org
 from tests.integration.conftest import Gateway
-from tests.integration.test_avdh_refusals import PNG, _nothing_recorded
+from tests.integration.test_avdh_refusals import LIMIT, PNG, _nothing_recorded, avdh
 from tests.integration.test_web import form_fields, log_in
+
+__all__ = ["avdh"]  # the fixture with a 4 KiB limit
 
 
 async def test_the_form_offers_the_offices_the_person_works_for(gw: Gateway) -> None:
@@ -90,3 +92,14 @@ async def test_verify_without_the_csrf_token_is_refused(gw: Gateway) -> None:
     await gw.client.get("/ui/verify")
     answer = await gw.client.post("/ui/verify", files={"file": ("a.pdf", PDF)})
     assert answer.status_code == 403
+
+
+async def test_too_large_a_file_is_not_read_further(avdh: Gateway) -> None:
+    citizen = await new_citizen(avdh.ports)
+    await log_in(avdh.client, citizen)
+    page = await avdh.client.get("/ui/authenticate?lang=en")
+    answer = await avdh.client.post("/ui/authenticate?lang=en", data=form_fields(page),
+                                    files={"file": ("big.txt", b"x" * (LIMIT + 1))})
+    assert answer.status_code == 413
+    assert "The file is too large: at most 4\u00a0KB can be authenticated." in answer.text
+    await _nothing_recorded(avdh, citizen)
