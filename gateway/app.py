@@ -34,7 +34,15 @@ from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.pdf.beadvany import BeadvanyRenderer
 from gateway.resources import resource_dir
-from gateway.rest import apidocs, documents, evidence, lifecycle, problems, storage
+from gateway.rest import (
+    apidocs,
+    authentication,
+    documents,
+    evidence,
+    lifecycle,
+    problems,
+    storage,
+)
 from gateway.services import sandbox
 from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
@@ -233,6 +241,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(lifecycle.router)
     app.include_router(lifecycle.sandbox_router)
     app.include_router(storage.router)
+    app.include_router(authentication.router)
     apidocs.install(app)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")

@@ -13,7 +13,13 @@ from typing import Any, Protocol
 from gateway.domain.calendar import WorkingCalendar
 from gateway.services.batching import GroupCommit
 from gateway.services.forecast import NumberForecast
-from gateway.services.ports.evidence import Encryptor, EvidenceSigner, ReceiptSigner, Timestamper
+from gateway.services.ports.evidence import (
+    Encryptor,
+    EvidenceSigner,
+    PdfAuthenticator,
+    ReceiptSigner,
+    Timestamper,
+)
 from gateway.services.ports.operations import Clock, SettableClock, Telemetry
 from gateway.services.ports.outbox import MailTransport
 from gateway.services.ports.parties import OfficeCache
@@ -241,3 +247,12 @@ class OperationsPorts(TransactionPorts, Protocol):
     sandbox_clock: SettableClock | None
     receipt_signer: ReceiptSigner
     trust_pem: bytes
+
+
+class AuthenticationPorts(StaffPorts, Protocol):
+    """services/authentication.py: AVDH (contract 23), the seal and its size limit, where the
+    záradék says to verify; the office a person acts for is staff's to check."""
+
+    authenticator: PdfAuthenticator | None
+    avdh_max_bytes: int
+    public_url: str
