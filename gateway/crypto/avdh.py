@@ -35,6 +35,8 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from fontTools.ttLib import TTFont
+from fontTools.ttLib.scaleUpem import scale_upem
 from fpdf import FPDF
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
@@ -109,7 +111,14 @@ class _DejaVuFactory(GlyphAccumulatorFactory):
 
 @functools.cache
 def _font_bytes() -> bytes:
-    return (FONTS / "DejaVuSans.ttf").read_bytes()
+    """DejaVu Sans scaled to 1000 units per em. pyHanko writes a font's glyph widths (/W)
+    in the font's own units, which a PDF reads as thousandths of an em: DejaVu's 2048 put
+    every letter twice its width apart. fontTools rescales the whole font once."""
+    font = TTFont(FONTS / "DejaVuSans.ttf")
+    scale_upem(font, 1000)
+    scaled = io.BytesIO()
+    font.save(scaled)
+    return scaled.getvalue()
 
 
 class _DatedPdfSigner(signers.PdfSigner):
