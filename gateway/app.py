@@ -33,7 +33,7 @@ from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.pdf.beadvany import BeadvanyRenderer
 from gateway.resources import resource_dir
-from gateway.rest import apidocs, documents, evidence, lifecycle, problems, storage
+from gateway.rest import apidocs, documents, epapir, evidence, lifecycle, problems, storage
 from gateway.services import sandbox
 from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
@@ -223,6 +223,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # after some forty of /api/v1.
     app.include_router(hkp.router)
     app.include_router(documents.router)
+    app.include_router(epapir.router)
     app.include_router(evidence.router)
     app.include_router(evidence.public)
     app.include_router(lifecycle.router)

@@ -13,7 +13,14 @@ from typing import Any, Protocol
 from gateway.domain.calendar import WorkingCalendar
 from gateway.services.batching import GroupCommit
 from gateway.services.forecast import NumberForecast
-from gateway.services.ports.evidence import Encryptor, EvidenceSigner, ReceiptSigner, Timestamper
+from gateway.services.ports.evidence import (
+    Encryptor,
+    EvidenceSigner,
+    PdfAuthenticator,
+    ReceiptSigner,
+    SubmissionRenderer,
+    Timestamper,
+)
 from gateway.services.ports.operations import Clock, SettableClock, Telemetry
 from gateway.services.ports.outbox import MailTransport
 from gateway.services.ports.parties import OfficeCache
@@ -185,6 +192,15 @@ class StaffPorts(TransactionPorts, Protocol):
     """services/staff.py: roles, and what a person may work as."""
 
 
+
+
+class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
+    """services/epapir.py: the sealed beadvány accepted as a document, for an organisation
+    where the person holds a role; the renderer, the AVDH seal, the attachments' limit."""
+
+    authenticator: PdfAuthenticator | None
+    submission_renderer: SubmissionRenderer | None
+    epapir_max_bytes: int
 
 
 class PartyPorts(StaffPorts, Protocol):
