@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,8 +39,18 @@ TOPICS = [Topic("TUZIFA", "Szociális tűzifa"), Topic("ADO", "Helyi adók")]
 
 
 @pytest.fixture
-async def gw(database_url: str, tmp_path: Path, keys_dir: Path,
-             clock: FixedClock) -> AsyncIterator[Gateway]:
+def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the process's temporary files go during the test (the staged attachments, the
+    beadvány before it is sealed): each test looks that nothing is left there."""
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+@pytest.fixture
+async def gw(database_url: str, tmp_path: Path, keys_dir: Path, clock: FixedClock,
+             temporary: Path) -> AsyncIterator[Gateway]:
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
                         keys_dir=keys_dir, background_jobs=False,
                         max_document_bytes=8 * 1024 * 1024, epapir_max_bytes=EPAPIR_LIMIT)
@@ -113,7 +124,7 @@ def _detached(pdf: bytes, tmp_path: Path) -> dict[str, bytes]:
 
 
 async def test_a_citizen_writes_to_an_office_which_receives_one_sealed_pdf(
-        gw: Gateway, tmp_path: Path) -> None:
+        gw: Gateway, tmp_path: Path, temporary: Path) -> None:
     office, citizen = await _demo(gw)
     picture, letter = png(), "Mellékelt nyilatkozat: ő és ű betűkkel.\n".encode()
     answer = await gw.client.post("/api/v1/epapir", auth=citizen.auth, data=_form(
@@ -173,6 +184,7 @@ async def test_a_citizen_writes_to_an_office_which_receives_one_sealed_pdf(
     sent = await gw.client.get(f"/ui/sent?box=me&sent={number}")
     assert sent.status_code == 200 and number in sent.text
     assert f"epapir-{number}.pdf" in sent.text
+    assert list(temporary.iterdir()) == []
     assert f"/ui/documents/{number}/receipts/acceptance" in sent.text
     assert f"/ui/documents/{number}/receipts/download" not in sent.text
     acked = await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)
@@ -293,8 +305,8 @@ REFUSALS = [
 @pytest.mark.parametrize(("overrides", "attachments", "status", "code", "field"),
                          [case[1:] for case in REFUSALS], ids=[case[0] for case in REFUSALS])
 async def test_a_refused_submission_names_its_field_and_leaves_nothing(
-        gw: Gateway, overrides: dict[str, str], attachments: list[tuple[str, bytes]],
-        status: int, code: str, field: str) -> None:
+        gw: Gateway, temporary: Path, overrides: dict[str, str],
+        attachments: list[tuple[str, bytes]], status: int, code: str, field: str) -> None:
     office = await new_org(gw.ports)
     company = await new_org(gw.ports, PartyKind.CEG)
     citizen = await new_citizen(gw.ports)
@@ -309,6 +321,7 @@ async def test_a_refused_submission_names_its_field_and_leaves_nothing(
     assert (problem["code"], problem.get("field")) == (code, field)
     assert (stored_files(gw.blob_root), await _count(gw, documents),
             await _count(gw, authentications)) == before
+    assert list(temporary.iterdir()) == []
     # No number was taken: the office's next document of the day is its first.
     sent = await gw.client.post("/api/v1/documents", auth=citizen.auth, data={
         "recipient_krid": office.krid, "doc_type_office": "T", "doc_type_id": "L",
