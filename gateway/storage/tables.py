@@ -164,7 +164,7 @@ audit_entries = Table(
     Column("sequence", BigInteger),
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(64), nullable=False),
-    Column("action", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
     Column("registration_number", String(27)),
     Column("sha256", String(64)),
     Column("detail", String(255)),

@@ -194,15 +194,6 @@ class StaffPorts(TransactionPorts, Protocol):
 
 
 
-class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
-    """services/epapir.py: the sealed beadvány accepted as a document, for an organisation
-    where the person holds a role; the renderer, the AVDH seal, the attachments' limit."""
-
-    authenticator: PdfAuthenticator | None
-    submission_renderer: SubmissionRenderer | None
-    epapir_max_bytes: int
-
-
 class PartyPorts(StaffPorts, Protocol):
     """services/parties.py: registering parties and their addresses; the demo staff."""
 
@@ -253,3 +244,12 @@ class OperationsPorts(TransactionPorts, Protocol):
     sandbox_clock: SettableClock | None
     receipt_signer: ReceiptSigner
     trust_pem: bytes
+
+
+class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
+    """services/epapir.py: the sealed beadvány accepted as a document, for an organisation
+    where the person holds a role; the renderer, the AVDH seal, the attachments' limit."""
+
+    authenticator: PdfAuthenticator | None
+    submission_renderer: SubmissionRenderer | None
+    epapir_max_bytes: int
