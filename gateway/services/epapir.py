@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from gateway.domain.authentication import Clause, Original
-from gateway.domain.documents import UploadRequest, validate_upload
+from gateway.domain.documents import MAX_TEXT, UploadRequest, validate_upload
 from gateway.domain.epapir import (
     DOC_TYPE_OFFICE,
     MAX_ATTACHMENTS,
@@ -275,8 +275,9 @@ def _check_attachments(attachments: list[SubmissionAttachment], max_bytes: int) 
                        field=ATTACHMENT_FIELD)
     for each in attachments:
         name = checked_text(each.file_name, ATTACHMENT_FIELD)
-        if not name.strip() or "/" in name or "\\" in name:
-            raise InvalidRequest(f"{name!r} is not a file name", field=ATTACHMENT_FIELD)
+        if not name.strip() or "/" in name or "\\" in name or len(name) > MAX_TEXT:
+            raise InvalidRequest(f"{name[:MAX_TEXT]!r} is not a file name of at most "
+                                 f"{MAX_TEXT} characters", field=ATTACHMENT_FIELD)
         if not is_allowed(name):
             raise FormatNotAllowed(f"the format of {name!r} is not allowed",
                                    field=ATTACHMENT_FIELD)

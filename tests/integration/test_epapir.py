@@ -294,6 +294,8 @@ REFUSALS = [
      "invalid_request", "attachment"),
     ("exe", {}, [("program.exe", b"MZ\x90\x00")], 415, "format_not_allowed", "attachment"),
     ("empty file", {}, [("ures.txt", b"")], 422, "empty_content", "attachment"),
+    ("attachment name too long", {}, [("n" * 252 + ".txt", b"x")], 422, "invalid_request",
+     "attachment"),
     ("png that is not one", {}, [("kep.png", b"not a picture")], 415, "format_mismatch",
      "attachment"),
     ("over the limit", {}, [("a.txt", b"a" * (EPAPIR_LIMIT // 2)),
