@@ -25,7 +25,7 @@ from gateway.services.ports.parties import OfficeQuery, Topic
 from gateway.services.topics import topics_in
 from gateway.submission_form import receive_submission
 from gateway.web import i18n
-from gateway.web.deps import Person, box_of, once, ports_of
+from gateway.web.deps import Person, once, ports_of
 from gateway.web.pages import CSRF_FIELD, FORM_KEY_FIELD, csrf_ok, finish, language_of, render
 from gateway.web.refusals import CsrfRefused, WebRoute
 from gateway.web.sending import _size_text
@@ -143,4 +143,4 @@ async def submit(request: Request, person: Person) -> Response:
 
         return await once(request, person, fields.get(FORM_KEY_FIELD), work,
                           lambda: _page(request, person, office=office, fields=kept),
-                          pending=f"/ui/sent?{urlencode({'box': box_of(person, person)})}")
+                          pending=f"/ui/sent?{urlencode({'box': for_organisation or OWN})}")
