@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-overload soak clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-overload bench-avdh soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ test-next-year: $(VENV)/.installed-dev tools $(AXE)
 bench: TOOLS = wrk curl
 bench: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.avdh
+
+# AVDH and e-Papír alone: authentications per second, e-Papír against plain uploads, and the
+# server's memory while it authenticates a 45 MiB file.
+bench-avdh: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.avdh
 
 # The S3 blob store (a local SeaweedFS) beside the filesystem store: 10 KiB upload rate and
 # 200 MiB upload and download speed, in one run.

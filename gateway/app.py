@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import gateway
 from gateway.clock import SandboxClock, SystemClock
 from gateway.config import Settings
+from gateway.crypto.avdh import AvdhSeal
 from gateway.crypto.cms import CmsEncryptor
 from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
 from gateway.crypto.setup import gateway_keys
@@ -33,7 +34,16 @@ from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.pdf.beadvany import BeadvanyRenderer
 from gateway.resources import resource_dir
-from gateway.rest import apidocs, documents, epapir, evidence, lifecycle, problems, storage
+from gateway.rest import (
+    apidocs,
+    authentication,
+    documents,
+    epapir,
+    evidence,
+    lifecycle,
+    problems,
+    storage,
+)
 from gateway.services import sandbox
 from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
@@ -86,6 +96,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         "ca": keys.ca_cert.not_valid_after_utc.timestamp(),
         "signing": keys.signing_cert.not_valid_after_utc.timestamp(),
         "timestamping": keys.tsa_cert.not_valid_after_utc.timestamp(),
+        "avdh": keys.avdh_cert.not_valid_after_utc.timestamp(),
     })
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
     ports = Ports(
@@ -96,6 +107,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
+        authenticator=AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
+                               TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
+                               settings.avdh_pdf_max_bytes),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         evidence_signer=SigningProcess(keys.tsa_key, keys.tsa_cert, keys.signing_key,
                                        keys.signing_cert) if signing_process else None,
@@ -229,6 +243,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(lifecycle.router)
     app.include_router(lifecycle.sandbox_router)
     app.include_router(storage.router)
+    app.include_router(authentication.router)
     apidocs.install(app)
     # The pages' assets first: the pages' router ends in a catch-all for /ui/….
     app.mount("/ui/static", web.static, name="ui-static")

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     tsa_p12_file: Path | None = None
     tsa_key_file: Path | None = None
     tsa_cert_file: Path | None = None
+    avdh_p12_file: Path | None = None
+    avdh_key_file: Path | None = None
+    avdh_cert_file: Path | None = None
     key_password: SecretStr | None = None
     # Generated receipt-signing and TSA keys: RSA-2048 (the contract's RSA-SHA256), or ECDSA
     # P-256 (about ten times faster to sign). Production files may hold either.
@@ -175,7 +178,7 @@ class Settings(BaseSettings):
         missing = []
         if self.ca_cert_file is None:
             missing.append("KAPU_CA_CERT_FILE")
-        for role in ("signing", "tsa"):
+        for role in ("signing", "tsa", "avdh"):
             has_p12 = getattr(self, f"{role}_p12_file") is not None
             has_pem = getattr(self, f"{role}_key_file") and getattr(self, f"{role}_cert_file")
             if not (has_p12 or has_pem):

@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return parties.add_citizen(settings, args)
     if args.command == "staff":
         return parties.staff(settings, args)
+    if args.command == "office":
+        return parties.office_topics(settings, args)
     if args.command in ("maintenance", "incident"):
         return operations.announce_or_record(settings, args)
     if args.command == "keys":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gateway.cli.common import Parser, argument, instant, seconds
+from gateway.domain.epapir import MAX_TOPICS, TOPIC_CODE_MAX_CHARS, TOPIC_NAME_MAX_CHARS
 from gateway.domain.parties import StaffRole, check_krid, check_mak_code, check_short_name
 
 
@@ -116,6 +117,30 @@ def build_parser() -> Parser:
     grant.add_argument("--role", required=True, choices=[role.value for role in StaffRole],
                        help="admin (manages the staff) or clerk (works the mailbox)")
     for command in (grant, revoke, listed):
+        command.add_argument("--json", action="store_true", help="print one JSON object")
+
+    office = commands.add_parser("office", help="an office's (hivatali kapu's) settings")
+    office_commands = office.add_subparsers(dest="office_command", required=True,
+                                            parser_class=Parser)
+    topics = office_commands.add_parser(
+        "topics", help="the office's e-Papír topics (témacsoport); none set: ALTALANOS")
+    topics_commands = topics.add_subparsers(dest="topics_command", required=True,
+                                            parser_class=Parser)
+    set_help = ("replace the office's topics with these, in this order (none: clear them, "
+                "so the office offers ALTALANOS)")
+    topics_set = topics_commands.add_parser(
+        "set", help=set_help, description=set_help,
+        epilog='example: kapu office topics set --krid 100000001 ADO="Adóügyek" '
+        'EPITES="Építésügy"')
+    topics_list = topics_commands.add_parser("list", help="the topics the office offers")
+    for command in (topics_set, topics_list):
+        command.add_argument("--krid", required=True, type=argument(check_krid),
+                             help="the office's KRID")
+    topics_set.add_argument("topics", nargs="*", metavar="CODE=NAME",
+                            help=f"a topic: CODE is 1–{TOPIC_CODE_MAX_CHARS} of A–Z, 0–9 and "
+                            f"_, unique; NAME 1–{TOPIC_NAME_MAX_CHARS} characters; at most "
+                            f"{MAX_TOPICS} topics")
+    for command in (topics_set, topics_list):
         command.add_argument("--json", action="store_true", help="print one JSON object")
 
     citizen = commands.add_parser("citizen", help="citizens")

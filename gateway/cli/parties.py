@@ -1,12 +1,14 @@
-"""``kapu org``, ``kapu citizen`` and ``kapu staff``: parties and their staff."""
+"""``kapu org``, ``kapu citizen``, ``kapu staff`` and ``kapu office``: parties, their staff
+and an office's e-Papír topics."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from gateway.cli.common import migrate, show, with_ports
+from gateway.cli.common import fail, migrate, show, with_ports
 from gateway.config import Settings
+from gateway.domain.epapir import TopicRefusal, read_topics
 from gateway.domain.parties import PartyKind, StaffRole
 from gateway.services import parties as party_service
 
@@ -56,4 +58,33 @@ def staff(settings: Settings, args: argparse.Namespace) -> int:
             ports, krid=args.krid, username=args.person))
     show({"krid": change.office.krid, "person": change.person.username,
           "role": change.role.value if change.role else None}, args.json)
+    return 0
+
+
+def office_topics(settings: Settings, args: argparse.Namespace) -> int:
+    """``kapu office topics set|list``: replace or show the office's e-Papír topics."""
+    from gateway.services import topics as topic_service
+    from gateway.services.ports.parties import Topic
+    from gateway.services.staff import COMMAND_LINE
+
+    if args.topics_command == "set":
+        pairs = read_topics(args.topics)
+        if isinstance(pairs, TopicRefusal):  # refused before the database is touched
+            fail(2, pairs.describe())
+        migrate(settings, announce=False)
+        office, topics = with_ports(settings, lambda ports: topic_service.set_topics(
+            ports, args.krid, [Topic(code, name) for code, name in pairs],
+            actor=COMMAND_LINE))
+        krid = office.krid
+    else:
+        migrate(settings, announce=False)
+        topics = with_ports(settings, lambda ports: topic_service.office_topics(
+            ports, args.krid))
+        krid = args.krid
+    items = [{"code": topic.code, "name": topic.name} for topic in topics]
+    if args.json:
+        print(json.dumps({"krid": krid, "items": items}, ensure_ascii=False))
+    else:
+        for item in items:
+            print(f"{item['code']:32} {item['name']}")
     return 0

@@ -1,5 +1,5 @@
-"""The gateway's own keys: a CA, and below it a receipt-signing and a timestamping (TSA)
-certificate.
+"""The gateway's own keys: a CA, and below it a receipt-signing, a timestamping (TSA) and an
+AVDH seal certificate.
 
 ``ensure_keys`` creates them under ``KAPU_DATA_DIR/keys`` when absent (the embedded default and
 ``kapu keys init``); production names PEM or PKCS#12 files in settings and ``load_keys`` refuses
@@ -35,6 +35,9 @@ class GatewayKeys:
     signing_cert: x509.Certificate
     tsa_key: SigningKey
     tsa_cert: x509.Certificate
+    # The AVDH seal (contract 23): signs the hitelesített PDFs.
+    avdh_key: SigningKey
+    avdh_cert: x509.Certificate
 
     @property
     def ca_pem(self) -> bytes:
@@ -96,7 +99,10 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-FILES = ("ca.pem", "signing.pem", "signing.key.pem", "tsa.pem", "tsa.key.pem")
+FILES = ("ca.pem", "signing.pem", "signing.key.pem", "tsa.pem", "tsa.key.pem", "avdh.pem",
+         "avdh.key.pem")
+# The AVDH seal came later: a directory without it gets one from its own CA (ca.key.pem).
+LATER_FILES = ("avdh.pem", "avdh.key.pem")
 
 
 def ensure_keys(directory: Path, *, now: dt.datetime | None = None,
@@ -110,6 +116,11 @@ def ensure_keys(directory: Path, *, now: dt.datetime | None = None,
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if all((directory / name).exists() for name in FILES):
+            return read_pem_dir(directory), False
+        earlier = [name for name in FILES if name not in LATER_FILES]
+        if all((directory / name).exists() for name in earlier) \
+                and (directory / "ca.key.pem").exists():
+            _issue_avdh_seal(directory, now or dt.datetime.now(dt.UTC), algorithm)
             return read_pem_dir(directory), False
         return _create(directory, now or dt.datetime.now(dt.UTC), algorithm), True
 
@@ -134,8 +145,8 @@ def _create(directory: Path, now: dt.datetime, algorithm: str) -> GatewayKeys:
 
 def issue_leaf_keys(directory: Path, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, *,
                     now: dt.datetime, algorithm: str = "rsa") -> GatewayKeys:
-    """New receipt-signing and TSA keys of ``algorithm`` in ``directory``, certified by the
-    given CA: leaves change, the CA every host of a database shares stays."""
+    """New receipt-signing, TSA and AVDH seal keys of ``algorithm`` in ``directory``,
+    certified by the given CA: leaves change, the CA every host of a database shares stays."""
     signing_key = _new_key(algorithm)
     signing_cert = _certificate("Kapu receipt signing", signing_key, ca_cert.subject, ca_key,
                                 now=now, years=LEAF_YEARS, ca=False)
@@ -147,7 +158,31 @@ def issue_leaf_keys(directory: Path, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Ce
     _write(directory / "signing.pem", _cert_pem(signing_cert), secret=False)
     _write(directory / "tsa.key.pem", _key_pem(tsa_key), secret=True)
     _write(directory / "tsa.pem", _cert_pem(tsa_cert), secret=False)
-    return GatewayKeys(ca_cert, signing_key, signing_cert, tsa_key, tsa_cert)
+    avdh_key, avdh_cert = _avdh_seal(ca_key, ca_cert, now=now, algorithm=algorithm)
+    _write(directory / "avdh.key.pem", _key_pem(avdh_key), secret=True)
+    _write(directory / "avdh.pem", _cert_pem(avdh_cert), secret=False)
+    return GatewayKeys(ca_cert, signing_key, signing_cert, tsa_key, tsa_cert, avdh_key,
+                       avdh_cert)
+
+
+def _avdh_seal(ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, *, now: dt.datetime,
+               algorithm: str) -> tuple[SigningKey, x509.Certificate]:
+    key = _new_key(algorithm)
+    return key, _certificate("Kapu AVDH seal", key, ca_cert.subject, ca_key, now=now,
+                             years=LEAF_YEARS, ca=False)
+
+
+def _issue_avdh_seal(directory: Path, now: dt.datetime, algorithm: str) -> None:
+    """Give a key directory made before the AVDH seal one, issued by its own CA; the other
+    keys stay as they are."""
+    ca_key = serialization.load_pem_private_key((directory / "ca.key.pem").read_bytes(), None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise ValueError(f"{directory / 'ca.key.pem'}: the CA key must be RSA")
+    ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+    key, cert = _avdh_seal(ca_key, ca_cert, now=now, algorithm=algorithm)
+    # The certificate last: a directory holds the seal once both files are there.
+    _write(directory / "avdh.key.pem", _key_pem(key), secret=True)
+    _write(directory / "avdh.pem", _cert_pem(cert), secret=False)
 
 
 def _signing_key(key: object, source: Path) -> SigningKey:
@@ -183,6 +218,9 @@ def _read_pem_dir(directory: Path) -> GatewayKeys:
         tsa_key=_signing_key(serialization.load_pem_private_key(
             (directory / "tsa.key.pem").read_bytes(), None), directory / "tsa.key.pem"),
         tsa_cert=x509.load_pem_x509_certificate((directory / "tsa.pem").read_bytes()),
+        avdh_key=_signing_key(serialization.load_pem_private_key(
+            (directory / "avdh.key.pem").read_bytes(), None), directory / "avdh.key.pem"),
+        avdh_cert=x509.load_pem_x509_certificate((directory / "avdh.pem").read_bytes()),
     )
 
 
@@ -207,10 +245,11 @@ class KeySource:
 
 
 def load_keys(
-    ca_cert: Path, signing: KeySource, tsa: KeySource, password: bytes | None
+    ca_cert: Path, signing: KeySource, tsa: KeySource, avdh: KeySource, password: bytes | None
 ) -> GatewayKeys:
     signing_key, signing_cert = signing.load(password)
     tsa_key, tsa_cert = tsa.load(password)
+    avdh_key, avdh_cert = avdh.load(password)
     try:
         usage = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
         fit = list(usage.value) == [ExtendedKeyUsageOID.TIME_STAMPING] and usage.critical
@@ -220,4 +259,4 @@ def load_keys(
         raise ValueError("the TSA certificate needs exactly one critical extended key usage, "
                          "timeStamping")
     return GatewayKeys(x509.load_pem_x509_certificate(ca_cert.read_bytes()), signing_key,
-                       signing_cert, tsa_key, tsa_cert)
+                       signing_cert, tsa_key, tsa_cert, avdh_key, avdh_cert)

@@ -22,5 +22,6 @@ def gateway_keys(settings: Settings, *, now: datetime | None = None) -> GatewayK
         KeySource(settings.signing_p12_file, settings.signing_key_file,
                   settings.signing_cert_file),
         KeySource(settings.tsa_p12_file, settings.tsa_key_file, settings.tsa_cert_file),
+        KeySource(settings.avdh_p12_file, settings.avdh_key_file, settings.avdh_cert_file),
         password,
     )

@@ -182,6 +182,8 @@ _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
                     re.compile(r"^/docs-assets/"),
                     re.compile(r"^/ui(/|$)"))
+# Posts that carry no deadline: AVDH authentication and verification (contract 23).
+_SHEDDABLE_POSTS = (re.compile(r"^/api/v1/authenticate(/verify)?/?$"),)
 # HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
 HKP_PRIORITY = {
     "UjDokumentumokFeltolteseGepiInterfeszAltal": Priority.DEADLINES,
@@ -228,7 +230,7 @@ def rest_priority(method: str, path: str) -> Priority | None:
         return Priority.DEADLINES
     if method in ("GET", "HEAD") and any(p.match(path) for p in _SHEDDABLE_PATHS):
         return Priority.SHEDDABLE
-    if path.startswith("/ui"):
+    if path.startswith("/ui") or any(p.match(path) for p in _SHEDDABLE_POSTS):
         return Priority.SHEDDABLE
     return Priority.STANDARD
 

@@ -1,12 +1,137 @@
 """The e-Papír beadvány (contract 24): the subject and text on pages with the sender, the
 office, the topic and the time, and the attachments embedded unchanged. The service seals the
-result with AVDH afterwards (crypto/avdh.py)."""
+result with AVDH afterwards (crypto/avdh.py).
+
+fpdf2 lays out the pages (with the DejaVu fonts shipped in ``gateway/fonts``, which have ő and
+ű); pyHanko then embeds the attachments as PDF embedded files in an incremental update, which
+fpdf2 cannot do with a MIME type and an ``/AF`` relationship."""
 
 from __future__ import annotations
 
+from io import BytesIO
+from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from gateway.domain.epapir import Submission, SubmissionAttachment
+
+FONTS = Path(__file__).resolve().parent.parent / "fonts"
+FONT = "DejaVu"
+BUDAPEST = ZoneInfo("Europe/Budapest")
+
+
+class _Pages(FPDF):
+    """A4 pages numbered "page / pages" at the foot."""
+
+    def __init__(self) -> None:
+        super().__init__(format="A4", unit="mm")
+        self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        font = self.fonts[FONT.lower()]
+        assert isinstance(font, TTFFont)
+        self.glyphs = frozenset(font.cmap)
+
+    def drawable(self, text: str) -> str:
+        """``text`` as the font can draw it: tabs as spaces, and a character the font has no
+        glyph for (a CJK ideograph, say) as its code point, ``[U+6F22]``, never dropped."""
+        return "".join(
+            character if character == "\n" or ord(character) in self.glyphs
+            else f"[U+{ord(character):04X}]" for character in text.expandtabs(4))
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font(FONT, size=8)
+        self.cell(0, 10, f"{self.page_no()} / {{nb}}", align="C")
+
+
+def _pages(submission: Submission) -> _Pages:
+    pdf = _Pages()
+    # The file's dates are the submission's (the gateway's clock), never the machine's.
+    pdf.set_creation_date(submission.at)
+    pdf.set_title(f"e-Papír: {submission.subject}")
+    pdf.set_lang("hu")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    return pdf
+
+
+def _heading(pdf: FPDF, text: str, size: float) -> None:
+    pdf.set_font(FONT, "B", size)
+    pdf.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+
+
+def _field(pdf: _Pages, label: str, value: str) -> None:
+    """One labelled value: the label (Hungarian / English) on its line, the value below."""
+    pdf.set_font(FONT, "B", 8)
+    pdf.multi_cell(0, 4, label, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, "", 11)
+    pdf.multi_cell(0, 5.5, pdf.drawable(value), align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+    pdf.ln(1.5)
+
+
+def _size(size: int) -> str:
+    return f"{size:,} bájt / bytes".replace(",", " ")
+
+
+def _write_pages(pdf: _Pages, submission: Submission,
+                 attachments: list[SubmissionAttachment]) -> None:
+    _heading(pdf, "e-Papír beadvány / e-Papír submission", 16)
+    sender = submission.sender_name
+    _field(pdf, "Beküldő / Sender", f"{sender}\n{submission.sender_address}")
+    if submission.acting_person:
+        _field(pdf, "Eljáró személy / Acting person", submission.acting_person)
+    _field(pdf, "Címzett hivatal / Office",
+           f"{submission.office_name} (KRID {submission.office_krid})")
+    _field(pdf, "Témacsoport / Topic", f"{submission.topic_code} – {submission.topic_name}")
+    local = submission.at.astimezone(BUDAPEST)
+    offset = f"{local:%z}"
+    _field(pdf, "Időpont / Time",
+           f"{local:%Y-%m-%d %H:%M:%S} (UTC{offset[:3]}:{offset[3:]}, Europe/Budapest)")
+    if submission.reference_number:
+        _field(pdf, "Hivatkozási szám / Reference number", submission.reference_number)
+    _field(pdf, "Tárgy / Subject", submission.subject)
+
+    pdf.ln(2)
+    _heading(pdf, "Szöveg / Text", 12)
+    pdf.set_font(FONT, "", 11)
+    # Line breaks are kept as written; a word wider than the line is broken within it.
+    pdf.multi_cell(0, 5.5, pdf.drawable(submission.text), align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+
+    pdf.ln(4)
+    _heading(pdf, "Mellékletek / Attachments", 12)
+    if not attachments:
+        pdf.set_font(FONT, "", 11)
+        pdf.multi_cell(0, 5.5, "nincs / none", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for number, attachment in enumerate(attachments, start=1):
+        _field(pdf, f"{number}. melléklet / attachment {number}",
+               f"{attachment.file_name}\n{_size(attachment.size)}\n"
+               f"SHA-256: {attachment.sha256}")
+
+
+def _embed(writer: IncrementalPdfFileWriter, attachment: SubmissionAttachment,
+           number: int) -> None:
+    # One attachment's bytes at a time: the writer holds them (compressed) until it writes.
+    data = attachment.path.read_bytes()
+    stream = EmbeddedFileObject.from_file_data(
+        writer, data, mime_type=attachment.media_type,
+        params=EmbeddedFileParams(embed_size=True, embed_checksum=True))
+    del data
+    embed_file(writer, FileSpec(
+        file_spec_string=attachment.file_name, file_name=attachment.file_name,
+        embedded_data=stream,
+        description=f"{number}. melléklet / attachment {number} (SHA-256 {attachment.sha256})",
+        af_relationship=generic.NameObject("/Supplement")))
 
 
 class BeadvanyRenderer:
@@ -14,5 +139,16 @@ class BeadvanyRenderer:
 
     def render(self, submission: Submission, attachments: list[SubmissionAttachment],
                output: BinaryIO) -> None:
-        """Write the beadvány PDF (not yet signed) to ``output``."""
-        raise NotImplementedError
+        """Write the beadvány PDF (not yet signed) to ``output``: the pages, then each
+        attachment embedded unchanged (its file name, MIME type, ``AFRelationship
+        /Supplement``)."""
+        pdf = _pages(submission)
+        _write_pages(pdf, submission, attachments)
+        pages = BytesIO(bytes(pdf.output()))
+        del pdf
+        writer = IncrementalPdfFileWriter(pages)
+        # The embedded-files name tree is a flat array whose keys must come in order.
+        ordered = sorted(enumerate(attachments, start=1), key=lambda item: item[1].file_name)
+        for number, attachment in ordered:
+            _embed(writer, attachment, number)
+        writer.write(output)  # type: ignore[no-untyped-call]  # pyHanko leaves it untyped

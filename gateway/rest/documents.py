@@ -1,4 +1,4 @@
-"""``/api/v1/documents``, ``/mailbox`` and ``/offices``."""
+"""``/api/v1/documents``, ``/mailbox``, ``/offices`` and an office's ``/topics``."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ from gateway.rest.models import (
     MailboxOut,
     OfficeOut,
     OfficesOut,
+    TopicOut,
+    TopicsOut,
     local,
 )
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import acceptance as acceptance_service
 from gateway.services import delivery as delivery_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services import topics as topic_service
 from gateway.services import visibility as visibility_service
 from gateway.services.ports.parties import OfficeQuery
 
@@ -167,3 +170,12 @@ async def offices(
         ports, OfficeQuery(short_name=short_name, name=name, kind=kind, krid=krid)
     )
     return OfficesOut(items=[OfficeOut.of(p) for p in found])
+
+
+@router.get("/offices/{krid}/topics", response_model=TopicsOut,
+            summary="An office's e-Papír topics", responses=problem_responses(404))
+async def office_topics(krid: str, _party: PartyDep, ports: PortsDep) -> TopicsOut:
+    """The topics (témacsoport) an e-Papír submission to the office may name; ``404`` for a
+    KRID that is no office (hivatali kapu)."""
+    topics = await topic_service.office_topics(ports, krid)
+    return TopicsOut(items=[TopicOut(code=topic.code, name=topic.name) for topic in topics])

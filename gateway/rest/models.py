@@ -10,6 +10,7 @@ from gateway.domain.documents import Document, PartyRef
 from gateway.domain.parties import Party
 from gateway.domain.registration import budapest_local
 from gateway.services.acceptance import Acceptance
+from gateway.services.authentication import Verification
 
 
 def local(instant: datetime) -> datetime:
@@ -126,3 +127,48 @@ class OfficeOut(BaseModel):
 
 class OfficesOut(BaseModel):
     items: list[OfficeOut]
+
+
+class TopicOut(BaseModel):
+    code: str
+    name: str
+
+
+class TopicsOut(BaseModel):
+    """An office's e-Papír topics (contract 24): ``ALTALANOS`` alone when it set none."""
+
+    items: list[TopicOut]
+
+
+class OriginalOut(BaseModel):
+    """The file as it was authenticated."""
+
+    file_name: str
+    size: int
+    sha256: str
+
+
+class VerificationOut(BaseModel):
+    """What AVDH verification found (contract 23)."""
+
+    valid: bool
+    authenticated_by: str | None
+    authenticated_at: datetime | None
+    original: OriginalOut | None
+    issued_here: bool
+    # The contract's short phrase: "not signed", "signed by someone else", "changed after
+    # signing", "signature timestamp missing"; null when valid.
+    reason: str | None
+    reason_code: str | None
+    advice: str | None
+
+    @classmethod
+    def of(cls, found: Verification) -> VerificationOut:
+        original = found.original
+        return cls(
+            valid=found.valid, authenticated_by=found.authenticated_by,
+            authenticated_at=local(found.authenticated_at) if found.authenticated_at else None,
+            original=OriginalOut(file_name=original.file_name, size=original.size,
+                                 sha256=original.sha256) if original else None,
+            issued_here=found.issued_here, reason=found.reason_phrase,
+            reason_code=found.reason.value if found.reason else None, advice=found.advice)

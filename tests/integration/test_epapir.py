@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.hkp_helpers import NS
 from tests.integration.conftest import Gateway, _start
 from tests.integration.test_hkp_real_clients import bundle_envelope, bundle_split, by_tag, post
 from tests.integration.test_web import form_fields, log_in, sent_number
+from tests.pdf_tools import nss_trusting, pdfdetach_all, pdfsig, pdftotext, signature_holds
 
 # Small, so that a test can pass it; the sealed beadvány itself is a document under
 # max_document_bytes.
@@ -107,23 +107,6 @@ async def _count(gw: Gateway, table: object) -> int:
         await engine.dispose()
 
 
-def _pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "epapir.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                          capture_output=True, text=True).stdout
-
-
-def _detached(pdf: bytes, tmp_path: Path) -> dict[str, bytes]:
-    out = tmp_path / "detached"
-    out.mkdir()
-    path = tmp_path / "detach.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(["pdfdetach", "-saveall", "-o", str(out), str(path)], check=True,
-                   capture_output=True)
-    return {each.name: each.read_bytes() for each in out.iterdir()}
-
-
 async def test_a_citizen_writes_to_an_office_which_receives_one_sealed_pdf(
         gw: Gateway, tmp_path: Path, temporary: Path) -> None:
     office, citizen = await _demo(gw)
@@ -162,16 +145,18 @@ async def test_a_citizen_writes_to_an_office_which_receives_one_sealed_pdf(
     assert delivered == {number: pdf + b"\r\n"}
 
     # The PDF: who, what, about what, in Hungarian; the attachments unchanged; sealed.
-    text = _pdf_text(pdf, tmp_path)
+    received = tmp_path / "epapir.pdf"
+    received.write_bytes(pdf)
+    text = pdftotext(received)
     for expected in (DEMO_CITIZEN_NAME, "Szociális tűzifa", "Tűzifa-támogatás kérése",
                      "őszi", "tűzifa-támogatás"):
         assert expected in text, expected
-    assert _detached(pdf, tmp_path) == {"fenykep.png": picture, "nyilatkozat.txt": letter}
+    assert pdfdetach_all(received, tmp_path / "detached") == {
+        "fenykep.png": picture, "nyilatkozat.txt": letter}
+    assert signature_holds(pdfsig(received, nss_trusting(gw.ports.trust_pem, tmp_path / "nss")))
     assert gw.ports.authenticator is not None
-    signed = tmp_path / "signed.pdf"
-    signed.write_bytes(pdf)
     # Synchronous and CPU-bound, as the port says: a worker thread, as the services call it.
-    verdict = await asyncio.to_thread(gw.ports.authenticator.verify, signed, at=gw.clock.now())
+    verdict = await asyncio.to_thread(gw.ports.authenticator.verify, received, at=gw.clock.now())
     assert verdict.valid and verdict.reason is None
     async with gw.ports.uow() as uow:
         record = await uow.authentications.issued(accepted["sha256"])

@@ -598,7 +598,8 @@ async def test_production_marks_the_cookies_secure(
         database_url=database_url, data_dir=tmp_path / "data", background_jobs=False,
         environment="production", ca_cert_file=keys_dir / "ca.pem",
         signing_key_file=keys_dir / "signing.key.pem", signing_cert_file=keys_dir / "signing.pem",
-        tsa_key_file=keys_dir / "tsa.key.pem", tsa_cert_file=keys_dir / "tsa.pem")
+        tsa_key_file=keys_dir / "tsa.key.pem", tsa_cert_file=keys_dir / "tsa.pem",
+        avdh_key_file=keys_dir / "avdh.key.pem", avdh_cert_file=keys_dir / "avdh.pem")
     async for gw in _start(person_settings, clock):
         person = await new_citizen(gw.ports)
         page = await gw.client.get("/ui/login")

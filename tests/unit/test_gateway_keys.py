@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.crypto.keys import FILES, ensure_keys
 from gateway.crypto.setup import gateway_keys
+from tests.conftest import TEST_EPOCH
 
 
 def test_created_once_and_reused(tmp_path: Path) -> None:
@@ -27,6 +29,33 @@ def test_created_once_and_reused(tmp_path: Path) -> None:
     usage = first.tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert usage.critical and list(usage.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     assert first.signing_cert.issuer == first.ca_cert.subject
+    assert first.avdh_cert.issuer == first.ca_cert.subject
+    assert first.avdh_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value \
+        == "Kapu AVDH seal"
+    usage = first.avdh_cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    assert oct((tmp_path / "keys" / "avdh.key.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_key_directory_from_before_the_avdh_seal_gets_one_from_its_own_ca(
+    tmp_path: Path
+) -> None:
+    directory = tmp_path / "keys"
+    old, _ = ensure_keys(directory, now=TEST_EPOCH)
+    (directory / "avdh.pem").unlink()
+    (directory / "avdh.key.pem").unlink()
+    others = {name: (directory / name).read_bytes() for name in FILES
+              if not name.startswith("avdh")}
+    upgraded, created = ensure_keys(directory, now=TEST_EPOCH + timedelta(days=3))
+    assert not created
+    assert {name: (directory / name).read_bytes() for name in others} == others
+    assert upgraded.ca_cert == old.ca_cert and upgraded.tsa_cert == old.tsa_cert
+    assert upgraded.avdh_cert != old.avdh_cert
+    assert upgraded.avdh_cert.issuer == old.ca_cert.subject
+    assert upgraded.avdh_cert.not_valid_before_utc == \
+        TEST_EPOCH + timedelta(days=3) - timedelta(minutes=5)
+    upgraded.avdh_cert.verify_directly_issued_by(old.ca_cert)
+    assert oct((directory / "avdh.key.pem").stat().st_mode & 0o777) == "0o600"
 
 
 def test_production_refuses_to_start_without_keys() -> None:
@@ -34,6 +63,7 @@ def test_production_refuses_to_start_without_keys() -> None:
         Settings(environment="production")
     message = str(refused.value)
     assert "KAPU_CA_CERT_FILE" in message and "KAPU_SIGNING_P12_FILE" in message
+    assert "KAPU_AVDH_P12_FILE" in message
     with pytest.raises(ValidationError, match="KAPU_ACCEPTANCE_EVIDENCE"):
         Settings(environment="production", acceptance_evidence=False)
 
@@ -48,13 +78,18 @@ def test_production_loads_pem_and_pkcs12(tmp_path: Path, keys_dir: Path) -> None
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(b"titok"))
     (tmp_path / "signing.key.pem").write_bytes(signing_key)
+    (tmp_path / "avdh.key.pem").write_bytes(source.avdh_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"titok")))
     settings = Settings(
         environment="production", ca_cert_file=keys_dir / "ca.pem",
         signing_key_file=tmp_path / "signing.key.pem", signing_cert_file=keys_dir / "signing.pem",
         tsa_p12_file=tmp_path / "tsa.p12", key_password="titok", data_dir=tmp_path / "data",
+        avdh_key_file=tmp_path / "avdh.key.pem", avdh_cert_file=keys_dir / "avdh.pem",
     )
     loaded = gateway_keys(settings)
     assert loaded.tsa_cert == source.tsa_cert
+    assert loaded.avdh_cert == source.avdh_cert
     assert loaded.signing_cert == source.signing_cert
     assert not (tmp_path / "data" / "keys").exists()  # nothing was generated
 
@@ -66,6 +101,18 @@ def test_tsa_certificate_without_time_stamping_usage_is_refused(
         environment="production", ca_cert_file=keys_dir / "ca.pem",
         signing_key_file=keys_dir / "signing.key.pem", signing_cert_file=keys_dir / "signing.pem",
         tsa_key_file=keys_dir / "signing.key.pem", tsa_cert_file=keys_dir / "signing.pem",
+        avdh_key_file=keys_dir / "avdh.key.pem", avdh_cert_file=keys_dir / "avdh.pem",
     )
     with pytest.raises(ValueError, match="timeStamping"):
         gateway_keys(settings)
+
+
+def test_production_without_the_avdh_seal_refuses_to_start_naming_it(keys_dir: Path) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(environment="production", ca_cert_file=keys_dir / "ca.pem",
+                 signing_key_file=keys_dir / "signing.key.pem",
+                 signing_cert_file=keys_dir / "signing.pem",
+                 tsa_key_file=keys_dir / "tsa.key.pem", tsa_cert_file=keys_dir / "tsa.pem")
+    message = str(refused.value)
+    assert "KAPU_AVDH_P12_FILE or KAPU_AVDH_KEY_FILE + KAPU_AVDH_CERT_FILE" in message
+    assert "KAPU_SIGNING" not in message and "KAPU_TSA" not in message

@@ -194,6 +194,10 @@ class StaffPorts(TransactionPorts, Protocol):
 
 
 
+class TopicPorts(TransactionPorts, Protocol):
+    """services/topics.py: an office's e-Papír topics."""
+
+
 class PartyPorts(StaffPorts, Protocol):
     """services/parties.py: registering parties and their addresses; the demo staff."""
 
@@ -253,3 +257,12 @@ class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
     authenticator: PdfAuthenticator | None
     submission_renderer: SubmissionRenderer | None
     epapir_max_bytes: int
+
+
+class AuthenticationPorts(StaffPorts, Protocol):
+    """services/authentication.py: AVDH (contract 23), the seal and its size limit, where the
+    záradék says to verify; the office a person acts for is staff's to check."""
+
+    authenticator: PdfAuthenticator | None
+    avdh_max_bytes: int
+    public_url: str
