@@ -301,7 +301,10 @@ async def verify(ports: AuthenticationPorts, staged: StagedFile) -> Verification
     except NotAPdf as error:
         raise NotAuthenticatedPdf(f"the file is not a PDF: {error}", field=FILE_FIELD) from error
     async with ports.uow() as uow:
-        record = await uow.authentications.issued(verdict.sha256)
+        # A PDF under another CA's seal is never this gateway's issue, whatever a shared
+        # database remembers (hosts with other keys refuse to start; a test gateway may not).
+        record = None if verdict.reason is Reason.SIGNED_BY_SOMEONE_ELSE \
+            else await uow.authentications.issued(verdict.sha256)
         if record is None:
             return Verification(valid=verdict.valid, reason=verdict.reason,
                                 authenticated_by=verdict.authenticated_by,

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from gateway.config import Settings
 from gateway.domain.audit import AuditAction
 from gateway.services.audit import link_pending
-from gateway.storage.tables import authentications
+from gateway.storage.tables import authentications, parties
 from gateway.storage.uow import SqlUnitOfWork
 from tests.conftest import FixedClock
 from tests.helpers import PDF, Account, new_citizen, new_org
@@ -42,7 +42,9 @@ async def _nothing_recorded(gw: Gateway, person: Account) -> None:
         entries = await uow.audit.entries(None, 1_000_000)
         assert isinstance(uow, SqlUnitOfWork)
         rows = (await uow._connection.execute(  # type: ignore[union-attr]
-            select(func.count()).select_from(authentications))).scalar_one()
+            select(func.count()).select_from(authentications.join(
+                parties, parties.c.id == authentications.c.person_id))
+            .where(parties.c.username == person.username))).scalar_one()
     assert not [e for e in entries if e.actor == person.username
                 and e.action == AuditAction.DOCUMENT_AUTHENTICATED]
     assert rows == 0

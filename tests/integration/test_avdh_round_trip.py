@@ -69,7 +69,7 @@ async def test_a_citizen_authenticates_a_png_and_anyone_verifies_it(gw: Gateway)
     answer = await gw.client.post("/api/v1/authenticate", auth=person.auth,
                                   files={"file": ("kérelem.png", PNG)})
     assert answer.status_code == 200, answer.text
-    assert "kérelem-hiteles.pdf" in answer.headers["content-disposition"]
+    assert "filename*=UTF-8''k%C3%A9relem-hiteles.pdf" in answer.headers["content-disposition"]
     result = answer.content
     digest = hashlib.sha256(result).digest()
     assert answer.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
