@@ -38,6 +38,7 @@ from gateway.rest import (
     apidocs,
     authentication,
     documents,
+    epapir,
     evidence,
     lifecycle,
     problems,
@@ -236,6 +237,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # after some forty of /api/v1.
     app.include_router(hkp.router)
     app.include_router(documents.router)
+    app.include_router(epapir.router)
     app.include_router(evidence.router)
     app.include_router(evidence.public)
     app.include_router(lifecycle.router)

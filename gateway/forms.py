@@ -130,3 +130,8 @@ def upload_request(form: ReceivedForm) -> UploadRequest:
         require_encryption=_flag(fields, "require_encryption"),
         keep_copy=_flag(fields, "keep_copy"),
     )
+
+
+def flag(fields: dict[str, str], name: str) -> bool:
+    """A true/false field as every door reads it (1/true/yes/on, 0/false/no/off or empty)."""
+    return _flag(fields, name)

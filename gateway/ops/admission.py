@@ -175,7 +175,7 @@ class Admission:
 # Never counted, never shed: the probes and the metrics must answer under any load.
 _EXEMPT = frozenset({"/health", "/ready", "/metrics"})
 # The sandbox's run-due runs the deadline sweeps (elsewhere the background jobs do, no request).
-_DEADLINE_PATHS = (re.compile(r"^/api/v1/documents/?$"),
+_DEADLINE_PATHS = (re.compile(r"^/api/v1/(documents|epapir)/?$"),
                    re.compile(r"^/api/v1/documents/[^/]+/ack/?$"),
                    re.compile(r"^/api/v1/sandbox/run-due/?$"))
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),

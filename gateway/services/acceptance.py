@@ -6,6 +6,7 @@ takes no number."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -46,6 +47,7 @@ from gateway.services.registrar import (
     presigned,
     register,
     register_batch,
+    register_named,
 )
 from gateway.services.storage_quota import reserve_copy
 
@@ -67,6 +69,17 @@ class Acceptance:
             document.registration_number, document.registered_at, document.valid_until,
             document.submitted_sha256 or document.sha256, document.size, document.file_name,
         )
+
+
+@dataclass(frozen=True)
+class Registering:
+    """What a service that makes its document itself (e-Papír) adds to its acceptance: the
+    file name, given once the registration number is known (the receipt names it too), and
+    writes of its own in the acceptance's transaction. Such an upload is registered in a
+    unit of work of its own, not in a group commit's batch."""
+
+    file_name: Callable[[str], str]
+    also: Callable[[UnitOfWork], Awaitable[None]] | None = None
 
 
 def start_upload(ports: AcceptancePorts) -> StagedContent:
@@ -101,13 +114,14 @@ class StagedUpload:
 
     async def accept(self, sender: Party, request: UploadRequest,
                      idempotency_key: str | None = None, *,
-                     person: str | None = None) -> Acceptance:
+                     person: str | None = None,
+                     registering: Registering | None = None) -> Acceptance:
         """:func:`accept_document` of these bytes (once: they are then its to place or remove)."""
         if self._handed_over:
             raise RuntimeError("an upload's bytes are accepted once")
         self._handed_over = True
         return await accept_document(self._ports, sender, request, self.content,
-                                     idempotency_key, person=person)
+                                     idempotency_key, person=person, registering=registering)
 
     @property
     def handed_over(self) -> bool:
@@ -152,12 +166,14 @@ async def accept_document(
     idempotency_key: str | None = None,
     *,
     person: str | None = None,
+    registering: Registering | None = None,
 ) -> Acceptance:
     """Register a document whose bytes are staged in ``content`` (all written, finished or
     not): check it, make its bytes durable, encrypt it for the addressee when that is due,
     give it the next registration number and its dates in one transaction, then move the
     bytes into the store. ``person``: who sent it for ``sender`` in the browser (the audit
-    entry names them).
+    entry names them). ``registering``: its name from its number, and writes of the caller's
+    in the same transaction (see :class:`Registering`).
 
     Whatever is refused or fails, the staged bytes are removed and no number is consumed:
     the counter increment is part of the transaction that rolls back.
@@ -177,7 +193,7 @@ async def accept_document(
             owned.append(stored)
             await content.discard()  # the plaintext is never stored
         acceptance = await _accept(ports, sender, request, stored, content.sha256,
-                                   idempotency_key, person, owned, stamping)
+                                   idempotency_key, person, owned, stamping, registering)
     except GatewayError as refusal:
         await _discard(*owned)
         ports.telemetry.refused(refusal.code)
@@ -297,6 +313,7 @@ async def _accept(
     person: str | None,
     owned: list[StagedContent],
     stamping: asyncio.Future[tuple[datetime, bytes | None]] | None,
+    registering: Registering | None = None,
 ) -> Acceptance:
     """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent;
     ``stamping``: the moment and token asked for early, if any (for ``content``). An upload
@@ -307,7 +324,7 @@ async def _accept(
     # The moment of acceptance, and the TSA's token for it, are fixed before the transaction:
     # no timestamping happens while the KRID's counter row is locked.
     registered_at, token = await (stamping or _stamped(ports, content))
-    if idempotency_key is None and not request.keep_copy:
+    if idempotency_key is None and not request.keep_copy and registering is None:
         recipient = await _addressee(ports, request)
         check_addressee(sender, recipient)
         new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
@@ -345,8 +362,14 @@ async def _accept(
                             file_name, registered_at, token)
         if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
             await reserve_copy(uow, ports, sender, content.size)
-        document_id, number = await register(
-            uow, new, numbering_krid(sender, recipient))
+        if registering is None:
+            document_id, number = await register(
+                uow, new, numbering_krid(sender, recipient))
+        else:
+            suffix = file_name[len(request.file_name):]  # ".p7m" when stored encrypted
+            document_id, number, new = await register_named(
+                uow, new, numbering_krid(sender, recipient),
+                lambda number: registering.file_name(number) + suffix)
         await uow.mail.add_many(mail.arrival_notices(ports, sender, recipient, new, number))
         if request.keep_copy:
             await uow.kept.add(sender.id, document_id, registered_at)
@@ -360,9 +383,11 @@ async def _accept(
                 ports, [(sender, recipient, new, number, person)])
             await uow.receipts.add_with_audit(
                 document_id, ReceiptKind.ACCEPTANCE, registered_at, receipt, event)
+        if registering is not None and registering.also is not None:
+            await registering.also(uow)
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
-                      file_name)
+                      new.file_name)
 
 
 def _new_document(

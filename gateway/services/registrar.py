@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.domain.audit import AuditAction, AuditEvent, actor_of
@@ -238,6 +239,20 @@ async def register(uow: UnitOfWork, new: NewDocument, numbering_krid: str) -> tu
     if registered is None:
         raise _exhausted(numbering_krid)
     return registered
+
+
+async def register_named(uow: UnitOfWork, new: NewDocument, numbering_krid: str,
+                         file_name: Callable[[str], str]) -> tuple[int, str, NewDocument]:
+    """:func:`register` for a document whose file name carries its own number (e-Papír's
+    ``epapir-<number>.pdf``): the number is taken first, then the row is inserted under the
+    name ``file_name`` gives for it. Returns the id, the number and the document as named."""
+    [number] = await uow.documents.number_many([numbering_for(numbering_krid,
+                                                              new.registered_at)])
+    if number is None:
+        raise _exhausted(numbering_krid)
+    named = replace(new, file_name=file_name(number))
+    [document_id] = await uow.documents.add_many([(named, number)])
+    return document_id, number, named
 
 
 async def _discard(*staged: StagedContent) -> None:

@@ -10,13 +10,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.web import authentication, documents, offices, sandbox, sending, session, storage
+from gateway.web import (
+    authentication,
+    documents,
+    epapir,
+    offices,
+    sandbox,
+    sending,
+    session,
+    storage,
+)
 from gateway.web.deps import session_person
 from gateway.web.refusals import WebRoute, not_found
 from gateway.web.session import root
 
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=WebRoute)
-for group in (session, sandbox, documents, storage, sending, offices, authentication):
+for group in (session, sandbox, documents, storage, sending, offices, authentication,
+              epapir):
     router.include_router(group.router)
 static = StaticFiles(directory=Path(__file__).parent / "static")
 

@@ -103,6 +103,7 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
 
 def test_requests_are_classed_by_what_they_do() -> None:
     assert rest_priority("POST", "/api/v1/documents") is Priority.DEADLINES
+    assert rest_priority("POST", "/api/v1/epapir") is Priority.DEADLINES
     assert rest_priority("POST", "/api/v1/documents/KR-1/ack") is Priority.DEADLINES
     assert rest_priority("POST", "/api/v1/sandbox/run-due") is Priority.DEADLINES
     assert rest_priority("GET", "/api/v1/documents/KR-1/content") is Priority.STANDARD

@@ -18,6 +18,7 @@ from gateway.services.ports.evidence import (
     EvidenceSigner,
     PdfAuthenticator,
     ReceiptSigner,
+    SubmissionRenderer,
     Timestamper,
 )
 from gateway.services.ports.operations import Clock, SettableClock, Telemetry
@@ -247,6 +248,15 @@ class OperationsPorts(TransactionPorts, Protocol):
     sandbox_clock: SettableClock | None
     receipt_signer: ReceiptSigner
     trust_pem: bytes
+
+
+class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
+    """services/epapir.py: the sealed beadvány accepted as a document, for an organisation
+    where the person holds a role; the renderer, the AVDH seal, the attachments' limit."""
+
+    authenticator: PdfAuthenticator | None
+    submission_renderer: SubmissionRenderer | None
+    epapir_max_bytes: int
 
 
 class AuthenticationPorts(StaffPorts, Protocol):
