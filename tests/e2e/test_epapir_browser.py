@@ -4,9 +4,12 @@ either step of ``/ui/epapir``, nor on a refusal, in Hungarian and English."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import Page
 
 from tests.e2e import test_web_browser as browser
@@ -50,6 +53,7 @@ def test_a_citizen_sends_an_epapir_by_keyboard_alone(
     tab_to(page, "return_receipt")
     press(page, "Space")
     assert page.is_checked("input[name=return_receipt]")
+    browser.shoot(page, "epapir", tmp_path)
     tab_to(page, "Send the e-Papír")
     with page.expect_navigation():
         press(page, "Enter")
@@ -58,6 +62,21 @@ def test_a_citizen_sends_an_epapir_by_keyboard_alone(
     number = notice.split("registration number ", 1)[1].split(",", 1)[0]
     assert len(number) == 27 and number.startswith(DEMOHIVATAL_KRID)
     assert f"epapir-{number}.pdf" in page.inner_text("table")
+    picture_of_page_one(server, number, tmp_path)
+
+
+def picture_of_page_one(server: Server, number: str, tmp_path: Path) -> None:
+    """Page 1 of the hitelesített PDF as the office receives it, drawn by poppler's pdftoppm
+    (the README's picture of the záradék)."""
+    content = httpx.get(f"{server.url}/api/v1/documents/{number}/content",
+                        auth=("DEMOHIVATAL", "demohivatal-jelszo"))
+    assert content.status_code == 200 and content.content.startswith(b"%PDF-")
+    (tmp_path / "hiteles.pdf").write_bytes(content.content)
+    target = browser.SCREENSHOTS if os.environ.get("KAPU_UPDATE_SCREENSHOTS") == "1" \
+        else tmp_path
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile",
+                    str(tmp_path / "hiteles.pdf"), str(target / "hiteles-pdf")], check=True)
+    assert (target / "hiteles-pdf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_axe_finds_nothing_on_the_epapir_pages(server: Server, page: Page) -> None:

@@ -168,6 +168,11 @@ def test_the_readme_tours_run_twice_and_leave_no_file(clone: Path, server: Serve
         assert len(re.findall(r"(?<!\d)\d{27}(?!\d)", done.stdout)) >= 5, done.stdout
         assert "<hkp:ErkeztetesiSzam>" in done.stdout
         assert "Verification: OK" in done.stdout  # openssl ts -verify
+        # A citizen writes to an office: the e-Papír verifies, its attachment comes back
+        # whole, and pdfsig trusts the AVDH signature.
+        assert '"issued_here": true' in done.stdout and '"valid": true' in done.stdout
+        assert "attachment: same bytes" in done.stdout
+        assert "Signature is Valid." in done.stdout and "Total document signed" in done.stdout
         # xmlsec1 --verify: the receipt and the outage certificate.
         assert done.stderr.splitlines().count("OK") >= 2, done.stderr
         assert _status(clone) == [], f"run {attempt} left files in the repository"
