@@ -26,14 +26,26 @@ class ReceivedForm:
     file_name: str | None = None
 
 
-class _FormReader(PartReader):
-    def __init__(self, content: StagedContent, form: ReceivedForm) -> None:
+class FieldReader(PartReader):
+    """A multipart reader that collects the small text fields by name (UTF-8, each at most
+    MAX_FIELD_BYTES) and hands the parts that ``file_begins`` takes to ``file_data`` and
+    ``file_ends``; shared by the document upload and the e-Papír submission."""
+
+    def __init__(self) -> None:
         super().__init__(MAX_FIELDS)
-        self._content = content
-        self._form = form
+        self.fields: dict[str, str] = {}
         self._name: str | None = None
         self._value = bytearray()
         self._in_file = False
+
+    def file_begins(self, name: str, file_name: str | None) -> bool:
+        """Whether the part ``name`` (with ``file_name``, if any) is a file this reader
+        streams; raising refuses the part."""
+        return False
+
+    def file_data(self, chunk: memoryview) -> None: ...
+
+    def file_ends(self) -> None: ...
 
     def too_many_parts(self) -> Exception:
         return InvalidRequest(f"more than {MAX_FIELDS} form fields")
@@ -48,31 +60,61 @@ class _FormReader(PartReader):
         if not isinstance(name, str):
             raise InvalidRequest("a form part has no name")
         self._name = name
-        if name == FILE_FIELD:
-            if self._form.file_name is not None:
-                raise InvalidRequest("send exactly one file", field=FILE_FIELD)
-            file_name = self.headers.get_filename()
-            if not file_name:
-                raise InvalidRequest("the file part has no filename", field=FILE_FIELD)
-            self._form.file_name = file_name
-            self._in_file = True
+        self._in_file = self.file_begins(name, self.headers.get_filename())
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
-            self._content.write(memoryview(data)[start:end])
+            self.file_data(memoryview(data)[start:end])
             return
         if len(self._value) + end - start > MAX_FIELD_BYTES:
             raise InvalidRequest(f"field {self._name} is too long", field=self._name)
         self._value.extend(data[start:end])
 
     def part_end(self) -> None:
-        if not self._in_file and self._name is not None:
+        if self._in_file:
+            self.file_ends()
+        elif self._name is not None:
             try:
-                self._form.fields[self._name] = self._value.decode("utf-8")
+                self.fields[self._name] = self._value.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InvalidRequest(
                     f"field {self._name} is not UTF-8", field=self._name
                 ) from exc
+
+
+async def read_multipart(reader: FieldReader, content_type: str, body: AsyncIterator[bytes],
+                         what: str) -> None:
+    """Feed a ``multipart/form-data`` body to ``reader``; ``what`` names it in refusals."""
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise InvalidRequest(f"the {what} must be multipart/form-data with a boundary")
+    try:
+        await feed(reader, boundary, body)
+    except MultipartParseError as exc:
+        raise InvalidRequest(f"the multipart body is malformed: {exc}") from exc
+    if not reader.complete:
+        raise InvalidRequest("the multipart body ended before its closing boundary")
+
+
+class _FormReader(FieldReader):
+    def __init__(self, content: StagedContent) -> None:
+        super().__init__()
+        self._content = content
+        self.file_name: str | None = None
+
+    def file_begins(self, name: str, file_name: str | None) -> bool:
+        if name != FILE_FIELD:
+            return False
+        if self.file_name is not None:
+            raise InvalidRequest("send exactly one file", field=FILE_FIELD)
+        if not file_name:
+            raise InvalidRequest("the file part has no filename", field=FILE_FIELD)
+        self.file_name = file_name
+        return True
+
+    def file_data(self, chunk: memoryview) -> None:
+        self._content.write(chunk)
 
 
 async def receive_form(
@@ -80,21 +122,11 @@ async def receive_form(
 ) -> ReceivedForm:
     """Read a multipart body, streaming its ``file`` part into ``content`` (not finished:
     accepting the document does that, while its timestamp is signed)."""
-    kind, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise InvalidRequest("the upload must be multipart/form-data with a boundary")
-    form = ReceivedForm()
-    reader = _FormReader(content, form)
-    try:
-        await feed(reader, boundary, body)
-    except MultipartParseError as exc:
-        raise InvalidRequest(f"the multipart body is malformed: {exc}") from exc
-    if not reader.complete:
-        raise InvalidRequest("the multipart body ended before its closing boundary")
-    if form.file_name is None:
+    reader = _FormReader(content)
+    await read_multipart(reader, content_type, body, "upload")
+    if reader.file_name is None:
         raise InvalidRequest("the upload has no file part", field=FILE_FIELD)
-    return form
+    return ReceivedForm(reader.fields, reader.file_name)
 
 
 _TRUE = {"1", "true", "yes", "on"}
