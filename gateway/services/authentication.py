@@ -23,7 +23,8 @@ from typing import BinaryIO
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.authentication import Clause, Kind, NotAPdf, Original, PdfRefused, Reason
 from gateway.domain.documents import MAX_TEXT, check_not_empty
-from gateway.domain.formats import ALLOWED_FORMATS, HEAD_BYTES, content_matches, is_allowed
+from gateway.domain.formats import ALLOWED_FORMATS, content_matches, is_allowed
+from gateway.domain.incoming import IncomingBytes
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import Party, PartyKind
 from gateway.errors import (
@@ -75,22 +76,20 @@ async def record_authentication(uow: UnitOfWork, record: AuthenticationRecord, *
         sha256=record.result_sha256, detail=record.original_sha256, office_krid=office_krid))
 
 
-class StagedFile:
+class StagedFile(IncomingBytes):
     """One file on its way to AVDH, in a temporary file: counted against ``max_bytes``
     (TooLarge, naming ``file``, the moment it is passed: nothing more is read or kept), hashed
     and its first bytes kept for the format check as it arrives. A door fills it with
     ``forms.receive_form`` (it is a ``StagedContent``) and removes it with ``discard``, on
     every path (``async with``)."""
 
+    noun = "file"
+
     def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
+        super().__init__(max_bytes)
         descriptor, name = tempfile.mkstemp(prefix="kapu-avdh-", suffix=".part")
         self.path = Path(name)
         self._file: BinaryIO = os.fdopen(descriptor, "wb")
-        self._sha256 = hashlib.sha256()
-        self._head = bytearray()
-        self._size = 0
-        self._digest: str | None = None
 
     async def __aenter__(self) -> StagedFile:
         return self
@@ -98,33 +97,9 @@ class StagedFile:
     async def __aexit__(self, *_exc: object) -> None:
         await self.discard()
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        if self._digest is None:
-            raise RuntimeError("the file is not finished")
-        return self._digest
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
-
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._size + len(chunk) > self._max_bytes:
-            raise TooLarge(f"the file is larger than {self._max_bytes} bytes", field=FILE_FIELD)
-        self._sha256.update(chunk)
-        if len(self._head) < HEAD_BYTES:
-            self._head += chunk[: HEAD_BYTES - len(self._head)]
-        self._size += len(chunk)
+        self._count(chunk)
         self._file.write(chunk)
-
-    def seal(self) -> str:
-        if self._digest is None:
-            self._digest = self._sha256.hexdigest()
-        return self._digest
 
     async def finish(self) -> None:
         self.seal()

@@ -25,9 +25,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from gateway.domain.incoming import IncomingBytes
 from gateway.errors import Unavailable
 from gateway.services.ports.storage import BlobGcReport
-from gateway.storage.incoming import IncomingBytes
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20

@@ -25,8 +25,8 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gateway.domain.incoming import IncomingBytes
 from gateway.errors import Unavailable
-from gateway.storage.incoming import IncomingBytes
 from gateway.storage.s3bucket import S3Bucket
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""What every blob store's upload does as bytes arrive: count them against the limit, hash
-them, keep the first bytes for the format check."""
+"""What every upload does as bytes arrive (a blob store's staged document, a file on its way to
+AVDH): count them against the limit, hash them, keep the first bytes for the format check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from gateway.errors import TooLarge
 
 
 class IncomingBytes:
+    # What a refusal calls the bytes: "the document is larger than …".
+    noun = "document"
+
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
         self._head = bytearray()
@@ -35,7 +38,8 @@ class IncomingBytes:
         """Take ``chunk`` into the size, the hash and the head; raises TooLarge past the
         limit (before anything of it is taken)."""
         if self._size + len(chunk) > self._max_bytes:
-            raise TooLarge(f"the document is larger than {self._max_bytes} bytes", field="file")
+            raise TooLarge(f"the {self.noun} is larger than {self._max_bytes} bytes",
+                           field="file")
         self._sha256.update(chunk)
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
