@@ -189,7 +189,7 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     assert "(KRID 100000002)" in page.inner_text("#sent")
     arrived = httpx.get(f"{server.url}/api/v1/mailbox", auth=DEMOCEG).json()["items"]
     assert [d["registration_number"] for d in arrived
-            if d["file_name"] == "valasz.pdf"] == [sent]
+            if d["file_name"] == "valasz.pdf" and d["reference_number"] == number] == [sent]
     assert "waiting" in page.inner_text(f"tr:has-text('{sent}')")
     httpx.post(f"{server.url}/api/v1/documents/{sent}/ack", auth=DEMOCEG).raise_for_status()
     page.reload()
