@@ -65,19 +65,17 @@ class Result:
 
 
 def small_pdf() -> bytes:
-    """A real one-page PDF of about 10 KiB, made with the same generator the gateway uses."""
+    """A real PDF of about 10 KiB, made with the same generator the gateway uses."""
     from fpdf import FPDF
 
     pdf = FPDF()
+    pdf.set_compression(False)
     pdf.add_page()
     pdf.set_font("helvetica", size=9)
-    pdf.set_compression(False)
-    line = "Benchmark document for authentication as it is. " * 2
-    while True:
-        pdf.multi_cell(0, 4, line)
-        data = bytes(pdf.output())
-        if len(data) >= SMALL:
-            return data
+    for line in range(110):
+        pdf.cell(0, 4, f"Benchmark document {line:03d}, authenticated as it is.",
+                 new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
 
 
 async def _load(url: str, auth: tuple[str, str], request: dict[str, Any], expect: int,

@@ -9,7 +9,6 @@ fpdf2 cannot do with a MIME type and an ``/AF`` relationship."""
 from __future__ import annotations
 
 from io import BytesIO
-from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -21,8 +20,8 @@ from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, File
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from gateway.domain.epapir import Submission, SubmissionAttachment
+from gateway.fonts import font_file
 
-FONTS = Path(__file__).resolve().parent.parent / "fonts"
 FONT = "DejaVu"
 BUDAPEST = ZoneInfo("Europe/Budapest")
 
@@ -32,8 +31,8 @@ class _Pages(FPDF):
 
     def __init__(self) -> None:
         super().__init__(format="A4", unit="mm")
-        self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-        self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        self.add_font(FONT, "", str(font_file("")))
+        self.add_font(FONT, "B", str(font_file("B")))
         font = self.fonts[FONT.lower()]
         assert isinstance(font, TTFFont)
         self.glyphs = frozenset(font.cmap)
