@@ -33,6 +33,8 @@ def _cut(style: str) -> TTFont:
     options.notdef_outline = True
     options.name_IDs = ["*"]
     options.layout_features = ["*"]
+    # FontForge's timestamp table: fontTools cannot subset it and says so at every signature.
+    options.drop_tables = [*options.drop_tables, "FFTM"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=CHARACTERS)
     subsetter.subset(font)

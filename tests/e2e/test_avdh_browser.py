@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import Server
@@ -24,6 +25,11 @@ from tests.e2e.test_web_browser import (
 
 __all__ = ["page", "server"]  # the fixtures, shared with the other browser tests
 
+# The pages and the keyboard, not the database: the same paths run on SQLite and PostgreSQL
+# in tests/integration; a browser round on each database would double the minutes for nothing.
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 
 def _refused(page: Page, form_page: str, file: Path) -> None:
     page.goto(form_page)
@@ -32,6 +38,7 @@ def _refused(page: Page, form_page: str, file: Path) -> None:
         page.click("form[enctype] button[type=submit]")
 
 
+@ONE_DATABASE
 def test_axe_finds_nothing_serious_on_the_avdh_pages(server: Server, page: Page,
                                                      tmp_path: Path) -> None:
     assert AXE.exists(), "make test installs axe-core (npm ci)"
@@ -60,6 +67,7 @@ def test_axe_finds_nothing_serious_on_the_avdh_pages(server: Server, page: Page,
     assert not any(serious.values()), serious
 
 
+@ONE_DATABASE
 def test_keyboard_only_authentication_for_an_office(server: Server, page: Page,
                                                     tmp_path: Path) -> None:
     """Tab to the office's radio, choose it with the arrow key, give the file, press Enter on

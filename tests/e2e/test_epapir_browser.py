@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page
 
 from tests.e2e import test_web_browser as browser
@@ -22,7 +23,13 @@ page = browser.page
 
 DEMOHIVATAL_KRID = "100000001"
 
+# The pages and the keyboard, not the database: the same paths run on SQLite and PostgreSQL
+# in tests/integration; a browser round on each database would double the minutes for nothing.
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
+
+
+@ONE_DATABASE
 def test_a_citizen_sends_an_epapir_by_keyboard_alone(
         server: Server, page: Page, tmp_path: Path) -> None:
     attachment = tmp_path / "nyilatkozat.txt"
@@ -79,6 +86,7 @@ def picture_of_page_one(server: Server, number: str, tmp_path: Path) -> None:
     assert (target / "hiteles-pdf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@ONE_DATABASE
 def test_axe_finds_nothing_on_the_epapir_pages(server: Server, page: Page) -> None:
     assert AXE.exists(), "make test installs axe-core (npm ci)"
     findings: dict[str, list[dict[str, Any]]] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import Server
@@ -26,6 +27,11 @@ __all__ = ["page", "server"]  # the fixtures this module's tests use
 
 TOPICS = "/ui/offices/100000001/topics"
 
+# The pages and the keyboard, not the database: the same paths run on SQLite and PostgreSQL
+# in tests/integration; a browser round on each database would double the minutes for nothing.
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 
 def _offered(server: Server) -> list[dict[str, str]]:
     answer = httpx.get(f"{server.url}/api/v1/offices/100000001/topics",
@@ -35,6 +41,7 @@ def _offered(server: Server) -> list[dict[str, str]]:
     return items
 
 
+@ONE_DATABASE
 def test_an_admin_sets_topics_by_keyboard_alone(server: Server, page: Page) -> None:
     log_in(page, server, DEMO_ADMIN)
     page.goto(f"{server.url}/ui/offices/100000001/staff?lang=en")
@@ -54,6 +61,7 @@ def test_an_admin_sets_topics_by_keyboard_alone(server: Server, page: Page) -> N
                                 {"code": "EPITES", "name": "Építésügy"}]
 
 
+@ONE_DATABASE
 def test_axe_finds_nothing_serious_on_the_topics_pages(server: Server, page: Page) -> None:
     assert AXE.exists(), "make test installs axe-core (npm ci)"
     findings: dict[str, list[dict[str, Any]]] = {}

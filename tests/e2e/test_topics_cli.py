@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import fresh_krid, fresh_short_name
 from tests.e2e.test_cli import kapu
 
@@ -55,6 +57,8 @@ BAD_PAIRS = [
 ]
 
 
+# Refused before the database is read: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_bad_pair_exits_2_with_one_line_and_changes_nothing(
         database_url: str, tmp_path: Path) -> None:
     # One office for every bad list: each command is a process start of its own.
