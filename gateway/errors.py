@@ -29,6 +29,7 @@ Foreign exceptions are wrapped at the layer that meets them (``raise X from exc`
     │   ├── LastAdmin                 (staff: removing the last admin)
     │   └── KeysDiffer                (a host's CA is not the one the database recorded)
     ├── IdempotencyConflict           idempotency_conflict
+    ├── MandateConflict               mandate_conflict (a mandate overlapping an open one)
     ├── Expired                       expired
     ├── DailySequenceExhausted        daily_sequence_exhausted
     ├── RangeNotSatisfiable           range_not_satisfiable (a download's Range past its end)
@@ -180,6 +181,14 @@ class KeysDiffer(Conflict):
 class IdempotencyConflict(GatewayError):
     code = "idempotency_conflict"
     title = "Idempotency-Key reused with different content"
+
+
+class MandateConflict(GatewayError):
+    """A mandate for the same agent whose scope and time overlap a pending or active one
+    (contract 25)."""
+
+    code = "mandate_conflict"
+    title = "An overlapping mandate exists"
 
 
 class Expired(GatewayError):

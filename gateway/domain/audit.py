@@ -28,6 +28,13 @@ class AuditAction(StrEnum):
     EMAIL_CHANGED = "email_changed"
     DOCUMENT_AUTHENTICATED = "document_authenticated"  # AVDH (contract 23)
     TOPICS_CHANGED = "topics_changed"  # an office's e-Papír topics (contract 24)
+    # The Rendelkezési Nyilvántartás (contract 25)
+    DISPOSITION_SET = "disposition_set"
+    DISPOSITION_LOOKED_UP = "disposition_looked_up"  # an office asked about a party
+    MANDATE_OFFERED = "mandate_offered"
+    MANDATE_ACCEPTED = "mandate_accepted"
+    MANDATE_REVOKED = "mandate_revoked"
+    MANDATE_EXPIRED = "mandate_expired"
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,33 @@ def warning_text(office_name: str, registration_numbers: list[str], at: datetime
         f"Warning ({_when(at)}): these documents have waited 3 working days in the mailbox "
         f"of {office_name}.\n{numbers}\n"
     ).encode()
+
+
+# What happened to a mandate, as the notice to both sides says it (contract 25).
+_MANDATE_CHANGES = {
+    "offered": ("meghatalmazást ajánlott", "offered a mandate"),
+    "accepted": ("elfogadta a meghatalmazást", "accepted the mandate"),
+    "revoked": ("visszavonta a meghatalmazást", "revoked the mandate"),
+}
+
+
+def mandate_notice(envelope: Envelope, change: str, principal_name: str, agent_name: str,
+                   actor_name: str | None, link: str) -> EmailMessage:
+    """A mandate between ``principal_name`` and ``agent_name`` was offered, accepted or
+    revoked (by ``actor_name``), or ran out (``expired``, no actor)."""
+    who = (f"Meghatalmazó: {principal_name}\nMeghatalmazott: {agent_name}\n",
+           f"Principal: {principal_name}\nAgent: {agent_name}\n")
+    if change == "expired":
+        hungarian = "A meghatalmazás érvényessége lejárt."
+        english = "The mandate has run out."
+        subject = "Meghatalmazás lejárt"
+    else:
+        verb_hu, verb_en = _MANDATE_CHANGES[change]
+        hungarian, english = f"{actor_name} {verb_hu}.", f"{actor_name} {verb_en}."
+        subject = {"offered": "Meghatalmazás ajánlása", "accepted": "Meghatalmazás elfogadva",
+                   "revoked": "Meghatalmazás visszavonva"}[change]
+    return _message(
+        envelope, subject,
+        f"Tisztelt Ügyfelünk!\n\n{hungarian}\n\n{who[0]}Részletek: {link}\n",
+        f"{english}\n\n{who[1]}Details: {link}\n",
+    )

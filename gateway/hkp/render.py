@@ -49,6 +49,7 @@ HIBA_SZAM: dict[type[errors.GatewayError], int] = {
     errors.Forbidden: 11,
     errors.InvalidRequest: 20,
     errors.IdempotencyConflict: 20,
+    errors.MandateConflict: 20,
     errors.Conflict: 20,
     errors.UnknownService: 21,
     errors.NotFound: 22,

@@ -34,6 +34,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.QuotaExceeded: 413,
     errors.Conflict: 409,
     errors.IdempotencyConflict: 409,
+    errors.MandateConflict: 409,
     errors.Expired: 410,
     errors.DailySequenceExhausted: 503,
     errors.RangeNotSatisfiable: 416,

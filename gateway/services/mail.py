@@ -20,10 +20,12 @@ from gateway.domain.notices import (
     Envelope,
     arrival_notice,
     mailbox_warning,
+    mandate_notice,
     second_notice,
     warning_subject_start,
 )
 from gateway.domain.parties import Party, StaffRole
+from gateway.domain.rny import Mandate
 from gateway.services.outbox import DeliveryPolicy, drain
 from gateway.services.ports.outbox import LeasedMail, MailRecord, NewMail, OfficeWarnings
 from gateway.services.ports.slices import MailPorts, NoticePorts
@@ -86,6 +88,21 @@ def warning(ports: NoticePorts, admin: Party, office: Party, registration_number
     message = mailbox_warning(Envelope(ports.mail_from, admin.email, at), office.name,
                               registration_numbers, _link(ports, f"/ui/mailbox/{office.krid}"))
     return _queued(admin.id, "mailbox_warning", None, message, at)
+
+
+def mandate_notices(ports: NoticePorts, mandate: Mandate, change: str, actor: Party | None,
+                    at: datetime) -> list[NewMail]:
+    """Both sides' notice that a mandate was ``offered``, ``accepted``, ``revoked`` (by
+    ``actor``) or ``expired``; none to a side with no address on file."""
+    notices = []
+    for party in (mandate.principal, mandate.agent):
+        if not party.email:
+            continue
+        message = mandate_notice(Envelope(ports.mail_from, party.email, at), change,
+                                 mandate.principal.name, mandate.agent.name,
+                                 actor.name if actor else None, _link(ports, "/ui/mandates"))
+        notices.append(_queued(party.id, f"mandate_{change}", None, message, at))
+    return notices
 
 
 async def deliver_due(ports: MailPorts) -> int:

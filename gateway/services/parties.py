@@ -19,6 +19,7 @@ from gateway.domain.parties import (
     check_mak_code,
     check_short_name,
 )
+from gateway.domain.rny import OfficialAddressKind
 from gateway.errors import Conflict, Forbidden, InvalidRequest
 from gateway.services import staff as staff_service
 from gateway.services.ports.parties import NewParty
@@ -223,6 +224,14 @@ async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
             username=DEMO_CITIZEN.username, password=DEMO_CITIZEN.password,
             code=DEMO_CITIZEN.code,
         )).code
+        # The demo citizen deals with offices electronically from the start (contract 25),
+        # so a vendor's first send to it meets the common case.
+        async with ports.write_uow() as uow:
+            citizen = await uow.parties.by_username(DEMO_CITIZEN.username)
+            assert citizen is not None
+            await uow.dispositions.add(citizen.id, True, OfficialAddressKind.TARHELY,
+                                       ports.clock.now())
+            await uow.commit()
     shown.append(replace(DEMO_CITIZEN, code=code))
     office = DEMO_ORGANISATIONS[0]
     for person in DEMO_STAFF:

@@ -113,6 +113,9 @@ documents = Table(
     # A citizen's unopened document after its second notice (migration 0009).
     Column("presumption_due_at", UTCDateTime()),
     Column("presumed_at", UTCDateTime()),
+    # The person who sent it acting for the sender under a mandate (contract 25, migration
+    # 0019); None when the sender acted itself (or its staff, who act as the office).
+    Column("agent_id", Id, ForeignKey("parties.id")),
     Index("ix_documents_mailbox", "recipient_id", "delivery_state", "id"),
     Index("ix_documents_sender", "sender_id", "id"),
     Index("ix_documents_sha256", "sha256"),
@@ -255,6 +258,38 @@ office_topics = Table(
     Column("code", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("position", Integer(), nullable=False),
+)
+
+# The Rendelkezési Nyilvántartás (contract 25): each declaration of a citizen's disposition,
+# never overwritten (the one in force at a moment is the latest before it) …
+dispositions = Table(
+    "dispositions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("party_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("electronic_contact", Boolean, nullable=False),
+    Column("official_address", String(16), nullable=False),
+    Column("effective_at", UTCDateTime(), nullable=False),
+    Index("ix_dispositions_party", "party_id", "effective_at"),
+)
+
+# … and mandates: a principal authorises an agent; ``scope_offices`` None is every office,
+# else the KRIDs by commas (domain/rny.MandateScope.stored).
+mandates = Table(
+    "mandates", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("principal_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("agent_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("scope_offices", Text),
+    Column("valid_from", UTCDateTime(), nullable=False),
+    Column("valid_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("accepted_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    Column("revoked_by_id", Id, ForeignKey("parties.id")),
+    # When both sides were told it ran out (its valid_until passed); None: not yet.
+    Column("expiry_noticed_at", UTCDateTime()),
+    Index("ix_mandates_principal", "principal_id", "id"),
+    Index("ix_mandates_agent", "agent_id", "id"),
 )
 
 # Failed logins on every door, for throttling by username and client address

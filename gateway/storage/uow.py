@@ -31,6 +31,7 @@ from gateway.services.ports.people import (
     LoginFailureRepository,
     WebSessionRepository,
 )
+from gateway.services.ports.rny import DispositionRepository, MandateRepository
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories.documents import SqlDocuments, SqlIdempotency, SqlKept
 from gateway.storage.repositories.evidence import (
@@ -44,6 +45,7 @@ from gateway.storage.repositories.outbox import SqlMailOutbox, SqlNotifications
 from gateway.storage.repositories.parties import SqlParties, SqlStaff, SqlTopics
 from gateway.storage.repositories.people import SqlFormSubmissions, SqlLoginFailures, SqlWebSessions
 from gateway.storage.repositories.registration import SqlCounter
+from gateway.storage.repositories.rny import SqlDispositions, SqlMandates
 
 # SQLite result codes (primary, the low byte) that a later attempt may not meet: another
 # process holds the write lock past the busy timeout, the disk is full or failing, the file
@@ -112,6 +114,8 @@ class SqlUnitOfWork:
     kept: KeptRepository
     authentications: AuthenticationRepository
     topics: TopicRepository
+    dispositions: DispositionRepository
+    mandates: MandateRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -161,6 +165,8 @@ class SqlUnitOfWork:
         self.kept = SqlKept(self._connection)
         self.authentications = SqlAuthentications(self._connection)
         self.topics = SqlTopics(self._connection)
+        self.dispositions = SqlDispositions(self._connection)
+        self.mandates = SqlMandates(self._connection)
         return self
 
     async def commit(self) -> None:

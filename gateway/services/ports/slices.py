@@ -198,6 +198,11 @@ class TopicPorts(TransactionPorts, Protocol):
     """services/topics.py: an office's e-Papír topics."""
 
 
+class RnyPorts(TransactionPorts, NoticePorts, Protocol):
+    """services/rny.py and services/mandates.py: dispositions and mandates, and the notices
+    of a mandate's changes."""
+
+
 class PartyPorts(StaffPorts, Protocol):
     """services/parties.py: registering parties and their addresses; the demo staff."""
 

@@ -27,6 +27,7 @@ from gateway.services.ports.people import (
     LoginFailureRepository,
     WebSessionRepository,
 )
+from gateway.services.ports.rny import DispositionRepository, MandateRepository
 
 
 class UnitOfWork(Protocol):
@@ -48,6 +49,8 @@ class UnitOfWork(Protocol):
     kept: KeptRepository
     authentications: AuthenticationRepository
     topics: TopicRepository
+    dispositions: DispositionRepository
+    mandates: MandateRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
