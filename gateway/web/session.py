@@ -13,8 +13,8 @@ from starlette.datastructures import FormData, UploadFile
 from gateway.clients import client_address
 from gateway.domain.parties import Party
 from gateway.errors import InvalidRequest, TooManyAttempts, Unauthorized
+from gateway.services import mandates, people
 from gateway.services import parties as party_service
-from gateway.services import people
 from gateway.services import staff as staff_service
 from gateway.services.auth import CredentialCache
 from gateway.web.deps import CheckedForm, Person, keyed, ports_of
@@ -122,8 +122,10 @@ async def choose_mailbox(request: Request, person: Person) -> Response:
 
 async def _chooser(request: Request, person: Party, **context: object) -> Response:
     offices = await staff_service.offices_of(ports_of(request), person)
+    principals = await mandates.principals_of(ports_of(request), person)
     return render(request, "choose.html", {
-        "offices": offices, "sandbox": ports_of(request).sandbox_clock is not None,
+        "offices": offices, "principals": principals,
+        "sandbox": ports_of(request).sandbox_clock is not None,
         "swapped": request.query_params.get("swapped") == "1",
         "email_saved": request.query_params.get("email") == "1", **context},
         status_code=400 if context.get("email_problem") else 200)
