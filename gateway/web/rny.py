@@ -34,6 +34,8 @@ router = APIRouter(route_class=WebRoute)
 _ADDRESS = re.compile(r"^[!-~]{1,64}$")
 # The offices of a mandate's scope, as typed: KRIDs separated by spaces or commas.
 _SEPARATORS = re.compile(r"[\s,]+")
+# The most offices one mandate names (each is looked up when it is offered).
+MAX_SCOPE_OFFICES = 100
 # The years a datetime-local field may name (as the mailbox's day filters allow).
 _FIRST_YEAR, _LAST_YEAR = 1900, 9998
 # The fields of the offer form, in the page's order (the error summary links to them).
@@ -127,8 +129,11 @@ def _local_moment(value: str, field_name: str) -> datetime | None:
 def _scope(offer: OfferForm) -> MandateScope:
     if offer.scope == "all":
         return MandateScope.of(None)
+    krids = [krid for krid in _SEPARATORS.split(offer.offices) if krid]
     try:
-        return MandateScope.of([krid for krid in _SEPARATORS.split(offer.offices) if krid])
+        if len(krids) > MAX_SCOPE_OFFICES:
+            raise ValueError(f"more than {MAX_SCOPE_OFFICES} offices")
+        return MandateScope.of(krids)
     except ValueError:
         raise InvalidRequest("the scope names no office, or what is no KRID",
                              field="scope") from None
@@ -153,7 +158,7 @@ async def _mandates_page(request: Request, person: Party, *, refusal: Refusal | 
     return render(request, "mandates.html", {
         "given": both.given, "received": both.received, "now": ports.clock.now(),
         "states": MandateState, "offer": offer or OfferForm(), "refusal": refusal,
-        "outcome": outcome,
+        "outcome": outcome, "max_offices": MAX_SCOPE_OFFICES,
     }, status_code=refusal.status_code if refusal else 200)
 
 
@@ -279,6 +284,8 @@ async def disposition_check(request: Request, krid: str, person: Person) -> Resp
         except NotFound:
             unknown = True
     return render(request, "disposition.html", {
-        "office": office, "given": given if len(given) <= 200 else "", "lookup": lookup,
+        # What was typed, shown again unless it cannot be (too long, or unprintable).
+        "office": office, "given": given if len(given) <= 200 and given.isprintable() else "",
+        "lookup": lookup,
         "unknown": unknown,
     }, status_code=404 if unknown else 200)
