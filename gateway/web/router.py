@@ -15,6 +15,7 @@ from gateway.web import (
     documents,
     epapir,
     offices,
+    rny,
     sandbox,
     sending,
     session,
@@ -26,7 +27,7 @@ from gateway.web.session import root
 
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=WebRoute)
 for group in (session, sandbox, documents, storage, sending, offices, authentication,
-              epapir):
+              epapir, rny):
     router.include_router(group.router)
 static = StaticFiles(directory=Path(__file__).parent / "static")
 
