@@ -10,6 +10,7 @@ from typing import Any
 from gateway.domain.parties import PartyKind
 from gateway.services.audit import link_pending
 from gateway.services.parties import DEMO_CITIZEN, ensure_demo_parties
+from gateway.worker import run_jobs_once
 from tests.conftest import FixedClock
 from tests.helpers import Account, new_citizen, new_org
 from tests.integration.conftest import Gateway, sandbox_auth
@@ -273,3 +274,20 @@ async def test_a_mandate_runs_out_on_the_test_clock(sandbox: Gateway) -> None:
 
 def _plus_days(iso: str, days: int) -> str:
     return (datetime.fromisoformat(iso) + timedelta(days=days)).isoformat()
+
+
+async def test_the_background_jobs_notice_a_mandate_that_ran_out_once(
+    gw: Gateway, clock: FixedClock
+) -> None:
+    principal, agent = await new_citizen(gw.ports), await new_citizen(gw.ports)
+    until = clock.now() + timedelta(days=1)
+    offered = (await gw.client.post("/api/v1/mandates", auth=principal.auth, json={
+        "agent_code": agent.code, "scope": "all", "valid_until": until.isoformat()})).json()
+    await gw.client.post(f"/api/v1/mandates/{offered['id']}/accept", auth=agent.auth)
+    await run_jobs_once(gw.ports)
+    assert "mandate_expired" not in await _mail_kinds(gw, principal)  # not yet
+    clock.current = until
+    for _ in range(2):
+        await run_jobs_once(gw.ports)
+        for side in (principal, agent):
+            assert (await _mail_kinds(gw, side)).count("mandate_expired") == 1
