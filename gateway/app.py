@@ -42,6 +42,7 @@ from gateway.rest import (
     evidence,
     lifecycle,
     problems,
+    rny,
     storage,
 )
 from gateway.services import sandbox
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(hkp.router)
     app.include_router(documents.router)
     app.include_router(epapir.router)
+    app.include_router(rny.router)
     app.include_router(evidence.router)
     app.include_router(evidence.public)
     app.include_router(lifecycle.router)

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 from gateway.errors import Unavailable
 from gateway.ops import metrics
-from gateway.services import audit, blob_gc, deadlines, mail, notifications, operations, sandbox
+from gateway.services import (
+    audit,
+    blob_gc,
+    deadlines,
+    mail,
+    mandates,
+    notifications,
+    operations,
+    sandbox,
+)
 from gateway.services.ports import Ports
 from gateway.services.ports.outbox import WebhookPoster
 
@@ -24,6 +33,7 @@ async def run_jobs_once(ports: Ports) -> None:
         await sandbox.refresh(ports)
     await audit.link_pending(ports)
     await deadlines.run_due(ports)
+    await mandates.notice_expired(ports)  # queues both sides' e-mail, sent just below
     await mail.deliver_due(ports)
 
 

@@ -1,7 +1,8 @@
 """The command line: ``kapu …`` and ``python -m gateway …``. Thin: parses, calls services.
 
-One module per group of commands (``serve``, ``parties``, ``integrity``, ``operations``);
-their arguments and --help are all in ``parser``, what they share in ``common``."""
+One module per group of commands (``serve``, ``parties``, ``dispositions``, ``integrity``,
+``operations``); their arguments and --help are all in ``parser``, what they share in
+``common``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import integrity, operations, parties, serve
+from gateway.cli import dispositions, integrity, operations, parties, serve
 from gateway.cli.common import load_settings, migrate
 from gateway.cli.parser import build_parser
 
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return parties.add_citizen(settings, args)
     if args.command == "staff":
         return parties.staff(settings, args)
+    if args.command == "disposition":
+        return dispositions.show(settings, args)
     if args.command == "office":
         return parties.office_topics(settings, args)
     if args.command in ("maintenance", "incident"):

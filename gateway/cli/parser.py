@@ -143,6 +143,23 @@ def build_parser() -> Parser:
     for command in (topics_set, topics_list):
         command.add_argument("--json", action="store_true", help="print one JSON object")
 
+    disposition = commands.add_parser(
+        "disposition", help="dispositions (ügyintézési rendelkezés) and mandates")
+    disposition_commands = disposition.add_subparsers(dest="disposition_command",
+                                                      required=True, parser_class=Parser)
+    shown_help = ("a party's disposition and the mandates in force, as an office would look "
+                  "them up (not recorded as an office's lookup)")
+    disposition_show = disposition_commands.add_parser(
+        "show", help=shown_help, description=shown_help,
+        epilog="example: kapu disposition show 100000001 --at 2027-01-04T09:00:00+01:00")
+    disposition_show.add_argument("key", metavar="KEY",
+                                  help="a citizen's kapcsolati kód or an organisation's KRID")
+    disposition_show.add_argument("--at", type=instant, default=None,
+                                  help="as in force at this time, ISO 8601 with offset "
+                                  "(default: now)")
+    disposition_show.add_argument("--json", action="store_true",
+                                  help="print one JSON object, as REST's lookup answers")
+
     citizen = commands.add_parser("citizen", help="citizens")
     citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True,
                                               parser_class=Parser)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST
 from gateway.errors import InvalidRequest, NotFound
-from gateway.services import deadlines, mail
+from gateway.services import deadlines, mail, mandates
 from gateway.services.ports.operations import SettableClock
 from gateway.services.ports.slices import SandboxPorts
 
@@ -70,6 +70,10 @@ async def move(ports: SandboxPorts, *, advance: timedelta | None = None,
     return clock.now()
 
 
+# Mandates whose end is noticed in one transaction.
+EXPIRY_BATCH = 100
+
+
 @dataclass(frozen=True)
 class DueRun:
     """What one "run the due jobs now" did, at the test clock's time ``at``."""
@@ -84,11 +88,14 @@ class DueRun:
 
 async def run_due(ports: SandboxPorts) -> DueRun:
     """Run every job due at the test clock's time, as the background jobs would: the
-    deadlines (warnings, second notices, presumed deliveries, expiries), then the queued
-    e-mails. The one use case behind REST's ``POST /api/v1/sandbox/run-due`` and the web
-    console's button; NotFound when the sandbox is off."""
+    deadlines (warnings, second notices, presumed deliveries, expiries), the notices of
+    mandates that ran out, then the queued e-mails. The one use case behind REST's ``POST
+    /api/v1/sandbox/run-due`` and the web console's button; NotFound when the sandbox is off."""
     await refresh(ports)
     report = await deadlines.run_due(ports)
+    # Mandates run out on the test clock too; every one due, not one batch.
+    while await mandates.notice_expired(ports, batch=EXPIRY_BATCH) == EXPIRY_BATCH:
+        pass
     sent = await mail.deliver_due(ports)
     assert report.at is not None
     return DueRun(at=report.at, warned=report.warned, not_collected=report.not_collected,
