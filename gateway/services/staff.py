@@ -15,7 +15,7 @@ from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import Document
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
-from gateway.domain.rny import Agency
+from gateway.domain.rny import Agency, Mandate
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
 from gateway.services.mandates import agency_in
 from gateway.services.ports.parties import StaffMember
@@ -145,30 +145,20 @@ async def document_seen(ports: StaffPorts, person: Party,
             for office, role in await uow.staff.offices_of(person.id):
                 if office.id in (document.recipient_id, document.sender_id):
                     return SeenBox(office, role), document
-            for principal in await _principals(uow, person, now):
-                if principal.id in (document.recipient_id, document.sender_id):
-                    agency = await agency_in(uow, person, principal.code or "", now)
-                    if agency.sees(document.sender_id, document.sender.krid,
-                                   document.recipient_id, document.recipient.krid):
-                        return SeenBox(principal, None, agency), document
+            for agency in await _agencies(uow, person, now):
+                if agency.sees(document.sender_id, document.sender.krid,
+                               document.recipient_id, document.recipient.krid):
+                    return SeenBox(agency.principal, None, agency), document
     raise NotFound(f"no document {registration_number}")
 
 
-async def _principals(uow: UnitOfWork, person: Party, now: datetime) -> list[Party]:
-    """The citizens the person acts for at ``now`` under a mandate in force, each once."""
-    found: dict[int, Party] = {}
+async def _agencies(uow: UnitOfWork, person: Party, now: datetime) -> list[Agency]:
+    """The person acting for each principal at ``now``, under the mandates in force then."""
+    found: dict[int, list[Mandate]] = {}
     for mandate in await uow.mandates.of_agent(person.id):
         if mandate.in_force(now):
-            found.setdefault(mandate.principal.id, mandate.principal)
-    return list(found.values())
-
-
-async def document_for(
-    ports: StaffPorts, person: Party, registration_number: str
-) -> tuple[Party, Document]:
-    """``document_seen``'s box party and document."""
-    box, document = await document_seen(ports, person, registration_number)
-    return box.party, document
+            found.setdefault(mandate.principal.id, []).append(mandate)
+    return [Agency(given[0].principal, person, tuple(given)) for given in found.values()]
 
 
 OWN_BOX = "me"
@@ -187,16 +177,6 @@ async def mailbox_for(ports: StaffPorts, person: Party, box: str) -> SeenBox:
     async with ports.uow() as uow:
         agency = await agency_in(uow, person, box, ports.clock.now())
     return SeenBox(agency.principal, None, agency)
-
-
-async def mailbox_of(ports: StaffPorts, person: Party, box: str) -> tuple[Party, StaffRole | None]:
-    """The mailbox ``box`` names for the person: ``me``, their own tárhely (no role), or the
-    KRID of an office where they hold a role; NotFound otherwise (a principal's tárhely is
-    ``mailbox_for``'s, for the pages an agent may use)."""
-    if box == OWN_BOX:
-        return person, None
-    office, role = await office_for(ports, person, box)
-    return office, role
 
 
 async def office_for(ports: StaffPorts, person: Party, krid: str) -> tuple[Party, StaffRole]:
