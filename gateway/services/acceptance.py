@@ -197,6 +197,9 @@ async def accept_document(
     try:
         content.seal()
         request = _checked(request, content)
+        if agency is not None and request.keep_copy:  # the principal's tartós tár is theirs
+            raise Forbidden("an agent cannot keep a copy in the principal's tartós tár",
+                            field="keep_copy")
         stamping = _stamped_soon(ports, sender, request, content)
         await content.finish()
         if request.sha1 is not None and request.sha1 != await content.sha1():

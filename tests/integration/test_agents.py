@@ -282,6 +282,12 @@ async def test_the_agent_sends_in_the_principals_name_within_scope_only(
     assert refused.status_code == 403
     assert (refused.json()["code"], refused.json()["field"]) == ("forbidden", "recipient_krid")
     assert (await gw.client.get("/api/v1/mailbox", auth=scene.outside.auth)).json() == before
+    kept = await gw.client.post(
+        "/api/v1/documents", auth=scene.agent.auth, params=_for(scene),
+        data=upload_form(scene.in_scope, keep_copy="true"), files={"file": ("k.pdf", PDF)})
+    assert kept.status_code == 403 and kept.json()["field"] == "keep_copy"
+    assert (await gw.client.get("/api/v1/storage", auth=scene.principal.auth)).json()[
+        "items"] == []
 
     # What the principal sent outside scope does not exist for the agent, receipts included.
     own = await _sent(gw, scene.principal, scene.outside)
