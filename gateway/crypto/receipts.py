@@ -124,6 +124,8 @@ def _receipt_root(content: ReceiptContent) -> etree._Element:
         etree.SubElement(root, f"{{{NAMESPACE}}}{tag}").text = text
     root.append(_party("Felado", content.sender))
     root.append(_party("Cimzett", content.recipient))
+    if content.acting is not None:
+        root.append(_party("Eljaro", content.acting))
     for tag, text in (
         ("FileNev", xml_safe(content.file_name)),
         ("Lenyomat", content.sha256),

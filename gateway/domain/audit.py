@@ -55,6 +55,12 @@ def actor_of(username: str, krid: str | None, person: str | None) -> tuple[str, 
     return (username, None) if person is None else (person, krid)
 
 
+def acting_for(principal_username: str) -> str:
+    """The ``detail`` of an entry written by an agent acting for a principal under a mandate
+    (contract 25): the actor is the agent, this names the principal."""
+    return f"for {principal_username}"
+
+
 def _digest(sequence: int, at: datetime, values: dict[str, object], office: object) -> str:
     # "office" enters the canonical form only when set, so entries written before it existed
     # keep their hashes (test_the_canonical_form_never_changes).

@@ -167,6 +167,14 @@ class PartyRef:
 
 
 @dataclass(frozen=True)
+class ActingPerson:
+    """The person who acted for a document's sender under a mandate (contract 25)."""
+
+    name: str
+    code: str | None
+
+
+@dataclass(frozen=True)
 class Document:
     id: int
     registration_number: str
@@ -193,6 +201,8 @@ class Document:
     submitted_sha256: str | None = None  # set when stored encrypted: the plaintext's SHA-256
     second_notice_at: datetime | None = None  # a citizen's document: when still unopened
     presumed_at: datetime | None = None
+    # The agent who sent it in the sender's name under a mandate; None when the sender acted.
+    acting_person: ActingPerson | None = None
 
     @property
     def unopened(self) -> bool:
@@ -239,3 +249,4 @@ class NewDocument:
     submitted_sha256: str | None = None
     warning_due_at: datetime | None = None
     not_collected_due_at: datetime | None = None
+    agent_id: int | None = None  # the agent sending in the sender's name (contract 25)

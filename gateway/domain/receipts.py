@@ -45,3 +45,6 @@ class ReceiptContent:
     timestamp_token: bytes
     # presumed_delivery only: (first notice, second notice, moment of presumption)
     notices: tuple[datetime, datetime, datetime] | None = None
+    # The person who acted for the addressee (an agent under a mandate, contract 25): the
+    # receipt's Eljaro, present only then.
+    acting: ReceiptParty | None = None

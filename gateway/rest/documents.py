@@ -14,7 +14,7 @@ from gateway.domain.ranges import byte_range
 from gateway.errors import InvalidRequest
 from gateway.forms import receive_form, upload_request
 from gateway.multipart import attachment_disposition
-from gateway.rest.deps import PartyDep, PortsDep
+from gateway.rest.deps import ActingDep, PartyDep, PortsDep
 from gateway.rest.models import (
     AcceptanceOut,
     AcknowledgementOut,
@@ -76,7 +76,7 @@ _UPLOAD_BODY = {
              responses=problem_responses(409, 413, 415))
 async def upload_document(
     request: Request,
-    party: PartyDep,
+    acting: ActingDep,
     ports: PortsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> AcceptanceOut:
@@ -86,13 +86,14 @@ async def upload_document(
                                       request.stream(), staged.content)
         except ClientDisconnect as exc:
             raise InvalidRequest("the upload was interrupted before it ended") from exc
-        acceptance = await staged.accept(party, upload_request(form), idempotency_key)
+        acceptance = await staged.accept(acting.party, upload_request(form), idempotency_key,
+                                         agency=acting.agency)
     return AcceptanceOut.of(acceptance)
 
 
 @router.get("/mailbox", response_model=MailboxOut, summary="List my mailbox, oldest first")
 async def list_mailbox(
-    party: PartyDep,
+    acting: ActingDep,
     ports: PortsDep,
     state: Literal["new", "all"] = "new",
     sender_type: PartyKind | None = None,
@@ -101,16 +102,18 @@ async def list_mailbox(
     cursor: str | None = None,
 ) -> MailboxOut:
     page = await mailbox_service.list_mailbox(
-        ports, party, only_waiting=state == "new", sender_kind=sender_type,
-        doc_type_id=doc_type_id, limit=limit, cursor=cursor,
+        ports, acting.party, only_waiting=state == "new", sender_kind=sender_type,
+        doc_type_id=doc_type_id, limit=limit, cursor=cursor, agency=acting.agency,
     )
     return MailboxOut.of(page.items, page.next_cursor)
 
 
 @router.get("/documents/{registration_number}", response_model=DocumentOut,
             summary="A document's metadata")
-async def get_document(registration_number: str, party: PartyDep, ports: PortsDep) -> DocumentOut:
-    document = await visibility_service.get_document(ports, party, registration_number)
+async def get_document(registration_number: str, acting: ActingDep,
+                       ports: PortsDep) -> DocumentOut:
+    document = await visibility_service.get_document(ports, acting.party, registration_number,
+                                                     acting.agency)
     return DocumentOut.of(document)
 
 
@@ -120,11 +123,12 @@ async def get_document(registration_number: str, party: PartyDep, ports: PortsDe
                              "content": {"application/octet-stream": {}}},
                        **problem_responses(410, 416)})
 async def download_content(
-    registration_number: str, party: PartyDep, ports: PortsDep,
+    registration_number: str, acting: ActingDep, ports: PortsDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse:
     download = await delivery_service.open_content(
-        ports, party, registration_number, range_header=range_header)
+        ports, acting.party, registration_number, range_header=range_header,
+        agency=acting.agency)
     document = download.document
     digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
     part = byte_range(range_header, document.size)

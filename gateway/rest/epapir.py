@@ -8,7 +8,7 @@ from starlette.requests import ClientDisconnect
 from gateway.domain.epapir import MAX_ATTACHMENTS, SUBJECT_MAX_CHARS, TEXT_MAX_CHARS
 from gateway.errors import Forbidden, InvalidRequest
 from gateway.forms import flag
-from gateway.rest.deps import PartyDep, PortsDep
+from gateway.rest.deps import ActingDep, PortsDep
 from gateway.rest.models import AcceptanceOut
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import epapir as epapir_service
@@ -46,7 +46,10 @@ _SUBMISSION_BODY = {
              openapi_extra=_SUBMISSION_BODY, summary="Submit an e-Papír to an office",
              # Attachments too large; a format not allowed or not matching its extension.
              responses=problem_responses(413, 415))
-async def submit_epapir(request: Request, party: PartyDep, ports: PortsDep) -> AcceptanceOut:
+async def submit_epapir(request: Request, acting: ActingDep, ports: PortsDep) -> AcceptanceOut:
+    """With ``on_behalf_of``, an agent writes in the name of their principal, to an office
+    within the mandate's scope (403 ``forbidden`` naming ``recipient_krid`` otherwise)."""
+    party = acting.person
     if party.is_organisation:  # before the body is read: persons only (contract 4)
         raise Forbidden("only a person may submit e-Papír, not an organisation's credentials")
     with epapir_service.StagedAttachments(ports.epapir_max_bytes) as attachments:
@@ -60,5 +63,5 @@ async def submit_epapir(request: Request, party: PartyDep, ports: PortsDep) -> A
             topic=fields.get("topic", ""), subject=fields.get("subject", ""),
             text=fields.get("text", ""), attachments=attachments.items,
             reference_number=fields.get("reference_number"),
-            return_receipt=flag(fields, "return_receipt"))
+            return_receipt=flag(fields, "return_receipt"), agency=acting.agency)
     return AcceptanceOut.of(acceptance)

@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from gateway.crypto.certificates import to_pem
 from gateway.domain.receipts import ReceiptKind
-from gateway.rest.deps import PartyDep, PortsDep
+from gateway.rest.deps import Acting, ActingDep, PartyDep, PortsDep
 from gateway.rest.models import local
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import evidence as evidence_service
 from gateway.services import keys as key_service
+from gateway.services import visibility as visibility_service
 
 router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED))
 # What anyone may fetch, without credentials.
@@ -86,8 +87,9 @@ async def timestamp(registration_number: str, party: PartyDep, ports: PortsDep) 
 
 @router.get("/documents/{registration_number}/receipts", response_model=ReceiptsOut,
             summary="The receipts issued for a document I sent")
-async def receipts(registration_number: str, party: PartyDep, ports: PortsDep) -> ReceiptsOut:
-    _, records = await evidence_service.receipts_of(ports, party, registration_number)
+async def receipts(registration_number: str, acting: ActingDep, ports: PortsDep) -> ReceiptsOut:
+    await _in_scope(ports, acting, registration_number)
+    _, records = await evidence_service.receipts_of(ports, acting.party, registration_number)
     base = f"/api/v1/documents/{registration_number}/receipts"
     return ReceiptsOut(items=[
         ReceiptOut(kind=r.kind.value, issued_at=local(r.issued_at), url=f"{base}/{r.kind.value}")
@@ -99,7 +101,16 @@ async def receipts(registration_number: str, party: PartyDep, ports: PortsDep) -
             summary="A signed receipt (XML)",
             responses={200: {"content": {"application/xml": {}}}})
 async def receipt(
-    registration_number: str, kind: ReceiptKind, party: PartyDep, ports: PortsDep
+    registration_number: str, kind: ReceiptKind, acting: ActingDep, ports: PortsDep
 ) -> Response:
-    content = await evidence_service.receipt(ports, party, registration_number, kind)
+    await _in_scope(ports, acting, registration_number)
+    content = await evidence_service.receipt(ports, acting.party, registration_number, kind)
     return Response(content, media_type="application/xml")
+
+
+async def _in_scope(ports: PortsDep, acting: Acting, registration_number: str) -> None:
+    """An agent reads the receipts of what the principal sent within the mandate's scope
+    only (NotFound otherwise, contract 25)."""
+    if acting.agency is not None:
+        await visibility_service.get_document(ports, acting.party, registration_number,
+                                              acting.agency)

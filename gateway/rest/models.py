@@ -49,6 +49,13 @@ class PartyOut(BaseModel):
                    short_name=ref.short_name, code=ref.code)
 
 
+class ActingPersonOut(BaseModel):
+    """Who sent a document in its sender's name under a mandate (contract 25)."""
+
+    name: str
+    code: str | None
+
+
 class DocumentOut(BaseModel):
     registration_number: str
     registered_at: datetime
@@ -68,6 +75,8 @@ class DocumentOut(BaseModel):
     system_message: bool
     delivery_state: str
     acknowledged_at: datetime | None
+    # The agent who sent it in the sender's name; null when the sender acted itself.
+    acting_person: ActingPersonOut | None = None
 
     @classmethod
     def of(cls, document: Document,
@@ -92,6 +101,9 @@ class DocumentOut(BaseModel):
             return_receipt=document.return_receipt, system_message=document.system_message,
             delivery_state=document.delivery_state.value,
             acknowledged_at=local(document.acknowledged_at) if document.acknowledged_at else None,
+            acting_person=ActingPersonOut(name=document.acting_person.name,
+                                          code=document.acting_person.code)
+            if document.acting_person else None,
         )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from gateway.domain.audit import AuditAction, AuditEvent, actor_of
+from gateway.domain.audit import AuditAction, AuditEvent, acting_for, actor_of
 from gateway.domain.calendar import due_times
 from gateway.domain.documents import (
     Document,
@@ -26,7 +26,9 @@ from gateway.domain.documents import (
 from gateway.domain.formats import content_matches
 from gateway.domain.parties import Party
 from gateway.domain.receipts import ReceiptKind
+from gateway.domain.rny import Agency
 from gateway.errors import (
+    Forbidden,
     FormatMismatch,
     GatewayError,
     HashMismatch,
@@ -115,13 +117,15 @@ class StagedUpload:
     async def accept(self, sender: Party, request: UploadRequest,
                      idempotency_key: str | None = None, *,
                      person: str | None = None,
-                     registering: Registering | None = None) -> Acceptance:
+                     registering: Registering | None = None,
+                     agency: Agency | None = None) -> Acceptance:
         """:func:`accept_document` of these bytes (once: they are then its to place or remove)."""
         if self._handed_over:
             raise RuntimeError("an upload's bytes are accepted once")
         self._handed_over = True
         return await accept_document(self._ports, sender, request, self.content,
-                                     idempotency_key, person=person, registering=registering)
+                                     idempotency_key, person=person, registering=registering,
+                                     agency=agency)
 
     @property
     def handed_over(self) -> bool:
@@ -167,6 +171,7 @@ async def accept_document(
     *,
     person: str | None = None,
     registering: Registering | None = None,
+    agency: Agency | None = None,
 ) -> Acceptance:
     """Register a document whose bytes are staged in ``content`` (all written, finished or
     not): check it, make its bytes durable, encrypt it for the addressee when that is due,
@@ -175,15 +180,26 @@ async def accept_document(
     entry names them). ``registering``: its name from its number, and writes of the caller's
     in the same transaction (see :class:`Registering`).
 
+    ``agency``: an agent sends in the name of ``sender``, its principal, under a mandate
+    (contract 25): an addressee outside its scope is refused (Forbidden naming
+    ``recipient_krid``); the document records the agent (``agent_id``) and the audit names
+    both.
+
     Whatever is refused or fails, the staged bytes are removed and no number is consumed:
     the counter increment is part of the transaction that rolls back.
     """
+    if agency is not None:
+        assert sender.id == agency.principal.id, "an agent sends in its principal's name"
+        person = agency.agent.username
     # The staged bytes this request must remove if it fails: once handed to a batch, the
     # batch places or removes them, even if this request is cancelled while it waits.
     owned = [content]
     try:
         content.seal()
         request = _checked(request, content)
+        if agency is not None and request.keep_copy:  # the principal's tartós tár is theirs
+            raise Forbidden("an agent cannot keep a copy in the principal's tartós tár",
+                            field="keep_copy")
         stamping = _stamped_soon(ports, sender, request, content)
         await content.finish()
         if request.sha1 is not None and request.sha1 != await content.sha1():
@@ -193,12 +209,13 @@ async def accept_document(
             owned.append(stored)
             await content.discard()  # the plaintext is never stored
         acceptance = await _accept(ports, sender, request, stored, content.sha256,
-                                   idempotency_key, person, owned, stamping, registering)
+                                   idempotency_key, person, owned, stamping, registering,
+                                   agency)
     except GatewayError as refusal:
         await _discard(*owned)
         ports.telemetry.refused(refusal.code)
         if ports.acceptance_evidence and not isinstance(refusal, Unavailable):
-            await _audit_refusal(ports, sender, refusal, content, person)
+            await _audit_refusal(ports, sender, refusal, content, person, agency)
         raise
     except BaseException:
         await _discard(*owned)
@@ -288,7 +305,7 @@ async def _encrypted_if_due(
 
 async def _audit_refusal(
     ports: AcceptancePorts, sender: Party, refusal: GatewayError, content: StagedContent,
-    person: str | None,
+    person: str | None, agency: Agency | None = None,
 ) -> None:
     """A refusal is recorded in its own transaction: the upload's own rolled back."""
     try:
@@ -299,7 +316,9 @@ async def _audit_refusal(
     async with ports.write_uow() as uow:
         await uow.audit.append(AuditEvent(
             at=ports.clock.now(), actor=actor, office_krid=office_krid,
-            action=AuditAction.REFUSED, sha256=sha256, detail=refusal.code))
+            action=AuditAction.REFUSED, sha256=sha256,
+            detail=refusal.code if agency is None
+            else f"{refusal.code} {acting_for(sender.username)}"))
         await uow.commit()
 
 
@@ -314,6 +333,7 @@ async def _accept(
     owned: list[StagedContent],
     stamping: asyncio.Future[tuple[datetime, bytes | None]] | None,
     registering: Registering | None = None,
+    agency: Agency | None = None,
 ) -> Acceptance:
     """``content`` is what is stored; ``submitted_sha256`` the SHA-256 of what was sent;
     ``stamping``: the moment and token asked for early, if any (for ``content``). An upload
@@ -327,8 +347,9 @@ async def _accept(
     if idempotency_key is None and not request.keep_copy and registering is None:
         recipient = await _addressee(ports, request)
         check_addressee(sender, recipient)
+        _check_scope(agency, recipient)
         new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
-                            file_name, registered_at, token)
+                            file_name, registered_at, token, agency)
         numbering = numbering_for(numbering_krid(sender, recipient), registered_at)
         pending = Pending(new=new, numbering=numbering, sender=sender, recipient=recipient,
                            person=person, content=content,
@@ -345,6 +366,7 @@ async def _accept(
     async with ports.write_uow() as uow:
         recipient = await _recipient(ports, uow, request)
         check_addressee(sender, recipient)
+        _check_scope(agency, recipient)
         if idempotency_key is not None:
             if not 0 < len(idempotency_key) <= 255:
                 raise InvalidRequest("Idempotency-Key must be 1 to 255 characters",
@@ -359,7 +381,7 @@ async def _accept(
                 assert document is not None
                 return Acceptance.of(document)
         new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
-                            file_name, registered_at, token)
+                            file_name, registered_at, token, agency)
         if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
             await reserve_copy(uow, ports, sender, content.size)
         if registering is None:
@@ -390,10 +412,16 @@ async def _accept(
                       new.file_name)
 
 
+def _check_scope(agency: Agency | None, recipient: Party) -> None:
+    """An agent sends only to offices within the mandate's scope (contract 25)."""
+    if agency is not None and not (recipient.is_organisation and agency.covers(recipient.krid)):
+        raise Forbidden(f"the mandate does not reach {recipient.name}", field="recipient_krid")
+
+
 def _new_document(
     ports: AcceptancePorts, sender: Party, recipient: Party, request: UploadRequest,
     content: StagedContent, submitted_sha256: str, file_name: str, registered_at: datetime,
-    token: bytes | None,
+    token: bytes | None, agency: Agency | None = None,
 ) -> NewDocument:
     encrypted = content.sha256 != submitted_sha256
     warning_due_at, not_collected_due_at = due_times(
@@ -410,6 +438,7 @@ def _new_document(
         return_receipt=request.return_receipt, timestamp_token=token,
         submitted_sha256=submitted_sha256 if encrypted else None,
         warning_due_at=warning_due_at, not_collected_due_at=not_collected_due_at,
+        agent_id=agency.agent.id if agency is not None else None,
     )
 
 

@@ -8,12 +8,13 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.domain.audit import AuditAction, AuditEvent, actor_of
+from gateway.domain.audit import AuditAction, AuditEvent, acting_for, actor_of
 from gateway.domain.documents import DeliveryState, Document
 from gateway.domain.parties import Party
 from gateway.domain.ranges import ByteRange, byte_range
-from gateway.domain.receipts import ReceiptKind
+from gateway.domain.receipts import ReceiptKind, ReceiptParty
 from gateway.domain.receiving import received_by_opening, received_on_opening
+from gateway.domain.rny import Agency
 from gateway.errors import Expired, Forbidden, Unavailable
 from gateway.services.ports.slices import DeliveryPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
@@ -39,7 +40,7 @@ class Download:
 
 async def open_content(
     ports: DeliveryPorts, party: Party, registration_number: str, *, person: str | None = None,
-    range_header: str | None = None,
+    range_header: str | None = None, agency: Agency | None = None,
 ) -> Download:
     """The document and a stream of its bytes (with the ``person`` who acted for the party,
     in the browser). With ``range_header`` (HTTP ``Range``) only the range's bytes
@@ -50,9 +51,15 @@ async def open_content(
     ``record`` writes the download to the audit chain. An organisation's download does not
     acknowledge: its clerk or system confirms explicitly. In a citizen's own tárhely, opening
     is receiving (225/2009 Korm. r. 36. § (4)): the first download acknowledges, and the
-    sender's download receipt is issued in the same transaction."""
+    sender's download receipt is issued in the same transaction.
+
+    ``agency``: an agent opens the principal's (``party``'s) document under a mandate
+    (contract 25): only one within its scope; opening it is the principal's receiving, and
+    the download receipt names the agent (Eljaro)."""
+    if agency is not None:
+        person = agency.agent.username
     async with ports.uow() as uow:
-        document = await visible(uow, party, registration_number)
+        document = await visible(uow, party, registration_number, agency)
         kept = await uow.kept.kept_at(party.id, document.id) is not None
     part = byte_range(range_header, document.size)
     chunks = await _content_of(ports, document, kept=kept, part=part)
@@ -65,9 +72,10 @@ async def open_content(
     async def record() -> None:
         try:
             async with SystemMessage() as message, ports.write_uow() as uow:
-                await _audit_downloads(uow, ports, party, [document], person)
+                await _audit_downloads(uow, ports, party, [document], person, agency)
                 if received_on_opening(party, document):
-                    message.staged = await acknowledged(uow, ports, party, document, person)
+                    message.staged = await acknowledged(uow, ports, party, document, person,
+                                                        agency)
                 await uow.commit()
         except BaseException:
             await _close(chunks)  # the answer will not be sent
@@ -77,19 +85,21 @@ async def open_content(
 
 
 async def receive(ports: DeliveryPorts, party: Party, registration_number: str, *,
-                  person: str | None = None) -> None:
+                  person: str | None = None, agency: Agency | None = None) -> None:
     """Open a document of a citizen's own tárhely without delivering its bytes: the web's
     opening form (a POST, never a GET a link scanner could follow) records the opening as
     ``open_content``'s ``record`` does (the acknowledgement and the sender's download receipt),
     once the content is known to be readable. Opening an opened document records nothing
-    more; an office's document is refused (Forbidden: its clerk confirms the download)."""
+    more; an office's document is refused (Forbidden: its clerk confirms the download).
+    ``agency``: an agent receives it for the principal ``party`` (``open_content``)."""
     async with ports.uow() as uow:
-        document = await visible(uow, party, registration_number)
+        document = await visible(uow, party, registration_number, agency)
     if not received_by_opening(party, document):
         raise Forbidden("only a citizen's own document is received by opening it")
     if not document.unopened:
         return
-    download = await open_content(ports, party, registration_number, person=person)
+    download = await open_content(ports, party, registration_number, person=person,
+                                  agency=agency)
     try:
         await download.record()
     finally:
@@ -155,14 +165,20 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
 
 async def _audit_downloads(
     uow: UnitOfWork, ports: DeliveryPorts, party: Party, documents: list[Document],
-    person: str | None = None,
+    person: str | None = None, agency: Agency | None = None,
 ) -> None:
     now = ports.clock.now()
     actor, office_krid = actor_of(party.username, party.krid, person)
     for document in documents:
         await uow.audit.append(AuditEvent(
             at=now, actor=actor, office_krid=office_krid, action=AuditAction.DOWNLOADED,
-            registration_number=document.registration_number, sha256=document.sha256))
+            registration_number=document.registration_number, sha256=document.sha256,
+            detail=_detail(agency)))
+
+
+def _detail(agency: Agency | None) -> str | None:
+    """An agent's entries name the principal too (the actor is the agent)."""
+    return None if agency is None else acting_for(agency.principal.username)
 
 
 async def _content_of(
@@ -181,38 +197,47 @@ async def _content_of(
 
 
 async def acknowledge(
-    ports: DeliveryPorts, party: Party, registration_number: str, *, person: str | None = None
+    ports: DeliveryPorts, party: Party, registration_number: str, *, person: str | None = None,
+    agency: Agency | None = None,
 ) -> Document:
     """The addressee confirms it has the document; repeating it changes nothing.
 
     The first acknowledgement issues the download receipt (letöltési igazolás) and, when the
     sender asked for one (ETertiveveny), delivers it to the sender's mailbox as a system
     message, all in the same transaction."""
+    if agency is not None:
+        person = agency.agent.username
     async with SystemMessage() as message, ports.write_uow() as uow:
-        document = await visible(uow, party, registration_number)
+        document = await visible(uow, party, registration_number, agency)
         if document.recipient_id != party.id:
             raise Forbidden("only the addressee acknowledges a document")
         if document.delivery_state is DeliveryState.EXPIRED:
             raise Expired(f"document {registration_number} expired before it was downloaded")
         if document.unopened:
-            message.staged = await acknowledged(uow, ports, party, document, person)
+            message.staged = await acknowledged(uow, ports, party, document, person, agency)
             document = await visible(uow, party, registration_number)
             await uow.commit()
     return document
 
 
 async def acknowledged(
-    uow: UnitOfWork, ports: DeliveryPorts, party: Party, document: Document, person: str | None
+    uow: UnitOfWork, ports: DeliveryPorts, party: Party, document: Document, person: str | None,
+    agency: Agency | None = None,
 ) -> StagedContent | None:
     """Mark a waiting document downloaded, issue the download receipt (and the sender's system
     message, staged, when it asked for one) and audit it, in the caller's transaction. When a
-    concurrent acknowledgement got there first, it issued all of that: nothing more here."""
+    concurrent acknowledgement got there first, it issued all of that: nothing more here.
+    ``agency``: the agent who received it for the principal, named by the receipt."""
     now = ports.clock.now()
     if not await uow.documents.acknowledge(document.id, now):
         return None
-    message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now)
+    acting = None if agency is None else ReceiptParty(agency.agent.name,
+                                                      code=agency.agent.code)
+    message = await issue_receipt(ports, uow, document, ReceiptKind.DOWNLOAD, now,
+                                  acting=acting)
     actor, office_krid = actor_of(party.username, party.krid, person)
     await uow.audit.append(AuditEvent(
         at=now, actor=actor, office_krid=office_krid, action=AuditAction.ACKNOWLEDGED,
-        registration_number=document.registration_number, sha256=document.sha256))
+        registration_number=document.registration_number, sha256=document.sha256,
+        detail=_detail(agency)))
     return message

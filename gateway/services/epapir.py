@@ -30,6 +30,7 @@ from gateway.domain.epapir import (
 from gateway.domain.formats import HEAD_BYTES, content_matches, is_allowed
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import Party, PartyKind
+from gateway.domain.rny import Agency
 from gateway.errors import (
     EmptyContent,
     Forbidden,
@@ -156,22 +157,28 @@ async def submit(
     attachments: list[SubmissionAttachment],
     reference_number: str | None = None,
     return_receipt: bool = False,
+    agency: Agency | None = None,
 ) -> Acceptance:
     """Render, seal and accept one e-Papír from ``person`` (for the organisation with KRID
-    ``for_organisation`` when staff write for it) to the office ``recipient_krid``. Each
-    refusal names its field; nothing is stored before every check has passed."""
+    ``for_organisation`` when staff write for it; in the name of the principal of ``agency``
+    when an agent writes under a mandate, to an office within its scope) to the office
+    ``recipient_krid``. Each refusal names its field; nothing is stored before every check
+    has passed."""
+    if agency is not None:
+        assert person.id == agency.agent.id and for_organisation is None
     checked = await _checked(ports, person, for_organisation, recipient_krid, topic, subject,
-                             text, attachments, reference_number, return_receipt)
+                             text, attachments, reference_number, return_receipt, agency)
     if ports.submission_renderer is None or ports.authenticator is None:
         raise Unavailable("e-Papír is not available: no renderer or AVDH seal is configured")
     renderer, authenticator = ports.submission_renderer, ports.authenticator
-    staff = checked.sender.id != person.id
+    staff = checked.sender.id != person.id and agency is None
     at = ports.clock.now()
     submission = Submission(
         sender_name=checked.sender.name,
         sender_address=(f"KRID {checked.sender.krid}" if staff
-                        else f"kapcsolati kód {person.code}"),
-        acting_person=f"{person.name} ({person.username})" if staff else None,
+                        else f"kapcsolati kód {checked.sender.code}"),
+        acting_person=(f"{person.name} ({person.username})" if staff else
+                       f"{person.name} (kapcsolati kód {person.code})" if agency else None),
         office_name=checked.office.name, office_krid=checked.office.krid or "",
         topic_code=checked.topic.code, topic_name=checked.topic.name,
         subject=checked.subject, text=checked.text, at=at,
@@ -181,7 +188,9 @@ async def submit(
         original = await asyncio.to_thread(_render, renderer, submission, attachments, beadvany)
         clause = Clause(
             person_name=person.name, username=person.username,
-            office=(f"{checked.sender.name} (KRID {checked.sender.krid})" if staff else None),
+            office=(f"{checked.sender.name} (KRID {checked.sender.krid})" if staff
+                    else f"{checked.sender.name} (kapcsolati kód {checked.sender.code})"
+                    if agency else None),
             at=at, original=original,
             verify_url=ports.public_url.rstrip("/") + "/ui/verify")
         await asyncio.to_thread(_seal, authenticator, beadvany, clause, sealed)
@@ -203,7 +212,8 @@ async def submit(
                     staged.content.write(chunk)
             return await staged.accept(
                 checked.sender, checked.request, person=person.username if staff else None,
-                registering=Registering(file_name=file_name_for, also=recorded))
+                registering=Registering(file_name=file_name_for, also=recorded),
+                agency=agency)
 
 
 def _render(renderer: SubmissionRenderer, submission: Submission,
@@ -225,11 +235,11 @@ def _seal(authenticator: PdfAuthenticator, source: Path, clause: Clause, output:
 async def _checked(
     ports: EpapirPorts, person: Party, for_organisation: str | None, recipient_krid: str,
     topic: str, subject: str, text: str, attachments: list[SubmissionAttachment],
-    reference_number: str | None, return_receipt: bool,
+    reference_number: str | None, return_receipt: bool, agency: Agency | None = None,
 ) -> _Checked:
     if person.kind is not PartyKind.CITIZEN:
         raise Forbidden("only a person may submit e-Papír, not an organisation's credentials")
-    sender = person
+    sender = person if agency is None else agency.principal
     if for_organisation:
         # NotFound for an organisation where the person holds no role, as for no organisation.
         sender, _ = await staff_service.office_for(ports, person, for_organisation)
@@ -240,6 +250,9 @@ async def _checked(
         if office is None or office.kind is not PartyKind.HIVATALI:
             raise RecipientUnknown(f"no office with KRID {recipient_krid!r}",
                                    field="recipient_krid")
+        if agency is not None and not agency.covers(office.krid):
+            raise Forbidden(f"the mandate does not reach {office.name}",
+                            field="recipient_krid")
         offered = await topics_in(uow, office)
     chosen = next((each for each in offered if each.code == topic), None)
     if chosen is None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from gateway.domain.documents import MAX_TEXT, Document
 from gateway.domain.limits import MAX_ID, MAX_NAME_FILTER, checked_filter
 from gateway.domain.parties import ORGANISATION_KINDS, Party, PartyKind
+from gateway.domain.rny import Agency
 from gateway.errors import InvalidRequest
 from gateway.services.ports.documents import MailboxQuery
 from gateway.services.ports.evidence import ReceiptRecord
@@ -54,9 +55,11 @@ async def list_mailbox(
     limit: int = 50,
     cursor: str | None = None,
     with_timestamp_tokens: bool = False,
+    agency: Agency | None = None,
 ) -> MailboxPage:
-    """One page of the party's mailbox. Listing does not consume: until a document is
-    acknowledged it is listed again, so a client that crashes loses nothing."""
+    """One page of the party's mailbox (with ``agency``, the principal's: only senders within
+    the mandate's scope). Listing does not consume: until a document is acknowledged it is
+    listed again, so a client that crashes loses nothing."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     doc_type_id = checked_filter(doc_type_id, "doc_type_id", limit=MAX_TEXT)
@@ -65,6 +68,7 @@ async def list_mailbox(
         recipient_id=party.id, only_waiting=only_waiting, sender_kind=sender_kind,
         doc_type_id=doc_type_id, after_id=after_id, limit=limit + 1,
         with_timestamp_tokens=with_timestamp_tokens,
+        sender_krids=agency.offices if agency is not None else None,
     ))
 
 
@@ -87,6 +91,8 @@ class MailboxFilter:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     text: str | None = None  # in the file name, reference number or sender's name
+    # Only senders with these KRIDs (an agent's scope, contract 25: Agency.offices); None: any.
+    sender_krids: frozenset[str] | None = None
 
 
 async def browse_mailbox(
@@ -108,6 +114,7 @@ async def browse_mailbox(
         sender_kind=narrowed.sender_kind, doc_type_id=doc_type_id,
         limit=limit + 1, newest_first=True, before_id=before_id,
         since=narrowed.since, until=narrowed.until, text=text,
+        sender_krids=narrowed.sender_krids,
     ))
 
 
@@ -119,13 +126,15 @@ class SentPage:
 
 
 async def sent_documents(
-    ports: MailboxPorts, party: Party, *, limit: int = 25, cursor: str | None = None
+    ports: MailboxPorts, party: Party, *, limit: int = 25, cursor: str | None = None,
+    agency: Agency | None = None,
 ) -> SentPage:
     """What the party sent, newest first, each with its delivery state and receipts (the
-    feltöltés ellenőrzése)."""
+    feltöltés ellenőrzése); with ``agency``, only to offices within its scope."""
     async with ports.uow() as uow:
         rows = await uow.documents.sent_by(party.id, _decode_cursor(cursor) if cursor else None,
-                                           limit + 1)
+                                           limit + 1,
+                                           agency.offices if agency is not None else None)
         items = rows[:limit]
         receipts = await uow.receipts.of_documents([d.id for d in items])
     return SentPage(items, receipts,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway.domain.audit import AuditAction, AuditEvent, actor_of
+from gateway.domain.audit import AuditAction, AuditEvent, acting_for, actor_of
 from gateway.domain.documents import NewDocument, Numbering
 from gateway.domain.parties import Party
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
@@ -217,7 +217,10 @@ async def acceptance_evidence(
         actor, office_krid = actor_of(sender.username, sender.krid, person)
         events.append(AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
                                  action=AuditAction.ACCEPTED, registration_number=number,
-                                 sha256=new.sha256))
+                                 sha256=new.sha256,
+                                 # An agent sent it in the sender's name (contract 25).
+                                 detail=None if new.agent_id is None
+                                 else acting_for(sender.username)))
     return receipts, events
 
 

@@ -9,12 +9,15 @@ so the office's log (napló) shows who changed its staff, and when.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import Document
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
+from gateway.domain.rny import Agency, Mandate
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
+from gateway.services.mandates import agency_in
 from gateway.services.ports.parties import StaffMember
 from gateway.services.ports.slices import StaffPorts
 from gateway.services.ports.storage import UnitOfWork
@@ -117,34 +120,63 @@ async def list_staff(ports: StaffPorts, *, krid: str) -> tuple[Party, list[Staff
         return office, await uow.staff.members(office.id)
 
 
-async def document_for(
-    ports: StaffPorts, person: Party, registration_number: str
-) -> tuple[Party, Document]:
-    """A document the person may open: their own (sent to or by them; the party answered is
-    the person), or one sent to or by an office where they hold a role (answered with that
-    office); NotFound otherwise, as for a missing document."""
+@dataclass(frozen=True)
+class SeenBox:
+    """A mailbox as a person works it: its party, the role they hold there (an office's), and
+    the agency when they act for a principal under a mandate (contract 25)."""
+
+    party: Party
+    role: StaffRole | None = None
+    agency: Agency | None = None
+
+
+async def document_seen(ports: StaffPorts, person: Party,
+                        registration_number: str) -> tuple[SeenBox, Document]:
+    """A document the person may open: their own (sent to or by them; the box is the
+    person's), one sent to or by an office where they hold a role (that office's box), or,
+    under a mandate in force, one of a principal's within its scope (the principal's box,
+    with the agency); NotFound otherwise, as for a missing document."""
+    now = ports.clock.now()
     async with ports.uow() as uow:
         document = await uow.documents.by_number(registration_number)
-        offices = await uow.staff.offices_of(person.id)
-    if document is not None:
-        if person.id in (document.recipient_id, document.sender_id):
-            return person, document
-        for office, _role in offices:
-            if office.id in (document.recipient_id, document.sender_id):
-                return office, document
+        if document is not None:
+            if person.id in (document.recipient_id, document.sender_id):
+                return SeenBox(person), document
+            for office, role in await uow.staff.offices_of(person.id):
+                if office.id in (document.recipient_id, document.sender_id):
+                    return SeenBox(office, role), document
+            for agency in await _agencies(uow, person, now):
+                if agency.sees(document.sender_id, document.sender.krid,
+                               document.recipient_id, document.recipient.krid):
+                    return SeenBox(agency.principal, None, agency), document
     raise NotFound(f"no document {registration_number}")
+
+
+async def _agencies(uow: UnitOfWork, person: Party, now: datetime) -> list[Agency]:
+    """The person acting for each principal at ``now``, under the mandates in force then."""
+    found: dict[int, list[Mandate]] = {}
+    for mandate in await uow.mandates.of_agent(person.id):
+        if mandate.in_force(now):
+            found.setdefault(mandate.principal.id, []).append(mandate)
+    return [Agency(given[0].principal, person, tuple(given)) for given in found.values()]
 
 
 OWN_BOX = "me"
 
 
-async def mailbox_of(ports: StaffPorts, person: Party, box: str) -> tuple[Party, StaffRole | None]:
-    """The mailbox ``box`` names for the person: ``me``, their own tárhely (no role), or the
-    KRID of an office where they hold a role; NotFound otherwise."""
+async def mailbox_for(ports: StaffPorts, person: Party, box: str) -> SeenBox:
+    """The mailbox ``box`` names for the person: ``me``, their own tárhely; the KRID of an
+    office where they hold a role; or the kapcsolati kód of a citizen they act for under a
+    mandate in force now (the principal's tárhely, with the agency). NotFound otherwise,
+    exactly as for a mailbox that does not exist."""
     if box == OWN_BOX:
-        return person, None
-    office, role = await office_for(ports, person, box)
-    return office, role
+        return SeenBox(person)
+    if len(box) == 9 and box.isascii() and box.isdigit():
+        office, role = await office_for(ports, person, box)
+        return SeenBox(office, role)
+    async with ports.uow() as uow:
+        agency = await agency_in(uow, person, box, ports.clock.now())
+    return SeenBox(agency.principal, None, agency)
 
 
 async def office_for(ports: StaffPorts, person: Party, krid: str) -> tuple[Party, StaffRole]:

@@ -10,7 +10,7 @@ from types import TracebackType
 from gateway.domain.calendar import due_times
 from gateway.domain.documents import Document, NewDocument
 from gateway.domain.parties import Party, PartyKind
-from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind
+from gateway.domain.receipts import RECEIPT_TITLES, ReceiptContent, ReceiptKind, ReceiptParty
 from gateway.services.evidence import receipt_party, signed, timestamp
 from gateway.services.ports.slices import SystemMessagePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
@@ -40,11 +40,12 @@ class SystemMessage:
 
 async def issue_receipt(
     ports: SystemMessagePorts, uow: UnitOfWork, document: Document, kind: ReceiptKind | str,
-    now: datetime,
+    now: datetime, *, acting: ReceiptParty | None = None,
 ) -> StagedContent | None:
     """Sign a receipt of ``kind`` about ``document`` (with its own timestamp) for the sender;
     when the sender asked ETertiveveny, also deliver it as a system message, whose staged bytes
-    are returned to be placed once the transaction commits."""
+    are returned to be placed once the transaction commits. ``acting``: the agent who acted
+    for the addressee (the receipt's Eljaro)."""
     kind = ReceiptKind(kind)
     [receipt] = await signed(ports, [ReceiptContent(
         kind=kind, registration_number=document.registration_number,
@@ -52,6 +53,7 @@ async def issue_receipt(
         file_name=document.file_name, sha256=document.sha256, at=now,
         timestamp_token=await timestamp(ports, document.sha256, now),
         notices=_notices(document, now) if kind is ReceiptKind.PRESUMED_DELIVERY else None,
+        acting=acting,
     )])
     await uow.receipts.add(document.id, kind, now, receipt)
     if not document.return_receipt:

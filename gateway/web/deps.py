@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from gateway.config import Settings
 from gateway.domain.documents import Document
 from gateway.domain.parties import Party
+from gateway.domain.rny import Agency
 from gateway.errors import Conflict
 from gateway.services import forms as form_service
 from gateway.services import people
@@ -65,17 +66,19 @@ async def checked_form(request: Request) -> FormData:
 @dataclass(frozen=True)
 class Seen:
     """A document the person may see, and the mailbox it is seen from: the person's own
-    tárhely, or an office where they hold a role (services/staff.py decides)."""
+    tárhely, an office where they hold a role, or a principal's tárhely under a mandate
+    (``agency``; services/staff.py decides)."""
 
     person: Party
     office: Party
     document: Document
+    agency: Agency | None = None
 
 
 async def seen(request: Request, person: Party, registration_number: str) -> Seen:
-    office, document = await staff_service.document_for(ports_of(request), person,
-                                                        registration_number)
-    return Seen(person, office, document)
+    box, document = await staff_service.document_seen(ports_of(request), person,
+                                                      registration_number)
+    return Seen(person, box.party, document, box.agency)
 
 
 async def seen_document(request: Request, registration_number: str,
@@ -141,6 +144,8 @@ async def keyed(request: Request, form: FormData, person: Party,
 
 
 def box_of(person: Party, mailbox: Party) -> str:
-    """How the pages name a mailbox: ``me`` for the person's own tárhely, else its KRID (as
-    ``staff.mailbox_of`` reads it back)."""
-    return staff_service.OWN_BOX if mailbox.id == person.id else mailbox.krid or ""
+    """How the pages name a mailbox: ``me`` for the person's own tárhely, an office's KRID, a
+    principal's kapcsolati kód (as ``staff.mailbox_for`` reads it back)."""
+    if mailbox.id == person.id:
+        return staff_service.OWN_BOX
+    return mailbox.krid or mailbox.code or ""

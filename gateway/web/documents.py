@@ -54,7 +54,9 @@ def _day(value: str | None, field: str, problems: list[str],
 async def mailbox(request: Request, krid: str, person: Person) -> Response:
     """An office's mailbox by its KRID, or the person's own tárhely as ``me``."""
     ports, query = ports_of(request), request.query_params
-    office, role = await staff_service.mailbox_of(ports, person, krid)
+    # A principal's kapcsolati kód: an agent acting under a mandate (contract 25).
+    box = await staff_service.mailbox_for(ports, person, krid)
+    office, role, agency = box.party, box.role, box.agency
     problems: list[str] = []  # unreadable filters: left out
     refused: dict[str, str] = {}  # filter -> why nothing is listed: range, text or long
     since, until = budapest_days(_day(query.get("from"), "from", problems, refused),
@@ -69,6 +71,8 @@ async def mailbox(request: Request, krid: str, person: Person) -> Response:
         doc_type_id=query.get("doc_type_id") or None,
         since=since, until=until,
         text=query.get("q") or None,
+        # An agent sees only senders within the mandate's scope.
+        sender_krids=agency.offices if agency is not None else None,
     )
     limit = query.get("limit", "25")
     size = bounded_int(limit, 10, 100) or 25
@@ -89,10 +93,12 @@ async def mailbox(request: Request, krid: str, person: Person) -> Response:
         older = "?" + urlencode({**{k: v for k, v in query.items() if k != "cursor"},
                                  "cursor": page.next_cursor})
     # Counted by the database (one GROUP BY), whatever the filters: the whole box's waiting.
-    unread = (await mailbox_service.unread_counts(ports, office)).total
+    # Not for an agent: the count would tell of documents outside the mandate's scope.
+    unread = (await mailbox_service.unread_counts(ports, office)).total if agency is None \
+        else None
     return render(request, "mailbox.html", {
         "office": office, "role": role, "box": krid, "documents": page.items, "older": older,
-        "unread": unread,
+        "unread": unread, "agency": agency,
         "query": query, "problems": problems, "kinds": [kind.value for kind in PartyKind],
         "refused": refused, "earliest": EARLIEST_DAY.isoformat(),
         "latest": LATEST_DAY.isoformat(),
@@ -117,7 +123,7 @@ async def document_view(request: Request, seen: Seen, *, problem: str | None = N
                                                          document.registration_number)
     own = office.id == person.id
     return render(request, "document.html", {
-        "office": office, "document": document, "receipts": receipts,
+        "office": office, "document": document, "receipts": receipts, "agency": seen.agency,
         "incoming": document.recipient_id == office.id, "own": own,
         "box": box_of(person, office),
         "acknowledged": request.query_params.get("acknowledged") == "1",
@@ -137,7 +143,7 @@ async def document_content(request: Request, registration_number: str,
         return await document_view(request, seen)
     download = await delivery_service.open_content(
         ports_of(request), seen.office, registration_number,
-        person=on_behalf(seen.person, seen.office))
+        person=on_behalf(seen.person, seen.office), agency=seen.agency)
     headers = {"Content-Length": str(download.document.size),
                "Content-Disposition": attachment_disposition(download.document.file_name)}
     response = finish(request, StreamingResponse(
@@ -156,7 +162,8 @@ async def open_document(request: Request, registration_number: str, form: Checke
 
     async def work() -> Response:
         await delivery_service.receive(ports_of(request), seen.office, registration_number,
-                                       person=on_behalf(seen.person, seen.office))
+                                       person=on_behalf(seen.person, seen.office),
+                                       agency=seen.agency)
         return finish(request, RedirectResponse(content, status_code=303))
 
     return await keyed(request, form, seen.person, work, lambda: document_view(request, seen),
@@ -194,7 +201,8 @@ async def acknowledge(request: Request, registration_number: str, form: CheckedF
     to confirm: 404 (Forbidden); expired: 410."""
     async def work() -> Response:
         await delivery_service.acknowledge(ports_of(request), seen.office, registration_number,
-                                           person=on_behalf(seen.person, seen.office))
+                                           person=on_behalf(seen.person, seen.office),
+                                           agency=seen.agency)
         return finish(request, RedirectResponse(
             f"/ui/documents/{registration_number}?acknowledged=1", status_code=303))
 

@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, InvalidRequest, NotFound, UnacceptableT
 from gateway.forms import flag
 from gateway.services import epapir as epapir_service
 from gateway.services import mailbox as mailbox_service
+from gateway.services import mandates
 from gateway.services import staff as staff_service
 from gateway.services.ports.parties import OfficeQuery, Topic
 from gateway.services.topics import topics_in
@@ -38,9 +39,13 @@ OWN = "me"  # the "write as" choice of a person writing for themselves
 _KEPT = ("topic", "subject", "text", "reference_number", "return_receipt", "as")
 
 
+def _is_krid(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) == 9
+
+
 async def _office(request: Request, krid: str) -> Party | None:
     """The office ``krid`` names, when it is a ``hivatali`` organisation."""
-    if not (krid.isascii() and krid.isdigit() and len(krid) == 9):
+    if not _is_krid(krid):
         return None
     async with ports_of(request).uow() as uow:
         found = await uow.parties.by_krid(krid)
@@ -80,6 +85,9 @@ async def _page(request: Request, person: Party, *, office: Party | None = None,
         "topics": await _topics(request, office) if office is not None else [],
         "organisations": [party for party, _ in
                           await staff_service.offices_of(ports, person)],
+        # The citizens the person may write for under a mandate (contract 25), by their code.
+        "principals": await mandates.principals_of(ports, person),
+        "writing_as": query.get("box") or OWN,
     }
     return render(request, "epapir.html", context, status_code=status_code)
 
@@ -116,13 +124,18 @@ async def submit(request: Request, person: Person) -> Response:
             raise CsrfRefused
         kept = {name: fields[name] for name in _KEPT if name in fields}
         writing_as = fields.get("as", OWN)
-        for_organisation = None if writing_as == OWN else writing_as
+        # A KRID: an organisation where the person holds a role; another name: a principal's
+        # kapcsolati kód, for whom the person writes under a mandate.
+        for_organisation = writing_as if _is_krid(writing_as) else None
 
         async def work() -> Response:
             try:
                 return_receipt = flag(fields, "return_receipt")
+                agency = None
+                if writing_as != OWN and for_organisation is None:
+                    agency = (await staff_service.mailbox_for(ports, person, writing_as)).agency
                 acceptance = await epapir_service.submit(
-                    ports, person, for_organisation=for_organisation,
+                    ports, person, for_organisation=for_organisation, agency=agency,
                     recipient_krid=office.krid or "", topic=fields.get("topic", ""),
                     subject=fields.get("subject", ""), text=fields.get("text", ""),
                     attachments=attachments.items,
@@ -134,8 +147,7 @@ async def submit(request: Request, person: Person) -> Response:
             except GatewayError as error:
                 return await _page(request, person, office=office, problem=error.code,
                                    problem_field=error.field, fields=kept, status_code=422)
-            outcome = {"box": for_organisation or OWN,
-                       "sent": acceptance.registration_number}
+            outcome = {"box": writing_as, "sent": acceptance.registration_number}
             # The outcome's own page (the number at once), above what the mailbox sent: a
             # reload shows it again and sends nothing.
             return finish(request, RedirectResponse(f"/ui/sent?{urlencode(outcome)}",
@@ -143,4 +155,4 @@ async def submit(request: Request, person: Person) -> Response:
 
         return await once(request, person, fields.get(FORM_KEY_FIELD), work,
                           lambda: _page(request, person, office=office, fields=kept),
-                          pending=f"/ui/sent?{urlencode({'box': for_organisation or OWN})}")
+                          pending=f"/ui/sent?{urlencode({'box': writing_as})}")

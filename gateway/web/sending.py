@@ -13,7 +13,15 @@ from starlette.requests import ClientDisconnect
 from gateway.domain.documents import Document
 from gateway.domain.formats import ALLOWED_FORMATS
 from gateway.domain.parties import Party, on_behalf
-from gateway.errors import EmptyContent, GatewayError, InvalidRequest, NotFound, UnacceptableText
+from gateway.domain.rny import Agency
+from gateway.errors import (
+    EmptyContent,
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    UnacceptableText,
+)
 from gateway.forms import receive_form, upload_request
 from gateway.services import acceptance as acceptance_service
 from gateway.services import mailbox as mailbox_service
@@ -29,7 +37,7 @@ router = APIRouter(route_class=WebRoute)
 
 async def _send_page(request: Request, office: Party, box: str, *, problem: str | None = None,
                      problem_field: str | None = None, fields: dict[str, str] | None = None,
-                     status_code: int = 200) -> Response:
+                     status_code: int = 200, agency: Agency | None = None) -> Response:
     query = request.query_params
     found: list[Party] = []
     search_refused = False
@@ -49,6 +57,7 @@ async def _send_page(request: Request, office: Party, box: str, *, problem: str 
     limit = ports_of(request).max_document_bytes
     return render(request, "send.html", {
         "office": office, "box": box, "found": found[:20], "searched": query.get("office_q"),
+        "agency": agency,
         "search_refused": search_refused, "problem": problem, "problem_field": problem_field,
         "form": form, "formats": ", ".join(ALLOWED_FORMATS),
         "size_limit": {"size": _size_text(limit, locale),
@@ -66,9 +75,10 @@ def _size_text(size: int, locale: Locale) -> str:
 
 @router.get("/send")
 async def send_page(request: Request, person: Person) -> Response:
-    office, _ = await staff_service.mailbox_of(ports_of(request), person,
-                                               request.query_params.get("box", ""))
-    return await _send_page(request, office, box_of(person, office))
+    mailbox = await staff_service.mailbox_for(ports_of(request), person,
+                                              request.query_params.get("box", ""))
+    return await _send_page(request, mailbox.party, box_of(person, mailbox.party),
+                            agency=mailbox.agency)
 
 
 @router.post("/send")
@@ -77,8 +87,9 @@ async def send(request: Request, person: Person) -> Response:
     token can only be read after the body, so a missing one discards the staged bytes (and
     the form is not a ``CheckedForm``, which would read the body whole)."""
     ports = ports_of(request)
-    office, _ = await staff_service.mailbox_of(ports, person,
-                                               request.query_params.get("box", ""))
+    # A principal's kapcsolati kód: an agent sends in the principal's name (contract 25).
+    mailbox = await staff_service.mailbox_for(ports, person, request.query_params.get("box", ""))
+    office, agency = mailbox.party, mailbox.agency
     box = box_of(person, office)
     async with acceptance_service.StagedUpload(ports) as staged:
         try:
@@ -87,24 +98,28 @@ async def send(request: Request, person: Person) -> Response:
         except ClientDisconnect:
             return Response(status_code=400)
         except GatewayError as error:
-            return await _send_page(request, office, box, problem=error.code, status_code=400)
+            return await _send_page(request, office, box, problem=error.code, status_code=400,
+                                    agency=agency)
         if not csrf_ok(request, form.fields.get(CSRF_FIELD)):
             raise CsrfRefused
 
         async def work() -> Response:
             try:
                 acceptance = await staged.accept(office, upload_request(form),
-                                                 person=on_behalf(person, office))
+                                                 person=on_behalf(person, office),
+                                                 agency=agency)
             except UnacceptableText as error:  # a sentence naming the field, as a form's refusal
                 return await _send_page(request, office, box, problem="text",
                                         problem_field=error.field, fields=form.fields,
-                                        status_code=422)
+                                        status_code=422, agency=agency)
             except GatewayError as error:  # accept_document removed the staged bytes
-                # An empty file is refused as REST refuses it (422), with a sentence of its own.
+                # An empty file is refused as REST refuses it (422), with a sentence of its own;
+                # an office outside an agent's mandate as REST does (403).
                 return await _send_page(request, office, box, problem=error.code,
-                                        fields=form.fields,
+                                        problem_field=error.field, fields=form.fields,
                                         status_code=422 if isinstance(error, EmptyContent)
-                                        else 400)
+                                        else 403 if isinstance(error, Forbidden)
+                                        and agency is not None else 400, agency=agency)
             # The outcome's own page (number, addressee, time), above what the mailbox sent: a
             # reload shows it again and sends nothing.
             return finish(request, RedirectResponse(
@@ -113,17 +128,20 @@ async def send(request: Request, person: Person) -> Response:
 
         # A refused form or a repeat never hands the bytes over: leaving the block removes them.
         return await once(request, person, form.fields.get(FORM_KEY_FIELD), work,
-                          lambda: _send_page(request, office, box, fields=form.fields),
+                          lambda: _send_page(request, office, box, fields=form.fields,
+                                             agency=agency),
                           pending=f"/ui/sent?{urlencode({'box': box})}")
 
 
 @router.get("/sent")
 async def sent_page(request: Request, person: Person) -> Response:
     ports, query = ports_of(request), request.query_params
-    office, _ = await staff_service.mailbox_of(ports, person, query.get("box", ""))
+    mailbox = await staff_service.mailbox_for(ports, person, query.get("box", ""))
+    office = mailbox.party
     try:
         page = await mailbox_service.sent_documents(ports, office,
-                                                    cursor=query.get("cursor") or None)
+                                                    cursor=query.get("cursor") or None,
+                                                    agency=mailbox.agency)
     except InvalidRequest as error:  # a cursor of no page: as if the page did not exist
         raise NotFound("no such page of sent documents") from error
     box = box_of(person, office)
@@ -131,6 +149,7 @@ async def sent_page(request: Request, person: Person) -> Response:
              if page.next_cursor else None)
     return render(request, "sent.html", {
         "office": office, "box": box, "documents": page.items, "receipts": page.receipts,
+        "agency": mailbox.agency,
         "older": older, "outcome": await _sent_outcome(request, person, office,
                                                        query.get("sent"))})
 

@@ -43,6 +43,13 @@ CONTENTS = [
         recipient=ReceiptParty("Kovács Éva", code="ABCD1234"), file_name="határozat.pdf",
         sha256="ef" * 32, at=TEST_EPOCH, timestamp_token=b"\x00",
         notices=(TEST_EPOCH, TEST_EPOCH + timedelta(days=5), TEST_EPOCH + timedelta(days=10))),
+    # An agent received it for the addressee under a mandate (contract 25): Eljaro.
+    ReceiptContent(
+        kind=ReceiptKind.DOWNLOAD, registration_number="100000002202611240000000004",
+        sender=ReceiptParty("Demo Hivatal", "100000001"),
+        recipient=ReceiptParty("Kovács Éva", code="ABCD1234"), file_name="határozat.pdf",
+        sha256="12" * 32, at=TEST_EPOCH, timestamp_token=b"\x00",
+        acting=ReceiptParty("Nagy Péter <meghatalmazott>", code="EFGH5678")),
 ]
 
 
@@ -68,7 +75,7 @@ def _verified(receipt: bytes, keys: GatewayKeys) -> bool:
 
 
 @pytest.mark.parametrize("release_gil", [True, False])
-@pytest.mark.parametrize("content", CONTENTS, ids=["acceptance", "escaped", "notices"])
+@pytest.mark.parametrize("content", CONTENTS, ids=["acceptance", "escaped", "notices", "agent"])
 def test_a_framed_receipt_is_xmlsecs_own(keys: GatewayKeys, content: ReceiptContent,
                                          release_gil: bool) -> None:
     signer = ReceiptSigner(keys.signing_key, keys.signing_cert, release_gil=release_gil)
@@ -141,3 +148,16 @@ def test_text_xml_cannot_hold_is_replaced_and_the_receipt_still_signs(keys: Gate
     for content in CONTENTS:
         assert xml_safe(content.file_name) == content.file_name
         assert xml_safe(content.sender.name) == content.sender.name
+
+
+def test_eljaro_only_when_an_agent_acted() -> None:
+    """The acting person follows the addressee; a receipt without one has no Eljaro at all."""
+    with_agent = _receipt_root(CONTENTS[3])
+    names = [etree.QName(child).localname for child in with_agent]
+    assert names[names.index("Cimzett") + 1] == "Eljaro"
+    eljaro = with_agent.find("{urn:kapu:igazolas:1}Eljaro")
+    assert eljaro is not None
+    assert [(etree.QName(child).localname, child.text) for child in eljaro] == [
+        ("Nev", "Nagy Péter <meghatalmazott>"), ("KapcsolatiKod", "EFGH5678")]
+    for content in CONTENTS[:3]:
+        assert _receipt_root(content).find("{urn:kapu:igazolas:1}Eljaro") is None

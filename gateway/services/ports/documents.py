@@ -38,6 +38,8 @@ class MailboxQuery:
     text: str | None = None
     # The RFC 3161 token of each (a few KiB each): only HKP listings carry it (Idopecset).
     with_timestamp_tokens: bool = False
+    # Only documents from senders with these KRIDs (an agent's scope, contract 25); None: any.
+    sender_krids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,10 @@ class DocumentRepository(Protocol):
         ...
     async def by_id(self, document_id: int) -> Document | None: ...
     async def by_number(self, registration_number: str) -> Document | None: ...
-    async def sent_by(self, sender_id: int, before_id: int | None, limit: int) -> list[Document]:
-        """What the party sent, newest first, before document ``before_id``."""
+    async def sent_by(self, sender_id: int, before_id: int | None, limit: int,
+                      recipient_krids: frozenset[str] | None = None) -> list[Document]:
+        """What the party sent, newest first, before document ``before_id``; only to
+        addressees with ``recipient_krids`` when given (an agent's scope)."""
         ...
     async def claim_due(self, deadline: Deadline, now: datetime, limit: int) -> list[Document]:
         """Documents whose ``deadline`` has passed and is not yet dealt with, locked for this

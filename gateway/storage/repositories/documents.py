@@ -30,6 +30,7 @@ from gateway.storage.repositories.rows import (
     document_of_row,
     document_select,
     documents_of_result,
+    recipient_alias,
     rows_of,
     sender_alias,
     upsert_for,
@@ -193,6 +194,9 @@ class SqlDocuments:
             conditions.append(documents.c.registered_at >= query.since)
         if query.until is not None:
             conditions.append(documents.c.registered_at < query.until)
+        if query.sender_krids is not None:
+            # In SQL, not over a page afterwards: the page and its cursor stay right.
+            conditions.append(sender_alias.c.krid.in_(sorted(query.sender_krids)))
         if query.text:
             # Sender names are kept folded (name_folded, domain.parties.fold_name: no case, no
             # accents); SQLite's lower() folds ASCII only.
@@ -210,8 +214,11 @@ class SqlDocuments:
         result = await self._connection.execute(statement)
         return documents_of_result(result)
 
-    async def sent_by(self, sender_id: int, before_id: int | None, limit: int) -> list[Document]:
+    async def sent_by(self, sender_id: int, before_id: int | None, limit: int,
+                      recipient_krids: frozenset[str] | None = None) -> list[Document]:
         statement = document_select().where(documents.c.sender_id == sender_id)
+        if recipient_krids is not None:
+            statement = statement.where(recipient_alias.c.krid.in_(sorted(recipient_krids)))
         if before_id is not None:
             statement = statement.where(documents.c.id < before_id)
         result = await self._connection.execute(

@@ -31,6 +31,7 @@ def document_values(new: NewDocument) -> dict[str, Any]:
         system_message=new.system_message, delivery_state=DeliveryState.WAITING.value,
         timestamp_token=new.timestamp_token, submitted_sha256=new.submitted_sha256,
         warning_due_at=new.warning_due_at, not_collected_due_at=new.not_collected_due_at,
+        agent_id=new.agent_id,
     )
 
 

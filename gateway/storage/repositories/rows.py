@@ -11,7 +11,7 @@ from sqlalchemy.engine import Result, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from gateway.domain.documents import DeliveryState, Document, PartyRef
+from gateway.domain.documents import ActingPerson, DeliveryState, Document, PartyRef
 from gateway.domain.parties import Party, PartyKind
 from gateway.storage.tables import documents, parties
 
@@ -35,7 +35,12 @@ PARTY_COLUMNS = [c for c in parties.c if c.name not in ("password_hash", "name_f
 sender_alias = parties.alias("sender")
 
 
-_recipient = parties.alias("recipient")
+recipient_alias = parties.alias("recipient")
+_recipient = recipient_alias
+
+
+# The agent who sent a document in its sender's name (contract 25), when one did.
+_agent = parties.alias("agent")
 
 
 _REF_FIELDS = ("kind", "name", "krid", "short_name", "code", "mak_code", "email")
@@ -70,9 +75,11 @@ def _build_document_select(*, with_timestamp_token: bool) -> Select[Any]:
             *columns,
             *(sender_alias.c[name].label(f"sender_party_{name}") for name in _REF_FIELDS),
             *(_recipient.c[name].label(f"recipient_party_{name}") for name in _REF_FIELDS),
+            _agent.c.name.label("agent_party_name"), _agent.c.code.label("agent_party_code"),
         )
         .join(sender_alias, sender_alias.c.id == documents.c.sender_id)
         .join(_recipient, _recipient.c.id == documents.c.recipient_id)
+        .outerjoin(_agent, _agent.c.id == documents.c.agent_id)
     )
 
 
@@ -116,6 +123,8 @@ def document_of_row(row: Mapping[str, Any],
         timestamp_token=row.get("timestamp_token"),
         submitted_sha256=row["submitted_sha256"],
         second_notice_at=row["not_collected_at"], presumed_at=row["presumed_at"],
+        acting_person=None if row["agent_id"] is None
+        else ActingPerson(row["agent_party_name"], row["agent_party_code"]),
     )
 
 
