@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.config import Settings
 from gateway.domain.epapir import MAX_ATTACHMENTS, TEXT_MAX_CHARS
 from gateway.domain.parties import PartyKind, StaffRole
+from gateway.fonts import font_file
 from gateway.services import staff as staff_service
 from gateway.services.parties import DEMO_CITIZEN_NAME, DEMO_ORGANISATIONS, ensure_demo_parties
 from gateway.services.ports.parties import Topic
@@ -43,6 +44,11 @@ TOPICS = [Topic("TUZIFA", "Szociális tűzifa"), Topic("ADO", "Helyi adók")]
 def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where the process's temporary files go during the test (the staged attachments, the
     beadvány before it is sealed): each test looks that nothing is left there."""
+    # The cut fonts are written once per process (gateway/fonts), not per request: cut them
+    # before, so that a test that happens to be its worker's first e-Papír finds its own
+    # leftovers only.
+    font_file("")
+    font_file("B")
     directory = tmp_path / "tmp"
     directory.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(directory))
