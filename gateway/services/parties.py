@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from gateway.crypto.passwords import hash_password, new_password
 from gateway.domain.audit import AuditAction, AuditEvent
@@ -172,6 +173,8 @@ DEMO_CITIZEN = Registered(
 )
 DEMO_CITIZEN_NAME = "Demo Polgár"
 DEMO_CITIZEN_EMAIL = "demo.polgar@example.hu"
+# When the demo citizen's disposition (electronic contact) takes effect.
+DEMO_DECLARED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -225,12 +228,13 @@ async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
             code=DEMO_CITIZEN.code,
         )).code
         # The demo citizen deals with offices electronically from the start (contract 25),
-        # so a vendor's first send to it meets the common case.
+        # so a vendor's first send to it meets the common case. Dated at DEMO_DECLARED, not
+        # now: a sandbox's test clock may be set anywhere after that, and still finds it.
         async with ports.write_uow() as uow:
             citizen = await uow.parties.by_username(DEMO_CITIZEN.username)
             assert citizen is not None
             await uow.dispositions.add(citizen.id, True, OfficialAddressKind.TARHELY,
-                                       ports.clock.now())
+                                       DEMO_DECLARED)
             await uow.commit()
     shown.append(replace(DEMO_CITIZEN, code=code))
     office = DEMO_ORGANISATIONS[0]
