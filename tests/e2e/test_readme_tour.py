@@ -173,8 +173,13 @@ def test_the_readme_tours_run_twice_and_leave_no_file(clone: Path, server: Serve
         assert '"issued_here": true' in done.stdout and '"valid": true' in done.stdout
         assert "attachment: same bytes" in done.stdout
         assert "Signature is Valid." in done.stdout and "Total document signed" in done.stdout
-        # xmlsec1 --verify: the receipt and the outage certificate.
-        assert done.stderr.splitlines().count("OK") >= 2, done.stderr
+        # Someone acts for a citizen: the mandate accepted, the receipt naming the agent,
+        # the tárhely gone for the agent once revoked.
+        assert "mandate: active" in done.stdout and "mandate: revoked" in done.stdout
+        assert "acting: Meg Bízott" in done.stdout and "agent: 404" in done.stdout
+        # xmlsec1 --verify: the receipts (the agent's download one too) and the outage
+        # certificate.
+        assert done.stderr.splitlines().count("OK") >= 3, done.stderr
         assert _status(clone) == [], f"run {attempt} left files in the repository"
     for attempt in (1, 2):
         done = _run(clock, clone, server, tmp_path)
