@@ -93,17 +93,13 @@ async def look_up(ports: RnyPorts, office: Party, key: str, at: datetime | None 
     now = ports.clock.now()
     moment = at or now
     async with ports.write_uow() as uow:
-        party = await addressee(uow, key)
-        disposition = await disposition_in(uow, party, moment)
-        mandates = [] if party.is_organisation else [
-            mandate for mandate in await uow.mandates.of_principal(party.id)
-            if mandate.in_force(moment)]
+        lookup = await _lookup_in(uow, key, moment)
         await uow.audit.append(AuditEvent(
             at=now, actor=person or office.username, action=AuditAction.DISPOSITION_LOOKED_UP,
-            detail=f"{party.username} at {moment.isoformat()}"[:255],
+            detail=f"{lookup.party.username} at {moment.isoformat()}"[:255],
             office_krid=office.krid))
         await uow.commit()
-    return Lookup(party, moment, disposition, mandates)
+    return lookup
 
 
 async def disposition_of(ports: RnyPorts, key: str, at: datetime | None = None) -> Lookup:
@@ -111,9 +107,12 @@ async def disposition_of(ports: RnyPorts, key: str, at: datetime | None = None) 
     lookup)."""
     moment = at or ports.clock.now()
     async with ports.uow() as uow:
-        party = await addressee(uow, key)
-        disposition = await disposition_in(uow, party, moment)
-        mandates = [] if party.is_organisation else [
-            mandate for mandate in await uow.mandates.of_principal(party.id)
-            if mandate.in_force(moment)]
-    return Lookup(party, moment, disposition, mandates)
+        return await _lookup_in(uow, key, moment)
+
+
+async def _lookup_in(uow: UnitOfWork, key: str, moment: datetime) -> Lookup:
+    party = await addressee(uow, key)
+    mandates = [] if party.is_organisation else [
+        mandate for mandate in await uow.mandates.of_principal(party.id)
+        if mandate.in_force(moment)]
+    return Lookup(party, moment, await disposition_in(uow, party, moment), mandates)
