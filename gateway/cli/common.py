@@ -9,13 +9,15 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.errors import GatewayError, Unavailable
-from gateway.services.ports import Ports
+
+if TYPE_CHECKING:
+    from gateway.services.ports import Ports
 
 T = TypeVar("T")
 
@@ -84,12 +86,12 @@ def migrate(settings: Settings, *, announce: bool = True) -> None:
 
 
 def with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
-    from gateway.app import build_runtime
+    from gateway.cli.runtime import command_runtime
 
     async def run() -> T:
         from gateway.services import sandbox
 
-        runtime = build_runtime(settings)
+        runtime = command_runtime(settings)
         try:
             if runtime.ports.sandbox_clock is not None:
                 # Record on the installation's test clock, as the server does.

@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fresh_krid, fresh_short_name
+from tests.e2e.conftest import _session_keys as session_keys
 
 
-def kapu(database_url: str, data_dir: Path, *args: str,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def kapu(database_url: str, data_dir: Path, *args: str, env: dict[str, str] | None = None,
+         own_keys: bool = False) -> subprocess.CompletedProcess[str]:
+    """``own_keys``: the keys under data_dir (made by the first command); otherwise the
+    session's, as the servers use (a 3072-bit CA is seconds of each test's first command)."""
+    keys = {"KAPU_KEYS_DIR": str(session_keys[0])} if session_keys and not own_keys else {}
     env = {**os.environ, "KAPU_DATABASE_URL": database_url, "KAPU_DATA_DIR": str(data_dir),
-           **(env or {})}
+           **keys, **(env or {})}
     return subprocess.run([sys.executable, "-m", "gateway", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -86,12 +90,12 @@ def test_help_lists_commands(tmp_path: Path) -> None:
 
 def test_keys_init_creates_once(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/k.db"
-    first = kapu(url, tmp_path, "keys", "init", "--json")
+    first = kapu(url, tmp_path, "keys", "init", "--json", own_keys=True)
     assert first.returncode == 0, first.stderr
     shown = json.loads(first.stdout)
     assert shown["created"] is True and "Kapu gateway CA" in shown["ca_subject"]
     assert (tmp_path / "keys" / "tsa.pem").exists()
-    again = json.loads(kapu(url, tmp_path, "keys", "init", "--json").stdout)
+    again = json.loads(kapu(url, tmp_path, "keys", "init", "--json", own_keys=True).stdout)
     assert again["created"] is False
 
 

@@ -1,0 +1,147 @@
+"""The ports a command runs with: ``gateway.app.build_runtime``'s, wired without importing
+the server (FastAPI, the REST, HKP and web doors) and with the AVDH seal (pyHanko) and the
+beadvány renderer (fpdf2) imported at their first use, which no command makes. A command
+started a process of about 3 s, most of it those imports.
+
+tests/unit/test_cli_runtime.py holds this wiring to build_runtime's, port by port."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.clock import SandboxClock, SystemClock
+from gateway.config import Settings
+from gateway.crypto.cms import CmsEncryptor
+from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
+from gateway.crypto.setup import gateway_keys
+from gateway.crypto.timestamps import TimestampAuthority
+from gateway.domain.calendar import WorkingCalendar
+from gateway.mailer import mailer_for
+from gateway.ops.metrics import PrometheusTelemetry
+from gateway.resources import resource_dir
+from gateway.services.ports import Ports
+from gateway.services.ports.storage import BlobStore
+from gateway.storage.blobs import FileBlobStore
+from gateway.storage.database import create_engine, reading_engine
+from gateway.storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from gateway.domain.authentication import Clause, Kind, Verdict
+    from gateway.domain.epapir import Submission, SubmissionAttachment
+    from gateway.services.ports.evidence import PdfAuthenticator, SubmissionRenderer
+
+
+@dataclass
+class CommandRuntime:
+    engine: AsyncEngine
+    ports: Ports
+
+
+class LazyAuthenticator:
+    """The AVDH seal (``crypto.avdh.AvdhSeal``), made at its first use."""
+
+    def __init__(self, make: Callable[[], PdfAuthenticator]) -> None:
+        self._make = make
+
+    @functools.cached_property
+    def _seal(self) -> PdfAuthenticator:
+        return self._make()
+
+    def authenticate(self, source: Path, clause: Clause, output: BinaryIO, *,
+                     media_type: str) -> Kind:
+        return self._seal.authenticate(source, clause, output, media_type=media_type)
+
+    def seal(self, source: BinaryIO, clause: Clause, output: BinaryIO) -> None:
+        self._seal.seal(source, clause, output)
+
+    def verify(self, source: Path, *, at: datetime) -> Verdict:
+        return self._seal.verify(source, at=at)
+
+
+class LazyRenderer:
+    """The beadvány renderer (``pdf.beadvany.BeadvanyRenderer``), made at its first use."""
+
+    @functools.cached_property
+    def _renderer(self) -> SubmissionRenderer:
+        from gateway.pdf.beadvany import BeadvanyRenderer
+
+        return BeadvanyRenderer()
+
+    def render(self, submission: Submission, attachments: list[SubmissionAttachment],
+               output: BinaryIO) -> None:
+        self._renderer.render(submission, attachments, output)
+
+
+def blob_store_of(settings: Settings) -> BlobStore:
+    if not settings.blobs_in_s3:
+        return FileBlobStore(settings.blob_dir)
+    from gateway.storage.s3blobs import S3BlobStore, S3Location  # boto: only for S3
+
+    assert settings.blob_url is not None
+    secret = settings.s3_secret_access_key
+    return S3BlobStore(S3Location.parse(settings.blob_url), settings.s3_access_key_id,
+                       secret.get_secret_value() if secret else None, settings.spool_dir)
+
+
+def command_runtime(settings: Settings) -> CommandRuntime:
+    """As ``build_runtime(settings)``: evidence signed in worker threads, the system's clock
+    (the sandbox's test clock over it when KAPU_SANDBOX=1)."""
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    write_lock = asyncio.Lock() if settings.is_sqlite else None
+    base_clock = SystemClock()
+    sandbox_clock = SandboxClock(base_clock) if settings.sandbox else None
+    keys = gateway_keys(settings, now=base_clock.now())
+
+    def avdh_seal() -> PdfAuthenticator:
+        from gateway.crypto.avdh import AvdhSeal
+
+        return AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
+                        TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
+                        settings.avdh_pdf_max_bytes)
+
+    calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
+    read_engine = reading_engine(engine)
+    ports = Ports(
+        uow=lambda: SqlUnitOfWork(read_engine, write=False),
+        write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
+        blobs=blob_store_of(settings),
+        clock=sandbox_clock or base_clock,
+        retention_days=settings.retention_days,
+        max_document_bytes=settings.max_document_bytes,
+        timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
+        authenticator=LazyAuthenticator(avdh_seal),
+        receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        encryptor=CmsEncryptor(),
+        trust_pem=keys.ca_pem,
+        telemetry=PrometheusTelemetry(),
+        acceptance_evidence=settings.acceptance_evidence,
+        calendar=WorkingCalendar.from_file(calendar_file),
+        sandbox_clock=sandbox_clock,
+        mail_transport=mailer_for(settings),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+        second_notice_working_days=settings.second_notice_working_days,
+        presumption_working_days=settings.presumption_working_days,
+        mail_max_attempts=settings.mail_max_attempts,
+        mail_backoff_seconds=settings.mail_backoff_seconds,
+        permanent_storage_bytes=settings.permanent_storage_bytes,
+        webhook_allow_private=settings.webhook_allow_private,
+        avdh_max_bytes=settings.avdh_max_bytes,
+        epapir_max_bytes=settings.epapir_max_bytes,
+        submission_renderer=LazyRenderer(),
+    )
+    if settings.blobs_in_s3:
+        from gateway.services.blob_gc import content_needed
+        from gateway.storage.s3blobs import S3BlobStore
+
+        assert isinstance(ports.blobs, S3BlobStore)
+        ports.blobs.needed = functools.partial(content_needed, ports)
+    return CommandRuntime(engine, ports)
