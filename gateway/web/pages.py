@@ -145,7 +145,10 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
                          "accepted": gettext("sent"), "refused": gettext("sending refused"),
                          "staff_granted": gettext("granted a role"),
                          "staff_revoked": gettext("revoked a role"),
-                         "topics_changed": gettext("changed the e-Papír topics")},
+                         "topics_changed": gettext("changed the e-Papír topics"),
+                         "document_authenticated": gettext("authenticated a document (AVDH)"),
+                         "disposition_looked_up": gettext("looked up how a party may be "
+                                                          "contacted")},
         "state_names": {"waiting": gettext("waiting"), "downloaded": gettext("downloaded"),
                         "expired": gettext("expired"),
                         "presumed_delivered": gettext("presumed delivered")},

@@ -269,6 +269,11 @@ async def test_an_office_checks_the_addressee_and_the_check_is_audited(gw: Gatew
     lookups = [(e.actor, e.detail) for e in entries if e.action == "disposition_looked_up"]
     assert [actor for actor, _ in lookups] == [clerk.username, clerk.username]
     assert lookups[-1][1].startswith(principal.username)  # oldest last: the first lookup
+    # The office's log (its admins') names the lookups in words.
+    await staff_service.grant_role(gw.ports, krid=krid, username=clerk.username,
+                                   role=StaffRole.ADMIN)
+    log = await gw.client.get(f"/ui/offices/{krid}/log?lang=en")
+    assert log.text.count("looked up how a party may be contacted") == 2, log.text
     # A company's staff, a stranger, a wrong KRID: as if the page did not exist.
     for person, where in ((company_clerk, company.krid), (addressee, krid),
                           (clerk, "999999999")):
