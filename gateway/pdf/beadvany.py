@@ -78,12 +78,33 @@ def _field(pdf: _Pages, label: str, value: str) -> None:
     pdf.ln(1.5)
 
 
+def embedded_names(attachments: list[SubmissionAttachment]) -> list[str]:
+    """Each attachment's name in the PDF's ``/EmbeddedFiles`` name tree, in order: its own,
+    or for a name already taken (letter case aside, as a reader saving them into one folder
+    on Windows would collide) the same with `` (2)``, `` (3)``… before the extension, so that
+    two ``level.txt`` both come out of the PDF: ``level.txt`` and ``level (2).txt``."""
+    taken: set[str] = set()
+    names: list[str] = []
+    for attachment in attachments:
+        name = attachment.file_name
+        stem, dot, extension = name.rpartition(".")
+        if not stem:  # no extension, or a name like ".txt": the number goes at the end
+            stem, dot, extension = name, "", ""
+        number = 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{stem} ({number}){dot}{extension}"
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
 def _size(size: int) -> str:
     return f"{size:,} bájt / bytes".replace(",", " ")
 
 
 def _write_pages(pdf: _Pages, submission: Submission,
-                 attachments: list[SubmissionAttachment]) -> None:
+                 attachments: list[SubmissionAttachment], names: list[str]) -> None:
     _heading(pdf, "e-Papír beadvány / e-Papír submission", 16)
     sender = submission.sender_name
     _field(pdf, "Beküldő / Sender", f"{sender}\n{submission.sender_address}")
@@ -112,13 +133,17 @@ def _write_pages(pdf: _Pages, submission: Submission,
     if not attachments:
         pdf.set_font(FONT, "", 11)
         pdf.multi_cell(0, 5.5, "nincs / none", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    for number, attachment in enumerate(attachments, start=1):
+    for number, (attachment, name) in enumerate(zip(attachments, names, strict=True),
+                                                start=1):
+        # The name as the sender gave it; the one it is saved out under when that differs.
+        embedded = ("" if name == attachment.file_name else
+                    f"\nBeágyazva mint / embedded as: {name}")
         _field(pdf, f"{number}. melléklet / attachment {number}",
-               f"{attachment.file_name}\n{_size(attachment.size)}\n"
+               f"{attachment.file_name}{embedded}\n{_size(attachment.size)}\n"
                f"SHA-256: {attachment.sha256}")
 
 
-def _embed(writer: IncrementalPdfFileWriter, attachment: SubmissionAttachment,
+def _embed(writer: IncrementalPdfFileWriter, attachment: SubmissionAttachment, name: str,
            number: int) -> None:
     # One attachment's bytes at a time: the writer holds them (compressed) until it writes.
     data = attachment.path.read_bytes()
@@ -127,7 +152,7 @@ def _embed(writer: IncrementalPdfFileWriter, attachment: SubmissionAttachment,
         params=EmbeddedFileParams(embed_size=True, embed_checksum=True))
     del data
     embed_file(writer, FileSpec(
-        file_spec_string=attachment.file_name, file_name=attachment.file_name,
+        file_spec_string=name, file_name=name,
         embedded_data=stream,
         description=f"{number}. melléklet / attachment {number} (SHA-256 {attachment.sha256})",
         af_relationship=generic.NameObject("/Supplement")))
@@ -139,15 +164,17 @@ class BeadvanyRenderer:
     def render(self, submission: Submission, attachments: list[SubmissionAttachment],
                output: BinaryIO) -> None:
         """Write the beadvány PDF (not yet signed) to ``output``: the pages, then each
-        attachment embedded unchanged (its file name, MIME type, ``AFRelationship
-        /Supplement``)."""
+        attachment embedded unchanged (under its name of :func:`embedded_names`, with its MIME
+        type, ``AFRelationship /Supplement``)."""
+        names = embedded_names(attachments)
         pdf = _pages(submission)
-        _write_pages(pdf, submission, attachments)
+        _write_pages(pdf, submission, attachments, names)
         pages = BytesIO(bytes(pdf.output()))
         del pdf
         writer = IncrementalPdfFileWriter(pages)
-        # The embedded-files name tree is a flat array whose keys must come in order.
-        ordered = sorted(enumerate(attachments, start=1), key=lambda item: item[1].file_name)
-        for number, attachment in ordered:
-            _embed(writer, attachment, number)
+        # The embedded-files name tree is a flat array whose keys, unique, must come in order.
+        ordered = sorted(enumerate(zip(attachments, names, strict=True), start=1),
+                         key=lambda item: item[1][1])
+        for number, (attachment, name) in ordered:
+            _embed(writer, attachment, name, number)
         writer.write(output)  # type: ignore[no-untyped-call]  # pyHanko leaves it untyped

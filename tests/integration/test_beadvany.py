@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from gateway.domain.epapir import TEXT_MAX_CHARS, Submission, SubmissionAttachment
-from gateway.pdf.beadvany import BeadvanyRenderer
+from gateway.pdf.beadvany import BeadvanyRenderer, embedded_names
 from tests.conftest import TEST_EPOCH
 
 HUNGARIAN = "Árvíztűrő tükörfúrógép"
@@ -126,3 +126,48 @@ def test_tabs_and_characters_the_font_lacks_are_shown_never_dropped(tmp_path: Pa
     assert "első    második" in read or "első második" in read  # a tab is room, not nothing
     assert "Írás: [U+6F22][U+5B57] vége" in read
     assert "Tárgy [U+6F22]" in read
+
+
+def test_attachments_of_one_name_are_embedded_under_names_of_their_own(tmp_path: Path) -> None:
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    first, second, third = b"Elso level: \xc5\x91\n", b"Masodik level: \xc5\xb1\n", b"harmadik\n"
+    attachments = [
+        SubmissionAttachment(staged / "0.part", "level.txt", "text/plain", len(first),
+                             hashlib.sha256(first).hexdigest()),
+        # Its own name is taken by the first: it needs one of its own too.
+        SubmissionAttachment(staged / "1.part", "level (2).txt", "text/plain", len(third),
+                             hashlib.sha256(third).hexdigest()),
+        SubmissionAttachment(staged / "2.part", "level.txt", "text/plain", len(second),
+                             hashlib.sha256(second).hexdigest())]
+    for attachment, content in zip(attachments, (first, third, second), strict=True):
+        attachment.path.write_bytes(content)
+    assert embedded_names(attachments) == ["level.txt", "level (2).txt", "level (3).txt"]
+    pdf = _render(tmp_path, _submission("Két levél."), attachments)
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    listed = subprocess.run(["pdfdetach", "-list", str(pdf)], check=True,
+                            capture_output=True, text=True).stdout
+    assert "3 embedded files" in listed
+    subprocess.run(["pdfdetach", "-saveall", "-o", str(saved), str(pdf)], check=True)
+    assert {path.name: path.read_bytes() for path in saved.iterdir()} == {
+        "level.txt": first, "level (2).txt": third, "level (3).txt": second}
+    # The list names each as the citizen did, and where it differs, what it was saved as.
+    words = " ".join(_text(pdf).split())
+    assert ("3. melléklet / attachment 3 level.txt Beágyazva mint / embedded as: "
+            "level (3).txt") in words
+    assert "1. melléklet / attachment 1 level.txt 1" in words  # its own name: no second one
+    assert words.count("Beágyazva mint") == 1
+
+
+def test_embedded_names_keep_the_extension_and_ignore_letter_case() -> None:
+    def named(*names: str) -> list[str]:
+        return embedded_names([SubmissionAttachment(Path(name), name, "text/plain", 1, "0")
+                               for name in names])
+
+    assert named("a.txt", "b.txt") == ["a.txt", "b.txt"]
+    assert named("Level.PDF", "level.pdf", "LEVEL.pdf") == [
+        "Level.PDF", "level (2).pdf", "LEVEL (3).pdf"]
+    assert named("scan.2026.tif", "scan.2026.tif") == ["scan.2026.tif", "scan.2026 (2).tif"]
+    assert named(".txt", ".txt") == [".txt", ".txt (2)"]
