@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.requests import ClientDisconnect
 
 from gateway.domain.documents import Document
+from gateway.domain.epapir import DOC_TYPE_OFFICE as EPAPIR_DOC_TYPE
 from gateway.domain.formats import ALLOWED_FORMATS
 from gateway.domain.parties import Party, on_behalf
 from gateway.domain.rny import Agency
@@ -147,11 +148,13 @@ async def sent_page(request: Request, person: Person) -> Response:
     box = box_of(person, office)
     older = ("?" + urlencode({"box": box, "cursor": page.next_cursor})
              if page.next_cursor else None)
+    outcome = await _sent_outcome(request, person, office, query.get("sent"))
     return render(request, "sent.html", {
         "office": office, "box": box, "documents": page.items, "receipts": page.receipts,
-        "agency": mailbox.agency,
-        "older": older, "outcome": await _sent_outcome(request, person, office,
-                                                       query.get("sent"))})
+        "agency": mailbox.agency, "older": older, "outcome": outcome,
+        # "Send another" after an e-Papír leads back to the e-Papír form.
+        "outcome_is_epapir": (outcome is not None
+                              and outcome.doc_type_office == EPAPIR_DOC_TYPE)})
 
 
 async def _sent_outcome(request: Request, person: Party, mailbox: Party,

@@ -219,6 +219,51 @@ async def test_staff_write_for_their_company_on_the_web(gw: Gateway) -> None:
     assert (record.person_id, record.office_id) == (person.id, organisation.id)
 
 
+async def test_two_attachments_of_one_name_both_come_out_and_send_another_writes_again(
+        gw: Gateway, tmp_path: Path) -> None:
+    office, citizen = await _demo(gw)
+    first, second = "Első levél: ő.\n".encode(), "Második levél: ű.\n".encode()
+    await log_in(gw.client, citizen)
+    page = await gw.client.get(f"/ui/epapir?office={office.krid}&lang=en")
+    answer = await gw.client.post(f"/ui/epapir?office={office.krid}", files=_multipart({
+        **form_fields(page), "topic": "ADO", "subject": "Két levél", "text": "Mellékelve."},
+        [("level.txt", first), ("level.txt", second)]))
+    number = sent_number(answer)
+    pdf = tmp_path / "epapir.pdf"
+    pdf.write_bytes((await gw.client.get(f"/api/v1/documents/{number}/content",
+                                         auth=office.auth)).content)
+    assert pdfdetach_all(pdf, tmp_path / "detached") == {
+        "level.txt": first, "level (2).txt": second}
+    listed = " ".join(pdftotext(pdf).split())
+    assert "2. melléklet / attachment 2 level.txt Beágyazva mint / embedded as: " \
+        "level (2).txt" in listed
+    assert signature_holds(pdfsig(pdf, nss_trusting(gw.ports.trust_pem, tmp_path / "nss")))
+
+    # The outcome's page offers another e-Papír to write, not a document to send …
+    sent = await gw.client.get(answer.headers["location"] + "&lang=en")
+    assert '<a href="/ui/epapir?box=me">Write another e-Papír</a>' in sent.text
+    assert "/ui/send?box=me" not in sent.text and "Send another" not in sent.text
+    hungarian = await gw.client.get(answer.headers["location"] + "&lang=hu")
+    assert '<a href="/ui/epapir?box=me">Újabb e-Papír írása</a>' in hungarian.text
+    # … and after a document sent with the send form, another document, as before.
+    form = await gw.client.get("/ui/send?box=me")
+    posted = await gw.client.post("/ui/send?box=me", data={
+        **form_fields(form), "recipient_krid": office.krid or "", "doc_type_office": "KERELEM",
+        "doc_type_id": "1", "doc_type_description": "Kérelem"},
+        files={"file": ("level.txt", first)})
+    plain = await gw.client.get(f"/ui/sent?box=me&sent={sent_number(posted)}&lang=en")
+    assert '<a href="/ui/send?box=me">Send another</a>' in plain.text
+    assert "Write another e-Papír" not in plain.text
+
+    # One file authenticated on its own keeps its name: nothing to tell apart.
+    page = await gw.client.get("/ui/authenticate?lang=en")
+    hiteles = await gw.client.post("/ui/authenticate", data=form_fields(page),
+                                   files={"file": ("level.txt", first)})
+    assert hiteles.status_code == 200, hiteles.text
+    (tmp_path / "hiteles.pdf").write_bytes(hiteles.content)
+    assert pdfdetach_all(tmp_path / "hiteles.pdf", tmp_path / "alone") == {"level.txt": first}
+
+
 async def test_a_resent_web_form_sends_one_epapir(gw: Gateway) -> None:
     office = await new_org(gw.ports, name="Érdi Járási Hivatal")
     citizen = await new_citizen(gw.ports)
