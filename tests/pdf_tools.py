@@ -4,7 +4,7 @@
 - :func:`nss_trusting` makes an NSS database that trusts only the given CA (``certutil``).
 - :func:`pdfsig` runs ``pdfsig -nssdir sql:DIR`` and returns its verdict lines.
 - :func:`pdfdetach_all` saves every embedded file (``pdfdetach -saveall``).
-- :func:`pdftotext` extracts the text.
+- :func:`pdftotext` extracts the text; :func:`words_on_page` each word with its place.
 
 pdfsig checks certificates at the machine's time (it has no option for another): make the keys
 with the test's clock (``TEST_EPOCH``) so that they stay valid for years after it, as CI's run
@@ -13,6 +13,8 @@ with the date a year ahead needs.
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,3 +65,25 @@ def pdfdetach_all(pdf: Path, directory: Path) -> dict[str, bytes]:
 def pdftotext(pdf: Path) -> str:
     return subprocess.run([tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"],
                           check=True, capture_output=True, text=True).stdout
+
+
+Box = tuple[float, float, float, float]  # left, bottom, right, top, in points from lower left
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                   r"([^<]*)</word>")
+
+
+def words_on_page(pdf: Path, page: int, height: float) -> list[tuple[str, Box]]:
+    """Each word ``pdftotext -bbox`` finds on ``page`` (from 1), with its box turned into PDF
+    coordinates (pdftotext counts from the top of a page ``height`` points high)."""
+    xhtml = subprocess.run([tool("pdftotext"), "-enc", "UTF-8", "-bbox", "-f", str(page),
+                            "-l", str(page), str(pdf), "-"],
+                           check=True, capture_output=True, text=True).stdout
+    return [(html.unescape(found.group(5)),
+             (float(found.group(1)), height - float(found.group(4)),
+              float(found.group(3)), height - float(found.group(2))))
+            for found in _WORD.finditer(xhtml)]
+
+
+def overlap(one: Box, other: Box) -> bool:
+    return (one[0] < other[2] and other[0] < one[2]
+            and one[1] < other[3] and other[1] < one[3])

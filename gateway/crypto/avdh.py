@@ -82,6 +82,11 @@ REASON_EMBEDDED = "AVDH hitelesítés, beágyazott eredeti / authentication, emb
 # Errors of a file pyHanko cannot make sense of (its own, and what a broken object graph raises).
 _UNREADABLE = (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 _CHUNK = 1024 * 1024
+# Where :meth:`AvdhSeal.seal` puts the stamp on page 1 of a PDF the gateway made itself (the
+# e-Papír beadvány), in points from the page's lower left corner (left, bottom, right, top):
+# at the text's left margin (10 mm), above the page-number footer (within 15 mm, 42.5 pt, of
+# the foot), in the room pdf/beadvany.py keeps free of text on page 1.
+SEALED_STAMP_BOX = (28, 50, 328, 170)
 
 
 class _GatewayTimeStamper(TimeStamper):
@@ -236,7 +241,8 @@ class AvdhSeal:
                 original.seek(0)
                 writer = self._readable(original)
                 if writer is not None:
-                    self._sign(writer, clause, output, REASON_AS_IS)
+                    self._sign(writer, clause, output, REASON_AS_IS,
+                               self._stamp_box(writer))
                     return Kind.SIGNED_AS_IS
         self._embed_and_sign(source, clause, output, media_type)
         return Kind.EMBEDDED
@@ -246,7 +252,7 @@ class AvdhSeal:
         writer = self._readable(source)
         if writer is None:
             raise PdfRefused("the PDF cannot be read")
-        self._sign(writer, clause, output, REASON_AS_IS)
+        self._sign(writer, clause, output, REASON_AS_IS, SEALED_STAMP_BOX)
 
     @staticmethod
     def _readable(source: BinaryIO) -> IncrementalPdfFileWriter | None:
@@ -277,10 +283,10 @@ class AvdhSeal:
             file_spec_string=name, file_name=name, embedded_data=embedded,
             description="Az eredeti fájl / The original file",
             af_relationship=generic.pdf_name("/Source")))
-        self._sign(writer, clause, output, REASON_EMBEDDED)
+        self._sign(writer, clause, output, REASON_EMBEDDED, self._stamp_box(writer))
 
     def _sign(self, writer: IncrementalPdfFileWriter, clause: Clause, output: BinaryIO,
-              reason: str) -> None:
+              reason: str, box: tuple[int, int, int, int]) -> None:
         at = clause.at
         field_name = f"AVDH-{at.astimezone(BUDAPEST):%Y%m%dT%H%M%S}"
         metadata = signers.PdfSignatureMetadata(
@@ -301,7 +307,6 @@ class AvdhSeal:
             stamp_text=text, border_width=1,
             text_box_style=TextBoxStyle(font=_DejaVuFactory(
                 str(FONTS / "DejaVuSans.ttf"), font_size=10)))
-        box = self._stamp_box(writer)
         pdf_signer = _DatedPdfSigner(
             metadata, signer=signer, timestamper=_GatewayTimeStamper(self.timestamp, at),
             stamp_style=style,
@@ -311,7 +316,8 @@ class AvdhSeal:
 
     @staticmethod
     def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
-        """The lower left corner of page 1, as wide as the page allows."""
+        """The lower left corner of page 1, as wide as the page allows: a PDF the gateway did
+        not lay out has no room kept free, and its foot is where text is least likely."""
         page, _ = writer.prev.find_page_for_modification(0)  # type: ignore[no-untyped-call]
         node = page.get_object()
         while "/MediaBox" not in node and "/Parent" in node:  # inherited from the page tree

@@ -19,11 +19,17 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from gateway.crypto.avdh import SEALED_STAMP_BOX
 from gateway.domain.epapir import Submission, SubmissionAttachment
 from gateway.fonts import font_file
 
 FONT = "DejaVu"
 BUDAPEST = ZoneInfo("Europe/Budapest")
+_POINT_MM = 25.4 / 72
+# The text stops this far above the foot: on page 1, above the AVDH stamp (with a little air),
+# which sits above the page-number footer; on the other pages, above the footer.
+PAGE_ONE_MARGIN_MM = (SEALED_STAMP_BOX[3] + 8) * _POINT_MM
+MARGIN_MM = 20.0
 
 
 class _Pages(FPDF):
@@ -44,6 +50,11 @@ class _Pages(FPDF):
             character if character == "\n" or ord(character) in self.glyphs
             else f"[U+{ord(character):04X}]" for character in text.expandtabs(4))
 
+    def header(self) -> None:
+        # Page 1 keeps its foot free for the stamp; the pages after it need no such room.
+        self.set_auto_page_break(auto=True,
+                                 margin=PAGE_ONE_MARGIN_MM if self.page_no() == 1 else MARGIN_MM)
+
     def footer(self) -> None:
         self.set_y(-15)
         self.set_font(FONT, size=8)
@@ -56,7 +67,6 @@ def _pages(submission: Submission) -> _Pages:
     pdf.set_creation_date(submission.at)
     pdf.set_title(f"e-Papír: {submission.subject}")
     pdf.set_lang("hu")
-    pdf.set_auto_page_break(auto=True, margin=20)
     pdf.alias_nb_pages()
     pdf.add_page()
     return pdf

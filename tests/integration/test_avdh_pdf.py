@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from fpdf import FPDF
 from PIL import Image
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
@@ -24,10 +25,23 @@ from gateway.crypto.avdh import AvdhSeal, _DatedPdfSigner
 from gateway.crypto.keys import GatewayKeys, ensure_keys
 from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.authentication import Clause, Kind, NotAPdf, Original, PdfRefused, Reason
+from gateway.pdf.beadvany import BeadvanyRenderer
+from gateway.services.epapir import BEADVANY_FILE_NAME
 from tests.conftest import TEST_EPOCH
-from tests.pdf_tools import nss_trusting, pdfdetach_all, pdfsig, pdftotext, signature_holds
+from tests.integration.test_beadvany import _pages, _submission
+from tests.pdf_tools import (
+    Box,
+    nss_trusting,
+    overlap,
+    pdfdetach_all,
+    pdfsig,
+    pdftotext,
+    signature_holds,
+    words_on_page,
+)
 
 AT = TEST_EPOCH + timedelta(hours=2)
+FOOTER_TOP = 15 * 72 / 25.4  # the beadvány's page number is within 15 mm of the foot
 PERSON = "Kőrösi Űrsula"
 
 
@@ -226,3 +240,60 @@ def test_verify_names_what_is_wrong(keys: GatewayKeys, tmp_path: Path) -> None:
         ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(_pdf())), output=output)
     verdict = seal.verify(untimed, at=AT)
     assert not verdict.valid and verdict.reason is Reason.TIMESTAMP_MISSING
+
+
+def _stamp_rect(pdf: Path) -> tuple[Box, float]:
+    """The signature widget's /Rect on page 1, and the page's height."""
+    with pdf.open("rb") as stream:
+        reader = PdfFileReader(stream, strict=False)
+        page, _ = reader.find_page_for_modification(0)  # type: ignore[no-untyped-call]
+        page = page.get_object()
+        [rect] = [tuple(float(v) for v in annotation.get_object()["/Rect"])
+                  for annotation in page.get("/Annots", [])
+                  if annotation.get_object().get("/FT") == "/Sig"]
+        node = page
+        while "/MediaBox" not in node:  # inherited from the page tree, as fpdf2 writes it
+            node = node["/Parent"].get_object()
+        height = float(node["/MediaBox"][3])
+    assert len(rect) == 4
+    return (rect[0], rect[1], rect[2], rect[3]), height
+
+
+@pytest.mark.parametrize("text", [
+    "Tisztelt Hivatal! Kérem az ügyem intézését.",
+    # Page 1 full to its foot, and three pages after it.
+    " ".join(f"szó{number}ű" for number in range(1500)),
+])
+def test_the_stamp_of_a_sealed_beadvany_covers_neither_its_text_nor_its_page_number(
+    keys: GatewayKeys, nss: Path, tmp_path: Path, text: str
+) -> None:
+    unsealed, sealed = tmp_path / "beadvany.pdf", tmp_path / "hiteles.pdf"
+    with unsealed.open("wb") as output:
+        BeadvanyRenderer().render(_submission(text), [], output)
+    data = unsealed.read_bytes()
+    with unsealed.open("rb") as source, sealed.open("wb") as output:
+        _seal(keys).seal(source, _clause(BEADVANY_FILE_NAME, data), output)
+    assert signature_holds(pdfsig(sealed, nss))
+    stamp, height = _stamp_rect(sealed)
+
+    # What the beadvány drew on page 1 (the stamp is an annotation over it): none of it under
+    # the stamp, the page number least of all.
+    content = words_on_page(unsealed, 1, height)
+    footer = [(word, box) for word, box in content if box[3] < FOOTER_TOP]
+    assert [word for word, _ in footer] == ["1", "/", str(_pages(unsealed))]
+    assert [word for word, box in footer if overlap(stamp, box)] == []
+    assert [word for word, box in content if overlap(stamp, box)] == []
+    # The stamp's own words, which pdftotext finds on the sealed page, are where its /Rect is.
+    drawn = [(word, box) for word, box in words_on_page(sealed, 1, height)
+             if (word, box) not in content]
+    assert any(PERSON in word for word, _ in drawn)
+    assert all(stamp[0] <= box[0] and box[2] <= stamp[2]
+               and stamp[1] <= box[1] and box[3] <= stamp[3] for _, box in drawn)
+
+
+def test_the_stamp_of_a_pdf_signed_as_it_is_stays_in_its_lower_left_corner(
+    keys: GatewayKeys, tmp_path: Path
+) -> None:
+    result, kind = _authenticate(_seal(keys), tmp_path, "level.pdf", _pdf(), "application/pdf")
+    assert kind is Kind.SIGNED_AS_IS
+    assert _stamp_rect(result)[0] == (10, 10, 310, 130)
