@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class LockedTemporaryDirectories:
     root: Path
     _mine: dict[str, Path] = field(default_factory=dict, compare=False, repr=False)
     _locks: list[int] = field(default_factory=list, compare=False, repr=False)
+    # Requests on the event loop and in worker threads may ask for a directory at once.
+    _making: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for purpose in PURPOSES:
@@ -52,6 +55,10 @@ class LockedTemporaryDirectories:
         """This process's own directory for ``purpose``, kept while the process lives."""
         if purpose not in PURPOSES:
             raise ValueError(f"no temporary directory for {purpose!r}")
+        with self._making:
+            return self._directory(purpose)
+
+    def _directory(self, purpose: str) -> Path:
         mine = self._mine.get(purpose)
         if mine is None or not mine.is_dir():
             _private_dir(self.root / purpose)  # again: an operator may have emptied tmp/
