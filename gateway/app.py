@@ -56,6 +56,7 @@ from gateway.services.ports.storage import BlobStore
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine, reading_engine
 from gateway.storage.s3blobs import S3BlobStore, S3Location
+from gateway.storage.scratch import LockedTemporaryDirectories
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
 from gateway.webhook_client import HttpxPoster
@@ -116,6 +117,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
                                        keys.signing_cert) if signing_process else None,
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
+        temporary=LockedTemporaryDirectories(settings.temporary_dir),
         telemetry=PrometheusTelemetry(),
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),
@@ -173,6 +175,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await asyncio.to_thread(runtime.ports.temporary.sweep)
+        except OSError:
+            # Leftovers only take room: the next start removes them.
+            log.exception("start-up removal of leftover temporary files failed; serving anyway")
         try:
             placed = await recover_interrupted_uploads(runtime.ports)
         except Exception:

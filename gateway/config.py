@@ -208,6 +208,11 @@ class Settings(BaseSettings):
         return self.blob_url is not None and self.blob_url.startswith("s3:")
 
     @property
+    def temporary_dir(self) -> Path:
+        """AVDH's and e-Papír's temporary files (data_dir/tmp/avdh, data_dir/tmp/epapir)."""
+        return self.data_dir / "tmp"
+
+    @property
     def spool_dir(self) -> Path:
         """Local room for uploads on their way into an S3 store."""
         return self.data_dir / "spool"

@@ -77,6 +77,13 @@ def stored_files(blob_root: Path) -> list[str]:
     return sorted(str(p.relative_to(blob_root)) for p in blob_root.rglob("*") if p.is_file())
 
 
+def temporary_files(directory: Path) -> list[str]:
+    """Every file under ``directory`` (a data directory's ``tmp/avdh`` or ``tmp/epapir``, or
+    all of ``tmp``) but each process's own ``.lock``: what requests left behind."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
+                  if p.is_file() and p.name != ".lock")
+
+
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 

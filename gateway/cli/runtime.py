@@ -31,6 +31,7 @@ from gateway.services.ports import Ports
 from gateway.services.ports.storage import BlobStore
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine, reading_engine
+from gateway.storage.scratch import LockedTemporaryDirectories
 from gateway.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def command_runtime(settings: Settings) -> CommandRuntime:
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
+        temporary=LockedTemporaryDirectories(settings.temporary_dir),
         telemetry=PrometheusTelemetry(),
         acceptance_evidence=settings.acceptance_evidence,
         calendar=WorkingCalendar.from_file(calendar_file),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -16,7 +15,7 @@ from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import VerificationOut
 from gateway.rest.problems import AUTHENTICATED, problem_responses
 from gateway.services import authentication as authentication_service
-from gateway.services.authentication import Authenticated, StagedFile
+from gateway.services.authentication import StagedFile
 
 router = APIRouter(prefix="/api/v1")
 
@@ -41,15 +40,6 @@ async def _received(request: Request, staged: StagedFile) -> ReceivedForm:
         raise InvalidRequest("the upload was interrupted before it ended") from exc
 
 
-async def _streamed(result: Authenticated) -> AsyncIterator[bytes]:
-    """The result's bytes; its temporary file is closed (so freed) however the answer ends."""
-    try:
-        while chunk := result.content.read(1 << 20):
-            yield chunk
-    finally:
-        result.content.close()
-
-
 @router.post("/authenticate", response_class=StreamingResponse, openapi_extra=_FILE_BODY,
              summary="Authenticate a file (AVDH): the hitelesített PDF",
              responses={200: {"description": "The hitelesített PDF (Repr-Digest: its SHA-256)",
@@ -57,12 +47,12 @@ async def _streamed(result: Authenticated) -> AsyncIterator[bytes]:
                         **problem_responses(*AUTHENTICATED, 413, 415)})
 async def authenticate(request: Request, person: PartyDep, ports: PortsDep) -> StreamingResponse:
     authentication_service.check_may_authenticate(person)  # before the file is read
-    async with StagedFile(ports.avdh_max_bytes) as staged:
+    async with authentication_service.staged_file(ports) as staged:
         form = await _received(request, staged)
         result = await authentication_service.authenticate(ports, person, staged,
                                                            form.file_name or "")
     digest = base64.b64encode(bytes.fromhex(result.sha256)).decode()
-    return StreamingResponse(_streamed(result), media_type="application/pdf", headers={
+    return StreamingResponse(result.chunks(), media_type="application/pdf", headers={
         "Content-Length": str(result.size),
         "Content-Disposition": attachment_disposition(result.file_name),
         "Repr-Digest": f"sha-256=:{digest}:",
@@ -73,7 +63,7 @@ async def authenticate(request: Request, person: PartyDep, ports: PortsDep) -> S
              summary="Verify a hitelesített PDF (public)",
              responses=problem_responses(413, 422, 503))
 async def verify(request: Request, ports: PortsDep) -> VerificationOut:
-    async with StagedFile(ports.avdh_max_bytes) as staged:
+    async with authentication_service.staged_file(ports) as staged:
         await _received(request, staged)
         found = await authentication_service.verify(ports, staged)
     return VerificationOut.of(found)

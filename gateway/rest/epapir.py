@@ -52,7 +52,7 @@ async def submit_epapir(request: Request, acting: ActingDep, ports: PortsDep) ->
     party = acting.person
     if party.is_organisation:  # before the body is read: persons only (contract 4)
         raise Forbidden("only a person may submit e-Papír, not an organisation's credentials")
-    with epapir_service.StagedAttachments(ports.epapir_max_bytes) as attachments:
+    with epapir_service.staged_attachments(ports) as attachments:
         try:
             fields = await receive_submission(request.headers.get("content-type", ""),
                                               request.stream(), attachments)

@@ -4,7 +4,9 @@ authentication (hashes only) that lets a verification say ``issued_here``.
 Files go up to ``avdh_max_bytes`` (50 MiB), so none is held in memory: the upload streams into
 a :class:`StagedFile` (a temporary file, hashed as it arrives), the hitelesített PDF is written
 to an anonymous temporary file that the door streams and closes (the system frees it then, or
-when the process ends, whatever happens in between)."""
+when the process ends, whatever happens in between). Both live in this process's directory
+under the data directory (``ports.temporary``, ``KAPU_DATA_DIR/tmp/avdh``), never in the
+system's temporary directory; what a crash leaves there goes at the next start."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import hashlib
 import mimetypes
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +44,7 @@ from gateway.services.ports.slices import AuthenticationPorts
 from gateway.services.ports.storage import UnitOfWork
 
 FILE_FIELD = "file"
+TEMPORARY = "avdh"  # ports.temporary's directory for this service's files
 _READ_CHUNK = 1 << 20
 
 # The contract's short phrase for each reason (the REST answer's ``reason``), and what a person
@@ -77,17 +80,18 @@ async def record_authentication(uow: UnitOfWork, record: AuthenticationRecord, *
 
 
 class StagedFile(IncomingBytes):
-    """One file on its way to AVDH, in a temporary file: counted against ``max_bytes``
-    (TooLarge, naming ``file``, the moment it is passed: nothing more is read or kept), hashed
-    and its first bytes kept for the format check as it arrives. A door fills it with
-    ``forms.receive_form`` (it is a ``StagedContent``) and removes it with ``discard``, on
-    every path (``async with``)."""
+    """One file on its way to AVDH, in a temporary file in ``directory``: counted against
+    ``max_bytes`` (TooLarge, naming ``file``, the moment it is passed: nothing more is read or
+    kept), hashed and its first bytes kept for the format check as it arrives. A door makes
+    it with :func:`staged_file`, fills it with ``forms.receive_form`` (it is a
+    ``StagedContent``) and removes it with ``discard``, on every path (``async with``)."""
 
     noun = "file"
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, directory: Path) -> None:
         super().__init__(max_bytes)
-        descriptor, name = tempfile.mkstemp(prefix="kapu-avdh-", suffix=".part")
+        descriptor, name = tempfile.mkstemp(prefix="kapu-avdh-", suffix=".part",
+                                            dir=directory)
         self.path = Path(name)
         self._file: BinaryIO = os.fdopen(descriptor, "wb")
 
@@ -123,6 +127,12 @@ class StagedFile(IncomingBytes):
             await asyncio.to_thread(self.path.unlink)
 
 
+def staged_file(ports: AuthenticationPorts) -> StagedFile:
+    """An empty :class:`StagedFile` for a file up to ``avdh_max_bytes``, in this process's
+    directory for AVDH."""
+    return StagedFile(ports.avdh_max_bytes, ports.temporary.directory(TEMPORARY))
+
+
 def _file_digest(path: Path, algorithm: str) -> str:
     with open(path, "rb") as file:
         return hashlib.file_digest(file, algorithm).hexdigest()
@@ -141,8 +151,8 @@ def _rewound_digest(file: BinaryIO) -> tuple[str, int]:
 
 @dataclass
 class Authenticated:
-    """A hitelesített PDF for the door to stream: ``content`` (at its start) is an anonymous
-    temporary file, the door's to close."""
+    """A hitelesített PDF for the door to stream with :meth:`chunks`: ``content`` (at its
+    start) is an anonymous temporary file, closed once streamed."""
 
     content: BinaryIO
     file_name: str  # <original stem>-hiteles.pdf
@@ -151,6 +161,15 @@ class Authenticated:
     kind: Kind
     at: datetime
     original: Original
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The PDF's bytes; its temporary file is closed (so freed) however the answer ends:
+        sent, or the client gone."""
+        try:
+            while chunk := self.content.read(_READ_CHUNK):
+                yield chunk
+        finally:
+            self.content.close()
 
 
 @dataclass(frozen=True)
@@ -217,7 +236,7 @@ async def authenticate(ports: AuthenticationPorts, person: Party, staged: Staged
     the office ``office_krid`` when they act for one where they hold a role (the záradék
     names it; NotFound for any other). Refusals name ``file`` and record nothing; the
     authentication is recorded and audited (``document_authenticated``) once its PDF is
-    made. The door closes the result's ``content``."""
+    made. The door streams the result's ``chunks``, which close its ``content``."""
     check_may_authenticate(person)
     original = _checked_original(file_name, staged, ports.avdh_max_bytes)
     office = None
@@ -231,7 +250,8 @@ async def authenticate(ports: AuthenticationPorts, person: Party, staged: Staged
                     at=at, original=original,
                     verify_url=ports.public_url.rstrip("/") + "/ui/verify")
     media_type = mimetypes.guess_type(original.file_name)[0] or "application/octet-stream"
-    output: BinaryIO = tempfile.TemporaryFile()  # closed by the door once streamed
+    # Anonymous (no name to leave behind); closed once streamed (Authenticated.chunks).
+    output: BinaryIO = tempfile.TemporaryFile(dir=ports.temporary.directory(TEMPORARY))
     try:
         try:
             kind = await asyncio.to_thread(seal.authenticate, staged.path, clause, output,

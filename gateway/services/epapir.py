@@ -3,7 +3,10 @@ organisation. The subject and text become the beadvány PDF with the attachments
 (pdf/beadvany.py), AVDH seals it naming the person (crypto/avdh.py), and it is accepted as one
 document (services/acceptance.py) named after its registration number, the authentication
 recorded in the same transaction. Everything is checked before anything is stored: a refused
-submission takes no number and keeps no bytes."""
+submission takes no number and keeps no bytes. The attachments and the beadvány wait in this
+process's directory under the data directory (``ports.temporary``, ``KAPU_DATA_DIR/tmp/
+epapir``), never in the system's temporary directory; what a crash leaves there goes at the
+next start."""
 
 from __future__ import annotations
 
@@ -55,6 +58,7 @@ from gateway.services.ports.storage import UnitOfWork
 from gateway.services.topics import topics_in
 
 ATTACHMENT_FIELD = "attachment"
+TEMPORARY = "epapir"  # ports.temporary's directory for this service's files
 # The beadvány's name as the záradék names the original (its number is not known yet).
 BEADVANY_FILE_NAME = "beadvany.pdf"
 _CHUNK = 1024 * 1024
@@ -66,18 +70,18 @@ def file_name_for(registration_number: str) -> str:
 
 class StagedAttachments:
     """A submission's attachments on their way in, written to a private temporary directory
-    part by part as the door's parser reads them (never whole in memory), hashed as they
-    arrive. Refuses an eleventh attachment and stops reading once all together pass
-    ``max_bytes``. Leaving the block removes the directory, on every path.
+    (in ``within``) part by part as the door's parser reads them (never whole in memory),
+    hashed as they arrive. Refuses an eleventh attachment and stops reading once all together
+    pass ``max_bytes``. Leaving the block removes the directory, on every path.
 
-        with StagedAttachments(ports.epapir_max_bytes) as attachments:
+        with staged_attachments(ports) as attachments:
             ... attachments.begin(name); attachments.write(chunk) …; attachments.end()
             await submit(..., attachments=attachments.items)
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, within: Path) -> None:
         self._max_bytes = max_bytes
-        self._directory = Path(tempfile.mkdtemp(prefix="kapu-epapir-"))
+        self._directory = Path(tempfile.mkdtemp(prefix="kapu-epapir-", dir=within))
         self._total = 0
         self.items: list[SubmissionAttachment] = []
         self._file: BinaryIO | None = None
@@ -127,6 +131,12 @@ class StagedAttachments:
             self._file.close()
             self._file = None
         shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def staged_attachments(ports: EpapirPorts) -> StagedAttachments:
+    """Empty :class:`StagedAttachments` up to ``epapir_max_bytes``, in this process's
+    directory for e-Papír."""
+    return StagedAttachments(ports.epapir_max_bytes, ports.temporary.directory(TEMPORARY))
 
 
 def media_type_of(file_name: str) -> str:
@@ -183,7 +193,8 @@ async def submit(
         topic_code=checked.topic.code, topic_name=checked.topic.name,
         subject=checked.subject, text=checked.text, at=at,
         reference_number=checked.request.reference_number)
-    with tempfile.TemporaryDirectory(prefix="kapu-epapir-") as work:
+    with tempfile.TemporaryDirectory(prefix="kapu-epapir-",
+                                     dir=ports.temporary.directory(TEMPORARY)) as work:
         beadvany, sealed = Path(work) / BEADVANY_FILE_NAME, Path(work) / "sealed.pdf"
         original = await asyncio.to_thread(_render, renderer, submission, attachments, beadvany)
         clause = Clause(

@@ -4,7 +4,6 @@ or for an office where they hold a role, and ``/ui/verify`` for anyone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -18,7 +17,6 @@ from gateway.multipart import attachment_disposition
 from gateway.services import authentication as authentication_service
 from gateway.services import forms as form_service
 from gateway.services import staff as staff_service
-from gateway.services.authentication import Authenticated, StagedFile
 from gateway.web.deps import Person, ports_of, session_person
 from gateway.web.pages import (
     CSRF_FIELD,
@@ -56,21 +54,13 @@ async def done_page(request: Request, person: Person) -> Response:
     return render(request, "authenticated.html")
 
 
-async def _streamed(result: Authenticated) -> AsyncIterator[bytes]:
-    try:
-        while chunk := result.content.read(1 << 20):
-            yield chunk
-    finally:
-        result.content.close()
-
-
 @router.post("/authenticate")
 async def authenticate(request: Request, person: Person) -> Response:
     """The file streams into a temporary file as it arrives; the answer is the hitelesített
     PDF as a download. One click, one effect: the form's key is settled with the page that
     says it was done, where a resent form goes (the PDF is not kept to be sent again)."""
     ports = ports_of(request)
-    async with StagedFile(ports.avdh_max_bytes) as staged:
+    async with authentication_service.staged_file(ports) as staged:
         try:
             form = await receive_form(request.headers.get("content-type", ""),
                                       request.stream(), staged)
@@ -107,7 +97,7 @@ async def authenticate(request: Request, person: Person) -> Response:
                 raise
             await form_service.settle(ports, person, key, DONE_PAGE)
             return finish(request, StreamingResponse(
-                _streamed(result), media_type="application/pdf", headers={
+                result.chunks(), media_type="application/pdf", headers={
                     "Content-Length": str(result.size),
                     "Content-Disposition": attachment_disposition(result.file_name)}))
 
@@ -126,7 +116,7 @@ async def verify(request: Request) -> Response:
     """Changes nothing (no form key); the CSRF token still guards the form."""
     await session_person(request)
     ports = ports_of(request)
-    async with StagedFile(ports.avdh_max_bytes) as staged:
+    async with authentication_service.staged_file(ports) as staged:
         try:
             form = await receive_form(request.headers.get("content-type", ""),
                                       request.stream(), staged)

@@ -111,7 +111,7 @@ async def submit(request: Request, person: Person) -> Response:
     office = await _office(request, request.query_params.get("office", ""))
     if office is None:
         return await _page(request, person, problem="office_unknown", status_code=404)
-    with epapir_service.StagedAttachments(ports.epapir_max_bytes) as attachments:
+    with epapir_service.staged_attachments(ports) as attachments:
         try:
             fields = await receive_submission(request.headers.get("content-type", ""),
                                               request.stream(), attachments)

@@ -1,5 +1,6 @@
 """AVDH over REST (contract 23): refusals made before any PDF work, each naming ``file`` and
-leaving no authentication record, no audit entry and no temporary file behind."""
+leaving no authentication record, no audit entry and no temporary file behind (in the data
+directory's tmp/avdh, where they go, nor in the system's temporary directory)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gateway.services.audit import link_pending
 from gateway.storage.tables import authentications, parties
 from gateway.storage.uow import SqlUnitOfWork
 from tests.conftest import FixedClock
-from tests.helpers import PDF, Account, new_citizen, new_org
+from tests.helpers import PDF, Account, new_citizen, new_org, temporary_files
 from tests.integration.conftest import Gateway, _start
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -32,7 +33,7 @@ async def avdh(database_url: str, tmp_path: Path, keys_dir: Path,
         yield gateway
 
 
-def _leftovers() -> set[str]:
+def _in_system_tmp() -> set[str]:
     return {path.name for path in Path(tempfile.gettempdir()).glob("kapu-avdh-*")}
 
 
@@ -58,9 +59,9 @@ async def _nothing_recorded(gw: Gateway, person: Account) -> None:
     (("fake.png", PDF), 415, "format_mismatch"),
 ])
 async def test_refused_files_name_the_file_and_leave_nothing(
-        avdh: Gateway, file: tuple[str, bytes], status: int, code: str) -> None:
+        avdh: Gateway, tmp_path: Path, file: tuple[str, bytes], status: int, code: str) -> None:
     person = await new_citizen(avdh.ports)
-    before = _leftovers()
+    before = _in_system_tmp()  # shared with other tests and processes
     answer = await avdh.client.post("/api/v1/authenticate", auth=person.auth,
                                     files={"file": file})
     assert answer.status_code == status, answer.text
@@ -68,7 +69,9 @@ async def test_refused_files_name_the_file_and_leave_nothing(
     assert answer.json()["code"] == code
     assert answer.json()["field"] == "file"
     await _nothing_recorded(avdh, person)
-    assert _leftovers() <= before
+    temporary = tmp_path / "data" / "tmp" / "avdh"
+    assert temporary.is_dir() and temporary_files(temporary) == []
+    assert _in_system_tmp() <= before
 
 
 async def test_an_organisation_may_not_authenticate(avdh: Gateway) -> None:

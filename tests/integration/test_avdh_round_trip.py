@@ -21,7 +21,7 @@ from gateway.domain.registration import budapest_local
 from gateway.services import staff as staff_service
 from gateway.services.audit import link_pending
 from tests.conftest import TEST_EPOCH, FixedClock
-from tests.helpers import Account, new_citizen, new_org
+from tests.helpers import Account, new_citizen, new_org, temporary_files
 from tests.integration.conftest import Gateway, _start
 from tests.integration.test_avdh_refusals import PNG, _nothing_recorded
 from tests.integration.test_web import form_fields, log_in
@@ -76,7 +76,8 @@ async def _verified(gw: Gateway, content: bytes) -> dict[str, object]:
     return body
 
 
-async def test_a_citizen_authenticates_a_png_and_anyone_verifies_it(gw: Gateway) -> None:
+async def test_a_citizen_authenticates_a_png_and_anyone_verifies_it(
+        gw: Gateway, tmp_path: Path) -> None:
     person = await new_citizen(gw.ports)
     answer = await gw.client.post("/api/v1/authenticate", auth=person.auth,
                                   files={"file": ("kérelem.png", PNG)})
@@ -107,6 +108,9 @@ async def test_a_citizen_authenticates_a_png_and_anyone_verifies_it(gw: Gateway)
     assert tampered["valid"] is False and tampered["issued_here"] is False
     assert tampered["reason"] == "changed after signing"
     assert tampered["reason_code"] == "changed_after_signing" and tampered["advice"]
+    # The uploads and the streamed PDF left nothing where they waited.
+    temporary = tmp_path / "data" / "tmp" / "avdh"
+    assert temporary.is_dir() and temporary_files(temporary) == []
 
 
 async def test_a_plain_pdf_is_not_signed(gw: Gateway) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import io
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,16 @@ from gateway.services.parties import DEMO_CITIZEN_NAME, DEMO_ORGANISATIONS, ensu
 from gateway.services.ports.parties import Topic
 from gateway.storage.tables import authentications, documents
 from tests.conftest import FixedClock, fresh_krid
-from tests.helpers import PDF, Account, new_citizen, new_org, sequence_of, sha256, stored_files
+from tests.helpers import (
+    PDF,
+    Account,
+    new_citizen,
+    new_org,
+    sequence_of,
+    sha256,
+    stored_files,
+    temporary_files,
+)
 from tests.hkp_helpers import NS
 from tests.integration.conftest import Gateway, _start
 from tests.integration.test_hkp_real_clients import bundle_envelope, bundle_split, by_tag, post
@@ -41,18 +50,19 @@ TOPICS = [Topic("TUZIFA", "Szociális tűzifa"), Topic("ADO", "Helyi adók")]
 
 
 @pytest.fixture
-def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the process's temporary files go during the test (the staged attachments, the
-    beadvány before it is sealed): each test looks that nothing is left there."""
+def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Where e-Papír's temporary files go (the staged attachments, the beadvány before it is
+    sealed): the data directory's tmp/epapir, where each test looks that nothing is left.
+    Nothing may go to the system's temporary directory either (this test's own, meanwhile)."""
     # The cut fonts are written once per process (gateway/fonts), not per request: cut them
-    # before, so that a test that happens to be its worker's first e-Papír finds its own
-    # leftovers only.
+    # before, so that a test that happens to be its worker's first e-Papír finds none.
     font_file("")
     font_file("B")
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+    system = tmp_path / "system-tmp"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    yield tmp_path / "data" / "tmp" / "epapir"
+    assert list(system.iterdir()) == []
 
 
 @pytest.fixture
@@ -177,7 +187,7 @@ async def test_a_citizen_writes_to_an_office_which_receives_one_sealed_pdf(
     sent = await gw.client.get(f"/ui/sent?box=me&sent={number}")
     assert sent.status_code == 200 and number in sent.text
     assert f"epapir-{number}.pdf" in sent.text
-    assert list(temporary.iterdir()) == []
+    assert temporary.is_dir() and temporary_files(temporary) == []
     assert f"/ui/documents/{number}/receipts/acceptance" in sent.text
     assert f"/ui/documents/{number}/receipts/download" not in sent.text
     acked = await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)
@@ -361,7 +371,7 @@ async def test_a_refused_submission_names_its_field_and_leaves_nothing(
     assert (problem["code"], problem.get("field")) == (code, field)
     assert (stored_files(gw.blob_root), await _count(gw, documents),
             await _count(gw, authentications)) == before
-    assert list(temporary.iterdir()) == []
+    assert temporary.is_dir() and temporary_files(temporary) == []
     # No number was taken: the office's next document of the day is its first.
     sent = await gw.client.post("/api/v1/documents", auth=citizen.auth, data={
         "recipient_krid": office.krid, "doc_type_office": "T", "doc_type_id": "L",

@@ -23,7 +23,7 @@ from gateway.services.ports.evidence import (
 from gateway.services.ports.operations import Clock, NoTelemetry, SettableClock, Telemetry
 from gateway.services.ports.outbox import MailTransport
 from gateway.services.ports.parties import OfficeCache
-from gateway.services.ports.storage import BlobStore, UnitOfWork
+from gateway.services.ports.storage import BlobStore, TemporaryDirectories, UnitOfWork
 
 
 @dataclass
@@ -41,6 +41,8 @@ class Ports:
     receipt_signer: ReceiptSigner
     encryptor: Encryptor
     trust_pem: bytes  # the gateway's CA certificate
+    # AVDH's and e-Papír's temporary files, under the data directory (KAPU_DATA_DIR/tmp).
+    temporary: TemporaryDirectories
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     # False only in benchmarks: acceptance without timestamp, receipt and audit entry.
     acceptance_evidence: bool = True

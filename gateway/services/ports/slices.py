@@ -24,7 +24,7 @@ from gateway.services.ports.evidence import (
 from gateway.services.ports.operations import Clock, SettableClock, Telemetry
 from gateway.services.ports.outbox import MailTransport
 from gateway.services.ports.parties import OfficeCache
-from gateway.services.ports.storage import BlobStore, UnitOfWork
+from gateway.services.ports.storage import BlobStore, TemporaryDirectories, UnitOfWork
 
 # ``uow`` and ``write_uow`` are read-only members: mypy takes ``Ports``' callable fields for
 # read-only ones, and a plain protocol attribute asks for a settable one.
@@ -257,17 +257,21 @@ class OperationsPorts(TransactionPorts, Protocol):
 
 class EpapirPorts(AcceptancePorts, StaffPorts, Protocol):
     """services/epapir.py: the sealed beadvány accepted as a document, for an organisation
-    where the person holds a role; the renderer, the AVDH seal, the attachments' limit."""
+    where the person holds a role; the renderer, the AVDH seal, the attachments' limit and
+    where they and the beadvány wait meanwhile."""
 
     authenticator: PdfAuthenticator | None
     submission_renderer: SubmissionRenderer | None
     epapir_max_bytes: int
+    temporary: TemporaryDirectories
 
 
 class AuthenticationPorts(StaffPorts, Protocol):
     """services/authentication.py: AVDH (contract 23), the seal and its size limit, where the
-    záradék says to verify; the office a person acts for is staff's to check."""
+    file and the hitelesített PDF wait meanwhile, where the záradék says to verify; the office
+    a person acts for is staff's to check."""
 
     authenticator: PdfAuthenticator | None
     avdh_max_bytes: int
+    temporary: TemporaryDirectories
     public_url: str

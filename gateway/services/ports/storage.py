@@ -1,9 +1,11 @@
-"""Ports of storage: the unit of work (one transaction and its repositories) and the blob store."""
+"""Ports of storage: the unit of work (one transaction and its repositories), the blob store,
+and the directories for AVDH's and e-Papír's temporary files."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -99,6 +101,17 @@ class BlobGcReport:
     removed: int  # blobs and staged files that no row needs, deleted
     placed: int  # staged files whose row committed before a crash, moved into place
     aborted_uploads: int = 0  # unfinished multipart uploads of an S3 store, aborted
+
+
+class TemporaryDirectories(Protocol):
+    """Where AVDH (``avdh``) and e-Papír (``epapir``) put their temporary files: under the
+    data directory, one directory per process (storage/scratch.py)."""
+
+    def directory(self, purpose: str) -> Path: ...
+
+    def sweep(self) -> int:
+        """Remove what processes that ended left there (at start-up); how many left some."""
+        ...
 
 
 class BlobStore(Protocol):
