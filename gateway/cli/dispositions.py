@@ -26,7 +26,7 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
             lookup = await rny_service.disposition_of(ports, args.key, args.at)
         except NotFound:
             return None
-        return LookupOut.of_lookup(lookup, ports.clock.now())
+        return LookupOut.of_lookup(lookup)
 
     found = with_ports(settings, look_up)
     if found is None:

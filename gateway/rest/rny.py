@@ -124,12 +124,14 @@ class MandateOut(BaseModel):
 
 
 class LookupOut(DispositionOut):
-    mandates: list[MandateOut] = Field(description="the mandates in force at that moment")
+    mandates: list[MandateOut] = Field(description="the mandates in force at that moment, "
+                                       "each with its state then")
 
     @classmethod
-    def of_lookup(cls, lookup: Lookup, now: datetime) -> LookupOut:
+    def of_lookup(cls, lookup: Lookup) -> LookupOut:
+        # Each state as at the moment asked, like the rest of the answer: in force then.
         return cls(**_disposition_fields(lookup.party, lookup.disposition),
-                   mandates=[MandateOut.of(mandate, now) for mandate in lookup.mandates])
+                   mandates=[MandateOut.of(mandate, lookup.at) for mandate in lookup.mandates])
 
 
 class MandatesOut(BaseModel):
@@ -259,7 +261,7 @@ async def look_up(
     if party.kind is not PartyKind.HIVATALI:  # before the key is read: offices only
         raise Forbidden("only offices (hivatali kapu) look up dispositions")
     lookup = await rny_service.look_up(ports, party, _key(key), _moment(at))
-    return LookupOut.of_lookup(lookup, ports.clock.now())
+    return LookupOut.of_lookup(lookup)
 
 
 @router.post("/mandates", status_code=201, response_model=MandateOut,
