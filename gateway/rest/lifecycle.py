@@ -75,6 +75,7 @@ class RunDueOut(BaseModel):
     presumed_delivered: int
     expired: int
     mails_sent: int
+    mandates_expired: int  # mandates that ran out, both sides noticed
 
 
 @router.get("/notifications", response_model=NotificationsOut, summary="My notifications")
@@ -127,4 +128,4 @@ async def run_due(ports: PortsDep) -> RunDueOut:
     ran = await sandbox.run_due(ports)
     return RunDueOut(now=local(ran.at), warned=ran.warned, not_collected=ran.not_collected,
                      presumed_delivered=ran.presumed_delivered, expired=ran.expired,
-                     mails_sent=ran.mails_sent)
+                     mails_sent=ran.mails_sent, mandates_expired=ran.mandates_expired)

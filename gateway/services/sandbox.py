@@ -84,6 +84,7 @@ class DueRun:
     presumed_delivered: int
     expired: int
     mails_sent: int
+    mandates_expired: int = 0  # mandates whose valid_until passed, both sides noticed
 
 
 async def run_due(ports: SandboxPorts) -> DueRun:
@@ -94,9 +95,14 @@ async def run_due(ports: SandboxPorts) -> DueRun:
     await refresh(ports)
     report = await deadlines.run_due(ports)
     # Mandates run out on the test clock too; every one due, not one batch.
-    while await mandates.notice_expired(ports, batch=EXPIRY_BATCH) == EXPIRY_BATCH:
-        pass
+    mandates_expired = 0
+    while True:
+        noticed = await mandates.notice_expired(ports, batch=EXPIRY_BATCH)
+        mandates_expired += noticed
+        if noticed < EXPIRY_BATCH:
+            break
     sent = await mail.deliver_due(ports)
     assert report.at is not None
     return DueRun(at=report.at, warned=report.warned, not_collected=report.not_collected,
-                  presumed_delivered=report.presumed, expired=report.expired, mails_sent=sent)
+                  presumed_delivered=report.presumed, expired=report.expired, mails_sent=sent,
+                  mandates_expired=mandates_expired)

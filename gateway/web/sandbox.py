@@ -25,7 +25,8 @@ from gateway.web.refusals import WebRoute
 
 # What "run the due jobs now" did, carried in its outcome's address (a reload shows it again
 # and runs nothing).
-_RAN_FIELDS = ("warned", "not_collected", "presumed_delivered", "expired", "mails_sent")
+_RAN_FIELDS = ("warned", "not_collected", "presumed_delivered", "expired", "mails_sent",
+               "mandates_expired")
 
 
 def _counts(query: Mapping[str, str], names: tuple[str, ...],

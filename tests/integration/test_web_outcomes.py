@@ -131,7 +131,8 @@ async def test_run_due_is_a_keyed_outcome_that_a_resend_does_not_repeat(
     assert first.status_code == 303
     outcome = first.headers["location"]
     assert re.fullmatch(r"/ui/sandbox\?ran=1&warned=\d+&not_collected=\d+"
-                        r"&presumed_delivered=\d+&expired=\d+&mails_sent=\d+", outcome)
+                        r"&presumed_delivered=\d+&expired=\d+&mails_sent=\d+"
+                        r"&mandates_expired=\d+", outcome)
     shown = await gw.client.get(f"{outcome}&lang=en")
     assert shown.status_code == 200 and "Due jobs ran:" in shown.text
     assert await _receipts(gw, office, number) == ["acceptance"]  # nothing was due yet
