@@ -50,9 +50,9 @@ async def _seed(dsn: str, count: int) -> None:
 
 
 async def _sweep(url: str, data_dir: Path) -> tuple[float, int]:
-    from gateway.app import build_runtime
     from gateway.config import Settings
     from gateway.services.deadlines import run_due
+    from gateway.wiring import build_runtime
 
     runtime = build_runtime(Settings(database_url=url, data_dir=data_dir))
     try:

@@ -44,11 +44,11 @@ async def _seed(dsn: str, count: int) -> None:
 
 
 async def _clerk(url: str, data_dir: Path) -> None:
-    from gateway.app import build_runtime
     from gateway.config import Settings
     from gateway.domain.parties import StaffRole
     from gateway.services import staff
     from gateway.services.parties import register_citizen
+    from gateway.wiring import build_runtime
 
     runtime = build_runtime(Settings(database_url=url, data_dir=data_dir))
     try:

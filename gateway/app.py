@@ -1,39 +1,26 @@
-"""Builds the FastAPI app and wires everything: the one place that knows every concrete class."""
+"""Builds the FastAPI app: its doors, middleware and background jobs, on the ports that
+gateway/wiring.py wires (the one place that knows every concrete class behind them)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway
-from gateway.clock import SandboxClock, SystemClock
 from gateway.config import Settings
-from gateway.crypto.avdh import AvdhSeal
-from gateway.crypto.cms import CmsEncryptor
-from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
-from gateway.crypto.setup import gateway_keys
-from gateway.crypto.signing_process import SigningProcess
-from gateway.crypto.timestamps import TimestampAuthority
-from gateway.domain.calendar import WorkingCalendar
 from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
-from gateway.mailer import mailer_for
 from gateway.ops import health, metrics
 from gateway.ops.admission import Admission, AdmissionControl, Limits, Priority
-from gateway.ops.metrics import PrometheusTelemetry
 from gateway.ops.requests import RequestContext, configure_logging
-from gateway.pdf.beadvany import BeadvanyRenderer
-from gateway.resources import resource_dir
 from gateway.rest import (
     apidocs,
     authentication,
@@ -48,96 +35,15 @@ from gateway.rest import (
 from gateway.services import sandbox
 from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
-from gateway.services.blob_gc import content_needed
 from gateway.services.notifications import DeliveryPolicy
-from gateway.services.ports import Ports
 from gateway.services.ports.operations import Clock
-from gateway.services.ports.storage import BlobStore
-from gateway.storage.blobs import FileBlobStore
-from gateway.storage.database import create_engine, reading_engine
-from gateway.storage.s3blobs import S3BlobStore, S3Location
-from gateway.storage.scratch import LockedTemporaryDirectories
-from gateway.storage.uow import SqlUnitOfWork
 from gateway.web import router as web
 from gateway.webhook_client import HttpxPoster
+from gateway.wiring import build_runtime
 from gateway.worker import BlobGc, run_forever
 
 log = logging.getLogger(__name__)
 CallNext = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass
-class Runtime:
-    engine: AsyncEngine
-    ports: Ports
-
-
-def blob_store_of(settings: Settings) -> BlobStore:
-    """The filesystem store (the embedded default) or an S3-compatible one (section 21)."""
-    if not settings.blobs_in_s3:
-        return FileBlobStore(settings.blob_dir)
-    assert settings.blob_url is not None
-    secret = settings.s3_secret_access_key
-    return S3BlobStore(S3Location.parse(settings.blob_url), settings.s3_access_key_id,
-                       secret.get_secret_value() if secret else None, settings.spool_dir)
-
-
-def build_runtime(settings: Settings, *, clock: Clock | None = None,
-                  signing_process: bool = False) -> Runtime:
-    """Engine, blob store and ports for ``settings`` (shared by the app and the CLI).
-    ``signing_process``: sign evidence in a child process (the server); otherwise in worker
-    threads (a command signs a few receipts at most)."""
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    read_engine = reading_engine(engine)
-    write_lock = asyncio.Lock() if settings.is_sqlite else None
-    base_clock = clock or SystemClock()
-    # The sandbox's test clock runs from the given clock (the system's, or a test's).
-    sandbox_clock = SandboxClock(base_clock) if settings.sandbox else None
-    keys = gateway_keys(settings, now=base_clock.now())
-    metrics.certificates_expire({
-        "ca": keys.ca_cert.not_valid_after_utc.timestamp(),
-        "signing": keys.signing_cert.not_valid_after_utc.timestamp(),
-        "timestamping": keys.tsa_cert.not_valid_after_utc.timestamp(),
-        "avdh": keys.avdh_cert.not_valid_after_utc.timestamp(),
-    })
-    calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
-    ports = Ports(
-        uow=lambda: SqlUnitOfWork(read_engine, write=False),
-        write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
-        blobs=blob_store_of(settings),
-        clock=sandbox_clock or base_clock,
-        retention_days=settings.retention_days,
-        max_document_bytes=settings.max_document_bytes,
-        timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
-        authenticator=AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
-                               TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
-                               settings.avdh_pdf_max_bytes),
-        receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
-        evidence_signer=SigningProcess(keys.tsa_key, keys.tsa_cert, keys.signing_key,
-                                       keys.signing_cert) if signing_process else None,
-        encryptor=CmsEncryptor(),
-        trust_pem=keys.ca_pem,
-        temporary=LockedTemporaryDirectories(settings.temporary_dir),
-        telemetry=PrometheusTelemetry(),
-        acceptance_evidence=settings.acceptance_evidence,
-        calendar=WorkingCalendar.from_file(calendar_file),
-        sandbox_clock=sandbox_clock,
-        mail_transport=mailer_for(settings),
-        mail_from=settings.mail_from,
-        public_url=settings.public_url,
-        second_notice_working_days=settings.second_notice_working_days,
-        presumption_working_days=settings.presumption_working_days,
-        mail_max_attempts=settings.mail_max_attempts,
-        mail_backoff_seconds=settings.mail_backoff_seconds,
-        permanent_storage_bytes=settings.permanent_storage_bytes,
-        webhook_allow_private=settings.webhook_allow_private,
-        avdh_max_bytes=settings.avdh_max_bytes,
-        epapir_max_bytes=settings.epapir_max_bytes,
-        submission_renderer=BeadvanyRenderer(),
-    )
-    if isinstance(ports.blobs, S3BlobStore):
-        ports.blobs.needed = functools.partial(content_needed, ports)
-    return Runtime(engine, ports)
 
 
 def sample_pool(engine: AsyncEngine) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.app import build_runtime
 from gateway.config import Settings
+from gateway.wiring import build_runtime
 from tests.e2e.conftest import Server, kapu_env, start_server, stop_server
 from tests.helpers import Account, new_org
 from tests.seaweed import SeaweedServer

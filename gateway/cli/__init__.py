@@ -21,7 +21,7 @@ PRIVATE_UMASK = 0o077
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Each command's module is imported when that command runs: --help and a refused argument
-    # need none of them (and no command needs the server's modules, see cli/runtime.py).
+    # need none of them (and no command needs the server's modules, see gateway/wiring.py).
     os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     settings = load_settings()

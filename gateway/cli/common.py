@@ -86,12 +86,13 @@ def migrate(settings: Settings, *, announce: bool = True) -> None:
 
 
 def with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
-    from gateway.cli.runtime import command_runtime
+    from gateway.wiring import build_runtime
 
     async def run() -> T:
         from gateway.services import sandbox
 
-        runtime = command_runtime(settings)
+        # No command authenticates or renders a PDF: their libraries stay unimported.
+        runtime = build_runtime(settings, pdf_at_first_use=True)
         try:
             if runtime.ports.sandbox_clock is not None:
                 # Record on the installation's test clock, as the server does.

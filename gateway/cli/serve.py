@@ -70,7 +70,8 @@ def one_set_of_keys(settings: Settings) -> None:
 
 
 def worker(settings: Settings) -> int:
-    from gateway.app import blob_gc_of, build_runtime, delivery_policy, poster_of
+    from gateway.app import blob_gc_of, delivery_policy, poster_of
+    from gateway.wiring import build_runtime
     from gateway.worker import run_forever
 
     migrate(settings)

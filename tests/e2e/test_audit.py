@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.app import build_runtime
 from gateway.cli import main
 from gateway.config import Settings
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.services.audit import link_pending
+from gateway.wiring import build_runtime
 from tests.conftest import TEST_EPOCH
 from tests.e2e.test_cli import kapu
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import build_runtime
 from gateway.config import Settings
+from gateway.wiring import build_runtime
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.helpers import PDF, Account, new_citizen, new_org, upload_form
 from tests.integration.conftest import gw, sandbox, settings

@@ -10,8 +10,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import worker
-from gateway.app import build_runtime, sample_pool
+from gateway.app import sample_pool
 from gateway.config import Settings
+from gateway.wiring import build_runtime
 from tests.helpers import new_org, upload
 from tests.hkp_helpers import kezbesitettseg
 from tests.integration.conftest import Gateway

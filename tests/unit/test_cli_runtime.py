@@ -1,6 +1,6 @@
-"""The command line's ports (gateway/cli/runtime.py) are the server's (gateway.app's
-build_runtime), wired without importing the server: a port added to one and not the other
-fails here."""
+"""The command line's ports are the server's (one wiring, gateway/wiring.py), with the AVDH
+seal and the beadvány renderer made at their first use, and a command imports nothing of the
+server."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import Runtime, build_runtime
-from gateway.cli.runtime import CommandRuntime, LazyAuthenticator, LazyRenderer, command_runtime
 from gateway.config import Settings
 from gateway.crypto.avdh import AvdhSeal
 from gateway.pdf.beadvany import BeadvanyRenderer
 from gateway.services.ports import Ports
+from gateway.wiring import LazyAuthenticator, LazyRenderer, Runtime, build_runtime
 
 # Made per process, so not compared: the server's and the command's are alike, not equal.
 PER_PROCESS = {"uow", "write_uow", "blobs", "clock", "timestamper", "receipt_signer",
@@ -33,7 +32,7 @@ def both(request: pytest.FixtureRequest, tmp_path: Path,
                         data_dir=tmp_path, keys_dir=keys_dir, sandbox=request.param,
                         public_url="http://kapu.example:8080", retention_days=91)
     server: Runtime = build_runtime(settings)
-    command: CommandRuntime = command_runtime(settings)
+    command: Runtime = build_runtime(settings, pdf_at_first_use=True)
     yield server.ports, command.ports
     for runtime in (server, command):
         asyncio.run(runtime.engine.dispose())
@@ -64,7 +63,7 @@ def test_every_port_is_wired_as_the_server_wires_it(both: tuple[Ports, Ports]) -
 def test_a_command_does_not_import_the_server() -> None:
     """What makes ``kapu …`` start in about a second rather than three."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, gateway.cli.runtime, gateway.cli; "
+        [sys.executable, "-c", "import sys, gateway.wiring, gateway.cli; "
          "print(' '.join(sorted(sys.modules)))"],
         capture_output=True, text=True, check=True).stdout.split()
     for heavy in ("gateway.app", "fastapi", "pyhanko", "fpdf", "aiobotocore", "zeep"):

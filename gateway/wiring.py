@@ -1,9 +1,10 @@
-"""The ports a command runs with: ``gateway.app.build_runtime``'s, wired without importing
-the server (FastAPI, the REST, HKP and web doors) and with the AVDH seal (pyHanko) and the
-beadvány renderer (fpdf2) imported at their first use, which no command makes. A command
-started a process of about 3 s, most of it those imports.
+"""The ports for a ``Settings``: the one place that wires every concrete class behind them,
+for the server (``gateway.app``) and the command line alike.
 
-tests/unit/test_cli_runtime.py holds this wiring to build_runtime's, port by port."""
+It imports nothing of the server (FastAPI, the doors): a ``kapu …`` command starts in about a
+second. What only some processes need is imported where it is made: the signing process (the
+server), boto (an S3 store), and, with ``pdf_at_first_use``, the AVDH seal (pyHanko) and the
+beadvány renderer (fpdf2), which no command uses."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from gateway.crypto.setup import gateway_keys
 from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
 from gateway.mailer import mailer_for
+from gateway.ops import metrics
 from gateway.ops.metrics import PrometheusTelemetry
 from gateway.resources import resource_dir
 from gateway.services.ports import Ports
+from gateway.services.ports.operations import Clock
 from gateway.services.ports.storage import BlobStore
 from gateway.storage.blobs import FileBlobStore
 from gateway.storage.database import create_engine, reading_engine
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class CommandRuntime:
+class Runtime:
     engine: AsyncEngine
     ports: Ports
 
@@ -72,16 +75,21 @@ class LazyRenderer:
 
     @functools.cached_property
     def _renderer(self) -> SubmissionRenderer:
-        from gateway.pdf.beadvany import BeadvanyRenderer
-
-        return BeadvanyRenderer()
+        return _renderer()
 
     def render(self, submission: Submission, attachments: list[SubmissionAttachment],
                output: BinaryIO) -> None:
         self._renderer.render(submission, attachments, output)
 
 
+def _renderer() -> SubmissionRenderer:
+    from gateway.pdf.beadvany import BeadvanyRenderer  # fpdf2
+
+    return BeadvanyRenderer()
+
+
 def blob_store_of(settings: Settings) -> BlobStore:
+    """The filesystem store (the embedded default) or an S3-compatible one (section 21)."""
     if not settings.blobs_in_s3:
         return FileBlobStore(settings.blob_dir)
     from gateway.storage.s3blobs import S3BlobStore, S3Location  # boto: only for S3
@@ -92,24 +100,40 @@ def blob_store_of(settings: Settings) -> BlobStore:
                        secret.get_secret_value() if secret else None, settings.spool_dir)
 
 
-def command_runtime(settings: Settings) -> CommandRuntime:
-    """As ``build_runtime(settings)``: evidence signed in worker threads, the system's clock
-    (the sandbox's test clock over it when KAPU_SANDBOX=1)."""
+def build_runtime(settings: Settings, *, clock: Clock | None = None,
+                  signing_process: bool = False, pdf_at_first_use: bool = False) -> Runtime:
+    """Engine, blob store and ports for ``settings``. ``signing_process``: sign evidence in a
+    child process (the server); otherwise in worker threads (a command signs a few receipts
+    at most). ``pdf_at_first_use``: the AVDH seal and the beadvány renderer are made (and
+    their libraries imported) when first used (a command), not now (the server)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    read_engine = reading_engine(engine)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
-    base_clock = SystemClock()
+    base_clock = clock or SystemClock()
+    # The sandbox's test clock runs from the given clock (the system's, or a test's).
     sandbox_clock = SandboxClock(base_clock) if settings.sandbox else None
     keys = gateway_keys(settings, now=base_clock.now())
+    metrics.certificates_expire({
+        "ca": keys.ca_cert.not_valid_after_utc.timestamp(),
+        "signing": keys.signing_cert.not_valid_after_utc.timestamp(),
+        "timestamping": keys.tsa_cert.not_valid_after_utc.timestamp(),
+        "avdh": keys.avdh_cert.not_valid_after_utc.timestamp(),
+    })
 
     def avdh_seal() -> PdfAuthenticator:
-        from gateway.crypto.avdh import AvdhSeal
+        from gateway.crypto.avdh import AvdhSeal  # pyHanko
 
         return AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
                         TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
                         settings.avdh_pdf_max_bytes)
 
+    evidence_signer = None
+    if signing_process:
+        from gateway.crypto.signing_process import SigningProcess
+
+        evidence_signer = SigningProcess(keys.tsa_key, keys.tsa_cert, keys.signing_key,
+                                         keys.signing_cert)
     calendar_file = settings.calendar_file or resource_dir("calendar") / "hu.toml"
-    read_engine = reading_engine(engine)
     ports = Ports(
         uow=lambda: SqlUnitOfWork(read_engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
@@ -118,8 +142,9 @@ def command_runtime(settings: Settings) -> CommandRuntime:
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
-        authenticator=LazyAuthenticator(avdh_seal),
+        authenticator=LazyAuthenticator(avdh_seal) if pdf_at_first_use else avdh_seal(),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        evidence_signer=evidence_signer,
         encryptor=CmsEncryptor(),
         trust_pem=keys.ca_pem,
         temporary=LockedTemporaryDirectories(settings.temporary_dir),
@@ -138,7 +163,7 @@ def command_runtime(settings: Settings) -> CommandRuntime:
         webhook_allow_private=settings.webhook_allow_private,
         avdh_max_bytes=settings.avdh_max_bytes,
         epapir_max_bytes=settings.epapir_max_bytes,
-        submission_renderer=LazyRenderer(),
+        submission_renderer=LazyRenderer() if pdf_at_first_use else _renderer(),
     )
     if settings.blobs_in_s3:
         from gateway.services.blob_gc import content_needed
@@ -146,4 +171,4 @@ def command_runtime(settings: Settings) -> CommandRuntime:
 
         assert isinstance(ports.blobs, S3BlobStore)
         ports.blobs.needed = functools.partial(content_needed, ports)
-    return CommandRuntime(engine, ports)
+    return Runtime(engine, ports)
