@@ -165,15 +165,20 @@ async def agency(ports: RnyPorts, agent: Party, principal_code: str) -> Agency:
         return await agency_in(uow, agent, principal_code, ports.clock.now())
 
 
+async def agencies_in(uow: UnitOfWork, agent: Party, at: datetime) -> list[Agency]:
+    """The agent acting for each principal at ``at``, under the mandates in force then."""
+    found: dict[int, list[Mandate]] = {}
+    for mandate in await uow.mandates.of_agent(agent.id):
+        if mandate.in_force(at):
+            found.setdefault(mandate.principal.id, []).append(mandate)
+    return [Agency(given[0].principal, agent, tuple(given)) for given in found.values()]
+
+
 async def principals_of(ports: RnyPorts, agent: Party) -> list[Party]:
     """The citizens the agent may act for now (each once), for the choice of mailbox."""
-    now = ports.clock.now()
     async with ports.uow() as uow:
-        found: dict[int, Party] = {}
-        for mandate in await uow.mandates.of_agent(agent.id):
-            if mandate.in_force(now):
-                found.setdefault(mandate.principal.id, mandate.principal)
-    return list(found.values())
+        return [agency.principal
+                for agency in await agencies_in(uow, agent, ports.clock.now())]
 
 
 async def notice_expired(ports: RnyPorts, *, batch: int = 100) -> int:

@@ -9,15 +9,14 @@ so the office's log (napló) shows who changed its staff, and when.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from gateway.domain.audit import AuditAction, AuditEvent, StoredEntry
 from gateway.domain.documents import Document
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
-from gateway.domain.rny import Agency, Mandate
+from gateway.domain.rny import Agency
 from gateway.errors import LastAdmin, NotFound, TooManyAdmins
-from gateway.services.mandates import agency_in
+from gateway.services.mandates import agencies_in, agency_in
 from gateway.services.ports.parties import StaffMember
 from gateway.services.ports.slices import StaffPorts
 from gateway.services.ports.storage import UnitOfWork
@@ -145,20 +144,11 @@ async def document_seen(ports: StaffPorts, person: Party,
             for office, role in await uow.staff.offices_of(person.id):
                 if office.id in (document.recipient_id, document.sender_id):
                     return SeenBox(office, role), document
-            for agency in await _agencies(uow, person, now):
+            for agency in await agencies_in(uow, person, now):
                 if agency.sees(document.sender_id, document.sender.krid,
                                document.recipient_id, document.recipient.krid):
                     return SeenBox(agency.principal, None, agency), document
     raise NotFound(f"no document {registration_number}")
-
-
-async def _agencies(uow: UnitOfWork, person: Party, now: datetime) -> list[Agency]:
-    """The person acting for each principal at ``now``, under the mandates in force then."""
-    found: dict[int, list[Mandate]] = {}
-    for mandate in await uow.mandates.of_agent(person.id):
-        if mandate.in_force(now):
-            found.setdefault(mandate.principal.id, []).append(mandate)
-    return [Agency(given[0].principal, person, tuple(given)) for given in found.values()]
 
 
 OWN_BOX = "me"
