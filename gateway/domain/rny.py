@@ -47,6 +47,10 @@ class MandateState(StrEnum):
     EXPIRED = "expired"  # its valid_until passed
 
 
+# The most offices one mandate may list (each is looked up when it is offered).
+MAX_SCOPE_OFFICES = 100
+
+
 @dataclass(frozen=True)
 class MandateScope:
     """What a mandate covers: every office (``offices`` None), or the offices of the list,
@@ -83,6 +87,8 @@ class MandateScope:
             return cls(None)
         if not offices:
             raise ValueError("a mandate's list of offices must name at least one office")
+        if len(offices) > MAX_SCOPE_OFFICES:
+            raise ValueError(f"a mandate names at most {MAX_SCOPE_OFFICES} offices")
         for krid in offices:
             check_krid(krid)
         return cls(frozenset(offices))

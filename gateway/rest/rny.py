@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, fi
 
 from gateway.domain.limits import TEST_CLOCK_EARLIEST, TEST_CLOCK_LATEST, forbidden_character
 from gateway.domain.parties import Party, PartyKind
-from gateway.domain.rny import Disposition, Mandate, MandateScope, mandate_id
+from gateway.domain.rny import MAX_SCOPE_OFFICES, Disposition, Mandate, MandateScope, mandate_id
 from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.rest.deps import PartyDep, PortsDep
 from gateway.rest.models import local
@@ -25,8 +25,6 @@ router = APIRouter(prefix="/api/v1", responses=problem_responses(*AUTHENTICATED)
 
 # The longest key or code a request may name: longer than any kapcsolati kód or KRID.
 MAX_KEY = 255
-# The most offices one mandate may list.
-MAX_SCOPE_OFFICES = 100
 # A lookup's moment: any instant a stored time can be compared with, in every time zone.
 EARLIEST_AT = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_AT = datetime(9998, 12, 31, tzinfo=UTC)

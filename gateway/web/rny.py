@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.registration import BUDAPEST
-from gateway.domain.rny import MandateScope, MandateState, mandate_id
+from gateway.domain.rny import MAX_SCOPE_OFFICES, MandateScope, MandateState, mandate_id
 from gateway.errors import Conflict, InvalidRequest, MandateConflict, NotFound
 from gateway.services import mandates as mandate_service
 from gateway.services import rny as rny_service
@@ -34,8 +34,6 @@ router = APIRouter(route_class=WebRoute)
 _ADDRESS = re.compile(r"^[!-~]{1,64}$")
 # The offices of a mandate's scope, as typed: KRIDs separated by spaces or commas.
 _SEPARATORS = re.compile(r"[\s,]+")
-# The most offices one mandate names (each is looked up when it is offered).
-MAX_SCOPE_OFFICES = 100
 # The years a datetime-local field may name (as the mailbox's day filters allow).
 _FIRST_YEAR, _LAST_YEAR = 1900, 9998
 # The fields of the offer form, in the page's order (the error summary links to them).
@@ -131,8 +129,6 @@ def _scope(offer: OfferForm) -> MandateScope:
         return MandateScope.of(None)
     krids = [krid for krid in _SEPARATORS.split(offer.offices) if krid]
     try:
-        if len(krids) > MAX_SCOPE_OFFICES:
-            raise ValueError(f"more than {MAX_SCOPE_OFFICES} offices")
         return MandateScope.of(krids)
     except ValueError:
         raise InvalidRequest("the scope names no office, or what is no KRID",

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.parties import Party, PartyKind
-from gateway.domain.rny import Agency, Mandate, MandateScope, MandateState, mandate_id
+from gateway.domain.rny import (
+    MAX_SCOPE_OFFICES,
+    Agency,
+    Mandate,
+    MandateScope,
+    MandateState,
+    mandate_id,
+)
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 PRINCIPAL = Party(1, PartyKind.CITIZEN, "Elv Ő", "elv", code="p" * 32)
@@ -29,7 +36,9 @@ def test_scopes_cover_and_overlap() -> None:
     assert MandateScope.from_stored(some.stored()) == some and some.stored() == \
         "100000001,100000003"
     assert MandateScope.from_stored(None) == everything
-    for bad in ([], ["12345678"], ["abcdefghi"]):
+    most = [str(100000000 + number) for number in range(MAX_SCOPE_OFFICES)]
+    assert MandateScope.of(most).offices == frozenset(most)
+    for bad in ([], ["12345678"], ["abcdefghi"], [*most, "199999999"]):
         with pytest.raises(ValueError):
             MandateScope.of(bad)
 
