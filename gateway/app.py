@@ -37,6 +37,7 @@ from gateway.services.acceptance import recover_interrupted_uploads
 from gateway.services.auth import CredentialCache
 from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports.operations import Clock
+from gateway.services.public_notices import ensure_portal
 from gateway.web import router as web
 from gateway.webhook_client import HttpxPoster
 from gateway.wiring import build_runtime
@@ -96,6 +97,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         else:
             if placed:
                 log.warning("placed %d blobs left by an interrupted upload", placed)
+        try:
+            await ensure_portal(runtime.ports)
+        except Exception:
+            log.exception("start-up registration of the hirdetmény portal (KRID %s) failed;"
+                          " serving anyway, notices are refused until a start succeeds",
+                          settings.portal_krid)
         # Everything loaded so far lives as long as the process: keep it out of the collector's
         # full passes, which otherwise rescan it and stall requests (a p99 effect).
         gc.collect()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # e-Papír (contract 24): the attachments of one submission together.
     epapir_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     sandbox: bool = False
+    # Hirdetmények (public notices): the portal's system address, a hivatali organisation
+    # kapu creates at start; offices publish by sending it a HIRDETMENY form.
+    portal_krid: str = Field(default="100000000", pattern=r"^[0-9]{9}$")
     # "production" refuses the demo parties and their published passwords.
     environment: Literal["development", "production"] = "development"
     # Connections per process; PostgreSQL only (SQLite uses its own small pool).

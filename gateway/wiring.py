@@ -164,6 +164,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         avdh_max_bytes=settings.avdh_max_bytes,
         epapir_max_bytes=settings.epapir_max_bytes,
         submission_renderer=LazyRenderer() if pdf_at_first_use else _renderer(),
+        portal_krid=settings.portal_krid,
     )
     if settings.blobs_in_s3:
         from gateway.services.blob_gc import content_needed

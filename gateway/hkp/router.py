@@ -50,7 +50,7 @@ from gateway.services.staged_uploads import StagedUploads
 # structlog: these lines carry the request's X-Request-ID (bound by ops/requests.py).
 log = structlog.get_logger("kapu.hkp")
 router = APIRouter()
-SCHEMAS = ("iop.xsd", "hkp.xsd", "kri.xsd")
+SCHEMAS = ("iop.xsd", "hkp.xsd", "kri.xsd", "hirdetmeny.xsd")
 _WSDL_ADDRESS = 'location="http://127.0.0.1:8080/hkp"'
 _WSDL_SCHEMAS = 'schemaLocation="../schemas/'
 

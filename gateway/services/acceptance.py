@@ -6,7 +6,6 @@ takes no number."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -42,8 +41,11 @@ from gateway.services import mail
 from gateway.services.evidence import timestamp
 from gateway.services.ports.slices import AcceptancePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
+from gateway.services.public_notices import notice_registering
 from gateway.services.registrar import (
     Pending,
+    Registered,
+    Registering,
     acceptance_evidence,
     numbering_for,
     presigned,
@@ -52,6 +54,7 @@ from gateway.services.registrar import (
     register_named,
 )
 from gateway.services.storage_quota import reserve_copy
+from gateway.services.system_messages import SystemMessage
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,6 @@ class Acceptance:
             document.registration_number, document.registered_at, document.valid_until,
             document.submitted_sha256 or document.sha256, document.size, document.file_name,
         )
-
-
-@dataclass(frozen=True)
-class Registering:
-    """What a service that makes its document itself (e-Papír) adds to its acceptance: the
-    file name, given once the registration number is known (the receipt names it too), and
-    writes of its own in the acceptance's transaction. Such an upload is registered in a
-    unit of work of its own, not in a group commit's batch."""
-
-    file_name: Callable[[str], str]
-    also: Callable[[UnitOfWork], Awaitable[None]] | None = None
 
 
 def start_upload(ports: AcceptancePorts) -> StagedContent:
@@ -204,6 +196,7 @@ async def accept_document(
         await content.finish()
         if request.sha1 is not None and request.sha1 != await content.sha1():
             raise HashMismatch("sha1 does not match the content", field="sha1")
+        registering = await notice_registering(ports, sender, request, content) or registering
         stored = await _encrypted_if_due(ports, sender, request, content)
         if stored is not content:
             owned.append(stored)
@@ -363,7 +356,7 @@ async def _accept(
                           content.size, file_name)
 
     fingerprint = request.fingerprint(submitted_sha256)
-    async with ports.write_uow() as uow:
+    async with SystemMessage() as message, ports.write_uow() as uow:
         recipient = await _recipient(ports, uow, request)
         check_addressee(sender, recipient)
         _check_scope(agency, recipient)
@@ -381,17 +374,19 @@ async def _accept(
                 assert document is not None
                 return Acceptance.of(document)
         new = _new_document(ports, sender, recipient, request, content, submitted_sha256,
-                            file_name, registered_at, token, agency)
+                            file_name, registered_at, token, agency,
+                            registering.valid_until if registering else None)
         if request.keep_copy:  # the party's row is locked before the counter's, as keeping does
             await reserve_copy(uow, ports, sender, content.size)
-        if registering is None:
+        if registering is None or registering.file_name is None:
             document_id, number = await register(
                 uow, new, numbering_krid(sender, recipient))
         else:
             suffix = file_name[len(request.file_name):]  # ".p7m" when stored encrypted
+            named = registering.file_name
             document_id, number, new = await register_named(
                 uow, new, numbering_krid(sender, recipient),
-                lambda number: registering.file_name(number) + suffix)
+                lambda number: named(number) + suffix)
         await uow.mail.add_many(mail.arrival_notices(ports, sender, recipient, new, number))
         if request.keep_copy:
             await uow.kept.add(sender.id, document_id, registered_at)
@@ -406,7 +401,7 @@ async def _accept(
             await uow.receipts.add_with_audit(
                 document_id, ReceiptKind.ACCEPTANCE, registered_at, receipt, event)
         if registering is not None and registering.also is not None:
-            await registering.also(uow)
+            message.staged = await registering.also(uow, Registered(document_id, number, new))
         await uow.commit()
     return Acceptance(number, registered_at, new.valid_until, submitted_sha256, content.size,
                       new.file_name)
@@ -421,7 +416,7 @@ def _check_scope(agency: Agency | None, recipient: Party) -> None:
 def _new_document(
     ports: AcceptancePorts, sender: Party, recipient: Party, request: UploadRequest,
     content: StagedContent, submitted_sha256: str, file_name: str, registered_at: datetime,
-    token: bytes | None, agency: Agency | None = None,
+    token: bytes | None, agency: Agency | None = None, valid_until: datetime | None = None,
 ) -> NewDocument:
     encrypted = content.sha256 != submitted_sha256
     warning_due_at, not_collected_due_at = due_times(
@@ -429,7 +424,7 @@ def _new_document(
         second_notice_working_days=ports.second_notice_working_days)
     return NewDocument(
         registered_at=registered_at,
-        valid_until=registered_at + timedelta(days=ports.retention_days),
+        valid_until=valid_until or registered_at + timedelta(days=ports.retention_days),
         sender_id=sender.id, recipient_id=recipient.id, sender_kind=sender.kind,
         reference_number=request.reference_number, doc_type_office=request.doc_type_office,
         doc_type_id=request.doc_type_id, doc_type_description=request.doc_type_description,

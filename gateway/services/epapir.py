@@ -45,7 +45,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.services import staff as staff_service
-from gateway.services.acceptance import Acceptance, Registering, StagedUpload
+from gateway.services.acceptance import Acceptance, StagedUpload
 from gateway.services.authentication import record_authentication
 from gateway.services.ports.evidence import (
     AuthenticationRecord,
@@ -55,6 +55,7 @@ from gateway.services.ports.evidence import (
 from gateway.services.ports.parties import Topic
 from gateway.services.ports.slices import EpapirPorts
 from gateway.services.ports.storage import UnitOfWork
+from gateway.services.registrar import Registered, Registering
 from gateway.services.topics import topics_in
 
 ATTACHMENT_FIELD = "attachment"
@@ -207,7 +208,7 @@ async def submit(
         await asyncio.to_thread(_seal, authenticator, beadvany, clause, sealed)
         result_sha256 = hashlib.sha256()
 
-        async def recorded(uow: UnitOfWork) -> None:
+        async def recorded(uow: UnitOfWork, _registered: Registered) -> None:
             record = AuthenticationRecord(
                 person_id=person.id, office_id=checked.sender.id if staff else None,
                 authenticated_at=at, original_file_name=original.file_name,

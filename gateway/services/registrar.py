@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -33,6 +33,32 @@ from gateway.services.ports.slices import RegistrarPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A document just registered, in the acceptance's transaction."""
+
+    document_id: int
+    registration_number: str
+    new: NewDocument
+
+
+@dataclass(frozen=True)
+class Registering:
+    """What a service adds to a document's acceptance (services/acceptance.py) when the
+    document is more than bytes for a mailbox: e-Papír names its PDF by its number; a
+    hirdetmény is published, and the portal takes it at once.
+
+    ``file_name``: the document's name, given once its number is known (the receipt names
+    it too); None keeps the sender's. ``also``: writes of its own in the acceptance's
+    transaction, which may return a system message's staged bytes, placed once it commits.
+    ``valid_until``: how long the content is kept, when not the configured retention. Such
+    an upload is registered in a unit of work of its own, not in a group commit's batch."""
+
+    file_name: Callable[[str], str] | None = None
+    also: Callable[[UnitOfWork, Registered], Awaitable[StagedContent | None]] | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)

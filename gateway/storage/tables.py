@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from gateway.domain.parties import fold_name
 
@@ -290,6 +291,58 @@ mandates = Table(
     Column("expiry_noticed_at", UTCDateTime()),
     Index("ix_mandates_principal", "principal_id", "id"),
     Index("ix_mandates_agent", "agent_id", "id"),
+)
+
+# Hirdetmények (public notices): each office's notice by its own id (Azonosito), showing its
+# current version; ``search`` holds its search terms as a tsvector on PostgreSQL (a GIN index,
+# migration 0020), and SQLite keeps them in the FTS5 table public_notices_fts instead.
+public_notices = Table(
+    "public_notices", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("office_id", Id, ForeignKey("parties.id"), nullable=False),
+    Column("identifier", String(255), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("category", String(255), nullable=False),
+    Column("subject", String(1000), nullable=False),
+    Column("authority", String(255), nullable=False),
+    Column("applicant", String(255)),
+    Column("case_number", String(255), nullable=False),
+    Column("settlement", String(255)),
+    Column("case_worker", String(255)),
+    Column("display_from", UTCDateTime(), nullable=False),
+    Column("display_until", UTCDateTime(), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("attachments", Text, nullable=False),
+    Column("listed_at", UTCDateTime(), nullable=False),
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("modified_at", UTCDateTime()),
+    Column("keep_until", UTCDateTime(), nullable=False),
+    Column("search", TSVECTOR().with_variant(Text(), "sqlite")),
+    UniqueConstraint("office_id", "identifier", name="uq_public_notices_office_identifier"),
+    Index("ix_public_notices_listed", "listed_at", "id"),
+    Index("ix_public_notices_office", "office_id", "listed_at", "id"),
+)
+
+# Every form a notice arrived as, the first publication and each correction (11. § (5)).
+public_notice_versions = Table(
+    "public_notice_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("notice_id", Id, ForeignKey("public_notices.id"), nullable=False),
+    Column("number", Integer(), nullable=False),
+    Column("document_id", Id, ForeignKey("documents.id"), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("category", String(255), nullable=False),
+    Column("subject", String(1000), nullable=False),
+    Column("authority", String(255), nullable=False),
+    Column("applicant", String(255)),
+    Column("case_number", String(255), nullable=False),
+    Column("settlement", String(255)),
+    Column("case_worker", String(255)),
+    Column("display_from", UTCDateTime(), nullable=False),
+    Column("display_until", UTCDateTime(), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("attachments", Text, nullable=False),
+    UniqueConstraint("notice_id", "number", name="uq_public_notice_versions_number"),
 )
 
 # Failed logins on every door, for throttling by username and client address

@@ -31,6 +31,7 @@ from gateway.services.ports.people import (
     LoginFailureRepository,
     WebSessionRepository,
 )
+from gateway.services.ports.public_notices import PublicNoticeRepository
 from gateway.services.ports.rny import DispositionRepository, MandateRepository
 from gateway.storage.database import WRITE_OPTION
 from gateway.storage.repositories.documents import SqlDocuments, SqlIdempotency, SqlKept
@@ -44,6 +45,7 @@ from gateway.storage.repositories.operations import SqlOperations, SqlSandboxClo
 from gateway.storage.repositories.outbox import SqlMailOutbox, SqlNotifications
 from gateway.storage.repositories.parties import SqlParties, SqlStaff, SqlTopics
 from gateway.storage.repositories.people import SqlFormSubmissions, SqlLoginFailures, SqlWebSessions
+from gateway.storage.repositories.public_notices import SqlPublicNotices
 from gateway.storage.repositories.registration import SqlCounter
 from gateway.storage.repositories.rny import SqlDispositions, SqlMandates
 
@@ -116,6 +118,7 @@ class SqlUnitOfWork:
     topics: TopicRepository
     dispositions: DispositionRepository
     mandates: MandateRepository
+    public_notices: PublicNoticeRepository
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
@@ -167,6 +170,7 @@ class SqlUnitOfWork:
         self.topics = SqlTopics(self._connection)
         self.dispositions = SqlDispositions(self._connection)
         self.mandates = SqlMandates(self._connection)
+        self.public_notices = SqlPublicNotices(self._connection)
         return self
 
     async def commit(self) -> None:

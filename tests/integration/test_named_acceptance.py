@@ -8,8 +8,9 @@ from lxml import etree
 
 from gateway.domain.documents import UploadRequest
 from gateway.domain.parties import Party
-from gateway.services.acceptance import Registering, StagedUpload
+from gateway.services.acceptance import StagedUpload
 from gateway.services.ports.storage import UnitOfWork
+from gateway.services.registrar import Registered, Registering
 from tests.helpers import PDF, Account, new_citizen, new_org, sequence_of, stored_files
 from tests.integration.conftest import Gateway
 
@@ -31,7 +32,7 @@ async def test_the_document_and_its_receipt_are_named_after_the_number(gw: Gatew
     sender = await _party(gw, citizen)
     written: list[str] = []
 
-    async def also(uow: UnitOfWork) -> None:
+    async def also(uow: UnitOfWork, registered: Registered) -> None:
         written.append("in the transaction")
 
     async with StagedUpload(gw.ports) as staged:
@@ -54,7 +55,7 @@ async def test_a_failing_write_of_the_caller_registers_nothing(gw: Gateway) -> N
     sender = await _party(gw, citizen)
     before = stored_files(gw.blob_root)
 
-    async def failing(uow: UnitOfWork) -> None:
+    async def failing(uow: UnitOfWork, registered: Registered) -> None:
         raise RuntimeError("the caller's write failed")
 
     async with StagedUpload(gw.ports) as staged:

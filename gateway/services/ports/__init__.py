@@ -77,3 +77,5 @@ class Ports:
     # e-Papír (contract 24): the attachments of one submission together.
     epapir_max_bytes: int = 20 * 1024 * 1024
     submission_renderer: SubmissionRenderer | None = None
+    # Hirdetmények: the portal's KRID (a notice is a HIRDETMENY document sent to it).
+    portal_krid: str = "100000000"

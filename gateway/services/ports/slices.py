@@ -96,10 +96,25 @@ class SystemMessagePorts(SigningPorts, Protocol):
     second_notice_working_days: int
 
 
-class AcceptancePorts(RegistrarPorts, QuotaPorts, Protocol):
+class DeliveryPorts(TransactionPorts, SystemMessagePorts, Protocol):
+    """services/delivery.py: a document's bytes, the audit of downloads, acknowledgement and
+    its download receipt."""
+
+
+
+
+class PublicNoticePorts(DeliveryPorts, Protocol):
+    """services/public_notices.py: the portal's address (created like any organisation),
+    publishing in an acceptance's transaction and the portal's taking it (delivery), the
+    public's reading."""
+
+    portal_krid: str
+
+
+class AcceptancePorts(RegistrarPorts, QuotaPorts, PublicNoticePorts, Protocol):
     """services/acceptance.py: staging, the addressee, encryption, the moment of acceptance
     and the document's dates, the group commit's queue; numbering by the registrar, a kept
-    copy's room by the quota."""
+    copy's room by the quota; a hirdetmény's publishing by its slice."""
 
     @property
     def uow(self) -> Callable[[], UnitOfWork]: ...
@@ -114,13 +129,6 @@ class AcceptancePorts(RegistrarPorts, QuotaPorts, Protocol):
     encryptor: Encryptor
     offices: OfficeCache
     registrations: GroupCommit[Any, str]
-
-
-class DeliveryPorts(TransactionPorts, SystemMessagePorts, Protocol):
-    """services/delivery.py: a document's bytes, the audit of downloads, acknowledgement and
-    its download receipt."""
-
-
 
 
 class PermanentStoragePorts(DeliveryPorts, QuotaPorts, Protocol):

@@ -29,6 +29,7 @@ from gateway.services.ports.people import (
     LoginFailureRepository,
     WebSessionRepository,
 )
+from gateway.services.ports.public_notices import PublicNoticeRepository
 from gateway.services.ports.rny import DispositionRepository, MandateRepository
 
 
@@ -53,6 +54,7 @@ class UnitOfWork(Protocol):
     topics: TopicRepository
     dispositions: DispositionRepository
     mandates: MandateRepository
+    public_notices: PublicNoticeRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
