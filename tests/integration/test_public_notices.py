@@ -44,7 +44,8 @@ async def test_a_correction_replaces_the_content_and_keeps_the_versions(gw: Gate
     now = gw.clock.now()
     assert (await publish(gw.client, office, notice_xml(now))).status_code == 201
     gw.clock.advance(hours=1)
-    corrected = notice_xml(now, correction=True, text="Javított szöveg.")
+    corrected = notice_xml(now, correction=True, text="Javított szöveg.",
+                           display_until=now + timedelta(days=60))
     refused = await publish(gw.client, other, corrected)
     assert refused.status_code == 422 and refused.json()["field"] == "Azonosito"
     again = await publish(gw.client, office, notice_xml(now))
@@ -56,6 +57,11 @@ async def test_a_correction_replaces_the_content_and_keeps_the_versions(gw: Gate
     assert shown.form.text == "Javított szöveg." and shown.modified_at == gw.clock.now()
     assert [v.form.text for v in shown.versions] == [
         "Az árvízvédelmi gát építési engedélyének kérelméről.", "Javított szöveg."]
+    # The first form is kept as long as the corrected notice (8 years after its new end).
+    async with gw.ports.uow() as uow:
+        first = await uow.documents.by_number(shown.versions[0].registration_number)
+    assert first is not None and first.valid_until == shown.keep_until
+    assert shown.keep_until.year == (now + timedelta(days=60)).year + 8
 
 
 async def test_an_invalid_form_is_refused_and_takes_no_number(gw: Gateway) -> None:

@@ -127,6 +127,14 @@ class SqlPublicNotices:
             .returning(public_notices.c.version))
         await self._add_version(notice_id, int(result.scalar_one()), arrival)
         await self._index(notice_id, arrival.search_terms, replace=True)
+        # Every version stays readable as long as the notice: a correction that moves the
+        # display's end later keeps the earlier forms' content (their attachments) as long.
+        await self._connection.execute(
+            update(documents).where(
+                documents.c.id.in_(select(public_notice_versions.c.document_id)
+                                   .where(public_notice_versions.c.notice_id == notice_id)),
+                documents.c.valid_until < arrival.keep_until)
+            .values(valid_until=arrival.keep_until))
 
     def _search_column(self, terms: list[str]) -> dict[str, Any]:
         if not self._postgresql:
