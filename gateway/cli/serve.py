@@ -29,6 +29,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
             address = f"KRID {party.krid}" if party.krid else f"kapcsolati kód {party.code}"
             role = f", {party.staff_of}" if party.staff_of else ""
             print(f"  {party.username:14} {party.password:22} {address}{role}", file=sys.stderr)
+        print(f"kapu: offices publish public notices (HIRDETMENY) to KRID {settings.portal_krid};"
+              " anyone reads them at /hirdetmenyek", file=sys.stderr)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # prometheus-client adds up the workers' metrics through files in this directory;
         # it must be empty at start and set before the workers import it.
