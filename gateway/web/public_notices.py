@@ -14,7 +14,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY
@@ -202,9 +202,13 @@ async def notice_attachment(request: Request, notice_id: int, version: int,
         "Content-Disposition": attachment_disposition(file_name)}))
 
 
-# Last: any other path under /hirdetmenyek is a page that does not exist.
+# Last: any other path under /hirdetmenyek is a page that does not exist; ``/hirdetmenyek/``
+# is the list (this catch-all would otherwise answer before the app's slash redirect).
 @router.get("/{anything:path}")
 async def missing(request: Request, anything: str) -> Response:
+    if not anything:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return finish(request, RedirectResponse(f"/hirdetmenyek{query}", status_code=307))
     await session_person(request)
     return not_found(request)
 

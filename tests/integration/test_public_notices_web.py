@@ -34,13 +34,13 @@ async def _notice_id(gw: Gateway, office: Account, identifier: str) -> int:
     return found.id
 
 
-async def test_the_list_shows_each_notice_from_its_start_and_reads_its_filters(
+async def test_the_list_and_the_feed_show_each_notice_from_its_start_by_the_filters(
         gw: Gateway) -> None:
     office = await new_org(gw.ports)
     krid, now = office.krid or "", gw.clock.now()
     later = notice_xml(now + timedelta(hours=2))
     road = notice_xml(now, identifier="H-2", subject="Útfelújítás", settlement="Budaörs",
-                      text="Útépítés.")
+                      category="Közlekedés", text="Útépítés & <terelés>")
     for form in (later, road):
         sent = await publish(gw.client, office, form)
         assert sent.status_code == 201, sent.text
@@ -69,6 +69,11 @@ async def test_the_list_shows_each_notice_from_its_start_and_reads_its_filters(
 
     nothing = await gw.client.get(f"/hirdetmenyek?office={krid}&q=nincsilyenszo&lang=en")
     assert nothing.status_code == 200 and "No notice matches the search." in nothing.text
+    for hostile in ("q=%00", "q=%21%21", "subject=%E2%80%AE"):  # no word to search for
+        assert await _listed(gw, f"office={krid}&{hostile}") == [], hostile
+    slash = await gw.client.get(f"/hirdetmenyek/?office={krid}")
+    assert slash.status_code == 307
+    assert slash.headers["location"] == f"/hirdetmenyek?office={krid}"
 
     # A bad filter: refused next to its field, nothing listed (422), in both languages.
     for query, field, says in (
@@ -89,6 +94,28 @@ async def test_the_list_shows_each_notice_from_its_start_and_reads_its_filters(
     assert "nem nap" in hungarian.text
     # The footer of every page leads to the list.
     assert '<a href="/hirdetmenyek">' in (await gw.client.get("/ui/login")).text
+
+    # The feed of the same search, read by a real parser.
+    answer = await gw.client.get(f"/hirdetmenyek/feed.xml?office={krid}&lang=en")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert [entry.title for entry in feed.entries] == ["Árvízvédelmi gát építése",
+                                                       "Útfelújítás"]
+    road_entry = feed.entries[1]
+    assert road_entry.content[0].value == "Útépítés & <terelés>"
+    assert road_entry.author == f"Teszt Hivatal {krid}"
+    assert re.fullmatch(r"http://127\.0\.0\.1:8080/hirdetmenyek/\d+", road_entry.link)
+    assert road_entry.id == road_entry.link and road_entry.tags[0].term == "Közlekedés"
+    filtered = feedparser.parse(
+        (await gw.client.get(f"/hirdetmenyek/feed.xml?office={krid}&settlement=budaors"))
+        .content)
+    assert [entry.title for entry in filtered.entries] == ["Útfelújítás"]
+    [self_link] = [link.href for link in filtered.feed.links if link.rel == "self"]
+    assert parse_qs(urlsplit(self_link).query) == {"office": [krid],
+                                                   "settlement": ["budaors"]}
+    assert (await gw.client.get("/hirdetmenyek/feed.xml?to=holnap")).status_code == 422
 
 
 async def test_a_notice_page_its_versions_and_attachments(gw: Gateway) -> None:
@@ -131,6 +158,10 @@ async def test_a_notice_page_its_versions_and_attachments(gw: Gateway) -> None:
     assert new.content == b"uj melleklet\n"
     listed = await gw.client.get(f"/hirdetmenyek?office={office.krid}&lang=en")
     assert "modified on <time" in listed.text
+    [entry] = feedparser.parse(
+        (await gw.client.get(f"/hirdetmenyek/feed.xml?office={office.krid}")).content).entries
+    # Updated when corrected; published when it appeared.
+    assert (entry.updated, entry.published) == (gw.clock.now().isoformat(), start.isoformat())
     hungarian = await gw.client.get(f"/hirdetmenyek/{notice_id}?lang=hu")
     assert "Korábbi változatok" in hungarian.text
 
@@ -142,34 +173,3 @@ async def test_a_notice_page_its_versions_and_attachments(gw: Gateway) -> None:
     gw.clock.advance(days=31)
     assert (await gw.client.get(f"/hirdetmenyek/{notice_id}")).status_code == 200
     assert await _listed(gw, f"office={office.krid}") == []
-
-
-async def test_the_feed_carries_the_search(gw: Gateway) -> None:
-    office = await new_org(gw.ports)
-    krid, now = office.krid or "", gw.clock.now()
-    await publish(gw.client, office, notice_xml(now, text="A & B <gát>"))
-    gw.clock.advance(minutes=5)
-    await publish(gw.client, office, notice_xml(now, identifier="H-2", subject="Útfelújítás",
-                                                settlement="Budaörs"))
-    answer = await gw.client.get(f"/hirdetmenyek/feed.xml?office={krid}&lang=en")
-    assert answer.status_code == 200
-    assert answer.headers["content-type"] == "application/atom+xml; charset=utf-8"
-    feed = feedparser.parse(answer.content)
-    assert not feed.bozo, feed.bozo_exception
-    assert [entry.title for entry in feed.entries] == ["Útfelújítás",
-                                                       "Árvízvédelmi gát építése"]
-    oldest = feed.entries[1]
-    assert oldest.content[0].value == "A & B <gát>"
-    assert oldest.author == f"Teszt Hivatal {krid}"
-    assert re.fullmatch(r"http://127\.0\.0\.1:8080/hirdetmenyek/\d+", oldest.link)
-    assert oldest.id == oldest.link and oldest.tags[0].term == "Építésügy"
-
-    filtered = feedparser.parse(
-        (await gw.client.get(f"/hirdetmenyek/feed.xml?office={krid}&settlement=budaors"))
-        .content)
-    assert [entry.title for entry in filtered.entries] == ["Útfelújítás"]
-    [self_link] = [link.href for link in filtered.feed.links if link.rel == "self"]
-    assert parse_qs(urlsplit(self_link).query) == {"office": [krid],
-                                                   "settlement": ["budaors"]}
-    refused = await gw.client.get("/hirdetmenyek/feed.xml?to=holnap")
-    assert refused.status_code == 422
