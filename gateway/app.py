@@ -38,6 +38,7 @@ from gateway.services.auth import CredentialCache
 from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports.operations import Clock
 from gateway.services.public_notices import ensure_portal
+from gateway.web import public_notices as notice_pages
 from gateway.web import router as web
 from gateway.webhook_client import HttpxPoster
 from gateway.wiring import build_runtime
@@ -171,4 +172,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.mount("/ui/static", web.static, name="ui-static")
     app.include_router(web.router)
     app.include_router(web.root)
+    # Public, no login: the hirdetmények at the addresses the contract names (not under /ui).
+    app.include_router(notice_pages.router)
     return app

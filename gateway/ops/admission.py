@@ -181,7 +181,9 @@ _DEADLINE_PATHS = (re.compile(r"^/api/v1/(documents|epapir)/?$"),
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
                     re.compile(r"^/docs-assets/"),
-                    re.compile(r"^/ui(/|$)"))
+                    re.compile(r"^/ui(/|$)"),
+                    # The public notices' pages, feed and attachments: reads anyone may repeat.
+                    re.compile(r"^/hirdetmenyek(/|$)"))
 # Posts that carry no deadline: AVDH authentication and verification (contract 23).
 _SHEDDABLE_POSTS = (re.compile(r"^/api/v1/authenticate(/verify)?/?$"),)
 # HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
@@ -324,7 +326,7 @@ class AdmissionControl:
         except Overloaded as refusal:
             scope.setdefault("state", {})["admission"] = "shed"
             await self._pause_before_refusing()
-            page = path == "/ui" or path.startswith("/ui/")
+            page = path in ("/ui", "/hirdetmenyek") or path.startswith(("/ui/", "/hirdetmenyek/"))
             await self._refuse(refusal, soap, page)(scope, receive, send)
             return
         try:

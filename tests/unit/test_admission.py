@@ -108,7 +108,8 @@ def test_requests_are_classed_by_what_they_do() -> None:
     assert rest_priority("POST", "/api/v1/sandbox/run-due") is Priority.DEADLINES
     assert rest_priority("GET", "/api/v1/documents/KR-1/content") is Priority.STANDARD
     for path in ("/api/v1/mailbox", "/api/v1/offices", "/api/v1/status", "/status",
-                 "/ui/login", "/redoc", "/docs-assets/swagger-ui-bundle.js"):
+                 "/ui/login", "/redoc", "/docs-assets/swagger-ui-bundle.js", "/hirdetmenyek",
+                 "/hirdetmenyek/feed.xml", "/hirdetmenyek/7/versions/1/attachments/1"):
         assert rest_priority("GET", path) is Priority.SHEDDABLE, path
     for path in ("/health", "/ready", "/metrics"):
         assert rest_priority("GET", path) is None
