@@ -181,7 +181,10 @@ _DEADLINE_PATHS = (re.compile(r"^/api/v1/(documents|epapir)/?$"),
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
                     re.compile(r"^/docs-assets/"),
-                    re.compile(r"^/ui(/|$)"))
+                    re.compile(r"^/ui(/|$)"),
+                    # Hirdetmények: the public list, its notices and their attachments.
+                    re.compile(r"^/api/v1/public/notices(/|$)"),
+                    re.compile(r"^/hirdetmenyek(/|$)"))
 # Posts that carry no deadline: AVDH authentication and verification (contract 23).
 _SHEDDABLE_POSTS = (re.compile(r"^/api/v1/authenticate(/verify)?/?$"),)
 # HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
