@@ -179,12 +179,11 @@ _DEADLINE_PATHS = (re.compile(r"^/api/v1/(documents|epapir)/?$"),
                    re.compile(r"^/api/v1/documents/[^/]+/ack/?$"),
                    re.compile(r"^/api/v1/sandbox/run-due/?$"))
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
+                    # Hirdetmények as JSON: the list, a notice and its attachments, for anyone.
+                    re.compile(r"^/api/v1/public/notices(/|$)"),
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
                     re.compile(r"^/docs-assets/"),
-                    re.compile(r"^/ui(/|$)"),
-                    # Hirdetmények: the public list, its notices and their attachments.
-                    re.compile(r"^/api/v1/public/notices(/|$)"),
-                    re.compile(r"^/hirdetmenyek(/|$)"))
+                    re.compile(r"^/ui(/|$)"))
 # Posts that carry no deadline: AVDH authentication and verification (contract 23).
 _SHEDDABLE_POSTS = (re.compile(r"^/api/v1/authenticate(/verify)?/?$"),)
 # HKP operations by Szolgaltatas (docs/hkp.md); any other is STANDARD.
