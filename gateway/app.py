@@ -29,6 +29,7 @@ from gateway.rest import (
     evidence,
     lifecycle,
     problems,
+    public_notices,
     rny,
     storage,
 )
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(rny.router)
     app.include_router(evidence.router)
     app.include_router(evidence.public)
+    app.include_router(public_notices.router)
     app.include_router(lifecycle.router)
     app.include_router(lifecycle.sandbox_router)
     app.include_router(storage.router)

@@ -179,6 +179,8 @@ _DEADLINE_PATHS = (re.compile(r"^/api/v1/(documents|epapir)/?$"),
                    re.compile(r"^/api/v1/documents/[^/]+/ack/?$"),
                    re.compile(r"^/api/v1/sandbox/run-due/?$"))
 _SHEDDABLE_PATHS = (re.compile(r"^/api/v1/(mailbox|offices|status|notifications|storage)/?$"),
+                    # Hirdetmények as JSON: the list, a notice and its attachments, for anyone.
+                    re.compile(r"^/api/v1/public/notices(/|$)"),
                     re.compile(r"^/(status|docs|redoc|openapi\.json)/?$"),
                     re.compile(r"^/docs-assets/"),
                     re.compile(r"^/ui(/|$)"),

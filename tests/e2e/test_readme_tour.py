@@ -177,6 +177,11 @@ def test_the_readme_tours_run_twice_and_leave_no_file(clone: Path, server: Serve
         # the tárhely gone for the agent once revoked.
         assert "mandate: active" in done.stdout and "mandate: revoked" in done.stdout
         assert "acting: Meg Bízott" in done.stdout and "agent: 404" in done.stdout
+        # An office publishes a notice: anyone finds it by accentless words, its correction
+        # keeps both versions.
+        assert re.search(r"notice: Kilátó építése a Túra\d+-hegyen \| Demo Hivatal",
+                         done.stdout), done.stdout
+        assert "versions: 2 | " in done.stdout, done.stdout
         # xmlsec1 --verify: the receipts (the agent's download one too) and the outage
         # certificate.
         assert done.stderr.splitlines().count("OK") >= 3, done.stderr
