@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY, forbidden_character
 from gateway.domain.parties import Party, fold_name
 from gateway.errors import InvalidRequest
 
@@ -285,6 +286,10 @@ def query_of(params: Mapping[str, str]) -> NoticeQuery:
     no filter (a form's unfilled field); a bad one is InvalidRequest naming it."""
     given = {name: value.strip() for name, value in params.items()
              if name in QUERY_NAMES and value.strip()}
+    for name in ("q", *WORD_FILTERS):
+        # Like every text the gateway is given: no control or format character.
+        if forbidden_character(given.get(name, "")) is not None:
+            raise InvalidRequest(f"{name} holds a control or format character", field=name)
     office = given.get("office")
     if office is not None and not re.fullmatch(r"[0-9]{9}", office):
         raise InvalidRequest("office is a KRID: 9 digits", field="office")
@@ -306,6 +311,10 @@ def _day(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidRequest(f"{name} must be a date (YYYY-MM-DD)", field=name) from exc
+    # Days whose Budapest midnight the gateway can compute, as the mailbox's filters take.
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidRequest(f"{name} is outside {EARLIEST_DAY} to {LATEST_DAY}", field=name)
+    return day

@@ -13,18 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY, forbidden_character
 from gateway.domain.public_notices import (
     DEFAULT_PAGE,
     MAX_PAGE,
-    WORD_FILTERS,
     NoticeAttachment,
     NoticeForm,
-    NoticeQuery,
     PublicNotice,
     query_of,
 )
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import NotFound
 from gateway.multipart import attachment_disposition
 from gateway.rest.deps import PortsDep
 from gateway.rest.models import local
@@ -147,21 +144,6 @@ def _number(text: str, what: str) -> int:
     return int(text)
 
 
-def _query(request: Request) -> NoticeQuery:
-    """The search the query string asks for (``query_of``); like every door's filters, no
-    text holding a control or format character, and a period within the days the gateway
-    computes Budapest midnights for."""
-    query = query_of(request.query_params)
-    for name in ("q", *WORD_FILTERS):
-        if forbidden_character(request.query_params.get(name, "")) is not None:
-            raise InvalidRequest(f"{name} holds a control or format character", field=name)
-    for name, day in (("from", query.period_from), ("to", query.period_to)):
-        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise InvalidRequest(f"{name} is outside {EARLIEST_DAY} to {LATEST_DAY}",
-                                 field=name)
-    return query
-
-
 # The routes.
 
 _Text = Annotated[str | None, Query(description="words that fields of this kind must hold, "
@@ -188,7 +170,7 @@ async def search(
 ) -> NoticesOut:
     # The parameters above are for the OpenAPI document; the search reads the query string
     # as the page and the feed do, with the same rules and refusals.
-    page = await notice_service.search(ports, _query(request))
+    page = await notice_service.search(ports, query_of(request.query_params))
     return NoticesOut(items=[NoticeOut.of(notice) for notice in page.items],
                       next_cursor=page.next_cursor.token() if page.next_cursor else None)
 

@@ -17,13 +17,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
-from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY
+from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY, forbidden_character
 from gateway.domain.public_notices import (
     BUDAPEST,
     MAX_PAGE,
     QUERY_NAMES,
     NoticePage,
-    NoticeQuery,
     query_of,
 )
 from gateway.errors import InvalidRequest, NotFound
@@ -71,17 +70,6 @@ def _given(request: Request) -> dict[str, str]:
             if (value := request.query_params.get(name, "").strip())}
 
 
-def _query(request: Request) -> NoticeQuery:
-    query = query_of(request.query_params)
-    # A day the gateway cannot compute a Budapest midnight for (year 1, year 9999) is refused
-    # here as the mailbox's day filters refuse it (domain/limits.filter_day).
-    for name, day in (("from", query.period_from), ("to", query.period_to)):
-        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise InvalidRequest(f"{name} is outside {EARLIEST_DAY} to {LATEST_DAY}",
-                                 field=name)
-    return query
-
-
 def _why(request: Request, error: InvalidRequest) -> tuple[str, str]:
     """The refused field and the kind of its problem, for the page's message."""
     field = error.field or "q"
@@ -95,13 +83,15 @@ def _why(request: Request, error: InvalidRequest) -> tuple[str, str]:
         return field, "range"
     if field in ("office", "limit", "cursor"):
         return field, field
+    if forbidden_character(request.query_params.get(field, "")) is not None:
+        return field, "character"
     return field, "long"
 
 
 async def _search(request: Request) -> Search:
     given = _given(request)
     try:
-        query = _query(request)
+        query = query_of(request.query_params)
     except InvalidRequest as error:
         return Search(given, NoticePage(), _why(request, error))
     return Search(given, await notice_service.search(ports_of(request), query))
