@@ -27,8 +27,8 @@ from gateway.errors import (
     InvalidRequest,
     NotFound,
     TooLarge,
-    Unavailable,
     UnacceptableText,
+    Unavailable,
 )
 from gateway.forms import FieldReader, flag, read_multipart
 from gateway.notice_form import write_form

@@ -5,6 +5,7 @@ correction; a refusal next to its field; only the office's own staff."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import httpx
@@ -51,7 +52,7 @@ def _multipart(fields: dict[str, str], attachments: list[tuple[str, bytes]]
 
 
 async def _post(gw: Gateway, krid: str, fields: dict[str, str],
-                attachments: list[tuple[str, bytes]] = (), lang: str = "en"
+                attachments: Sequence[tuple[str, bytes]] = (), lang: str = "en"
                 ) -> httpx.Response:
     return await gw.client.post(f"/ui/offices/{krid}/notices/new?lang={lang}",
                                 files=_multipart(fields, list(attachments)))
@@ -95,7 +96,8 @@ async def test_a_clerk_publishes_once_and_corrects_it(gw: Gateway) -> None:
     for language, sentences in (
             ("en", ["Notice published", f"registration number {number}",
                     "It appears on the public pages at"]),
-            ("hu", ["A hirdetmény közzétéve", number, "A nyilvános oldalon"])):
+            ("hu", ["A hirdetmény közzétéve", f"érkeztetési szám {number}",
+                    "A nyilvános oldalakon"])):
         shown = await gw.client.get(f"{first.headers['location']}?lang={language}")
         assert shown.status_code == 200, shown.text
         links.add(re.findall(r'href="(/hirdetmenyek/[0-9]+)"', shown.text)[0])
@@ -122,7 +124,9 @@ async def test_a_clerk_publishes_once_and_corrects_it(gw: Gateway) -> None:
         entries = await uow.audit.of_office(krid, None, 10)
     assert any(entry.actor == clerk.username and entry.registration_number == number
                for entry in entries), entries
-    # A correction: the checkbox, the same Azonosito, a new text.
+    # A correction: the checkbox, the same Azonosito, a new text (the session has lapsed
+    # meanwhile, on the test clock).
+    await log_in(gw.client, clerk)
     corrected = {**await _form(gw, krid), **_fields(start, Javitas="true",
                                                      Szoveg="Javított szöveg.")}
     answer = await _post(gw, krid, corrected)
