@@ -7,6 +7,7 @@ next to the field of that name (the HTML fields are named after the elements).""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import quote
@@ -252,8 +253,10 @@ async def publish(request: Request, krid: str, person: Person) -> Response:
             form = _notice_form(fields, bytes(reader.text))
             for file_name, _content in reader.attachments:
                 checked_text(file_name, ATTACHMENT_FIELD)
-            content = write_form(form, ((name, bytes(data))
-                                        for name, data in reader.attachments))
+            # Base64 of up to the limit's bytes, and the tree's serialisation: off the loop.
+            content = await asyncio.to_thread(write_form, form, [
+                (name, bytes(data)) for name, data in reader.attachments])
+            reader.attachments.clear()  # the XML holds them now
             async with acceptance_service.StagedUpload(ports) as staged:
                 staged.content.write(content)
                 acceptance = await staged.accept(office, UploadRequest(
