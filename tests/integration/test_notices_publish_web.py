@@ -75,7 +75,9 @@ async def test_a_clerk_publishes_once_and_corrects_it(gw: Gateway) -> None:
     clerk = await _clerk_of(gw, office)
     await log_in(gw.client, clerk)
     mailbox = await gw.client.get(f"/ui/mailbox/{krid}?lang=en")
-    assert f'href="/ui/offices/{krid}/notices/new">Publish a notice<' in mailbox.text
+    send = await gw.client.get(f"/ui/send?box={krid}&lang=en")
+    for page in (mailbox, send):
+        assert f'href="/ui/offices/{krid}/notices/new">Publish a notice<' in page.text
     # Shown from two hours on, in Budapest's time as the clerk types it.
     start = (gw.clock.now() + timedelta(hours=2)).astimezone(BUDAPEST).replace(
         second=0, microsecond=0)
@@ -176,6 +178,8 @@ async def test_only_an_offices_own_staff_publish(gw: Gateway) -> None:
                                    username=outsider.username, role=StaffRole.ADMIN)
     await log_in(gw.client, outsider)
     fields = {**await _form(gw, other.krid or ""), **_fields(gw.clock.now().astimezone(BUDAPEST))}
+    # A company does not publish: its mailbox offers no such form.
+    assert "/notices/new" not in (await gw.client.get(f"/ui/mailbox/{company.krid}")).text
     for krid in (office.krid or "", company.krid or ""):
         assert (await gw.client.get(f"/ui/offices/{krid}/notices/new")).status_code == 404
         assert (await _post(gw, krid, fields)).status_code == 404
