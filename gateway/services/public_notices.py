@@ -130,6 +130,17 @@ async def notice(ports: PublicNoticePorts, notice_id: int) -> PublicNotice:
     return found
 
 
+async def notice_of_document(ports: PublicNoticePorts,
+                             registration_number: str) -> PublicNotice | None:
+    """The notice (with its versions) that the document ``registration_number`` published or
+    corrected, whether shown yet or not; None for any other document. For the office that
+    sent it (the caller checks that the person may see the document): the public reads
+    notices through :func:`notice`, which hides them before their start."""
+    async with ports.uow() as uow:
+        notice_id = await uow.public_notices.of_document(registration_number)
+        return None if notice_id is None else await uow.public_notices.by_id(notice_id)
+
+
 async def attachment(ports: PublicNoticePorts, notice_id: int, version: int,
                      index: int) -> tuple[str, bytes]:
     """The ``index``-th (from 1) attachment of a notice's version ``version`` (from 1), as

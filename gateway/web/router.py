@@ -14,6 +14,7 @@ from gateway.web import (
     authentication,
     documents,
     epapir,
+    notices_publish,
     offices,
     rny,
     sandbox,
@@ -27,7 +28,7 @@ from gateway.web.session import root
 
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=WebRoute)
 for group in (session, sandbox, documents, storage, sending, offices, authentication,
-              epapir, rny):
+              epapir, rny, notices_publish):
     router.include_router(group.router)
 static = StaticFiles(directory=Path(__file__).parent / "static")
 

@@ -36,6 +36,10 @@ class PublicNoticeRepository(Protocol):
     async def by_id(self, notice_id: int) -> PublicNotice | None:
         """The notice with every version, oldest first."""
         ...
+    async def of_document(self, registration_number: str) -> int | None:
+        """The id of the notice a document (by its registration number) published or
+        corrected; None for any other document."""
+        ...
     async def search(self, query: NoticeQuery, now: datetime) -> NoticePage:
         """The notices shown at ``now`` that match ``query``, newest first (by ``listed_at``,
         then id), a page of ``query.limit`` after ``query.after``."""

@@ -173,6 +173,14 @@ class SqlPublicNotices:
                           form=_form(version, row["identifier"], version["number"] > 1))
             for version in versions.mappings()))
 
+    async def of_document(self, registration_number: str) -> int | None:
+        result = await self._connection.execute(
+            select(public_notice_versions.c.notice_id)
+            .join(documents, documents.c.id == public_notice_versions.c.document_id)
+            .where(documents.c.registration_number == registration_number))
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
+
     async def search(self, query: NoticeQuery, now: datetime) -> NoticePage:
         conditions: list[ColumnElement[bool]] = [
             public_notices.c.listed_at <= now, public_notices.c.display_until > now]
