@@ -20,7 +20,13 @@ from typing import Any
 from lxml import etree
 
 from gateway.domain.formats import HEAD_BYTES, content_matches, is_allowed
-from gateway.domain.public_notices import NAMESPACE, SCHEMA_FILE, NoticeAttachment, NoticeForm
+from gateway.domain.public_notices import (
+    MAX_ATTACHMENT_BYTES,
+    NAMESPACE,
+    SCHEMA_FILE,
+    NoticeAttachment,
+    NoticeForm,
+)
 from gateway.errors import InvalidRequest
 from gateway.resources import resource_dir
 
@@ -78,6 +84,10 @@ def read_form(chunks: Iterable[bytes]) -> NoticeForm:
             _take_attachments(parser.read_events(), attachments)
         root = parser.close()
     except etree.XMLSyntaxError as exc:
+        if "Text node too long" in str(exc):  # libxml2's limit on one text (not huge_tree)
+            raise InvalidRequest(
+                f"an attachment or the text is too long: an attachment may hold at most"
+                f" {MAX_ATTACHMENT_BYTES} bytes", field="Melleklet") from exc
         raise InvalidRequest(f"the notice form is not well-formed XML: {exc}",
                              field="file") from exc
     docinfo: Any = root.getroottree().docinfo  # lxml-stubs lag behind lxml here
@@ -100,6 +110,9 @@ def _take_attachments(events: Iterator[tuple[str, Any]],
             continue
         file_name = element.get("FileNev") or ""
         content = _decoded(element.text or "", file_name)
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise InvalidRequest(f"the attachment {file_name!r} is larger than"
+                                 f" {MAX_ATTACHMENT_BYTES} bytes", field="Melleklet")
         if file_name and not is_allowed(file_name):
             raise InvalidRequest(f"the attachment {file_name!r} is not of an allowed format",
                                  field="Melleklet")

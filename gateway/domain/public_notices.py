@@ -34,6 +34,9 @@ DEFAULT_PAGE = 20
 # Longer words are cut: a search term is at most this many letters (PostgreSQL's lexemes have
 # a byte limit, and no one searches by a longer word).
 MAX_WORD = 60
+# An attachment of a form holds at most this many bytes: its base64 is one text of the XML,
+# which the hardened parser takes up to libxml2's 10,000,000 characters (7 MiB is 9.8 million).
+MAX_ATTACHMENT_BYTES = 7 * 2**20
 # At most this many words of one query are searched (each is one term of the index's query).
 MAX_QUERY_WORDS = 16
 

@@ -21,7 +21,12 @@ from gateway.domain.documents import UploadRequest
 from gateway.domain.formats import ALLOWED_FORMATS
 from gateway.domain.limits import checked_text
 from gateway.domain.parties import Party, PartyKind, on_behalf
-from gateway.domain.public_notices import BUDAPEST, NOTICE_DOC_TYPE, NoticeForm
+from gateway.domain.public_notices import (
+    BUDAPEST,
+    MAX_ATTACHMENT_BYTES,
+    NOTICE_DOC_TYPE,
+    NoticeForm,
+)
 from gateway.domain.registration import budapest_local
 from gateway.errors import (
     GatewayError,
@@ -55,10 +60,6 @@ MOMENTS = ("MegjelenesKezdete", "MegjelenesVege")
 MAX_CHARS = {name: 255 for name in ONE_LINE_FIELDS} | {"Targy": 1000, TEXT_FIELD: 100_000}
 # The text's part is read past the small fields' 64 KiB: 100,000 characters of UTF-8.
 MAX_TEXT_BYTES = 4 * MAX_CHARS[TEXT_FIELD]
-# Each attachment's base64 is one text node of the form, which the portal's parser (libxml2
-# without XML_PARSE_HUGE, as for every hostile document) takes up to 10,000,000 characters:
-# 7 MiB is 9.8 million, so a larger file is refused here, by name, not as broken XML there.
-MAX_ATTACHMENT_BYTES = 7 * 2**20
 # The fields the form keeps when it is shown again (not the files: a browser cannot be given
 # them back).
 _KEPT = (*ONE_LINE_FIELDS, TEXT_FIELD, "Javitas",

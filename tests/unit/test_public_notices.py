@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from gateway.domain.public_notices import (
+    MAX_ATTACHMENT_BYTES,
     NoticeCursor,
     budapest_midnight,
     kept_until,
@@ -65,6 +66,12 @@ def test_attachments_must_be_allowed_and_what_they_say() -> None:
     for name, content in (("program.exe", b"MZ"), ("kep.png", b"not a png")):
         with pytest.raises(InvalidRequest) as refused:
             read_form([notice_xml(TEST_EPOCH, attachments=[(name, content)])])
+        assert refused.value.field == "Melleklet"
+    # Past the limit, and past what the parser holds in one text: both named as attachments.
+    for size in (MAX_ATTACHMENT_BYTES + 1, 8 * 2**20):
+        with pytest.raises(InvalidRequest) as refused:
+            read_form(_chunks(notice_xml(TEST_EPOCH, attachments=[("a.txt", b"a" * size)]),
+                              65536))
         assert refused.value.field == "Melleklet"
     with pytest.raises(InvalidRequest) as refused:
         read_form([notice_xml(TEST_EPOCH, display_until=TEST_EPOCH)])
