@@ -9,6 +9,7 @@ import httpx
 
 from gateway.domain.public_notices import NoticeForm
 from gateway.notice_form import write_form
+from gateway.services.ports import Ports
 from tests.helpers import Account
 
 PORTAL = Account("", "", krid="100000000")
@@ -42,3 +43,14 @@ async def publish(client: httpx.AsyncClient, office: Account, content: bytes,
         data={"recipient_krid": PORTAL.krid, "doc_type_office": "HIRDETMENY",
               "doc_type_id": doc_type_id, "doc_type_description": "Hirdetmény"},
         files={"file": (file_name, content, "application/xml")})
+
+
+async def id_of_notice(ports: Ports, office: Account, identifier: str) -> int:
+    """The id of an office's notice by its Azonosito, read where no public door shows it
+    (before its display starts, say)."""
+    async with ports.uow() as uow:
+        party = await uow.parties.by_krid(office.krid or "")
+        assert party is not None
+        found = await uow.public_notices.of_office(party.id, identifier)
+    assert found is not None
+    return found.id

@@ -293,6 +293,24 @@ mandates = Table(
     Index("ix_mandates_agent", "agent_id", "id"),
 )
 
+def _notice_content() -> list[Column[Any]]:
+    """A notice's content (its form's fields; attachments as JSON), on the notice as shown
+    and on each version."""
+    return [
+        Column("category", String(255), nullable=False),
+        Column("subject", String(1000), nullable=False),
+        Column("authority", String(255), nullable=False),
+        Column("applicant", String(255)),
+        Column("case_number", String(255), nullable=False),
+        Column("settlement", String(255)),
+        Column("case_worker", String(255)),
+        Column("display_from", UTCDateTime(), nullable=False),
+        Column("display_until", UTCDateTime(), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("attachments", Text, nullable=False),
+    ]
+
+
 # Hirdetmények (public notices): each office's notice by its own id (Azonosito), showing its
 # current version; ``search`` holds its search terms as a tsvector on PostgreSQL (a GIN index,
 # migration 0020), and SQLite keeps them in the FTS5 table public_notices_fts instead.
@@ -302,17 +320,7 @@ public_notices = Table(
     Column("office_id", Id, ForeignKey("parties.id"), nullable=False),
     Column("identifier", String(255), nullable=False),
     Column("version", Integer(), nullable=False),
-    Column("category", String(255), nullable=False),
-    Column("subject", String(1000), nullable=False),
-    Column("authority", String(255), nullable=False),
-    Column("applicant", String(255)),
-    Column("case_number", String(255), nullable=False),
-    Column("settlement", String(255)),
-    Column("case_worker", String(255)),
-    Column("display_from", UTCDateTime(), nullable=False),
-    Column("display_until", UTCDateTime(), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("attachments", Text, nullable=False),
+    *_notice_content(),
     Column("listed_at", UTCDateTime(), nullable=False),
     Column("published_at", UTCDateTime(), nullable=False),
     Column("modified_at", UTCDateTime()),
@@ -331,17 +339,7 @@ public_notice_versions = Table(
     Column("number", Integer(), nullable=False),
     Column("document_id", Id, ForeignKey("documents.id"), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
-    Column("category", String(255), nullable=False),
-    Column("subject", String(1000), nullable=False),
-    Column("authority", String(255), nullable=False),
-    Column("applicant", String(255)),
-    Column("case_number", String(255), nullable=False),
-    Column("settlement", String(255)),
-    Column("case_worker", String(255)),
-    Column("display_from", UTCDateTime(), nullable=False),
-    Column("display_until", UTCDateTime(), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("attachments", Text, nullable=False),
+    *_notice_content(),
     UniqueConstraint("notice_id", "number", name="uq_public_notice_versions_number"),
 )
 

@@ -15,7 +15,7 @@ from gateway.domain.registration import budapest_local
 from gateway.ops.admission import Priority, rest_priority
 from tests.helpers import PDF, Account, new_org
 from tests.integration.conftest import Gateway
-from tests.notices import notice_xml, publish
+from tests.notices import id_of_notice, notice_xml, publish
 
 NOTICES = "/api/v1/public/notices"
 
@@ -32,20 +32,11 @@ async def _published(gw: Gateway, office: Account, at: datetime, **fields: Any) 
     assert sent.status_code == 201, sent.text
 
 
-async def _id_of(gw: Gateway, office: Account, identifier: str) -> int:
-    async with gw.ports.uow() as uow:
-        party = await uow.parties.by_krid(office.krid or "")
-        assert party is not None
-        found = await uow.public_notices.of_office(party.id, identifier)
-    assert found is not None
-    return found.id
-
-
 async def test_a_notice_is_listed_while_shown_and_readable_at_its_address(gw: Gateway) -> None:
     office = await new_org(gw.ports)
     start = gw.clock.now() + timedelta(hours=2)
     await _published(gw, office, start, display_until=start + timedelta(days=1))
-    notice_id = await _id_of(gw, office, "H-1")
+    notice_id = await id_of_notice(gw.ports, office, "H-1")
     assert await _search(gw, office) == []
     assert (await gw.client.get(f"{NOTICES}/{notice_id}")).status_code == 404  # not yet
     gw.clock.advance(hours=2)

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 
-from tests.helpers import PDF, Account, new_org
+from tests.helpers import PDF, new_org
 from tests.integration.conftest import Gateway
-from tests.notices import notice_xml, publish
+from tests.notices import id_of_notice, notice_xml, publish
 
 _SUBJECT_LINK = re.compile(r'<td class="name"><a href="/hirdetmenyek/(\d+)">([^<]+)</a>')
 
@@ -22,16 +22,6 @@ async def _listed(gw: Gateway, query: str) -> list[str]:
     page = await gw.client.get(f"/hirdetmenyek?{query}")
     assert page.status_code == 200, page.text
     return [subject for _, subject in _SUBJECT_LINK.findall(page.text)]
-
-
-async def _notice_id(gw: Gateway, office: Account, identifier: str) -> int:
-    """The id of an office's notice, read where no public door shows it yet."""
-    async with gw.ports.uow() as uow:
-        party = await uow.parties.by_krid(office.krid or "")
-        assert party is not None
-        found = await uow.public_notices.of_office(party.id, identifier)
-    assert found is not None
-    return found.id
 
 
 async def test_the_list_and_the_feed_show_each_notice_from_its_start_by_the_filters(
@@ -126,7 +116,7 @@ async def test_a_notice_page_its_versions_and_attachments(gw: Gateway) -> None:
     first = notice_xml(start, attachments=[("térkép.pdf", PDF)],
                        text="Első sor.\nMásodik sor.")
     assert (await publish(gw.client, office, first)).status_code == 201
-    notice_id = await _notice_id(gw, office, "H-1")
+    notice_id = await id_of_notice(gw.ports, office, "H-1")
     before = await gw.client.get(f"/hirdetmenyek/{notice_id}?lang=en")
     assert before.status_code == 404 and "Notice not found" in before.text
     attachment = f"/hirdetmenyek/{notice_id}/versions/1/attachments/1"
