@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway.domain.limits import EARLIEST_DAY, LATEST_DAY, forbidden_character
-from gateway.domain.parties import Party, fold_name
+from gateway.domain.parties import Party, PartyKind, fold_name
 from gateway.errors import InvalidRequest
 
 NOTICE_DOC_TYPE = "HIRDETMENY"
@@ -80,6 +80,11 @@ class NoticeForm:
     def attachments_stored(self) -> str:
         return json.dumps([{"file_name": a.file_name, "size": a.size, "sha256": a.sha256}
                            for a in self.attachments], ensure_ascii=False)
+
+
+def publishes_notices(party: Party) -> bool:
+    """Only an office (hivatali) publishes public notices."""
+    return party.kind is PartyKind.HIVATALI
 
 
 def attachments_from_stored(stored: str | None) -> tuple[NoticeAttachment, ...]:

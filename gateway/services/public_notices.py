@@ -24,6 +24,7 @@ from gateway.domain.public_notices import (
     PublicNotice,
     kept_until,
     listed_from,
+    publishes_notices,
     search_terms,
 )
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, RecipientUnknown
@@ -76,7 +77,7 @@ async def notice_registering(ports: PublicNoticePorts, sender: Party, request: U
         raise RecipientUnknown(
             f"the portal (KRID {ports.portal_krid}) takes only {NOTICE_DOC_TYPE} documents",
             field="recipient_krid")
-    if sender.kind is not PartyKind.HIVATALI:
+    if not publishes_notices(sender):
         raise Forbidden("only an office publishes public notices", field="recipient_krid")
     form = await asyncio.to_thread(read_form, content.chunks())
 

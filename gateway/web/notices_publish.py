@@ -20,12 +20,13 @@ from starlette.requests import ClientDisconnect
 from gateway.domain.documents import UploadRequest
 from gateway.domain.formats import ALLOWED_FORMATS
 from gateway.domain.limits import checked_text
-from gateway.domain.parties import Party, PartyKind, on_behalf
+from gateway.domain.parties import Party, on_behalf
 from gateway.domain.public_notices import (
     BUDAPEST,
     MAX_ATTACHMENT_BYTES,
     NOTICE_DOC_TYPE,
     NoticeForm,
+    publishes_notices,
 )
 from gateway.domain.registration import budapest_local
 from gateway.errors import (
@@ -157,7 +158,7 @@ async def _office(request: Request, person: Party, krid: str) -> Party:
     """The office whose staff the person is (any role may send, so any may publish); only
     an office (hivatali) publishes. NotFound otherwise, as for an office that does not exist."""
     office, _role = await staff_service.office_for(ports_of(request), person, krid)
-    if office.kind is not PartyKind.HIVATALI:
+    if not publishes_notices(office):
         raise NotFound(f"{krid} is no office: only offices publish notices")
     return office
 
