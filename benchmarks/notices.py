@@ -510,6 +510,7 @@ class Figures:
     max_ms: float
     mean_items: float
     target_ms: float
+    load_average: float = 0.0  # the machine's, over the last minute, when the kind ended
 
     @property
     def met(self) -> bool:
@@ -613,7 +614,7 @@ async def measure(ports: Ports, kind: str, name: str,
     cuts = statistics.quantiles(times, n=100, method="inclusive")
     return Figures(kind, name, len(times), round(statistics.median(times), 2),
                    round(cuts[94], 2), round(cuts[98], 2), round(times[-1], 2),
-                   round(statistics.mean(items), 1), TARGETS[kind])
+                   round(statistics.mean(items), 1), TARGETS[kind], round(os.getloadavg()[0], 1))
 
 
 async def same_answers(ports: Ports, queries: list[NoticeQuery]) -> list[int]:
@@ -684,8 +685,8 @@ async def run_queries(scratch: Scratch, offices: list[Office], count: int,
             figures = await measure(runtime.ports, kind, name, queries)
             result.figures.append(figures)
             print(f"  {kind:9} {name:32} p50 {figures.p50_ms:6.1f}  p95 {figures.p95_ms:6.1f}"
-                  f"  p99 {figures.p99_ms:6.1f} ms  ({figures.mean_items:.1f} found)",
-                  flush=True)
+                  f"  p99 {figures.p99_ms:6.1f} ms  ({figures.mean_items:.1f} found; load "
+                  f"{figures.load_average:.1f})", flush=True)
         result.identical = await same_answers(runtime.ports, [
             query for _, _, queries in sets for query in queries[:20]])
         for name, query in (("no match", NoticeQuery(text="qxzwy")),
@@ -732,12 +733,12 @@ def report(result: Result) -> bool:
           f"{compared} queries")
     for name, plan in result.plans.items():
         print(f"\nEXPLAIN (ANALYZE, BUFFERS), {name}:\n{plan}")
-    print("\n| kind | query | p50 ms | p95 ms | p99 ms | max ms | found | target p99 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| kind | query | p50 ms | p95 ms | p99 ms | max ms | found | target p99 | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in result.figures:
         print(f"| {f.kind} | {f.name} | {f.p50_ms:.1f} | {f.p95_ms:.1f} | **{f.p99_ms:.1f}** "
               f"| {f.max_ms:.1f} | {f.mean_items:.1f} | < {f.target_ms:.0f} "
-              f"{'ok' if f.met else 'MISSED'} |")
+              f"{'ok' if f.met else 'MISSED'} | {f.load_average:.1f} |")
     failures = [f for f in result.figures if not f.met]
     seq_scan = [name for name, plan in result.plans.items()
                 if name.startswith("no match") and "Seq Scan on public_notices" in plan]
