@@ -6,13 +6,14 @@
 #               and over 5,000 fuzzing cases against the REST API (FAULTS_SCALE=5)
 # make bench-overload — uploads alone, then with 48 listing clients (uploads keep >= 80 %)
 # make soak  — SOAK_MINUTES (30) at half the measured capacity: errors, p99, memory
+# make bench-notices — 100,000 hirdetmények on PostgreSQL: search p99 against the targets
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-overload bench-avdh soak clean tools messages
+.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +104,11 @@ bench-deadlines: $(VENV)/.installed-dev tools
 bench-listing: TOOLS = wrk
 bench-listing: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.listing
+
+# 100,000 hirdetmények of 200 offices on PostgreSQL: free text, filtered lists and searches
+# matching nothing through the service on one connection, p99 against the targets of issue 31.
+bench-notices: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.notices
 
 # Overload: the upload rate alone, then 16 upload + 48 listing clients; uploads keep >= 80 %.
 bench-overload: TOOLS = wrk
