@@ -329,6 +329,7 @@ public_notices = Table(
     UniqueConstraint("office_id", "identifier", name="uq_public_notices_office_identifier"),
     Index("ix_public_notices_listed", "listed_at", "id"),
     Index("ix_public_notices_office", "office_id", "listed_at", "id"),
+    Index("ix_public_notices_until", "display_until"),
 )
 
 # Every form a notice arrived as, the first publication and each correction (11. § (5)).
@@ -341,6 +342,7 @@ public_notice_versions = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     *_notice_content(),
     UniqueConstraint("notice_id", "number", name="uq_public_notice_versions_number"),
+    Index("ix_public_notice_versions_document", "document_id"),
 )
 
 # Failed logins on every door, for throttling by username and client address

@@ -72,6 +72,9 @@ def upgrade() -> None:
         *_content(),
         sa.UniqueConstraint("notice_id", "number", name="uq_public_notice_versions_number"),
     )
+    # Which notice a document published (the publish page's outcome).
+    op.create_index("ix_public_notice_versions_document", "public_notice_versions",
+                    ["document_id"])
     if postgresql:
         # The search terms are given whole (domain/public_notices.search_terms), never parsed
         # by a text-search configuration; a query's prefixes use the same index. Without
@@ -91,6 +94,7 @@ def downgrade() -> None:
         op.drop_index("ix_public_notices_search", table_name="public_notices")
     else:
         op.execute("DROP TABLE public_notices_fts")
+    op.drop_index("ix_public_notice_versions_document", table_name="public_notice_versions")
     op.drop_table("public_notice_versions")
     op.drop_index("ix_public_notices_until", table_name="public_notices")
     op.drop_index("ix_public_notices_office", table_name="public_notices")

@@ -100,3 +100,10 @@ async def test_search_ignores_case_and_accents_and_reads_each_filter(gw: Gateway
     assert sorted(await _listed(gw, krid, case_worker="kovacs", case_number="123-4")) == [
         "H-1", "H-2"]
     assert await _listed(gw, krid, text="utfel") == ["H-2"]  # a word's beginning
+    # A page of one by free text (PostgreSQL finds it among the newest notices first), then
+    # the rest after its cursor.
+    first = await public_notices.search(gw.ports, NoticeQuery(office_krid=krid, text="a",
+                                                              limit=1))
+    assert [item.form.identifier for item in first.items] == ["H-2"]
+    assert first.next_cursor is not None
+    assert await _listed(gw, krid, text="a", after=first.next_cursor) == ["H-1"]

@@ -37,7 +37,6 @@ from gateway.domain.public_notices import (
 )
 from gateway.services.ports.public_notices import NoticeArrival
 from gateway.storage.tables import (
-    UTCDateTime,
     documents,
     parties,
     public_notice_versions,
@@ -197,14 +196,16 @@ class SqlPublicNotices:
         return None if found is None else int(found)
 
     async def search(self, query: NoticeQuery, now: datetime) -> NoticePage:
-        # On PostgreSQL the moment is written into the statement, so that each search is
-        # planned for its own values: a reused prepared statement's generic plan cannot know
-        # how common a word is (a word in most notices wants the walk down listed_at, a rare
-        # one the full-text index), and picked the index for every word (100 ms for a common
-        # one among 100,000 notices; benchmarks/notices.py).
-        at = bindparam(None, now, type_=UTCDateTime(), literal_execute=self._postgresql)
+        if self._postgresql:
+            # Each search planned for its own values: a reused prepared statement's generic
+            # plan cannot know how common a word is (a word in most notices wants the walk
+            # down listed_at, a rare one the full-text index), and picked the index for every
+            # word (100 ms for a common one among 100,000 notices; benchmarks/notices.py).
+            # For this transaction only, and without a statement per search in the
+            # connection's cache, which the mailbox's statements share.
+            await self._connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         conditions: list[ColumnElement[bool]] = [
-            public_notices.c.listed_at <= at, public_notices.c.display_until > at]
+            public_notices.c.listed_at <= now, public_notices.c.display_until > now]
         if query.office_krid is not None:
             # The office's id first: then its notices are read down their own index.
             conditions.append(public_notices.c.office_id == select(parties.c.id).where(
