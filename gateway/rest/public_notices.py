@@ -32,9 +32,6 @@ router = APIRouter(prefix="/api/v1/public/notices", tags=["public notices"],
                    responses=problem_responses(404, 422, 503))
 
 PATH = "/api/v1/public/notices"
-# A notice's id, a version's and an attachment's number are at most this (the database's
-# BIGINT): a longer number names nothing rather than failing the query.
-_LARGEST_ID = 2**63 - 1
 
 
 def _when(instant: datetime) -> datetime:
@@ -139,7 +136,7 @@ def _attachments(notice_id: int, number: int, form: NoticeForm) -> list[Attachme
 
 def _number(text: str, what: str) -> int:
     """A path's number; anything else names no notice (404, as for a number that is none)."""
-    if not text.isascii() or not text.isdigit() or int(text) > _LARGEST_ID:
+    if not text.isascii() or not text.isdigit() or int(text) > notice_service.LARGEST_ID:
         raise NotFound(f"no public notice {what} {text!r}")
     return int(text)
 

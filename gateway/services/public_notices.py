@@ -37,6 +37,8 @@ from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.registrar import Registered, Registering
 
 PORTAL_SHORT_NAME = "HIRDETMENYPORTAL"
+# The largest id a notice can have (the databases' 64-bit integer).
+LARGEST_ID = 2**63 - 1
 PORTAL_NAME = "Hirdetmények portálja"
 
 
@@ -124,6 +126,8 @@ async def search(ports: PublicNoticePorts, query: NoticeQuery) -> NoticePage:
 async def notice(ports: PublicNoticePorts, notice_id: int) -> PublicNotice:
     """A notice with its versions, oldest first: NotFound before its display starts and once
     8 years passed after it ended."""
+    if not 0 < notice_id <= LARGEST_ID:  # names nothing (and would not fit the column)
+        raise NotFound(f"no public notice {notice_id}")
     async with ports.uow() as uow:
         found = await uow.public_notices.by_id(notice_id)
     if found is None or not found.readable_at(ports.clock.now()):

@@ -159,7 +159,8 @@ async def test_a_notice_page_its_versions_and_attachments(gw: Gateway) -> None:
 
     for missing in (f"/hirdetmenyek/{notice_id}/versions/3/attachments/1",
                     f"/hirdetmenyek/{notice_id}/versions/1/attachments/2",
-                    "/hirdetmenyek/999999999", "/hirdetmenyek/nem-szam"):
+                    "/hirdetmenyek/999999999", "/hirdetmenyek/99999999999999999999",
+                    "/hirdetmenyek/nem-szam"):
         assert (await gw.client.get(missing)).status_code == 404, missing
     # Shown for 30 days, then readable for 8 years, no longer listed.
     gw.clock.advance(days=31)
