@@ -63,7 +63,7 @@ $(AXE): package.json package-lock.json
 
 pytest: TOOLS = openssl xmlsec1 chromium npm promtool:prometheus pdfsig:poppler-utils certutil:libnss3-tools
 pytest: $(VENV)/.installed-dev tools $(AXE)
-	$(BIN)/pytest -n 2 --dist worksteal
+	$(BIN)/pytest -n 2 --dist worksteal --durations=15
 
 test: lint typecheck pytest
 
