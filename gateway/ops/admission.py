@@ -122,6 +122,13 @@ class ShedControl:
             self.limit = min(self.ceiling, self.limit + 1)
         self._samples.clear()
 
+    def rest(self, held: float) -> float:
+        """How long a sheddable slot stays taken after a request that held it ``held`` seconds
+        was answered: one slot of quick listings can still take a core's worth of CPU and
+        database time, so a tightened class also keeps its slots busy only limit / ceiling of
+        the time. The client has its answer; only the next listing waits (or is refused)."""
+        return held * (self.ceiling - self.limit) / self.limit
+
     def limits(self, configured: Limits) -> Limits:
         """The sheddable class's limits now: slots as judged, the queue and the wait shrunk
         alike. A few places stay at one slot: clients that list at the same moment are served
@@ -458,8 +465,16 @@ class AdmissionControl:
             return
         try:
             await self.app(scope, receive, send)
+            if priority is Priority.SHEDDABLE:
+                await self._rest(self.admission.now() - arrived)
         finally:
             self.admission.leave(priority, arrived)
+
+    async def _rest(self, held: float) -> None:
+        """Keep a tightened sheddable slot a while after its answer (ShedControl.rest)."""
+        control = self.admission.control
+        if control is not None and control.limit < control.ceiling:
+            await asyncio.sleep(control.rest(held))
 
     def _throttled(self, scope: Scope, peeked: bytes | None) -> TooManyAttempts | None:
         """The refusal of a client this process already refuses for the username it names:

@@ -187,9 +187,12 @@ async def test_slow_uploads_tighten_the_sheddable_class_and_recovery_loosens_it(
     assert await sheddable_limit(gate) == 2
     await uploads(gate, clock, 1.0, latency=FAST)
     assert await sheddable_limit(gate) == 4
+    # Tightened, a slot also rests after each answer: busy half the time at 4 of 8 slots.
+    assert gate.control is not None and gate.control.rest(0.01) == 0.01
     clock.now += 60  # no uploads at all for a minute: healthy
     assert await sheddable_limit(gate) == 8
     assert gate.sheddable_limits() == Limits(8, 16, 4)
+    assert gate.control.rest(0.01) == 0
 
 
 async def test_uploads_queued_unanswered_tighten_it_too_and_a_tight_class_refuses_sooner(
