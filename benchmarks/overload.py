@@ -236,13 +236,13 @@ def report(result: Result, duration: int) -> None:
         unclean = sum(m.unclean for m in mixes)
         unanswered = sum(m.unanswered for m in mixes)
         offered = (listed + shed + unclean) / (duration * len(mixes)) / base.requests_per_second
-        print(f"mix, {name}: uploads {uploads.line()} = {ratio:.0%} of alone; listings "
+        print(f"mix, {name}: uploads {uploads.line()} = {ratio:.1%} of alone; listings "
               f"{listed} served, {shed} shed with 503 overloaded, {unclean} other answers; "
               f"{unanswered} unanswered (listings asked: {offered:.1f} x the upload rate alone)")
         if name not in targets:
             continue  # the comparison, not a target
         if ratio < targets[name]:
-            failures.append(f"{name}: uploads at {ratio:.0%} of alone "
+            failures.append(f"{name}: uploads at {ratio:.1%} of alone "
                             f"(target >= {targets[name]:.0%})")
         if uploads.errors or unclean or unanswered:
             failures.append(f"{name}: {uploads.errors} uploads refused, {unclean} listings "

@@ -126,8 +126,9 @@ class ShedControl:
         """How long a sheddable slot stays taken after a request that held it ``held`` seconds
         was answered: one slot of quick listings can still take a core's worth of CPU and
         database time, so a tightened class also keeps its slots busy only limit / ceiling of
-        the time. The client has its answer; only the next listing waits (or is refused)."""
-        return held * (self.ceiling - self.limit) / self.limit
+        the time. The client has its answer; only the next listing waits (or is refused). At
+        most an interval: a slow page must not outlast the shrunk wait of the one queued next."""
+        return min(self.health.interval, held * (self.ceiling - self.limit) / self.limit)
 
     def limits(self, configured: Limits) -> Limits:
         """The sheddable class's limits now: slots as judged, the queue and the wait shrunk

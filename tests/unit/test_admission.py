@@ -189,6 +189,7 @@ async def test_slow_uploads_tighten_the_sheddable_class_and_recovery_loosens_it(
     assert await sheddable_limit(gate) == 4
     # Tightened, a slot also rests after each answer: busy half the time at 4 of 8 slots.
     assert gate.control is not None and gate.control.rest(0.01) == 0.01
+    assert gate.control.rest(2.0) == 0.5  # at most an interval
     clock.now += 60  # no uploads at all for a minute: healthy
     assert await sheddable_limit(gate) == 8
     assert gate.sheddable_limits() == Limits(8, 16, 4)
