@@ -1,8 +1,11 @@
--- wrk script: GET BENCH_PATH with HTTP Basic BENCH_AUTH, counting the answers: 200, a clean
--- shed (503 with Retry-After and the problem code "overloaded") or anything else. With
--- BENCH_HONOUR_RETRY_AFTER=1 a shed client waits Retry-After seconds, as a polite client does
--- (run it with one connection per thread: wrk's delay() is per thread).
-local path = os.getenv("BENCH_PATH")
+-- wrk script: GET BENCH_PATH (several paths separated by ";" are taken in turn) with HTTP
+-- Basic BENCH_AUTH, counting the answers: 200, a clean shed (503 with Retry-After and the
+-- problem code "overloaded") or anything else. With BENCH_HONOUR_RETRY_AFTER=1 a shed client
+-- waits Retry-After seconds (2 s at most), as a polite client does (run it with one
+-- connection per thread: wrk's delay() is per thread).
+local paths = {}
+for each in string.gmatch(os.getenv("BENCH_PATH"), "[^;]+") do table.insert(paths, each) end
+local turn = 0
 local auth = os.getenv("BENCH_AUTH")
 local honour = os.getenv("BENCH_HONOUR_RETRY_AFTER") == "1"
 local threads = {}
@@ -18,7 +21,8 @@ end
 function request()
   local headers = {}
   headers["Authorization"] = "Basic " .. auth
-  return wrk.format("GET", path, headers)
+  turn = turn + 1
+  return wrk.format("GET", paths[(turn - 1) % #paths + 1], headers)
 end
 
 function delay()
@@ -34,7 +38,7 @@ function response(status, headers, body)
   elseif status == 503 and retry_after and
          string.find(body, '"code":"overloaded"', 1, true) then
     shed = shed + 1
-    if honour then wait_ms = tonumber(retry_after) * 1000 end
+    if honour then wait_ms = math.min(tonumber(retry_after), 2) * 1000 end
   else
     unclean = unclean + 1
   end

@@ -19,7 +19,7 @@ from gateway.config import Settings
 from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
 from gateway.ops import health, metrics
-from gateway.ops.admission import Admission, AdmissionControl, Limits, Priority
+from gateway.ops.admission import Admission, AdmissionControl, Health, Limits, Priority
 from gateway.ops.requests import RequestContext, configure_logging
 from gateway.rest import (
     apidocs,
@@ -73,7 +73,9 @@ def admission_of(settings: Settings) -> Admission:
     limits = {priority: Limits(*(getattr(settings, f"admission_{priority.label}_{name}")
                                  for name in ("limit", "queue", "wait_seconds")))
               for priority in Priority}
-    return Admission(limits, settings.admission_patience_seconds)
+    health = (Health(settings.admission_target_seconds, settings.admission_interval_seconds)
+              if settings.admission_target_seconds > 0 else None)
+    return Admission(limits, settings.admission_patience_seconds, health)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     # Lower classes are shed once uploads and acknowledgements have been queueing this long
     # without a break.
     admission_patience_seconds: float = Field(default=0.5, ge=0)
+    # The sheddable class's slots, queue and wait shrink (halved per interval, down to one
+    # slot) while the median latency of uploads and acknowledgements stays above this target,
+    # and grow back a slot per interval under it, up to the limits above. 0 turns it off.
+    admission_target_seconds: float = Field(default=0.05, ge=0)
+    admission_interval_seconds: float = Field(default=0.5, gt=0)
     overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     # A refusal waits this long before it is sent, so that clients retrying at once cannot
     # flood the gateway with refusals (ops/admission.py).

@@ -11,6 +11,13 @@ waits at most its class's ``wait`` seconds. ``/health``, ``/ready`` and ``/metri
 counted or shed. A client this process already refuses for the username it claims (login
 throttling, services/auth.py) is answered before it takes a slot or a queue place.
 
+Slots bound concurrency, not the CPU and database time a class takes from the others on a
+shared machine: the sheddable class's limit therefore also follows the deadline class's own
+health (ShedControl, AIMD on windows as CoDel judges a standing queue). While the median
+latency of uploads and acknowledgements (arrival to answer) stays above a target for a whole
+interval, the sheddable class gets half its slots, a shorter queue and wait; after each
+interval at or under the target it gets one slot back, up to the configured limit.
+
 A pure ASGI middleware (a BaseHTTPMiddleware would buffer streamed downloads). asyncio offers
 no bounded priority semaphore with refusals, hence the few lines here.
 """
@@ -24,7 +31,8 @@ import re
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from starlette.responses import Response
@@ -61,12 +69,85 @@ class Limits:
     wait: float  # seconds a queued request waits at most
 
 
+@dataclass(frozen=True)
+class Health:
+    """What the deadline class's health is judged by (ShedControl)."""
+
+    target: float  # seconds: median latency of uploads and acknowledgements kept under this
+    interval: float  # seconds: the window judged at a time; a shorter burst moves nothing
+
+
+class ShedControl:
+    """The sheddable class's current limit, from the deadline class's latency: halved after an
+    interval whose median latency (or whose oldest queued request's wait) was above the target,
+    one slot more after an interval at or under it (or without uploads), between 1 and the
+    configured limit. Windows are judged when a sample or a sheddable request comes, from the
+    monotonic time given (deterministic in tests)."""
+
+    MAX_SAMPLES = 1024  # per interval: enough for a median, and bounded under any load
+
+    def __init__(self, health: Health, ceiling: int, now: float) -> None:
+        self.health = health
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self._window_start = now
+        self._samples: list[float] = []
+
+    def observe(self, latency: float) -> None:
+        """An upload or acknowledgement was answered ``latency`` seconds after it came (in the
+        interval update() was last brought to)."""
+        if len(self._samples) < self.MAX_SAMPLES:
+            self._samples.append(latency)
+
+    def update(self, now: float, waiting_since: float | None = None) -> None:
+        """Judge every interval that has ended by ``now``. ``waiting_since``: when the oldest
+        deadline request still queued came; a queue that answers no one counts as slow."""
+        interval = self.health.interval
+        ended = int((now - self._window_start) // interval)
+        # After the first, the ended intervals had no sample; past ceiling + 1 of them the
+        # limit is at one end of its range whatever they were.
+        for index in range(1, min(ended, self.ceiling + 1) + 1):
+            end = self._window_start + index * interval
+            self._judge(end - waiting_since if waiting_since is not None else 0.0)
+        if ended > 0:
+            self._window_start += ended * interval
+
+    def _judge(self, waited: float) -> None:
+        samples = sorted(self._samples)
+        # The lower median: slow uploads in half an interval or less are a burst.
+        median = samples[(len(samples) - 1) // 2] if samples else 0.0
+        if median > self.health.target or waited > self.health.target:
+            self.limit = max(1, self.limit // 2)
+        else:
+            self.limit = min(self.ceiling, self.limit + 1)
+        self._samples.clear()
+
+    def rest(self, held: float) -> float:
+        """How long a sheddable slot stays taken after a request that held it ``held`` seconds
+        was answered: one slot of quick listings can still take a core's worth of CPU and
+        database time, so a tightened class also keeps its slots busy only limit / ceiling of
+        the time. The client has its answer; only the next listing waits (or is refused). At
+        most an interval: a slow page must not outlast the shrunk wait of the one queued next."""
+        return min(self.health.interval, held * (self.ceiling - self.limit) / self.limit)
+
+    def limits(self, configured: Limits) -> Limits:
+        """The sheddable class's limits now: slots as judged, the queue and the wait shrunk
+        alike. A few places stay at one slot: clients that list at the same moment are served
+        one after another rather than refused (slow uploads alone are no overload)."""
+        if self.limit >= self.ceiling:
+            return configured
+        share = self.limit / self.ceiling
+        return replace(configured, limit=self.limit, queue=int(configured.queue * share),
+                       wait=configured.wait * share)
+
+
 @dataclass
 class _Lane:
     limits: Limits
     in_flight: int = 0
-    # Each waiting request's future, in the order they came.
+    # Each waiting request's future, in the order they came, and when it came.
     waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    arrived: dict[asyncio.Future[None], float] = field(default_factory=dict)
     # Pressed: every slot taken or a queue. Since when it has been pressed without a break
     # longer than PRESSURE_GAP of the patience (monotonic seconds), and when it last stopped:
     # pressure that stays is overload, a moment's in a burst is not (CoDel's idea). A class
@@ -81,19 +162,48 @@ class _Lane:
 class Admission:
     """The slots and queues of every class (per process)."""
 
-    def __init__(self, limits: dict[Priority, Limits], patience: float = 0.0) -> None:
+    def __init__(self, limits: dict[Priority, Limits], patience: float = 0.0,
+                 health: Health | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._lanes = {priority: _Lane(limits[priority]) for priority in Priority}
         self.patience = patience
+        self.now = monotonic
+        self._configured = limits[Priority.SHEDDABLE]
+        # None: the sheddable class keeps its configured limits (KAPU_ADMISSION_TARGET_SECONDS=0).
+        self.control = (ShedControl(health, self._configured.limit, monotonic())
+                        if health is not None else None)
         for priority, lane in self._lanes.items():
             metrics.ADMISSION_LIMIT.labels(priority.label).set(lane.limits.limit)
             metrics.ADMISSION_QUEUE_LIMIT.labels(priority.label).set(lane.limits.queue)
             metrics.ADMISSION_SHED.labels(priority.label)  # shown as 0 before the first
             self._observe(priority)
+        metrics.ADMISSION_SHEDDABLE_NOW.set(self._configured.limit)
+
+    def sheddable_limits(self) -> Limits:
+        """The sheddable class's limits now (tightened while uploads suffer)."""
+        return self._lanes[Priority.SHEDDABLE].limits
+
+    def _adapt(self) -> None:
+        """Bring the sheddable class's limits up to date with the deadline class's health."""
+        if self.control is None:
+            return
+        now = self.now()
+        deadlines = self._lanes[Priority.DEADLINES]
+        since = deadlines.arrived.get(deadlines.waiting[0], now) if deadlines.waiting else None
+        self.control.update(now, since)
+        lane = self._lanes[Priority.SHEDDABLE]
+        if lane.limits.limit != self.control.limit:
+            lane.limits = self.control.limits(self._configured)
+            metrics.ADMISSION_SHEDDABLE_NOW.set(lane.limits.limit)
+            # Loosened: slots now free go to those already waiting.
+            while lane.in_flight < lane.limits.limit and self._hand_over(lane):
+                lane.in_flight += 1
+            self._observe(Priority.SHEDDABLE)
 
     def _outranked(self, priority: Priority) -> bool:
         """A higher class presses (all its slots taken or a queue) and has, breaks shorter
         than PRESSURE_GAP of the patience aside, for ``patience`` seconds."""
-        now = time.monotonic()
+        now = self.now()
         for higher in Priority:
             lane = self._lanes[higher]
             # Only while it presses: once the urgent work has eased, the rest is served.
@@ -105,7 +215,7 @@ class Admission:
         lane = self._lanes[priority]
         pressed = bool(lane.waiting) or lane.in_flight >= lane.limits.limit
         if pressed != lane.pressed:
-            now = time.monotonic()
+            now = self.now()
             if not pressed:
                 lane.released_at = now
             elif now - lane.released_at > PRESSURE_GAP * self.patience:
@@ -114,22 +224,28 @@ class Admission:
         metrics.ADMISSION_IN_FLIGHT.labels(priority.label).set(lane.in_flight)
         metrics.ADMISSION_QUEUED.labels(priority.label).set(len(lane.waiting))
 
-    async def enter(self, priority: Priority) -> None:
-        """Take a slot of ``priority``, waiting in its queue if need be; raises Overloaded."""
+    async def enter(self, priority: Priority) -> float:
+        """Take a slot of ``priority``, waiting in its queue if need be; raises Overloaded.
+        Returns when the request came (monotonic seconds), for leave()."""
+        arrived = self.now()
         lane = self._lanes[priority]
+        if priority is Priority.SHEDDABLE:
+            self._adapt()
         if self._outranked(priority):
             self._shed(priority, "more urgent work is waiting")
         if lane.in_flight < lane.limits.limit and not lane.waiting:
             lane.in_flight += 1
             self._observe(priority)
-            return
+            return arrived
         if len(lane.waiting) >= lane.limits.queue:
             self._shed(priority, "every slot and queue place of this kind of request is taken")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.waiting.append(waiter)
+        lane.arrived[waiter] = arrived
         self._observe(priority)
+        wait = lane.limits.wait
         try:
-            async with asyncio.timeout(lane.limits.wait):
+            async with asyncio.timeout(wait):
                 await waiter  # leave() hands a slot over, or outranking work refuses us
         except BaseException as stop:  # a timeout, a refusal, or the task cancelled
             handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
@@ -139,25 +255,41 @@ class Admission:
                 lane.waiting.remove(waiter)
                 self._observe(priority)
             if isinstance(stop, TimeoutError):
-                self._shed(priority, f"waited {lane.limits.wait:g} s for a slot")
+                self._shed(priority, f"waited {wait:g} s for a slot")
             if isinstance(stop, Overloaded):
                 metrics.ADMISSION_SHED.labels(priority.label).inc()
             raise
+        finally:
+            lane.arrived.pop(waiter, None)
+        return arrived
 
-    def leave(self, priority: Priority) -> None:
+    def leave(self, priority: Priority, arrived: float | None = None) -> None:
         """Give the slot back: to the next in its queue; but if outranking work has waited
-        too long, those queued are refused and the slot stays free."""
+        too long, those queued are refused and the slot stays free. ``arrived`` (from enter)
+        makes an upload's latency count towards the deadline class's health."""
         lane = self._lanes[priority]
+        if priority is not Priority.STANDARD:
+            self._adapt()
+        if priority is Priority.DEADLINES and arrived is not None and self.control is not None:
+            self.control.observe(self.now() - arrived)
         if self._outranked(priority):
             self._refuse_waiting(priority)
+        # A class whose limit was lowered while this slot was taken lets the slot go.
+        if lane.in_flight <= lane.limits.limit and self._hand_over(lane):
+            self._observe(priority)
+            return
+        lane.in_flight -= 1
+        self._observe(priority)
+
+    @staticmethod
+    def _hand_over(lane: _Lane) -> bool:
+        """Pass a taken slot to the first still waiting; False: no one waits."""
         while lane.waiting:
             waiter = lane.waiting.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot passes to it: in_flight stays
-                self._observe(priority)
-                return
-        lane.in_flight -= 1
-        self._observe(priority)
+                return True
+        return False
 
     def _refuse_waiting(self, priority: Priority) -> None:
         lane = self._lanes[priority]
@@ -323,18 +455,27 @@ class AdmissionControl:
         if throttled is not None:
             await self._refuse_throttled(throttled, soap)(scope, receive, send)
             return
+        came = self.admission.now()
         try:
-            await self.admission.enter(priority)
+            arrived = await self.admission.enter(priority)
         except Overloaded as refusal:
             scope.setdefault("state", {})["admission"] = "shed"
-            await self._pause_before_refusing()
+            await self._pause_before_refusing(self.admission.now() - came)
             page = path in ("/ui", "/hirdetmenyek") or path.startswith(("/ui/", "/hirdetmenyek/"))
             await self._refuse(refusal, soap, page)(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
+            if priority is Priority.SHEDDABLE:
+                await self._rest(self.admission.now() - arrived)
         finally:
-            self.admission.leave(priority)
+            self.admission.leave(priority, arrived)
+
+    async def _rest(self, held: float) -> None:
+        """Keep a tightened sheddable slot a while after its answer (ShedControl.rest)."""
+        control = self.admission.control
+        if control is not None and control.limit < control.ceiling:
+            await asyncio.sleep(control.rest(held))
 
     def _throttled(self, scope: Scope, peeked: bytes | None) -> TooManyAttempts | None:
         """The refusal of a client this process already refuses for the username it names:
@@ -359,17 +500,21 @@ class AdmissionControl:
         response.headers["Retry-After"] = str(refusal.retry_after)
         return response
 
-    async def _pause_before_refusing(self) -> None:
+    async def _pause_before_refusing(self, waited: float) -> None:
         """A client that retries at once, ignoring Retry-After, would otherwise get thousands
         of cheap refusals a second, and their sheer number starves the kept requests of the
         event loop (measured: uploads at 3 % of their rate). A refusal answered after a short
         pause costs no CPU while it waits; at most MAX_PAUSED wait, the rest are answered
-        at once, so the pause never holds more than that many tasks."""
-        if self.shed_delay <= 0 or self._delayed >= MAX_PAUSED:
+        at once, so the pause never holds more than that many tasks. A request that has
+        already ``waited`` in its queue pauses only for the rest of shed_delay: added to a
+        full queue wait (5 s for listings), the pause pushed the 503 past clients' own
+        5-second timeouts (httpx's default), and they closed the connection unanswered."""
+        pause = self.shed_delay - waited
+        if pause <= 0 or self._delayed >= MAX_PAUSED:
             return
         self._delayed += 1
         try:
-            await asyncio.sleep(self.shed_delay)
+            await asyncio.sleep(pause)
         finally:
             self._delayed -= 1
 

@@ -82,6 +82,11 @@ ADMISSION_LIMIT = Gauge("kapu_admission_limit", "Concurrent requests allowed per
 ADMISSION_QUEUE_LIMIT = Gauge("kapu_admission_queue_limit",
                               "Requests allowed to wait per process", ["priority"],
                               multiprocess_mode="max")
+# Moves between 1 and kapu_admission_limit{priority="sheddable"} with the uploads' latency.
+ADMISSION_SHEDDABLE_NOW = Gauge("kapu_admission_sheddable_limit_now",
+                                "Sheddable requests allowed at once per process now, lowered "
+                                "while uploads and acknowledgements are slow",
+                                multiprocess_mode="liveall")
 
 
 class PrometheusTelemetry:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.errors import Overloaded
-from gateway.ops.admission import Admission, Limits, Priority, hkp_priority, rest_priority
+from gateway.ops.admission import (
+    Admission,
+    AdmissionControl,
+    Health,
+    Limits,
+    Priority,
+    hkp_priority,
+    rest_priority,
+)
 
 
 def admission(timeout: float = 5.0) -> Admission:
@@ -119,3 +129,137 @@ def test_requests_are_classed_by_what_they_do() -> None:
                         multipart=False) is Priority.SHEDDABLE
     assert hkp_priority(b"no operation in sight", multipart=True) is Priority.DEADLINES
     assert hkp_priority(b"no operation in sight", multipart=False) is Priority.STANDARD
+
+
+class Ticking:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def adaptive(clock: Ticking) -> Admission:
+    return Admission({Priority.DEADLINES: Limits(8, 8, 5), Priority.STANDARD: Limits(4, 4, 5),
+                      Priority.SHEDDABLE: Limits(8, 16, 4)},
+                     patience=10.0, health=Health(target=0.05, interval=0.5), monotonic=clock)
+
+
+async def uploads(gate: Admission, clock: Ticking, seconds: float, latency: float) -> None:
+    """An upload every 0.125 s for ``seconds``, each answered ``latency`` seconds after it
+    came (times exact in binary: no rounding moves a window's end)."""
+    for _ in range(round(seconds / 0.125)):
+        arrived = await gate.enter(Priority.DEADLINES)
+        clock.now += latency
+        gate.leave(Priority.DEADLINES, arrived)
+        clock.now += 0.125 - latency
+
+
+SLOW, FAST = 0.0625, 0.015625  # against a target of 0.05 s
+
+
+async def sheddable_limit(gate: Admission) -> int:
+    """The sheddable class's limit as the next listing finds it."""
+    await gate.enter(Priority.SHEDDABLE)
+    gate.leave(Priority.SHEDDABLE)
+    return gate.sheddable_limits().limit
+
+
+async def test_slow_uploads_tighten_the_sheddable_class_and_recovery_loosens_it() -> None:
+    clock = Ticking()
+    gate = adaptive(clock)
+    assert await sheddable_limit(gate) == 8
+    # Slow uploads for half an interval are a burst: nothing moves.
+    await uploads(gate, clock, 0.25, latency=SLOW)
+    await uploads(gate, clock, 0.75, latency=FAST)
+    assert await sheddable_limit(gate) == 8
+    # Slow for a whole interval: halved, and again each interval it lasts, never below one.
+    await uploads(gate, clock, 0.625, latency=SLOW)
+    assert await sheddable_limit(gate) == 4
+    assert gate.sheddable_limits() == Limits(4, 8, 2.0)  # shorter queue and wait too
+    await uploads(gate, clock, 3.0, latency=SLOW)
+    assert await sheddable_limit(gate) == 1
+    assert gate.sheddable_limits() == Limits(1, 2, 0.5)
+    # Recovered: a slot back per healthy interval, up to the configured limit and no further.
+    await uploads(gate, clock, 0.5, latency=FAST)
+    assert await sheddable_limit(gate) == 2
+    await uploads(gate, clock, 1.0, latency=FAST)
+    assert await sheddable_limit(gate) == 4
+    # Tightened, a slot also rests after each answer: busy half the time at 4 of 8 slots.
+    assert gate.control is not None and gate.control.rest(0.01) == 0.01
+    assert gate.control.rest(2.0) == 0.5  # at most an interval
+    clock.now += 60  # no uploads at all for a minute: healthy
+    assert await sheddable_limit(gate) == 8
+    assert gate.sheddable_limits() == Limits(8, 16, 4)
+    assert gate.control.rest(0.01) == 0
+
+
+async def test_uploads_queued_unanswered_tighten_it_too_and_a_tight_class_refuses_sooner(
+) -> None:
+    clock = Ticking()
+    gate = adaptive(clock)
+    for _ in range(8):  # every upload slot taken, and two uploads waiting: none answered
+        await gate.enter(Priority.DEADLINES)
+    stuck = [asyncio.create_task(gate.enter(Priority.DEADLINES)) for _ in range(2)]
+    await settle()
+    listings = [await gate.enter(Priority.SHEDDABLE) for _ in range(4)]
+    clock.now += 2.125  # four intervals
+    gate.leave(Priority.SHEDDABLE, listings[0])
+    assert gate.sheddable_limits() == Limits(1, 2, 0.5)
+    # Three listings still hold slots taken before the limit fell: one ending frees no slot,
+    # and the next listings queue for the one slot left (two places), then are refused.
+    queued = [asyncio.create_task(gate.enter(Priority.SHEDDABLE)) for _ in range(2)]
+    await settle()
+    with pytest.raises(Overloaded, match="every slot and queue place"):
+        await gate.enter(Priority.SHEDDABLE)
+    gate.leave(Priority.SHEDDABLE)
+    gate.leave(Priority.SHEDDABLE)
+    await settle()
+    assert not any(task.done() for task in queued)
+    gate.leave(Priority.SHEDDABLE)
+    await asyncio.wait_for(queued[0], 1)  # the first queued gets the one slot
+    assert not queued[1].done()
+    for task in [*stuck, queued[1]]:
+        task.cancel()
+    await asyncio.gather(*stuck, queued[1], return_exceptions=True)
+
+
+async def test_a_listing_refused_after_its_queue_wait_is_answered_without_a_further_pause(
+) -> None:
+    # Wait and pause added up once pushed the 503 past clients' own timeouts (5 s) and they
+    # closed the connection unanswered: the pause only fills up what the wait has not.
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await Response("listed")(scope, receive, send)
+
+    clock = Ticking()
+    gate = Admission({priority: Limits(1, 1, 0.2) for priority in Priority}, monotonic=clock)
+    control = AdmissionControl(app, gate, retry_after=1, shed_delay=30)
+
+    async def listing() -> list[Message]:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": "GET", "path": "/api/v1/status", "headers": []}
+        await control(scope, receive, send)
+        return sent
+
+    served = asyncio.create_task(listing())
+    await settle()
+    queued = asyncio.create_task(listing())
+    await settle()
+    clock.now += 40  # by the admission's clock it has waited longer than the pause
+    refused = await asyncio.wait_for(queued, 5)  # refused after its wait, not 30 s later
+    assert refused[0]["status"] == 503
+    assert (b"retry-after", b"1") in refused[0]["headers"]
+    release.set()
+    assert (await served)[0]["status"] == 200
