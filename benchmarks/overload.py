@@ -181,7 +181,7 @@ def main() -> None:
                 urllib.request.urlopen(f"{url}/ready", timeout=10)
                 return url
 
-            url = serve({})
+            url = serve({"KAPU_ADMISSION_TARGET_SECONDS": "0.05"})
             seed(url, sender, office, 20)
             finished(wrk_process(url, "upload.lua", upload_env, 2, 1, 16))  # warm-up
             before_url = serve({"KAPU_ADMISSION_TARGET_SECONDS": "0"})
