@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from gateway.crypto.passwords import new_password
 from gateway.domain.documents import UploadRequest
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.public_notices import (
@@ -27,10 +26,10 @@ from gateway.domain.public_notices import (
     publishes_notices,
     search_terms,
 )
-from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, RecipientUnknown
+from gateway.errors import Forbidden, InvalidRequest, NotFound, RecipientUnknown
 from gateway.notice_form import AttachmentReader, read_form
 from gateway.services.delivery import acknowledged
-from gateway.services.parties import register_organisation
+from gateway.services.ports.parties import NewParty
 from gateway.services.ports.public_notices import NoticeArrival
 from gateway.services.ports.slices import PublicNoticePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
@@ -40,21 +39,26 @@ PORTAL_SHORT_NAME = "HIRDETMENYPORTAL"
 # The largest id a notice can have (the databases' 64-bit integer).
 LARGEST_ID = 2**63 - 1
 PORTAL_NAME = "Hirdetmények portálja"
+# Not an argon2 hash: verify_password answers False for it, whatever is tried.
+NO_PASSWORD = "!"  # noqa: S105 - no password at all, not a secret
 
 
 async def ensure_portal(ports: PublicNoticePorts) -> Party:
     """The portal's system address (``KAPU_PORTAL_KRID``), a hivatali organisation created
-    at start where missing. Nobody logs in as it (its password is thrown away); two hosts
-    starting together create it once."""
+    at start where missing. Nobody logs in as it: it has no password (no hash verifies), which
+    also spares every start an argon2 hash. Two hosts starting together create it once."""
     portal = await _portal(ports)
     if portal is not None:
         return portal
-    try:
-        await register_organisation(ports, krid=ports.portal_krid,
-                                    short_name=PORTAL_SHORT_NAME, name=PORTAL_NAME,
-                                    kind=PartyKind.HIVATALI, password=new_password())
-    except Conflict:
-        pass  # another host made it first
+    async with ports.write_uow() as uow:
+        taken = await uow.parties.taken(krid=ports.portal_krid, short_name=PORTAL_SHORT_NAME,
+                                        username=PORTAL_SHORT_NAME)
+        if taken is None:
+            await uow.parties.add(NewParty(
+                kind=PartyKind.HIVATALI, name=PORTAL_NAME, username=PORTAL_SHORT_NAME,
+                password_hash=NO_PASSWORD, krid=ports.portal_krid,
+                short_name=PORTAL_SHORT_NAME))
+            await uow.commit()
     portal = await _portal(ports)
     if portal is None:
         raise RuntimeError(f"the portal's KRID {ports.portal_krid} cannot be registered: its"

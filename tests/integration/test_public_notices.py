@@ -107,3 +107,12 @@ async def test_search_ignores_case_and_accents_and_reads_each_filter(gw: Gateway
     assert [item.form.identifier for item in first.items] == ["H-2"]
     assert first.next_cursor is not None
     assert await _listed(gw, krid, text="a", after=first.next_cursor) == ["H-1"]
+
+
+async def test_the_portal_exists_once_and_nobody_logs_in_as_it(gw: Gateway) -> None:
+    first = await public_notices.ensure_portal(gw.ports)
+    again = await public_notices.ensure_portal(gw.ports)
+    assert first == again and first.krid == gw.ports.portal_krid
+    for password in ("", "!", "x"):
+        answer = await gw.client.get("/api/v1/mailbox", auth=(first.username, password))
+        assert answer.status_code == 401, password
