@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -82,8 +82,29 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "kapu.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    # The portal every start registers where missing, made once here: each test's copy then
+    # only finds it (a write transaction at every one of a thousand starts costs seconds).
+    asyncio.run(_with_portal(url))
     return path
+
+
+async def _with_portal(url: str) -> None:
+    from types import SimpleNamespace
+
+    from gateway.services.public_notices import ensure_portal
+    from gateway.storage.database import create_engine
+    from gateway.storage.uow import SqlUnitOfWork
+
+    engine = create_engine(url)
+    ports: Any = SimpleNamespace(
+        uow=lambda: SqlUnitOfWork(engine, write=False),
+        write_uow=lambda: SqlUnitOfWork(engine, write=True), portal_krid="100000000")
+    try:
+        await ensure_portal(ports)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
