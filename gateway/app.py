@@ -19,8 +19,9 @@ from gateway.config import Settings
 from gateway.errors import Unavailable
 from gateway.hkp import router as hkp
 from gateway.ops import health, metrics
-from gateway.ops.admission import Admission, AdmissionControl, Health, Limits, Priority
+from gateway.ops.admission import Admission, AdmissionControl, Priority
 from gateway.ops.requests import RequestContext, configure_logging
+from gateway.ops.shedding import Health, Limits
 from gateway.rest import (
     apidocs,
     authentication,

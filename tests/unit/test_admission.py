@@ -12,12 +12,11 @@ from gateway.errors import Overloaded
 from gateway.ops.admission import (
     Admission,
     AdmissionControl,
-    Health,
-    Limits,
     Priority,
     hkp_priority,
     rest_priority,
 )
+from gateway.ops.shedding import Health, Limits
 
 
 def admission(timeout: float = 5.0) -> Admission:
