@@ -120,7 +120,8 @@ def valasz(
     if hiba is not None:
         uzenet = etree.SubElement(answer, f"{{{IOP}}}HibaUzenet")
         etree.SubElement(uzenet, f"{{{IOP}}}Szam").text = str(hiba[0])
-        etree.SubElement(uzenet, f"{{{IOP}}}Tartalom").text = hiba[1]
+        # A refusal may quote what the client sent, control characters included.
+        etree.SubElement(uzenet, f"{{{IOP}}}Tartalom").text = xml_safe(hiba[1])
     else:
         assert form is not None
         etree.SubElement(answer, f"{{{IOP}}}Form").extend(form)
@@ -133,7 +134,8 @@ def fault(message: str, code: str = "soap:Client") -> bytes:
     soap_fault = SOAP.Fault()
     # faultcode and faultstring are unqualified in SOAP 1.1.
     etree.SubElement(soap_fault, "faultcode").text = code
-    etree.SubElement(soap_fault, "faultstring").text = message
+    # It may quote a header the client sent, control characters included.
+    etree.SubElement(soap_fault, "faultstring").text = xml_safe(message)
     envelope = SOAP.Envelope(SOAP.Body(soap_fault))
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 

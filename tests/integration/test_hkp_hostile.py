@@ -81,3 +81,23 @@ async def test_soap12_fault_says_what_to_send(gw: Gateway) -> None:
     response = await gw.client.post("/hkp", content=body, headers={"Content-Type": content_type})
     assert "SOAP 1.1" in (read_answer(response).root.findtext(".//faultstring") or "")
 
+
+
+async def test_a_control_character_in_a_part_header_is_a_fault_not_an_error(gw: Gateway) -> None:
+    """Was: ``Content-Transfer-Encoding:\\x00 base64`` (found by the HKP fuzzer) was refused
+    with a message holding the NUL, which lxml cannot write into the Fault: 500."""
+    office = await new_org(gw.ports)
+    root = envelope("GIPostaFiokLekerdezes", "<hkp:GIPostaFiokAdatokLekerdezeseKerdes/>",
+                    username=office.username, password=office.password)
+    body = (b"--b\r\nContent-ID: <e>\r\nContent-Type: text/xml\r\n\r\n" + root
+            + b"\r\n--b\r\nContent-ID: <a>\r\nContent-Transfer-Encoding:\x00 base64\r\n\r\n"
+            + b"JVBERi0=\r\n--b--\r\n")
+
+    response = await gw.client.post(
+        "/hkp", content=body, headers={"Content-Type": 'multipart/related; boundary="b"'})
+
+    assert response.status_code == 400
+    fault = read_answer(response).root.find("soap:Body/soap:Fault", NS)
+    assert fault is not None and fault.findtext("faultcode") == "soap:Client"
+    assert fault.findtext("faultstring") == \
+        "Content-Transfer-Encoding \ufffd base64 is not supported"
