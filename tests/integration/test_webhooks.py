@@ -171,14 +171,17 @@ async def test_a_hanging_endpoint_delays_no_other_party_nor_the_deadline_sweeps(
     gw.clock.advance(days=10)
     await deadlines.run_due(gw.ports)
 
-    poster = HttpxPoster(timeout=5, allow_private=True)
+    # The hanging delivery's timeout outlasts the test: every delivery to the other party
+    # below happens while it is still in flight, which the hanging party's untouched state
+    # (pending, no attempt) shows without timing anything.
+    poster = HttpxPoster(timeout=60, allow_private=True)
     jobs = asyncio.create_task(run_forever(gw.ports, poster, DeliveryPolicy(), interval=0.05))
     try:
         async def other_notified(count: int) -> bool:
             states = await _states(gw, other)
             return states.count(("mailbox_warning", "delivered", 1)) == count
 
-        assert await _wait_for(lambda: other_notified(1), seconds=4) < 1.0
+        await _wait_for(lambda: other_notified(1), seconds=30)
         # Meanwhile the hanging delivery is in flight, leased: another process (a second
         # sender) does not deliver it again.
         assert await _states(gw, hung) == [("mailbox_warning", "pending", 0)]
@@ -186,7 +189,7 @@ async def test_a_hanging_endpoint_delays_no_other_party_nor_the_deadline_sweeps(
         # The deadline sweep runs while it hangs: a new document's warning is made and sent.
         await upload(gw.client, sender, other)
         gw.clock.advance(days=10)
-        assert await _wait_for(lambda: other_notified(2), seconds=4) < 1.0
+        await _wait_for(lambda: other_notified(2), seconds=30)
         assert len(answering.accepted) == 2
         assert await _states(gw, hung) == [("mailbox_warning", "pending", 0)]
     finally:
