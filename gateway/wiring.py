@@ -3,8 +3,9 @@ for the server (``gateway.app``) and the command line alike.
 
 It imports nothing of the server (FastAPI, the doors): a ``kapu …`` command starts in about a
 second. What only some processes need is imported where it is made: the signing process (the
-server), boto (an S3 store), and, with ``pdf_at_first_use``, the AVDH seal (pyHanko) and the
-beadvány renderer (fpdf2), which no command uses."""
+server), boto (an S3 store), and, at their first use, the AVDH seal (pyHanko) and the
+beadvány renderer (fpdf2): no command uses them, and a server start need not import them (most
+of a second of CPU) before the first authentication or e-Papír asks for them."""
 
 from __future__ import annotations
 
@@ -101,11 +102,11 @@ def blob_store_of(settings: Settings) -> BlobStore:
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None,
-                  signing_process: bool = False, pdf_at_first_use: bool = False) -> Runtime:
+                  signing_process: bool = False) -> Runtime:
     """Engine, blob store and ports for ``settings``. ``signing_process``: sign evidence in a
     child process (the server); otherwise in worker threads (a command signs a few receipts
-    at most). ``pdf_at_first_use``: the AVDH seal and the beadvány renderer are made (and
-    their libraries imported) when first used (a command), not now (the server)."""
+    at most). The AVDH seal and the beadvány renderer are made (and their libraries
+    imported) when first used."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     read_engine = reading_engine(engine)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
@@ -142,7 +143,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
         timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
-        authenticator=LazyAuthenticator(avdh_seal) if pdf_at_first_use else avdh_seal(),
+        authenticator=LazyAuthenticator(avdh_seal),
         receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
         evidence_signer=evidence_signer,
         encryptor=CmsEncryptor(),
@@ -163,7 +164,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         webhook_allow_private=settings.webhook_allow_private,
         avdh_max_bytes=settings.avdh_max_bytes,
         epapir_max_bytes=settings.epapir_max_bytes,
-        submission_renderer=LazyRenderer() if pdf_at_first_use else _renderer(),
+        submission_renderer=LazyRenderer(),
         portal_krid=settings.portal_krid,
     )
     if settings.blobs_in_s3:

@@ -92,7 +92,7 @@ def with_ports(settings: Settings, work: Callable[[Ports], Awaitable[T]]) -> T:
         from gateway.services import sandbox
 
         # No command authenticates or renders a PDF: their libraries stay unimported.
-        runtime = build_runtime(settings, pdf_at_first_use=True)
+        runtime = build_runtime(settings)
         try:
             if runtime.ports.sandbox_clock is not None:
                 # Record on the installation's test clock, as the server does.

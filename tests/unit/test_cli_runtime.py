@@ -1,6 +1,6 @@
-"""The command line's ports are the server's (one wiring, gateway/wiring.py), with the AVDH
-seal and the beadvány renderer made at their first use, and a command imports nothing of the
-server."""
+"""The command line's ports are the server's (one wiring, gateway/wiring.py), the AVDH seal
+and the beadvány renderer made at their first use in both, and a command imports nothing of
+the server."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def both(request: pytest.FixtureRequest, tmp_path: Path,
                         data_dir=tmp_path, keys_dir=keys_dir, sandbox=request.param,
                         public_url="http://kapu.example:8080", retention_days=91)
     server: Runtime = build_runtime(settings)
-    command: Runtime = build_runtime(settings, pdf_at_first_use=True)
+    command: Runtime = build_runtime(settings)
     yield server.ports, command.ports
     for runtime in (server, command):
         asyncio.run(runtime.engine.dispose())
@@ -43,13 +43,14 @@ def test_every_port_is_wired_as_the_server_wires_it(both: tuple[Ports, Ports]) -
     for field in dataclasses.fields(Ports):
         mine, theirs = getattr(command, field.name), getattr(server, field.name)
         if field.name == "authenticator":
-            assert isinstance(mine, LazyAuthenticator) and isinstance(theirs, AvdhSeal)
-            seal = mine._seal  # made at first use: the same keys, limits and TSA
-            assert isinstance(seal, AvdhSeal)
-            assert dataclasses.replace(seal, timestamp=theirs.timestamp) == theirs
-            assert seal.timestamp.__func__ is theirs.timestamp.__func__  # type: ignore[attr-defined]
+            assert isinstance(mine, LazyAuthenticator) and isinstance(theirs, LazyAuthenticator)
+            seal, other = mine._seal, theirs._seal  # made at first use
+            assert isinstance(seal, AvdhSeal) and isinstance(other, AvdhSeal)
+            # The same keys, limits and TSA.
+            assert dataclasses.replace(seal, timestamp=other.timestamp) == other
+            assert seal.timestamp.__func__ is other.timestamp.__func__  # type: ignore[attr-defined]
         elif field.name == "submission_renderer":
-            assert isinstance(mine, LazyRenderer) and isinstance(theirs, BeadvanyRenderer)
+            assert isinstance(mine, LazyRenderer) and isinstance(theirs, LazyRenderer)
             assert isinstance(mine._renderer, BeadvanyRenderer)
         elif field.name in PER_PROCESS:
             assert type(mine) is type(theirs), field.name
@@ -58,6 +59,22 @@ def test_every_port_is_wired_as_the_server_wires_it(both: tuple[Ports, Ports]) -
     assert command.trust_pem == server.trust_pem
     assert command.calendar.is_working_day(server.clock.now().date()) == \
         server.calendar.is_working_day(server.clock.now().date())
+
+
+def test_a_server_start_imports_no_pdf_library(tmp_path: Path, keys_dir: Path) -> None:
+    """pyHanko and fpdf2 are most of a second of every start; the first authentication or
+    e-Papír imports them."""
+    script = (
+        "import sys; from pathlib import Path; from gateway.config import Settings; "
+        "from gateway.app import create_app; "
+        f"create_app(Settings(database_url='sqlite+aiosqlite:///{tmp_path}/k.db', "
+        f"data_dir=Path('{tmp_path}'), keys_dir=Path('{keys_dir}'))); "
+        "print(' '.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert "gateway.app" in loaded
+    for heavy in ("pyhanko", "fpdf", "gateway.crypto.avdh", "gateway.pdf.beadvany"):
+        assert heavy not in loaded, heavy
 
 
 def test_a_command_does_not_import_the_server() -> None:
