@@ -28,6 +28,11 @@ DEMOCEG = ("DEMOCEG", "democeg-jelszo")
 
 
 DEMO_CITIZEN = ("demopolgar", "demopolgar-jelszo")
+
+# The pages and the keyboard, not the database, as in the other browser tests: the same paths
+# run on SQLite and PostgreSQL in tests/integration, and a browser round on each database
+# doubled this file's minutes (the slowest of make test) for nothing.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 DEMO_CITIZEN_CODE = "d3m0c0de0000000000000000000000a1"
 
 
