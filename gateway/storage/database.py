@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from gateway.resources import resource_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 WRITE_OPTION = "kapu_write"
 
@@ -69,17 +70,47 @@ def migrations_dir() -> Path:
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
+def head_revision() -> str:
+    """The newest migration's revision. Each file is named for its revision (``0001_core.py``
+    holds ``revision = "0001"``), so this is read without loading alembic's script directory
+    (tests/unit/test_migration_head.py holds the rule against alembic's own reading)."""
+    return max(path.name.split("_", 1)[0]
+               for path in (migrations_dir() / "versions").glob("[0-9]*_*.py"))
+
+
+async def _recorded_revision(database_url: str) -> str | None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            revision = result.scalar_one_or_none()
+            return None if revision is None else str(revision)
+    except Exception:  # no table yet, no database, unreachable: alembic decides and reports
+        return None
+    finally:
+        await engine.dispose()
+
+
 def upgrade(database_url: str) -> None:
-    """Apply every pending migration (blocking; run before serving)."""
+    """Apply every pending migration (blocking; run before serving). A database already at
+    the newest revision, as at every start but the first after an upgrade, is only asked
+    which it is: alembic (its import and its script directory, about a quarter of a second
+    of each start and command) is loaded only when there is something to do."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if asyncio.run(_recorded_revision(database_url)) == head_revision():
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), "head")
 
 
