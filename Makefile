@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
+.PHONY: run test test-next-year compiled faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +61,14 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Where PYTHONDONTWRITEBYTECODE is set, Python caches no compiled module of its own: each of
+# the suite's hundreds of server and command processes would compile the gateway again (about
+# half a second each). Compiled once here; Python reads these wherever it may not write them.
+compiled: | $(BIN)/python
+	$(BIN)/python -m compileall -q gateway tests benchmarks > /dev/null
+
 pytest: TOOLS = openssl xmlsec1 chromium npm promtool:prometheus pdfsig:poppler-utils certutil:libnss3-tools
-pytest: $(VENV)/.installed-dev tools $(AXE)
+pytest: $(VENV)/.installed-dev tools $(AXE) compiled
 	$(BIN)/pytest -n 2 --dist worksteal --durations=15
 
 test: lint typecheck pytest
@@ -70,13 +76,13 @@ test: lint typecheck pytest
 # make test runs tests/faults at scale 1 (about a minute); this runs them FAULTS_SCALE times
 # longer: more kill -9 rounds and uploads per round, a longer outage, more documents to pull.
 FAULTS_SCALE ?= 5
-faults: $(VENV)/.installed-dev
+faults: $(VENV)/.installed-dev compiled
 	KAPU_FAULTS_SCALE=$(FAULTS_SCALE) $(BIN)/pytest -p no:cacheprovider tests/faults
 
 # Tests take every date from the clock they set up; this run shows that none reads the
 # machine's date (a test that passes today and fails next week). faketime is Debian's.
 test-next-year: TOOLS = openssl xmlsec1 chromium npm faketime promtool:prometheus pdfsig:poppler-utils certutil:libnss3-tools
-test-next-year: $(VENV)/.installed-dev tools $(AXE)
+test-next-year: $(VENV)/.installed-dev tools $(AXE) compiled
 	faketime -f '+1y' $(BIN)/pytest -n 2 --dist worksteal -m 'not outside_clock'
 
 bench: TOOLS = wrk curl
