@@ -3,7 +3,8 @@
     python -m benchmarks.cpu [--duration 10] [--warm-up 3] [--offices 100]
 
 On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
-benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents. Around a
+benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
+window at one connection, where the counter's hold is the transaction's own). Around a
 window of ``--duration`` seconds, after a warm-up, the CPU time (utime + stime from /proc) of
 
 - the server process, and its child processes (the signing process),
@@ -202,7 +203,8 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 
 def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: str,
             scratch: Scratch, script: str, load_env: dict[str, str],
-            prepare: Callable[[], None] | None, duration: int, warm_up: int) -> Cost:
+            prepare: Callable[[], None] | None, duration: int, warm_up: int,
+            connections: int = 16) -> Cost:
     port = 18000 + secrets.randbelow(1000)
     url = f"http://127.0.0.1:{port}"
     print(f"{kind}: {warm_up} s warm-up, {duration} s measured …", flush=True)
@@ -210,11 +212,11 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
     try:
         if prepare is not None:
             prepare()
-        wrk(url, script, load_env, warm_up)
+        wrk(url, script, load_env, warm_up, connections=connections)
         if prepare is not None:  # fresh bodies: a repeated content takes another path
             prepare()
         before = snapshot(scratch.dsn, table, server.pid, url)
-        load = wrk(url, script, load_env, duration)
+        load = wrk(url, script, load_env, duration, connections=connections)
         # Uploads in flight when wrk stopped finish (or not) meanwhile: their rows and their
         # CPU time then fall on the same side of the second snapshot.
         time.sleep(0.5)
@@ -318,6 +320,10 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
     for kind, start, table, script, load_env, prepare in plan:
         result.costs.append(measure(kind, start, table, scratch, script, load_env, prepare,
                                     duration, warm_up))
+    # One connection: no other request's work between the batch's awaits, so the hold is the
+    # transaction's own (round trips, the signing wait), not the loop's turns under load.
+    result.costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
+                                scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
     for cost in result.costs:
         # More apart than a batch (64 at most) would mean an upload observed twice or never.
         if (cost.counter_held_observations is not None
@@ -333,11 +339,11 @@ def report(result: Result) -> None:
     print(f"\nCPU ms per accepted upload ({result.duration} s window after {result.warm_up} s "
           f"warm-up, 16 connections, 10 KiB; load average before: "
           f"{result.load_average_before})")
-    print(f"{'':30} {'uploads/s':>9} {'server':>7} {'child':>7} {'pg back':>7} "
+    print(f"{'':34} {'uploads/s':>9} {'server':>7} {'child':>7} {'pg back':>7} "
           f"{'pg shrd':>7} {'total':>7} {'/ bare':>7}")
     bare = result.costs[0].total_ms
     for cost in result.costs:
-        print(f"{cost.kind:30} {cost.uploads_per_second:9.0f} {cost.server_ms:7.2f} "
+        print(f"{cost.kind:34} {cost.uploads_per_second:9.0f} {cost.server_ms:7.2f} "
               f"{cost.children_ms:7.2f} {cost.backends_ms:7.2f} "
               f"{cost.postgres_shared_ms:7.2f} {cost.total_ms:7.2f} {cost.total_ms / bare:7.2f}")
     print("(target: as shipped / bare <= 1.5, all processes together; HKP is compared with "
@@ -352,7 +358,7 @@ def report(result: Result) -> None:
         assert cost.counter_held_ms is not None
         assert cost.counter_held_observations is not None
         busy = cost.counter_held_ms * cost.counter_held_observations / 1000 / cost.seconds
-        print(f"{cost.kind:30} held {cost.counter_held_ms:.3f} ms of {cost.total_ms:.2f} ms "
+        print(f"{cost.kind:34} held {cost.counter_held_ms:.3f} ms of {cost.total_ms:.2f} ms "
               f"= s {cost.serial_fraction:.1%}   S(n) {predicted}   (rows held {busy:.0%} of "
               f"the window; at most {1000 / cost.counter_held_ms:.0f} uploads/s to one "
               f"counter on any number of hosts)")
