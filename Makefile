@@ -7,13 +7,15 @@
 # make bench-overload — uploads alone, then with 48 listing clients (uploads keep >= 80 %)
 # make soak  — SOAK_MINUTES (30) at half the measured capacity: errors, p99, memory
 # make bench-notices — 100,000 hirdetmények on PostgreSQL: search p99 against the targets
+# make bench-cpu — CPU ms per upload in every process against the bare endpoint, and the serial
+#                  fraction with Amdahl's prediction for 4, 8 and 16 hosts (also run by make bench)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # constraints.txt pins the versions the test suite last passed with.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-next-year compiled faults lint typecheck pytest bench bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
+.PHONY: run test test-next-year compiled faults lint typecheck pytest bench bench-cpu bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +91,14 @@ bench: TOOLS = wrk curl
 bench: $(VENV)/.installed-dev tools
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.avdh
+	$(BIN)/python -m benchmarks.cpu
+
+# CPU milliseconds per accepted 10 KiB upload in the server, its signing process and the
+# PostgreSQL backends, beside the bare endpoint's (REST and HKP), and the serial fraction (the
+# registration counter rows' hold per upload over its CPU) with Amdahl's prediction.
+bench-cpu: TOOLS = wrk
+bench-cpu: $(VENV)/.installed-dev tools
+	$(BIN)/python -m benchmarks.cpu
 
 # AVDH and e-Papír alone: authentications per second, e-Papír against plain uploads, and the
 # server's memory while it authenticates a 45 MiB file.

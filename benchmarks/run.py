@@ -207,10 +207,11 @@ def parse_ms(text: str) -> float:
 
 
 def wrk(url: str, script: str, env: dict[str, str], duration: int, warm_up: int = 0,
-        before: Callable[[], None] | None = None) -> Load:
+        before: Callable[[], None] | None = None, connections: int = 16) -> Load:
     """Run wrk with 16 connections; a warm-up run first fills pools and caches. ``before``
     runs before each of the two (to write fresh request bodies, say)."""
-    command = ["wrk", "-t1", "-c16", "--latency", "-s", str(ROOT / "benchmarks" / script), url]
+    command = ["wrk", "-t1", f"-c{connections}", "--latency", "-s",
+               str(ROOT / "benchmarks" / script), url]
     env = {**os.environ, **env}
     if warm_up:
         if before is not None:

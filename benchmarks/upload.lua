@@ -7,7 +7,11 @@ local boundary = "kapubenchboundary"
 local urandom = assert(io.open("/dev/urandom", "rb"))
 local run = urandom:read(4):gsub(".", function(c) return string.format("%02x", c:byte()) end)
 urandom:close()
-local krid = os.getenv("BENCH_KRID")
+-- BENCH_KRIDS (comma-separated) spreads the uploads over several addressees in turn.
+local krids = {}
+for krid in string.gmatch(os.getenv("BENCH_KRIDS") or os.getenv("BENCH_KRID"), "[^,]+") do
+  table.insert(krids, krid)
+end
 local auth = os.getenv("BENCH_AUTH")
 local filler = string.rep("x", 10240 - 32)
 local counter = 0
@@ -25,7 +29,7 @@ end
 
 function request()
   counter = counter + 1
-  local body = field("recipient_krid", krid) .. field("doc_type_office", "BENCH") ..
+  local body = field("recipient_krid", krids[counter % #krids + 1]) .. field("doc_type_office", "BENCH") ..
     field("doc_type_id", "LEVEL") .. field("doc_type_description", "Benchmark") ..
     "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; " ..
     "filename=\"bench.txt\"\r\nContent-Type: text/plain\r\n\r\n" ..

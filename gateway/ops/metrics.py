@@ -32,6 +32,14 @@ REGISTRATION_BATCH = Histogram(
     "kapu_registration_batch_size",
     "Uploads registered together in one transaction (group commit)",
     buckets=(1, 2, 4, 8, 16, 32, 64))
+# One observation per accepted upload: its share of the time its transaction held the
+# per-KRID-day counter rows (every host numbering for that KRID queues on them), so the sum
+# is the time the rows were held and sum / count the serial time per upload.
+COUNTER_HELD = Histogram(
+    "kapu_registration_counter_held_seconds",
+    "Per accepted upload, its share of the time its transaction held the registration "
+    "counter rows (from the counter statement to the commit's end)",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 RECEIPTS_SIGNED_EARLY = Counter(
     "kapu_receipts_signed_early_total",
     "Acceptance receipts signed while their upload waited for its number: used, or signed "
@@ -106,6 +114,10 @@ class PrometheusTelemetry:
             RECEIPTS_SIGNED_EARLY.labels("used").inc(used)
         if signed_again:
             RECEIPTS_SIGNED_EARLY.labels("signed_again").inc(signed_again)
+
+    def counter_held(self, seconds: float, uploads: int) -> None:
+        for _ in range(uploads):
+            COUNTER_HELD.observe(seconds / uploads)
 
 
 def certificates_expire(not_after: dict[str, float]) -> None:

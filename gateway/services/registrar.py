@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -154,6 +155,8 @@ async def _register_together(ports: RegistrarPorts,
     ran out)."""
     answers: list[str | BaseException] = []
     async with ports.write_uow() as uow:
+        # The counter rows are locked from this statement until the commit ends.
+        counter_taken = time.perf_counter()
         numbers = await uow.documents.number_many([pending.numbering for pending in batch])
         early = _settle_forecast(ports, batch, numbers)
         plain: list[tuple[NewDocument, str]] = []
@@ -182,6 +185,8 @@ async def _register_together(ports: RegistrarPorts,
             in zip(to_sign, receipts, events, strict=True)])
         await uow.mail.add_many(notices)
         await uow.commit()
+    ports.telemetry.counter_held(time.perf_counter() - counter_taken,
+                                 sum(isinstance(answer, str) for answer in answers))
     ports.telemetry.registered_batch(len(batch))
     ports.telemetry.signed_early(*early)
     return answers

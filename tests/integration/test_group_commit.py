@@ -5,10 +5,12 @@ byte in place; a document refused inside a batch is refused alone."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.domain.audit import AuditAction
 from gateway.domain.documents import UploadRequest
@@ -104,6 +106,42 @@ async def test_in_a_batch_only_the_uploads_past_the_days_last_number_are_refused
     assert refused == ["daily_sequence_exhausted"] * 3
     # The two accepted documents' bytes are in the store; nothing of the refused three is.
     assert len(set(stored_files(gw.blob_root)) - before) == 2
+
+
+def _counter_held(metrics: str) -> tuple[float, float]:
+    """kapu_registration_counter_held_seconds as scraped: (count, sum)."""
+    samples = {sample.name: sample.value for family in text_string_to_metric_families(metrics)
+               for sample in family.samples}
+    return (samples["kapu_registration_counter_held_seconds_count"],
+            samples["kapu_registration_counter_held_seconds_sum"])
+
+
+async def test_the_counter_hold_is_observed_once_per_accepted_upload(gw: Gateway) -> None:
+    """Batched uploads, an upload registered alone (Idempotency-Key) and uploads refused in
+    their batch (the day's numbers ran out): one observation per accepted upload, their sum
+    the time the counter rows were held, which is within the time the uploads took."""
+    sender, office, full = await new_org(gw.ports), await new_org(gw.ports), await new_org(
+        gw.ports)
+    assert full.krid is not None
+    async with gw.ports.write_uow() as uow:
+        await uow.counters.take(full.krid, registration_day(gw.clock.now()),
+                                MAX_DAILY_SEQUENCE - 1)
+        await uow.commit()
+    count_before, sum_before = _counter_held((await gw.client.get("/metrics")).text)
+    started = time.perf_counter()
+    answers = await asyncio.gather(
+        *(upload(gw.client, sender, office, _pdf(i), file_name=f"level-{i}.pdf")
+          for i in range(8)),
+        *(upload(gw.client, sender, full, _pdf(i), file_name=f"full-{i}.pdf")
+          for i in range(8, 11)),
+        upload(gw.client, sender, office, _pdf(11), headers={"Idempotency-Key": "egyszer"}))
+    took = time.perf_counter() - started
+    assert [answer.status_code == 201 for answer in answers].count(True) == 10
+    assert sorted(answer.json().get("code", "") for answer in answers
+                  if answer.status_code != 201) == ["daily_sequence_exhausted"] * 2
+    count_after, sum_after = _counter_held((await gw.client.get("/metrics")).text)
+    assert count_after - count_before == 10
+    assert 0 < sum_after - sum_before < took
 
 
 class EarlySignatures(NoTelemetry):

@@ -71,6 +71,10 @@ class Telemetry(Protocol):
         """A batch used ``used`` receipts signed early and signed ``signed_again`` anew
         (their number forecast was wrong)."""
         ...
+    def counter_held(self, seconds: float, uploads: int) -> None:
+        """A transaction held registration counter rows for ``seconds`` (from the counter
+        statement to the commit's end) and committed ``uploads`` numbered documents."""
+        ...
 
 
 class NoTelemetry:
@@ -84,4 +88,7 @@ class NoTelemetry:
         pass
 
     def signed_early(self, used: int, signed_again: int) -> None:
+        pass
+
+    def counter_held(self, seconds: float, uploads: int) -> None:
         pass

@@ -1,0 +1,393 @@
+"""CPU per accepted upload in every process, and the serial fraction (issue 32).
+
+    python -m benchmarks.cpu [--duration 10] [--warm-up 3] [--offices 100]
+
+On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
+benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
+window at one connection, where the counter's hold is the transaction's own). Around a
+window of ``--duration`` seconds, after a warm-up, the CPU time (utime + stime from /proc) of
+
+- the server process, and its child processes (the signing process),
+- the PostgreSQL backends connected to the scratch database,
+- PostgreSQL's shared processes (walwriter, checkpointer, background writer, autovacuum),
+  which also serve any other database of the cluster during the window,
+
+divided by the uploads accepted in the window (rows in the table, before and after). REST
+uploads to one office, REST uploads spread over ``--offices`` offices, and the same two over
+HKP (SOAP with Attachments); the bare endpoint has REST only.
+
+The serial fraction s is the time per upload the registration counter rows were held
+(``kapu_registration_counter_held_seconds``, read from /metrics around the window) over the
+upload's CPU time in all processes; Amdahl's law then predicts at most 1 / (s + (1 - s) / n)
+times one host's rate on n hosts. wrk and this script are not counted. Results are printed and
+written to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import asyncpg
+from argon2 import profiles
+from prometheus_client.parser import text_string_to_metric_families
+
+from benchmarks.run import (
+    BOUNDARY,
+    ROOT,
+    SPLIT,
+    SWA_CONTENT_TYPE,
+    Scratch,
+    scratch_database,
+    start_bare,
+    start_server,
+    swa_upload_parts,
+    wrk,
+)
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.crypto import passwords
+from gateway.services.parties import Registered, register_organisation
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+HOSTS = (4, 8, 16)
+# Uploads a second one server cannot pass on this machine: bodies enough for a window.
+MAX_RATE = 600
+
+
+@dataclass
+class Cost:
+    """One window: CPU milliseconds per accepted upload, by process kind."""
+
+    kind: str
+    accepted: int = 0
+    seconds: float = 0.0
+    requests_not_2xx: int = 0
+    server_ms: float = 0.0
+    children_ms: float = 0.0
+    backends_ms: float = 0.0
+    postgres_shared_ms: float = 0.0
+    total_ms: float = 0.0
+    # kapu_registration_counter_held_seconds over the window: per accepted upload, and how
+    # many observations it made (one per accepted upload); none for the bare endpoint.
+    counter_held_ms: float | None = None
+    counter_held_observations: int | None = None
+    serial_fraction: float | None = None
+    amdahl: dict[int, float] = field(default_factory=dict)
+    children: list[str] = field(default_factory=list)
+    uploads_per_second: float = 0.0
+
+
+@dataclass
+class Result:
+    duration: int
+    warm_up: int
+    offices: int
+    load_average_before: str
+    costs: list[Cost] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process; 0 for one that is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The fields after the command name (which may hold spaces), from field 3 (state) on.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process under ``pid``, with its command name."""
+    parents: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+            parents[int(entry.name)] = int(rest.split()[1]), name
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, name) in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = name
+                frontier.append(child)
+    return found
+
+
+async def postgres_processes(dsn: str) -> tuple[list[int], list[int]]:
+    """The backends connected to the scratch database (this query's own left out), and the
+    cluster's shared processes (those of no database, and autovacuum workers)."""
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid, datname = current_database() AS ours, backend_type "
+            "FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+    finally:
+        await connection.close()
+    backends = [row["pid"] for row in rows
+                if row["ours"] and row["backend_type"] == "client backend"]
+    shared = [row["pid"] for row in rows
+              if row["backend_type"] != "client backend"
+              and (row["ours"] is None or row["backend_type"] == "autovacuum worker")]
+    return backends, shared
+
+
+async def count_rows(dsn: str, table: str) -> int:
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await connection.close()
+
+
+def counter_held(url: str) -> tuple[float, float] | None:
+    """kapu_registration_counter_held_seconds: (sum, count); None without /metrics."""
+    try:
+        text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    except OSError:
+        return None
+    samples = {sample.name: sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples}
+    return (samples["kapu_registration_counter_held_seconds_sum"],
+            samples["kapu_registration_counter_held_seconds_count"])
+
+
+@dataclass
+class Snapshot:
+    rows: int
+    server: float
+    children: dict[int, float]
+    backends: dict[int, float]
+    shared: dict[int, float]
+    held: tuple[float, float] | None
+    at: float
+
+
+def snapshot(dsn: str, table: str, pid: int, url: str) -> Snapshot:
+    backends, shared = asyncio.run(postgres_processes(dsn))
+    return Snapshot(
+        rows=asyncio.run(count_rows(dsn, table)), server=cpu_seconds(pid),
+        children={child: cpu_seconds(child) for child in descendants(pid)},
+        backends={backend: cpu_seconds(backend) for backend in backends},
+        shared={process: cpu_seconds(process) for process in shared},
+        held=counter_held(url), at=time.perf_counter())
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes used between two snapshots; one started meanwhile counts
+    from zero, one that ended meanwhile is lost (none did in the runs recorded)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: str,
+            scratch: Scratch, script: str, load_env: dict[str, str],
+            prepare: Callable[[], None] | None, duration: int, warm_up: int,
+            connections: int = 16) -> Cost:
+    port = 18000 + secrets.randbelow(1000)
+    url = f"http://127.0.0.1:{port}"
+    print(f"{kind}: {warm_up} s warm-up, {duration} s measured …", flush=True)
+    server = start(port)
+    try:
+        if prepare is not None:
+            prepare()
+        wrk(url, script, load_env, warm_up, connections=connections)
+        if prepare is not None:  # fresh bodies: a repeated content takes another path
+            prepare()
+        before = snapshot(scratch.dsn, table, server.pid, url)
+        load = wrk(url, script, load_env, duration, connections=connections)
+        # Uploads in flight when wrk stopped finish (or not) meanwhile: their rows and their
+        # CPU time then fall on the same side of the second snapshot.
+        time.sleep(0.5)
+        after = snapshot(scratch.dsn, table, server.pid, url)
+        names = sorted(set(descendants(server.pid).values()))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    accepted = after.rows - before.rows
+    per_upload = 1000 / accepted
+    cost = Cost(kind, accepted, after.at - before.at, load.errors,
+                server_ms=(after.server - before.server) * per_upload,
+                children_ms=spent(before.children, after.children) * per_upload,
+                backends_ms=spent(before.backends, after.backends) * per_upload,
+                postgres_shared_ms=spent(before.shared, after.shared) * per_upload,
+                children=names, uploads_per_second=accepted / (after.at - before.at))
+    cost.total_ms = cost.server_ms + cost.children_ms + cost.backends_ms + cost.postgres_shared_ms
+    if before.held is not None and after.held is not None:
+        # Sum over count of the same scrapes: the rows were read a moment apart, and a batch
+        # committed in between falls on one side of one and the other side of the other.
+        cost.counter_held_observations = round(after.held[1] - before.held[1])
+        cost.counter_held_ms = ((after.held[0] - before.held[0]) * 1000
+                                / cost.counter_held_observations)
+        serial = cost.counter_held_ms / cost.total_ms
+        cost.serial_fraction = serial
+        if serial < 1:  # at s >= 1 the law predicts no speed-up at all
+            cost.amdahl = {hosts: 1 / (serial + (1 - serial) / hosts) for hosts in HOSTS}
+    return cost
+
+
+def soap_bodies(path: Path, sender: Registered, krids: list[str], count: int) -> None:
+    """``count`` 10 KiB SwA uploads to ``krids`` in turn, each with content no earlier call
+    wrote and its own correct Lenyomat."""
+    run = secrets.token_hex(4)
+    with open(path, "wb") as file:
+        for number in range(count):
+            content = f"{run} {number:>23}".encode() + b"y" * (10240 - 32)
+            before, after = swa_upload_parts(sender.username, sender.password,
+                                             krids[number % len(krids)],
+                                             hashlib.sha256(content).hexdigest(), BOUNDARY)
+            file.write(before + content + after + SPLIT.encode())
+
+
+async def register_parties(settings: Settings, offices: int) -> tuple[Registered, list[str]]:
+    """The sender and ``offices`` offices, through the service in this process."""
+    app = create_app(settings)
+    # The app logs as JSON lines on standard output: not this report's.
+    with contextlib.redirect_stdout(io.StringIO()):
+        async with app.router.lifespan_context(app):
+            ports = app.state.ports
+            sender = await register_organisation(ports, krid="900000001",
+                                                 short_name="CPUSENDER", name="CPU Sender")
+            # The offices never log in: argon2's cheapest profile spares most of a minute.
+            passwords.use_parameters(profiles.CHEAPEST)
+            krids = []
+            for number in range(offices):
+                office = await register_organisation(
+                    ports, krid=f"9001{number:05d}", short_name=f"CPUOFFICE{number}",
+                    name=f"CPU Office {number}")
+                assert office.krid is not None
+                krids.append(office.krid)
+    return sender, krids
+
+
+def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
+    result = Result(duration, warm_up, offices, Path("/proc/loadavg").read_text().strip())
+    # As shipped: background jobs on, as `kapu serve` runs them (the scratch default is off).
+    env = {**scratch.env, "KAPU_BACKGROUND_JOBS": "1"}
+    settings = Settings(database_url=scratch.url, data_dir=scratch.workdir,
+                        background_jobs=False, admission_control=False)
+    sender, krids = asyncio.run(register_parties(settings, offices))
+    auth = base64.b64encode(f"{sender.username}:{sender.password}".encode()).decode()
+    bodies = scratch.workdir / "soap-bodies.bin"
+    bare_env = {**env, "BARE_DATABASE_URL": scratch.url, "BARE_DIR": str(scratch.workdir / "bare")}
+    count = MAX_RATE * max(duration, warm_up)
+
+    def rest(to: list[str]) -> dict[str, str]:
+        return {"BENCH_KRIDS": ",".join(to), "BENCH_AUTH": auth}
+
+    def soap(to: list[str]) -> tuple[dict[str, str], Callable[[], None]]:
+        return ({"BENCH_BODIES": str(bodies), "BENCH_SPLIT": SPLIT, "BENCH_PATH": "/hkp",
+                 "BENCH_CONTENT_TYPE": SWA_CONTENT_TYPE},
+                lambda: soap_bodies(bodies, sender, to, count))
+
+    def shipped(port: int) -> subprocess.Popen[bytes]:
+        return start_server(env, port)
+
+    one, spread = krids[:1], krids
+    soap_one, soap_spread = soap(one), soap(spread)
+    plan: list[tuple[str, Callable[[int], subprocess.Popen[bytes]], str, str, dict[str, str],
+                     Callable[[], None] | None]] = [
+        ("bare endpoint, REST", lambda port: start_bare(bare_env, port), "bare_uploads",
+         "upload.lua", rest(one), None),
+        ("as shipped, REST, 1 office", shipped, "documents", "upload.lua", rest(one), None),
+        (f"as shipped, REST, {offices} offices", shipped, "documents", "upload.lua",
+         rest(spread), None),
+        ("as shipped, HKP, 1 office", shipped, "documents", "replay.lua", *soap_one),
+        (f"as shipped, HKP, {offices} offices", shipped, "documents", "replay.lua",
+         *soap_spread),
+    ]
+    for kind, start, table, script, load_env, prepare in plan:
+        result.costs.append(measure(kind, start, table, scratch, script, load_env, prepare,
+                                    duration, warm_up))
+    # One connection: no other request's work between the batch's awaits, so the hold is the
+    # transaction's own (round trips, the signing wait), not the loop's turns under load.
+    result.costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
+                                scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
+    for cost in result.costs:
+        # More apart than a batch (64 at most) would mean an upload observed twice or never.
+        if (cost.counter_held_observations is not None
+                and abs(cost.counter_held_observations - cost.accepted) > 64):
+            result.notes.append(f"{cost.kind}: {cost.counter_held_observations} counter-held "
+                                f"observations for {cost.accepted} accepted uploads")
+        if cost.requests_not_2xx:
+            result.notes.append(f"{cost.kind}: {cost.requests_not_2xx} answers not 2xx")
+    return result
+
+
+def report(result: Result) -> None:
+    print(f"\nCPU ms per accepted upload ({result.duration} s window after {result.warm_up} s "
+          f"warm-up, 16 connections, 10 KiB; load average before: "
+          f"{result.load_average_before})")
+    print(f"{'':34} {'uploads/s':>9} {'server':>7} {'child':>7} {'pg back':>7} "
+          f"{'pg shrd':>7} {'total':>7} {'/ bare':>7}")
+    bare = result.costs[0].total_ms
+    for cost in result.costs:
+        print(f"{cost.kind:34} {cost.uploads_per_second:9.0f} {cost.server_ms:7.2f} "
+              f"{cost.children_ms:7.2f} {cost.backends_ms:7.2f} "
+              f"{cost.postgres_shared_ms:7.2f} {cost.total_ms:7.2f} {cost.total_ms / bare:7.2f}")
+    print("(target: as shipped / bare <= 1.5, all processes together; HKP is compared with "
+          "the bare endpoint's REST upload)")
+    print(f"\nSerial fraction: counter rows held per upload / CPU per upload; Amdahl's "
+          f"prediction on {', '.join(map(str, HOSTS))} hosts")
+    for cost in result.costs:
+        if cost.serial_fraction is None:
+            continue
+        predicted = ", ".join(f"{hosts}: {speedup:.1f}x" for hosts, speedup
+                              in cost.amdahl.items()) or "none (s >= 1)"
+        assert cost.counter_held_ms is not None
+        assert cost.counter_held_observations is not None
+        busy = cost.counter_held_ms * cost.counter_held_observations / 1000 / cost.seconds
+        print(f"{cost.kind:34} held {cost.counter_held_ms:.3f} ms of {cost.total_ms:.2f} ms "
+              f"= s {cost.serial_fraction:.1%}   S(n) {predicted}   (rows held {busy:.0%} of "
+              f"the window; at most {1000 / cost.counter_held_ms:.0f} uploads/s to one "
+              f"counter on any number of hosts)")
+    print("(targets: s <= 10 % to one office, <= 2 % spread; >= 6x at 8 hosts spread)")
+    for cost in result.costs:
+        if cost.children:
+            print(f"{cost.kind}: child processes {', '.join(cost.children)}")
+    for note in result.notes:
+        print(f"NOTE: {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured")
+    parser.add_argument("--warm-up", type=int, default=3, help="seconds before each window")
+    parser.add_argument("--offices", type=int, default=100,
+                        help="offices the spread uploads go to in turn")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("benchmarks need wrk: apt-get install wrk")
+    with scratch_database("kapu_bench_cpu") as scratch:
+        result = run(scratch, args.duration, args.warm_up, args.offices)
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"cpu-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(asdict(result), indent=2))
+    report(result)
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
