@@ -26,7 +26,7 @@ from gateway.domain.public_notices import (
     publishes_notices,
     search_terms,
 )
-from gateway.errors import Forbidden, InvalidRequest, NotFound, RecipientUnknown
+from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound, RecipientUnknown
 from gateway.notice_form import AttachmentReader, read_form
 from gateway.services.delivery import acknowledged
 from gateway.services.ports.parties import NewParty
@@ -54,11 +54,14 @@ async def ensure_portal(ports: PublicNoticePorts) -> Party:
         taken = await uow.parties.taken(krid=ports.portal_krid, short_name=PORTAL_SHORT_NAME,
                                         username=PORTAL_SHORT_NAME)
         if taken is None:
-            await uow.parties.add(NewParty(
-                kind=PartyKind.HIVATALI, name=PORTAL_NAME, username=PORTAL_SHORT_NAME,
-                password_hash=NO_PASSWORD, krid=ports.portal_krid,
-                short_name=PORTAL_SHORT_NAME))
-            await uow.commit()
+            try:
+                await uow.parties.add(NewParty(
+                    kind=PartyKind.HIVATALI, name=PORTAL_NAME, username=PORTAL_SHORT_NAME,
+                    password_hash=NO_PASSWORD, krid=ports.portal_krid,
+                    short_name=PORTAL_SHORT_NAME))
+                await uow.commit()
+            except Conflict:
+                pass  # another host (or worker) made it first: it is found below
     portal = await _portal(ports)
     if portal is None:
         raise RuntimeError(f"the portal's KRID {ports.portal_krid} cannot be registered: its"

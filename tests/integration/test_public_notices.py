@@ -3,11 +3,22 @@ publishing, the portal's taking it at once, display periods, corrections, refusa
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+
+from gateway.config import Settings
+from gateway.domain.parties import Party
 from gateway.domain.public_notices import NoticeQuery
 from gateway.domain.registration import sequence_of
 from gateway.services import public_notices
+from gateway.storage.database import upgrade
+from gateway.wiring import build_runtime
+from tests.conftest import ADMIN_DSN, _admin
 from tests.helpers import new_org
 from tests.integration.conftest import Gateway
 from tests.notices import notice_xml, publish
@@ -116,3 +127,42 @@ async def test_the_portal_exists_once_and_nobody_logs_in_as_it(gw: Gateway) -> N
     for password in ("", "!", "x"):
         answer = await gw.client.get("/api/v1/mailbox", auth=(first.username, password))
         assert answer.status_code == 401, password
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of this test alone, without the portal every start registers."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/kapu.db"
+        upgrade(url)
+        yield url
+        return
+    request.getfixturevalue("postgres_url")  # skipped (or failed in CI) without PostgreSQL
+    name = f"kapu_portal_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        upgrade(f"{base}/{name}")
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_two_hosts_starting_together_register_the_portal_once(
+    empty_database: str, tmp_path: Path, keys_dir: Path
+) -> None:
+    """Was: the second host's insert lost the race, and its start failed with a Conflict."""
+
+    async def two_starts() -> list[Party]:
+        runtimes = [build_runtime(Settings(database_url=empty_database, data_dir=tmp_path / n,
+                                           keys_dir=keys_dir, background_jobs=False))
+                    for n in ("a", "b")]
+        try:
+            return await asyncio.gather(
+                *(public_notices.ensure_portal(runtime.ports) for runtime in runtimes))
+        finally:
+            for runtime in runtimes:
+                await runtime.engine.dispose()
+
+    first, second = asyncio.run(two_starts())
+    assert first == second and first.short_name == public_notices.PORTAL_SHORT_NAME
