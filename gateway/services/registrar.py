@@ -154,6 +154,12 @@ async def _register_together(ports: RegistrarPorts,
     in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
     ran out)."""
     answers: list[str | BaseException] = []
+    # The receipts signed early are waited for before the counters are taken: every host
+    # shares those rows, and they are then held for the statements and the commit alone.
+    early_signing = [pending.presigned.receipt for pending in batch
+                     if pending.presigned is not None]
+    if early_signing:
+        await asyncio.wait(early_signing)
     async with ports.write_uow() as uow:
         # The counter rows are locked from this statement until the commit ends.
         counter_taken = time.perf_counter()

@@ -244,3 +244,29 @@ async def test_one_partys_faulty_uploads_fail_alone_in_the_batches_they_share(
     assert sorted(d["registration_number"] for d in mailbox) == sorted(numbers)
     assert len(set(stored_files(gw.blob_root)) - before) == len(contents)
     await _receipts_name_their_own_documents(gw, honest, numbers[::4], contents[::4], tmp_path)
+
+
+async def test_many_counters_are_taken_in_one_statement_and_given_back_by_a_rollback(
+    gw: Gateway
+) -> None:
+    first, second = await new_org(gw.ports), await new_org(gw.ports)
+    assert first.krid is not None and second.krid is not None
+    today = registration_day(gw.clock.now())
+    tomorrow = today.fromordinal(today.toordinal() + 1)
+    async with gw.ports.write_uow() as uow:
+        assert await uow.counters.take(first.krid, today, 5) == 5
+        await uow.commit()
+    counts = [(second.krid, today, 2), (first.krid, tomorrow, 1), (first.krid, today, 3)]
+    async with gw.ports.write_uow() as uow:
+        # An existing counter goes on from its last number; new ones start at the count.
+        assert await uow.counters.take_many(counts) == {
+            (first.krid, today): 8, (second.krid, today): 2, (first.krid, tomorrow): 1}
+        # Not committed: the numbers are given back.
+    async with gw.ports.write_uow() as uow:
+        assert await uow.counters.take_many(counts) == {
+            (first.krid, today): 8, (second.krid, today): 2, (first.krid, tomorrow): 1}
+        await uow.commit()
+    async with gw.ports.write_uow() as uow:
+        assert await uow.counters.take_many([(first.krid, today, 1)]) == {
+            (first.krid, today): 9}
+        await uow.commit()

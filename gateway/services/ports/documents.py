@@ -55,10 +55,11 @@ class DocumentRepository(Protocol):
         document's id and number, or None when the day's sequence is used up."""
         ...
     async def number_many(self, numberings: list[Numbering]) -> list[str | None]:
-        """The next number of each of ``numberings``, in order, each counter taken once for
-        all of its documents (in a fixed order of counters, so two batches never wait for
-        each other in a circle); None for one whose day's sequence is used up. The counters'
-        rows stay locked until the transaction ends (a rollback gives the numbers back)."""
+        """The next number of each of ``numberings``, in order: all counters taken in one
+        statement, each once for all of its documents (in a fixed order of counters, so two
+        batches never wait for each other in a circle); None for one whose day's sequence is
+        used up. The counters' rows stay locked until the transaction ends (a rollback gives
+        the numbers back)."""
         ...
     async def add_many(self, numbered: list[tuple[NewDocument, str]]) -> list[int]:
         """Insert documents under the numbers ``number_many`` gave them, in one statement;
@@ -112,6 +113,10 @@ class RegistrationCounter(Protocol):
         ...
     async def take(self, krid: str, day: date, count: int) -> int:
         """Take the next ``count`` sequence numbers at once; the last of them."""
+        ...
+    async def take_many(self, counts: list[tuple[str, date, int]]) -> dict[tuple[str, date], int]:
+        """:meth:`take` for several (KRID, day, count) in one statement, the rows locked in
+        a fixed order; the last number taken, per (KRID, day)."""
         ...
 
 

@@ -63,9 +63,10 @@ class SqlDocuments:
         groups: dict[tuple[str, date], list[int]] = {}
         for index, numbering in enumerate(numberings):
             groups.setdefault((numbering.krid, numbering.day), []).append(index)
-        counter = SqlCounter(self._connection)
-        for (krid, day), indexes in sorted(groups.items()):
-            first = await counter.take(krid, day, len(indexes)) - len(indexes) + 1
+        last = await SqlCounter(self._connection).take_many([
+            (krid, day, len(indexes)) for (krid, day), indexes in groups.items()])
+        for key, indexes in groups.items():
+            first = last[key] - len(indexes) + 1
             for offset, index in enumerate(indexes):
                 if first + offset <= MAX_DAILY_SEQUENCE:  # each its own minute's prefix
                     prefix = numberings[index].prefix

@@ -3,19 +3,19 @@ with its receipt and audit entry in one statement."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Date, Integer, String, bindparam, cast, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.audit import AuditEvent
-from gateway.domain.documents import DeliveryState, NewDocument, Numbering
+from gateway.domain.documents import DeliveryState, NewDocument
 from gateway.domain.parties import PartyKind
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
-from gateway.storage.repositories.rows import upsert_for
 from gateway.storage.tables import audit_entries, documents, receipts, registration_counters
 
 
@@ -78,17 +78,26 @@ INSERT_DOCUMENTS_IN_ORDER = insert(documents).returning(
     documents.c.id, sort_by_parameter_order=True)
 
 
-def _counter_upsert(connection: AsyncConnection, numbering: Numbering, count: int = 1) -> Any:
-    """One atomic statement that takes the next ``count`` sequence numbers: its row lock is
-    held until the surrounding transaction ends, so concurrent uploads for one KRID and day
-    queue on it, and a rollback gives the numbers back. Never read-then-write."""
-    upsert = upsert_for(connection)(registration_counters).values(
-        krid=numbering.krid, day=numbering.day, last_value=count
-    )
+@functools.cache
+def _counters_upsert(dialect: str, size: int) -> Any:
+    """One atomic statement that takes the next numbers of ``size`` counters (KRID, day),
+    each by its own count, and answers each one's last: built once per dialect and size with
+    named parameters (building it per batch cost more than running it). The rows are locked
+    until the surrounding transaction ends, so concurrent uploads for one KRID and day queue
+    on them, and a rollback gives the numbers back; never read-then-write. Callers give the
+    counters in sorted order, and the rows are locked in that order: two hosts' batches never
+    wait on each other in a circle."""
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        registration_counters).values([
+            {"krid": bindparam(f"krid_{index}", type_=String),
+             "day": bindparam(f"day_{index}", type_=Date),
+             "last_value": bindparam(f"count_{index}", type_=Integer)}
+            for index in range(size)])
     return upsert.on_conflict_do_update(
         index_elements=[registration_counters.c.krid, registration_counters.c.day],
-        set_={"last_value": registration_counters.c.last_value + count},
-    ).returning(registration_counters.c.last_value)
+        set_={"last_value": registration_counters.c.last_value + upsert.excluded.last_value},
+    ).returning(registration_counters.c.krid, registration_counters.c.day,
+                registration_counters.c.last_value)
 
 
 class SqlCounter:
@@ -99,10 +108,17 @@ class SqlCounter:
         return await self.take(krid, day, 1)
 
     async def take(self, krid: str, day: date, count: int) -> int:
-        numbering = Numbering(krid=krid, day=day, prefix="")
+        return (await self.take_many([(krid, day, count)]))[krid, day]
+
+    async def take_many(self, counts: list[tuple[str, date, int]]) -> dict[tuple[str, date], int]:
+        """Each (KRID, day)'s next ``count`` numbers in one statement: the last one taken,
+        per counter."""
+        parameters: dict[str, Any] = {}
+        for index, (krid, day, count) in enumerate(sorted(counts)):
+            parameters |= {f"krid_{index}": krid, f"day_{index}": day, f"count_{index}": count}
         result = await self._connection.execute(
-            _counter_upsert(self._connection, numbering, count))
-        return int(result.scalar_one())
+            _counters_upsert(self._connection.dialect.name, len(counts)), parameters)
+        return {(row.krid, row.day): int(row.last_value) for row in result}
 
 
 def receipt_values(document_id: int | None, kind: ReceiptKind, issued_at: datetime,
