@@ -89,6 +89,14 @@ class Cost:
     counter_held_observations: int | None = None
     serial_fraction: float | None = None
     amdahl: dict[int, float] = field(default_factory=dict)
+    # kapu_registration_counter_row_seconds over the window, per accepted upload and per
+    # office the load was spread over: one row's hold per upload (the rows are held evenly,
+    # the uploads going to the offices in turn). Another host waits only for the rows its
+    # own uploads need, so this is the serial fraction's numerator when the load is spread.
+    offices: int = 1
+    row_held_ms: float | None = None
+    row_serial_fraction: float | None = None
+    row_amdahl: dict[int, float] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     uploads_per_second: float = 0.0
 
@@ -162,8 +170,9 @@ async def count_rows(dsn: str, table: str) -> int:
         await connection.close()
 
 
-def counter_held(url: str) -> tuple[float, float] | None:
-    """kapu_registration_counter_held_seconds: (sum, count); None without /metrics."""
+def counter_held(url: str) -> tuple[float, float, float] | None:
+    """kapu_registration_counter_held_seconds: (sum, count), and
+    kapu_registration_counter_row_seconds_total; None without /metrics."""
     try:
         text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
     except OSError:
@@ -171,7 +180,8 @@ def counter_held(url: str) -> tuple[float, float] | None:
     samples = {sample.name: sample.value for family in text_string_to_metric_families(text)
                for sample in family.samples}
     return (samples["kapu_registration_counter_held_seconds_sum"],
-            samples["kapu_registration_counter_held_seconds_count"])
+            samples["kapu_registration_counter_held_seconds_count"],
+            samples["kapu_registration_counter_row_seconds_total"])
 
 
 @dataclass
@@ -181,7 +191,7 @@ class Snapshot:
     children: dict[int, float]
     backends: dict[int, float]
     shared: dict[int, float]
-    held: tuple[float, float] | None
+    held: tuple[float, float, float] | None
     at: float
 
 
@@ -204,7 +214,7 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: str,
             scratch: Scratch, script: str, load_env: dict[str, str],
             prepare: Callable[[], None] | None, duration: int, warm_up: int,
-            connections: int = 16) -> Cost:
+            connections: int = 16, offices: int = 1) -> Cost:
     port = 18000 + secrets.randbelow(1000)
     url = f"http://127.0.0.1:{port}"
     print(f"{kind}: {warm_up} s warm-up, {duration} s measured …", flush=True)
@@ -232,7 +242,8 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
                 children_ms=spent(before.children, after.children) * per_upload,
                 backends_ms=spent(before.backends, after.backends) * per_upload,
                 postgres_shared_ms=spent(before.shared, after.shared) * per_upload,
-                children=names, uploads_per_second=accepted / (after.at - before.at))
+                children=names, uploads_per_second=accepted / (after.at - before.at),
+                offices=offices)
     cost.total_ms = cost.server_ms + cost.children_ms + cost.backends_ms + cost.postgres_shared_ms
     if before.held is not None and after.held is not None:
         # Sum over count of the same scrapes: the rows were read a moment apart, and a batch
@@ -242,9 +253,19 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
                                 / cost.counter_held_observations)
         serial = cost.counter_held_ms / cost.total_ms
         cost.serial_fraction = serial
-        if serial < 1:  # at s >= 1 the law predicts no speed-up at all
-            cost.amdahl = {hosts: 1 / (serial + (1 - serial) / hosts) for hosts in HOSTS}
+        cost.amdahl = amdahl(serial)
+        cost.row_held_ms = ((after.held[2] - before.held[2]) * 1000 / offices
+                            / cost.counter_held_observations)
+        cost.row_serial_fraction = cost.row_held_ms / cost.total_ms
+        cost.row_amdahl = amdahl(cost.row_serial_fraction)
     return cost
+
+
+def amdahl(serial: float) -> dict[int, float]:
+    """Amdahl's prediction per number of hosts; none at s >= 1 (no speed-up at all)."""
+    if serial >= 1:
+        return {}
+    return {hosts: 1 / (serial + (1 - serial) / hosts) for hosts in HOSTS}
 
 
 def soap_bodies(path: Path, sender: Registered, krids: list[str], count: int) -> None:
@@ -307,19 +328,19 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
     one, spread = krids[:1], krids
     soap_one, soap_spread = soap(one), soap(spread)
     plan: list[tuple[str, Callable[[int], subprocess.Popen[bytes]], str, str, dict[str, str],
-                     Callable[[], None] | None]] = [
+                     Callable[[], None] | None, int]] = [
         ("bare endpoint, REST", lambda port: start_bare(bare_env, port), "bare_uploads",
-         "upload.lua", rest(one), None),
-        ("as shipped, REST, 1 office", shipped, "documents", "upload.lua", rest(one), None),
+         "upload.lua", rest(one), None, 1),
+        ("as shipped, REST, 1 office", shipped, "documents", "upload.lua", rest(one), None, 1),
         (f"as shipped, REST, {offices} offices", shipped, "documents", "upload.lua",
-         rest(spread), None),
-        ("as shipped, HKP, 1 office", shipped, "documents", "replay.lua", *soap_one),
+         rest(spread), None, offices),
+        ("as shipped, HKP, 1 office", shipped, "documents", "replay.lua", *soap_one, 1),
         (f"as shipped, HKP, {offices} offices", shipped, "documents", "replay.lua",
-         *soap_spread),
+         *soap_spread, offices),
     ]
-    for kind, start, table, script, load_env, prepare in plan:
+    for kind, start, table, script, load_env, prepare, spread_over in plan:
         result.costs.append(measure(kind, start, table, scratch, script, load_env, prepare,
-                                    duration, warm_up))
+                                    duration, warm_up, offices=spread_over))
     # One connection: no other request's work between the batch's awaits, so the hold is the
     # transaction's own (round trips, the signing wait), not the loop's turns under load.
     result.costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
@@ -362,6 +383,17 @@ def report(result: Result) -> None:
               f"= s {cost.serial_fraction:.1%}   S(n) {predicted}   (rows held {busy:.0%} of "
               f"the window; at most {1000 / cost.counter_held_ms:.0f} uploads/s to one "
               f"counter on any number of hosts)")
+    print("\nSpread over offices, one row's hold per upload (rows held x time, added up, over "
+          "the offices and the uploads) / CPU per upload: another host waits only for the "
+          "rows its own uploads need")
+    for cost in result.costs:
+        if cost.row_serial_fraction is None or cost.offices == 1:
+            continue
+        assert cost.row_held_ms is not None
+        predicted = ", ".join(f"{hosts}: {speedup:.1f}x" for hosts, speedup
+                              in cost.row_amdahl.items()) or "none (s >= 1)"
+        print(f"{cost.kind:34} row held {cost.row_held_ms:.4f} ms of {cost.total_ms:.2f} ms "
+              f"= s {cost.row_serial_fraction:.2%}   S(n) {predicted}")
     print("(targets: s <= 10 % to one office, <= 2 % spread; >= 6x at 8 hosts spread)")
     for cost in result.costs:
         if cost.children:

@@ -138,6 +138,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
     ports = Ports(
         uow=lambda: SqlUnitOfWork(read_engine, write=False),
         write_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock),
+        statement_uow=lambda: SqlUnitOfWork(engine, write=True, write_lock=write_lock,
+                                            each_statement_commits=True),
         blobs=blob_store_of(settings),
         clock=sandbox_clock or base_clock,
         retention_days=settings.retention_days,

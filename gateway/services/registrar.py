@@ -107,33 +107,99 @@ def presigned(ports: RegistrarPorts, sender: Party, recipient: Party, new: NewDo
 
 
 async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
-    """Register every upload of ``batch`` in one transaction (:func:`_register_together`).
-    One upload's fault must not fail the others (a value the database or the receipt cannot
-    hold, …): when the transaction fails, each upload is registered again in one of its own,
-    and only the faulty one is answered with its error. Every failed transaction rolled back
-    its counters, so no number is skipped. Then their bytes move into the store; a refused
+    """Register every upload of ``batch``: first, where every receipt was signed early for
+    the number forecast, in one statement that commits itself (:func:`_registered_as_forecast`);
+    the rest, or all, in one transaction (:func:`_register_together`). One upload's fault must
+    not fail the others (a value the database or the receipt cannot hold, …): when the
+    transaction fails, each upload is registered again in one of its own, and only the faulty
+    one is answered with its error. Every failed statement or transaction rolled back its
+    counters, so no number is skipped. Then their bytes move into the store; a refused
     upload's bytes are discarded."""
     ports.forecast.leave([pending.counter for pending in batch])
+    answers: list[str | BaseException | None] = [None] * len(batch)
     try:
-        try:
-            answers = await _register_together(ports, batch)
-        except Exception as failure:
-            ports.forecast.forget([pending.counter for pending in batch])
-            # An outage fails each upload alike: trying them one by one would only wait again.
-            if len(batch) == 1 or isinstance(failure, Unavailable):
-                raise
-            log.warning("a batch of %d uploads failed; registering each on its own",
-                        len(batch), exc_info=True)
-            answers = [await _register_alone(ports, pending) for pending in batch]
+        # The receipts signed early are waited for before any counter is taken: every host
+        # shares those rows, and they are then held for the statements and the commit alone.
+        early_signing = [pending.presigned.receipt for pending in batch
+                         if pending.presigned is not None]
+        if early_signing:
+            await asyncio.wait(early_signing)
+        for index, number in (await _registered_as_forecast(ports, batch)).items():
+            answers[index] = number
+        rest = [index for index, answer in enumerate(answers) if answer is None]
+        if rest:
+            try:
+                rest_answers = await _register_rest(ports, [batch[index] for index in rest])
+            except Exception as failure:
+                if len(rest) == len(batch):
+                    raise
+                # The uploads registered as forecast are committed: they stand.
+                rest_answers = [failure] * len(rest)
+            for index, answer in zip(rest, rest_answers, strict=True):
+                answers[index] = answer
     except BaseException:
-        await _discard(*(pending.content for pending in batch))
+        # What committed keeps its bytes; the rest are removed.
+        await asyncio.gather(*(
+            pending.content.place() if isinstance(answer, str) else pending.content.discard()
+            for pending, answer in zip(batch, answers, strict=True)))
         raise
+    done = [answer for answer in answers if answer is not None]
     # Side by side (an object store checks each object over the network); the next batch
     # waits for this.
     await asyncio.gather(*(
         pending.content.discard() if isinstance(answer, BaseException)
-        else pending.content.place() for pending, answer in zip(batch, answers, strict=True)))
-    return answers
+        else pending.content.place() for pending, answer in zip(batch, done, strict=True)))
+    ports.telemetry.registered_batch(len(batch))
+    return done
+
+
+async def _registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]) -> dict[int, str]:
+    """The uploads of ``batch`` whose counters gave the numbers forecast, registered in one
+    statement that commits itself: their indexes and numbers. None when not every receipt
+    was signed early, or a document sends a notice (the outbox's row is written in the
+    document's transaction)."""
+    forecast = _as_forecast(ports, batch)
+    if forecast is None:
+        ports.telemetry.registered_as_forecast("none")
+        return {}
+    try:
+        async with ports.statement_uow() as uow:
+            # The counter rows are locked from this statement until it has committed.
+            counter_taken = time.perf_counter()
+            numbers = await uow.documents.register_as_forecast(ReceiptKind.ACCEPTANCE, forecast)
+            await uow.commit()
+    except Unavailable:
+        raise
+    except Exception:
+        # Nothing of the statement was written: the transaction numbers them all.
+        log.warning("a batch of %d uploads failed as forecast", len(batch), exc_info=True)
+        ports.telemetry.registered_as_forecast("missed")
+        return {}
+    registered = {index: number for index, number in enumerate(numbers) if number is not None}
+    ports.telemetry.counter_held(time.perf_counter() - counter_taken, len(registered),
+                                 len({pending.counter for pending in batch}))
+    ports.telemetry.registered_as_forecast(
+        "held" if len(registered) == len(batch) else "missed")
+    done = [(pending, number) for pending, number in zip(batch, numbers, strict=True)
+            if number is not None]
+    early = _settle_forecast(ports, [pending for pending, _ in done],
+                             [number for _, number in done])
+    ports.telemetry.signed_early(*early)
+    return registered
+
+
+async def _register_rest(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
+    """``batch`` in one transaction; if it fails, each upload in one of its own."""
+    try:
+        return await _register_together(ports, batch)
+    except Exception as failure:
+        ports.forecast.forget([pending.counter for pending in batch])
+        # An outage fails each upload alike: trying them one by one would only wait again.
+        if len(batch) == 1 or isinstance(failure, Unavailable):
+            raise
+        log.warning("a batch of %d uploads failed; registering each on its own",
+                    len(batch), exc_info=True)
+        return [await _register_alone(ports, pending) for pending in batch]
 
 
 async def _register_alone(ports: RegistrarPorts, pending: Pending) -> str | BaseException:
@@ -150,16 +216,9 @@ async def _register_alone(ports: RegistrarPorts, pending: Pending) -> str | Base
 async def _register_together(ports: RegistrarPorts,
                              batch: list[Pending]) -> list[str | BaseException]:
     """``batch`` in one transaction: each counter taken once, then the documents inserted with
-    their receipts (most signed while they waited, for the number forecast) and audit entries,
-    in one round trip on PostgreSQL. Per upload its number, or its refusal (the day's numbers
-    ran out)."""
+    their receipts (those signed early, for the number forecast, where it held) and audit
+    entries. Per upload its number, or its refusal (the day's numbers ran out)."""
     answers: list[str | BaseException] = []
-    # The receipts signed early are waited for before the counters are taken: every host
-    # shares those rows, and they are then held for the statements and the commit alone.
-    early_signing = [pending.presigned.receipt for pending in batch
-                     if pending.presigned is not None]
-    if early_signing:
-        await asyncio.wait(early_signing)
     async with ports.write_uow() as uow:
         # The counter rows are locked from this statement until the commit ends.
         counter_taken = time.perf_counter()
@@ -192,10 +251,31 @@ async def _register_together(ports: RegistrarPorts,
         await uow.mail.add_many(notices)
         await uow.commit()
     ports.telemetry.counter_held(time.perf_counter() - counter_taken,
-                                 sum(isinstance(answer, str) for answer in answers))
-    ports.telemetry.registered_batch(len(batch))
+                                 sum(isinstance(answer, str) for answer in answers),
+                                 len({pending.counter for pending in batch}))
     ports.telemetry.signed_early(*early)
     return answers
+
+
+def _as_forecast(
+    ports: RegistrarPorts, batch: list[Pending],
+) -> list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]] | None:
+    """The batch as the registry's ``register_as_forecast`` takes it, when every upload's
+    receipt was signed early, without fault, for the number forecast, and none sends a
+    notice; otherwise None."""
+    forecast = []
+    for pending in batch:
+        if pending.presigned is None:
+            return None
+        signing, number = pending.presigned.receipt, pending.presigned.registration_number
+        if (not signing.done() or signing.cancelled() or signing.exception() is not None
+                or mail.arrival_notices(ports, pending.sender, pending.recipient, pending.new,
+                                        number)):
+            return None
+        [receipt] = signing.result()
+        forecast.append((pending.new, pending.numbering, number, receipt,
+                         _accepted_event(pending.sender, pending.new, number, pending.person)))
+    return forecast
 
 
 def _settle_forecast(ports: RegistrarPorts, batch: list[Pending],
@@ -249,16 +329,18 @@ async def acceptance_evidence(
     late = iter(await signed(ports, [content for content, receipt
                                       in zip(contents, early, strict=True) if receipt is None]))
     receipts = [receipt if receipt is not None else next(late) for receipt in early]
-    events = []
-    for sender, _, new, number, person in accepted:
-        actor, office_krid = actor_of(sender.username, sender.krid, person)
-        events.append(AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
-                                 action=AuditAction.ACCEPTED, registration_number=number,
-                                 sha256=new.sha256,
-                                 # An agent sent it in the sender's name (contract 25).
-                                 detail=None if new.agent_id is None
-                                 else acting_for(sender.username)))
-    return receipts, events
+    return receipts, [_accepted_event(sender, new, number, person)
+                      for sender, _, new, number, person in accepted]
+
+
+def _accepted_event(sender: Party, new: NewDocument, number: str,
+                    person: str | None) -> AuditEvent:
+    actor, office_krid = actor_of(sender.username, sender.krid, person)
+    return AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
+                      action=AuditAction.ACCEPTED, registration_number=number,
+                      sha256=new.sha256,
+                      # An agent sent it in the sender's name (contract 25).
+                      detail=None if new.agent_id is None else acting_for(sender.username))
 
 
 # Signing runs in worker threads: xmlsec lets go of the GIL while it canonicalises and signs,

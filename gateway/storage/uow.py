@@ -121,10 +121,16 @@ class SqlUnitOfWork:
     public_notices: PublicNoticeRepository
 
     def __init__(
-        self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None
+        self, engine: AsyncEngine, *, write: bool, write_lock: asyncio.Lock | None = None,
+        each_statement_commits: bool = False,
     ) -> None:
+        """``each_statement_commits``: on PostgreSQL, no transaction is opened and each
+        statement commits itself (``commit`` then has nothing to do); SQLite's one writer
+        keeps its transaction."""
         self._engine = engine
         self._write = write
+        self._each_statement_commits = (each_statement_commits
+                                        and engine.dialect.name == "postgresql")
         # SQLite has one writer per file: queueing writers here is fairer and much faster than
         # letting each connection sleep in SQLite's busy handler.
         self._write_lock = write_lock if write else None
@@ -140,6 +146,8 @@ class SqlUnitOfWork:
             self._connection = await self._engine.connect()
             if self._write:
                 await self._connection.execution_options(**{WRITE_OPTION: True})
+            if self._each_statement_commits:
+                await self._connection.execution_options(isolation_level="AUTOCOMMIT")
             self._transaction = await self._connection.begin()
         except BaseException as exc:
             with contextlib.suppress(Exception):

@@ -33,6 +33,9 @@ class Ports:
     uow: Callable[[], UnitOfWork]
     # Takes the database's write lock at BEGIN (SQLite), so two writers never deadlock.
     write_uow: Callable[[], UnitOfWork]
+    # write_uow whose statements each commit themselves on PostgreSQL (its commit() then
+    # does nothing); on SQLite it is write_uow.
+    statement_uow: Callable[[], UnitOfWork]
     blobs: BlobStore
     clock: Clock
     retention_days: int

@@ -61,6 +61,19 @@ class DocumentRepository(Protocol):
         used up. The counters' rows stay locked until the transaction ends (a rollback gives
         the numbers back)."""
         ...
+    async def register_as_forecast(
+        self, kind: ReceiptKind,
+        forecast: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],
+    ) -> list[str | None]:
+        """Documents whose receipts of ``kind`` were signed for the numbers forecast (each:
+        the document, its numbering, the number forecast, the receipt, the audit entry): each
+        counter is taken only when it gives its documents the numbers forecast, and those
+        documents are inserted with their receipts and audit entries, as
+        :meth:`add_many_accepted` does; a counter that would not is left as it was. On
+        PostgreSQL it is one statement, meant for a unit of work whose statements commit
+        themselves, so the counters' rows are held for its run alone. Per document, its
+        number, or None where its counter was not as forecast (nothing of it was written)."""
+        ...
     async def add_many(self, numbered: list[tuple[NewDocument, str]]) -> list[int]:
         """Insert documents under the numbers ``number_many`` gave them, in one statement;
         their ids, in order."""
@@ -113,6 +126,9 @@ class RegistrationCounter(Protocol):
         ...
     async def take(self, krid: str, day: date, count: int) -> int:
         """Take the next ``count`` sequence numbers at once; the last of them."""
+        ...
+    async def last(self, krid: str, day: date) -> int:
+        """The last number ``krid`` took on ``day`` (0 before its first)."""
         ...
     async def take_many(self, counts: list[tuple[str, date, int]]) -> dict[tuple[str, date], int]:
         """:meth:`take` for several (KRID, day, count) in one statement, the rows locked in

@@ -71,9 +71,15 @@ class Telemetry(Protocol):
         """A batch used ``used`` receipts signed early and signed ``signed_again`` anew
         (their number forecast was wrong)."""
         ...
-    def counter_held(self, seconds: float, uploads: int) -> None:
-        """A transaction held registration counter rows for ``seconds`` (from the counter
-        statement to the commit's end) and committed ``uploads`` numbered documents."""
+    def registered_as_forecast(self, outcome: str) -> None:
+        """A batch's documents were inserted in its counters' own statement (``held``), or
+        after it: the numbers taken were not those forecast (``missed``), or not every
+        receipt was signed early (``none``)."""
+        ...
+    def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:
+        """A transaction held ``rows`` registration counter rows for ``seconds`` (from the
+        counter statement to the commit's end) and committed ``uploads`` numbered
+        documents."""
         ...
 
 
@@ -90,5 +96,8 @@ class NoTelemetry:
     def signed_early(self, used: int, signed_again: int) -> None:
         pass
 
-    def counter_held(self, seconds: float, uploads: int) -> None:
+    def registered_as_forecast(self, outcome: str) -> None:
+        pass
+
+    def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:
         pass

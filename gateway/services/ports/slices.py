@@ -82,6 +82,8 @@ class RegistrarPorts(SigningPorts, NoticePorts, Protocol):
 
     @property
     def write_uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def statement_uow(self) -> Callable[[], UnitOfWork]: ...
 
     forecast: NumberForecast
     telemetry: Telemetry

@@ -12,12 +12,13 @@ from gateway.domain.audit import AuditEvent
 from gateway.domain.documents import DeliveryState, Document, NewDocument, Numbering
 from gateway.domain.parties import PartyKind, fold_name
 from gateway.domain.receipts import ReceiptKind
-from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
+from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS, sequence_of
 from gateway.services.ports.documents import Deadline, IdempotencyRecord, KeptDocument, MailboxQuery
 from gateway.storage.repositories.registration import (
     INSERT_ACCEPTED_DOCUMENT,
     INSERT_DOCUMENTS_IN_ORDER,
     INSERT_RECEIPT_NAMED,
+    REGISTER_AS_FORECAST,
     REGISTER_IN_ONE_STATEMENT,
     WRITE_UNLINKED_ENTRY,
     SqlCounter,
@@ -59,19 +60,56 @@ class SqlDocuments:
         return int(result.scalar_one()), number
 
     async def number_many(self, numberings: list[Numbering]) -> list[str | None]:
-        numbers: list[str | None] = [None] * len(numberings)
-        groups: dict[tuple[str, date], list[int]] = {}
-        for index, numbering in enumerate(numberings):
-            groups.setdefault((numbering.krid, numbering.day), []).append(index)
+        groups = _counter_groups(numberings)
         last = await SqlCounter(self._connection).take_many([
             (krid, day, len(indexes)) for (krid, day), indexes in groups.items()])
-        for key, indexes in groups.items():
-            first = last[key] - len(indexes) + 1
-            for offset, index in enumerate(indexes):
-                if first + offset <= MAX_DAILY_SEQUENCE:  # each its own minute's prefix
-                    prefix = numberings[index].prefix
-                    numbers[index] = f"{prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
-        return numbers
+        return _numbers(numberings, groups, last)
+
+    async def register_as_forecast(
+        self, kind: ReceiptKind,
+        forecast: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],
+    ) -> list[str | None]:
+        numberings = [numbering for _, numbering, _, _, _ in forecast]
+        numbers = [number for _, _, number, _, _ in forecast]
+        expected = _as_forecast(numberings, numbers)
+        if self._connection.dialect.name == "postgresql":
+            taken = await self._taken_as_forecast(kind, forecast, expected)
+        else:
+            # SQLite's write transaction admits one writer: reading the counters before
+            # taking them cannot race.
+            taken = set()
+            for (krid, day), (count, last) in sorted(expected.items()):
+                if await SqlCounter(self._connection).last(krid, day) == last - count:
+                    await SqlCounter(self._connection).take(krid, day, count)
+                    taken.add((krid, day))
+            await self.add_many_accepted(kind, [
+                (new, number, receipt, event) for new, numbering, number, receipt, event
+                in forecast if (numbering.krid, numbering.day) in taken])
+        return [number if (numbering.krid, numbering.day) in taken else None
+                for _, numbering, number, _, _ in forecast]
+
+    async def _taken_as_forecast(
+        self, kind: ReceiptKind,
+        forecast: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],
+        expected: dict[tuple[str, date], tuple[int, int]],
+    ) -> set[tuple[str, date]]:
+        rows: list[dict[str, Any]] = [
+            named_values(document_values(new) | {"registration_number": number})
+            | {"numbering_krid": numbering.krid, "numbering_day": numbering.day,
+               "receipt_content": receipt} | entry_values(event)
+            for new, numbering, number, receipt, event in forecast
+            if (numbering.krid, numbering.day) in expected]
+        if not rows:
+            return set()
+        counters = sorted(expected.items())
+        result = await self._connection.execute(REGISTER_AS_FORECAST, {
+            name: [row[name] for row in rows] for name in rows[0]} | {
+            "receipt_kind": kind.value,
+            "counter_krid": [krid for (krid, _), _ in counters],
+            "counter_day": [day for (_, day), _ in counters],
+            "counter_count": [count for _, (count, _) in counters],
+            "counter_last": [last for _, (_, last) in counters]})
+        return {(row.krid, row.day) for row in result}
 
     async def add_many(self, numbered: list[tuple[NewDocument, str]]) -> list[int]:
         if not numbered:
@@ -324,3 +362,39 @@ class SqlIdempotency:
             .where(idempotency_keys.c.party_id == party_id, idempotency_keys.c.key == key)
             .values(document_id=document_id)
         )
+
+
+def _counter_groups(numberings: list[Numbering]) -> dict[tuple[str, date], list[int]]:
+    """The indexes of ``numberings`` per counter (KRID, day), in order."""
+    groups: dict[tuple[str, date], list[int]] = {}
+    for index, numbering in enumerate(numberings):
+        groups.setdefault((numbering.krid, numbering.day), []).append(index)
+    return groups
+
+
+def _numbers(numberings: list[Numbering], groups: dict[tuple[str, date], list[int]],
+             last: dict[tuple[str, date], int]) -> list[str | None]:
+    """Each numbering's number, given the last number each counter gave: a counter's numbers
+    go to its documents in order; None past the day's last."""
+    numbers: list[str | None] = [None] * len(numberings)
+    for key, indexes in groups.items():
+        first = last[key] - len(indexes) + 1
+        for offset, index in enumerate(indexes):
+            if first + offset <= MAX_DAILY_SEQUENCE:  # each its own minute's prefix
+                prefix = numberings[index].prefix
+                numbers[index] = f"{prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
+    return numbers
+
+
+def _as_forecast(numberings: list[Numbering],
+                 numbers: list[str]) -> dict[tuple[str, date], tuple[int, int]]:
+    """(count, last) of each counter whose documents are forecast the very numbers it would
+    give them, in order; a counter forecast otherwise is not taken."""
+    expected = {}
+    for key, indexes in _counter_groups(numberings).items():
+        last = sequence_of(numbers[indexes[-1]])
+        first = last - len(indexes) + 1
+        if all(numbers[index] == f"{numberings[index].prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
+               for offset, index in enumerate(indexes)):
+            expected[key] = (len(indexes), last)
+    return expected

@@ -7,8 +7,21 @@ import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, bindparam, cast, func, insert, select
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    String,
+    TextClause,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.audit import AuditEvent
@@ -110,6 +123,13 @@ class SqlCounter:
     async def take(self, krid: str, day: date, count: int) -> int:
         return (await self.take_many([(krid, day, count)]))[krid, day]
 
+    async def last(self, krid: str, day: date) -> int:
+        """The last number ``krid`` took on ``day`` (0 before its first)."""
+        result = await self._connection.execute(
+            select(registration_counters.c.last_value).where(
+                registration_counters.c.krid == krid, registration_counters.c.day == day))
+        return int(result.scalar_one_or_none() or 0)
+
     async def take_many(self, counts: list[tuple[str, date, int]]) -> dict[tuple[str, date], int]:
         """Each (KRID, day)'s next ``count`` numbers in one statement: the last one taken,
         per counter."""
@@ -174,3 +194,81 @@ def _insert_accepted_document() -> Any:
 
 
 INSERT_ACCEPTED_DOCUMENT = _insert_accepted_document()
+
+
+_POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _array_type(column: Column[Any]) -> str:
+    """The PostgreSQL array type a column's values are sent in. Strings go as text[]: a cast
+    to varchar(n) would cut a value too long, where the insert refuses it."""
+    if isinstance(column.type, String):
+        return "text[]"
+    return f"{column.type.compile(dialect=_POSTGRESQL)}[]"
+
+
+def _unnest(parameters: list[tuple[str, Column[Any]]], alias: str) -> str:
+    arrays = ", ".join(f"CAST(:{name} AS {_array_type(column)})" for name, column in parameters)
+    return f"unnest({arrays}) AS {alias}({', '.join(name for name, _ in parameters)})"
+
+
+def _register_as_forecast() -> TextClause:
+    """PostgreSQL, in a statement that commits itself: each counter of a batch taken only if
+    it gives the numbers forecast, and the documents of the counters taken inserted with their
+    receipts and audit entries; it answers the counters taken. So the counters' rows are held
+    for this one statement's run and its commit, and a counter that was not as forecast is
+    left as it was (its documents are numbered after, in a transaction).
+
+    A counter row that does not exist yet is made only when its forecast starts the day
+    (last = count); otherwise it is not taken. Every value is sent as one array per column, so
+    the statement is built and prepared once, whatever the batch's size (a statement per
+    size, or per document, cost more than the counters' rows should be held). The counters
+    are taken in sorted order, as everywhere else."""
+    counter = [("counter_krid", registration_counters.c.krid),
+               ("counter_day", registration_counters.c.day),
+               ("counter_count", registration_counters.c.last_value),
+               ("counter_last", registration_counters.c.last_value)]
+    document_columns = ("registration_number", *_DOCUMENT_VALUES)
+    accepted = [(f"new_{name}", documents.c[name]) for name in document_columns] + [
+        ("numbering_krid", registration_counters.c.krid),
+        ("numbering_day", registration_counters.c.day),
+        ("receipt_content", receipts.c.content)] + [
+        (f"entry_{name}", audit_entries.c[name]) for name in _ENTRY_COLUMNS]
+    new = ", ".join(f"new_{name}" for name in document_columns)
+    entries = ", ".join(f"entry_{name}" for name in _ENTRY_COLUMNS)
+    # Written out: SQLAlchemy cannot build a CTE over unnest's column list. Only the schema's
+    # own names are put into the text; every value is a bound parameter.
+    return text(f"""
+WITH expected AS (SELECT * FROM {_unnest(counter, "expected")}),
+taken AS (
+    INSERT INTO registration_counters AS counter (krid, day, last_value)
+    SELECT counter_krid, counter_day, counter_last FROM expected
+    WHERE counter_last = counter_count OR EXISTS (
+        SELECT 1 FROM registration_counters AS existing
+        WHERE existing.krid = counter_krid AND existing.day = counter_day)
+    ORDER BY counter_krid, counter_day
+    ON CONFLICT (krid, day) DO UPDATE SET last_value = excluded.last_value
+    WHERE counter.last_value = excluded.last_value - (
+        SELECT counter_count FROM expected
+        WHERE counter_krid = excluded.krid AND counter_day = excluded.day)
+    RETURNING counter.krid, counter.day),
+accepted AS (
+    SELECT {_unnested(accepted)} FROM {_unnest(accepted, "accepted")}
+    JOIN taken ON taken.krid = numbering_krid AND taken.day = numbering_day),
+document AS (
+    INSERT INTO documents ({", ".join(document_columns)}) SELECT {new} FROM accepted
+    RETURNING id, registration_number),
+receipt AS (
+    INSERT INTO receipts (document_id, kind, issued_at, content)
+    SELECT document.id, :receipt_kind, new_registered_at, receipt_content
+    FROM document JOIN accepted ON document.registration_number = new_registration_number),
+entry AS (
+    INSERT INTO audit_entries ({", ".join(_ENTRY_COLUMNS)}) SELECT {entries} FROM accepted)
+SELECT krid, day FROM taken""")  # noqa: S608
+
+
+def _unnested(parameters: list[tuple[str, Column[Any]]]) -> str:
+    return ", ".join(name for name, _ in parameters)
+
+
+REGISTER_AS_FORECAST = _register_as_forecast()
