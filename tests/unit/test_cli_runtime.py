@@ -85,3 +85,20 @@ def test_a_command_does_not_import_the_server() -> None:
         capture_output=True, text=True, check=True).stdout.split()
     for heavy in ("gateway.app", "fastapi", "pyhanko", "fpdf", "aiobotocore", "zeep"):
         assert heavy not in loaded, heavy
+
+
+def test_a_runtime_imports_holidays_at_its_first_working_day(tmp_path: Path,
+                                                            keys_dir: Path) -> None:
+    """holidays imports every country's calendar with Hungary's (about 0.1 s): a command that
+    counts no deadline does without."""
+    script = (
+        "import sys; from datetime import date; from pathlib import Path; "
+        "from gateway.config import Settings; from gateway.wiring import build_runtime; "
+        f"ports = build_runtime(Settings(database_url='sqlite+aiosqlite:///{tmp_path}/k.db', "
+        f"data_dir=Path('{tmp_path}'), keys_dir=Path('{keys_dir}'))).ports; "
+        "print('holidays' in sys.modules); "
+        "print(ports.calendar.is_working_day(date(2027, 3, 15)), 'holidays' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True).stdout.split()
+    # 15 March, a national holiday: a Monday that is no working day.
+    assert shown == ["False", "False", "True"]
