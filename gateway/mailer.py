@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
-
 from gateway.config import Settings
 from gateway.services.ports.outbox import MailTransport
 
@@ -55,6 +53,8 @@ class SmtpMailer:
         self._tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
     async def send(self, message: bytes, mail_from: str, to: str) -> None:
+        import aiosmtplib  # here: the embedded default (and every command) sends no SMTP
+
         server = self._server
         await aiosmtplib.send(
             message, sender=mail_from, recipients=[to], hostname=server.hostname,

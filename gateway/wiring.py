@@ -1,11 +1,13 @@
 """The ports for a ``Settings``: the one place that wires every concrete class behind them,
 for the server (``gateway.app``) and the command line alike.
 
-It imports nothing of the server (FastAPI, the doors): a ``kapu …`` command starts in about a
-second. What only some processes need is imported where it is made: the signing process (the
+It imports nothing of the server (FastAPI, the doors): a ``kapu …`` command starts in about
+0.7 s. What only some processes need is imported where it is made: the signing process (the
 server), boto (an S3 store), and, at their first use, the AVDH seal (pyHanko) and the
 beadvány renderer (fpdf2): no command uses them, and a server start need not import them (most
-of a second of CPU) before the first authentication or e-Papír asks for them."""
+of a second of CPU) before the first authentication or e-Papír asks for them. The TSA, the
+receipt signer and the CMS encryptor (asn1crypto, lxml, xmlsec; about 30 ms) are made at their
+first use too: few commands sign or encrypt."""
 
 from __future__ import annotations
 
@@ -21,10 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.clock import SandboxClock, SystemClock
 from gateway.config import Settings
-from gateway.crypto.cms import CmsEncryptor
-from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
+from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.setup import gateway_keys
-from gateway.crypto.timestamps import TimestampAuthority
 from gateway.domain.calendar import WorkingCalendar
 from gateway.mailer import mailer_for
 from gateway.ops import metrics
@@ -39,9 +39,19 @@ from gateway.storage.scratch import LockedTemporaryDirectories
 from gateway.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from gateway.domain.authentication import Clause, Kind, Verdict
     from gateway.domain.epapir import Submission, SubmissionAttachment
-    from gateway.services.ports.evidence import PdfAuthenticator, SubmissionRenderer
+    from gateway.domain.outages import OutageStatement
+    from gateway.domain.receipts import ReceiptContent
+    from gateway.services.ports.evidence import (
+        Encryptor,
+        PdfAuthenticator,
+        ReceiptSigner,
+        SubmissionRenderer,
+        Timestamper,
+    )
 
 
 @dataclass
@@ -83,6 +93,60 @@ class LazyRenderer:
         self._renderer.render(submission, attachments, output)
 
 
+class LazyTimestamper:
+    """The TSA (``crypto.timestamps.TimestampAuthority``), made at its first token: it imports
+    asn1crypto and signs a reference token when made, which no command but a few needs."""
+
+    def __init__(self, keys: GatewayKeys) -> None:
+        self._keys = keys
+
+    @functools.cached_property
+    def _authority(self) -> Timestamper:
+        from gateway.crypto.timestamps import TimestampAuthority
+
+        return TimestampAuthority(self._keys.tsa_key, self._keys.tsa_cert)
+
+    def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
+        return self._authority.timestamp(sha256_hex, at)
+
+
+class LazyReceiptSigner:
+    """The receipt signer (``crypto.receipts.ReceiptSigner``: lxml and xmlsec), made at its
+    first receipt."""
+
+    def __init__(self, keys: GatewayKeys) -> None:
+        self._keys = keys
+
+    @functools.cached_property
+    def _signer(self) -> ReceiptSigner:
+        from gateway.crypto.receipts import ReceiptSigner as XmlReceiptSigner
+
+        return XmlReceiptSigner(self._keys.signing_key, self._keys.signing_cert)
+
+    def sign(self, content: ReceiptContent) -> bytes:
+        return self._signer.sign(content)
+
+    def sign_outage(self, statement: OutageStatement) -> bytes:
+        return self._signer.sign_outage(statement)
+
+
+class LazyEncryptor:
+    """The CMS encryptor (``crypto.cms.CmsEncryptor``: asn1crypto), made at its first use."""
+
+    @functools.cached_property
+    def _encryptor(self) -> Encryptor:
+        from gateway.crypto.cms import CmsEncryptor
+
+        return CmsEncryptor()
+
+    def enveloped_size(self, size: int, certificate_der: bytes) -> int:
+        return self._encryptor.enveloped_size(size, certificate_der)
+
+    def envelope(self, chunks: Iterable[bytes], size: int, certificate_der: bytes,
+                 write: Callable[[bytes], None]) -> None:
+        self._encryptor.envelope(chunks, size, certificate_der, write)
+
+
 def _renderer() -> SubmissionRenderer:
     from gateway.pdf.beadvany import BeadvanyRenderer  # fpdf2
 
@@ -105,8 +169,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
                   signing_process: bool = False) -> Runtime:
     """Engine, blob store and ports for ``settings``. ``signing_process``: sign evidence in a
     child process (the server); otherwise in worker threads (a command signs a few receipts
-    at most). The AVDH seal and the beadvány renderer are made (and their libraries
-    imported) when first used."""
+    at most). The AVDH seal, the beadvány renderer, the TSA, the receipt signer and the
+    encryptor are made (and their libraries imported) when first used."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     read_engine = reading_engine(engine)
     write_lock = asyncio.Lock() if settings.is_sqlite else None
@@ -123,6 +187,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
 
     def avdh_seal() -> PdfAuthenticator:
         from gateway.crypto.avdh import AvdhSeal  # pyHanko
+        from gateway.crypto.timestamps import TimestampAuthority
 
         return AvdhSeal(keys.avdh_key, keys.avdh_cert, keys.ca_cert,
                         TimestampAuthority(keys.tsa_key, keys.tsa_cert).timestamp,
@@ -144,11 +209,11 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None,
         clock=sandbox_clock or base_clock,
         retention_days=settings.retention_days,
         max_document_bytes=settings.max_document_bytes,
-        timestamper=TimestampAuthority(keys.tsa_key, keys.tsa_cert),
+        timestamper=LazyTimestamper(keys),
         authenticator=LazyAuthenticator(avdh_seal),
-        receipt_signer=XmlReceiptSigner(keys.signing_key, keys.signing_cert),
+        receipt_signer=LazyReceiptSigner(keys),
         evidence_signer=evidence_signer,
-        encryptor=CmsEncryptor(),
+        encryptor=LazyEncryptor(),
         trust_pem=keys.ca_pem,
         temporary=LockedTemporaryDirectories(settings.temporary_dir),
         telemetry=PrometheusTelemetry(),

@@ -189,7 +189,9 @@ def _read_frame(stream: IO[bytes]) -> Any:
 
 
 def _loaded(key_pem: bytes, certificate_pem: bytes) -> tuple[SigningKey, x509.Certificate]:
-    key = serialization.load_pem_private_key(key_pem, None)
+    # The parent's key, loaded (and, if an operator's, checked) there: OpenSSL's check of an
+    # RSA key's primes (about 55 ms a key) is not repeated in each child.
+    key = serialization.load_pem_private_key(key_pem, None, unsafe_skip_rsa_key_validation=True)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise TypeError(f"not a signing key: {type(key).__name__}")
     return key, x509.load_pem_x509_certificate(certificate_pem)

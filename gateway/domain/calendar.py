@@ -8,13 +8,16 @@ Monday included) and the shifted rest days, plus the shifted working Saturdays: 
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-
-import holidays
+from typing import TYPE_CHECKING
 
 from gateway.domain.registration import BUDAPEST, budapest_local
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 
 class WorkingCalendar:
@@ -24,7 +27,15 @@ class WorkingCalendar:
             raise ValueError(f"days both rest and working: {sorted(rest_days & working_days)}")
         self._rest_days = rest_days
         self._working_days = working_days
-        self._hungary = holidays.country_holidays("HU")
+
+    @functools.cached_property
+    def _hungary(self) -> HolidayBase:
+        # Made at the first working day asked: importing holidays and its Hungary (the library
+        # imports every country's module with it) is about 0.1 s, and most commands count no
+        # deadline.
+        import holidays
+
+        return holidays.country_holidays("HU")
 
     @classmethod
     def from_file(cls, path: Path | None) -> WorkingCalendar:
