@@ -155,9 +155,9 @@ async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[st
 
 async def _registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]) -> dict[int, str]:
     """The uploads of ``batch`` whose counters gave the numbers forecast, registered in one
-    statement that commits itself: their indexes and numbers. None when not every receipt
-    was signed early, or a document sends a notice (the outbox's row is written in the
-    document's transaction)."""
+    statement that commits itself: their indexes and numbers. None are when not every
+    receipt was signed early, or a document sends a notice (the outbox's row is written in
+    the document's transaction)."""
     forecast = _as_forecast(ports, batch)
     if forecast is None:
         ports.telemetry.registered_as_forecast("none")
@@ -169,6 +169,7 @@ async def _registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]) -
             numbers = await uow.documents.register_as_forecast(ReceiptKind.ACCEPTANCE, forecast)
             await uow.commit()
     except Unavailable:
+        ports.forecast.forget([pending.counter for pending in batch])
         raise
     except Exception:
         # Nothing of the statement was written: the transaction numbers them all.
