@@ -23,7 +23,7 @@ from gateway.services.ports import Ports
 from gateway.wiring import LazyAuthenticator, LazyRenderer, Runtime, build_runtime
 
 # Made per process, so not compared: the server's and the command's are alike, not equal.
-PER_PROCESS = {"uow", "write_uow", "blobs", "clock", "telemetry", "calendar",
+PER_PROCESS = {"uow", "write_uow", "statement_uow", "blobs", "clock", "telemetry", "calendar",
                "mail_transport", "offices", "registrations", "forecast", "past_days",
                "sandbox_clock"}
 # Made at first use, in both: the port's attribute holding what is made, and its class.
