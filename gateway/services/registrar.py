@@ -1,8 +1,9 @@
 """The registrar: numbers accepted uploads. Uploads that arrive while one is registered wait
-and are registered together in the next transaction (group commit, ``batching.py``); each
-counter is taken once per batch, receipts signed early for the forecast number
-(``forecast.py``) are used when the forecast held. One upload's fault never fails another's,
-and a refused or failed registration skips no number."""
+and are registered together (group commit, ``batching.py``). A batch whose receipts were all
+signed early for the forecast numbers (``forecast.py``) is registered in one statement that
+commits itself, counter by counter where the forecast held; the rest in a transaction that
+takes each counter once and uses the early receipts that name the right number. One upload's
+fault never fails another's, and a refused or failed registration skips no number."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The statements that register documents: the daily counter, and on PostgreSQL a document
-with its receipt and audit entry in one statement."""
+"""The statements that register documents: the daily counters, on PostgreSQL a document with
+its receipt and audit entry in one statement, and a batch registered as its numbers were
+forecast (counters, documents, receipts and audit entries) in one statement."""
 
 from __future__ import annotations
 
@@ -97,9 +98,9 @@ def _counters_upsert(dialect: str, size: int) -> Any:
     each by its own count, and answers each one's last: built once per dialect and size with
     named parameters (building it per batch cost more than running it). The rows are locked
     until the surrounding transaction ends, so concurrent uploads for one KRID and day queue
-    on them, and a rollback gives the numbers back; never read-then-write. Callers give the
-    counters in sorted order, and the rows are locked in that order: two hosts' batches never
-    wait on each other in a circle."""
+    on them, and a rollback gives the numbers back; never read-then-write. ``take_many`` gives
+    the counters in sorted order, and the rows are locked in that order: two hosts' batches
+    never wait on each other in a circle."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
         registration_counters).values([
             {"krid": bindparam(f"krid_{index}", type_=String),
