@@ -332,12 +332,12 @@ async def test_many_counters_are_taken_in_one_statement_and_given_back_by_a_roll
         await uow.commit()
 
 
-def _new_document(sender_id: int, recipient_id: int, at: datetime) -> NewDocument:
+def _new_document(sender_id: int, recipient_id: int, at: datetime, content: bytes) -> NewDocument:
     return NewDocument(
         registered_at=at, valid_until=at + timedelta(days=30), sender_id=sender_id,
         recipient_id=recipient_id, sender_kind=PartyKind.HIVATALI, reference_number=None,
         doc_type_office="TESZT", doc_type_id="LEVEL", doc_type_description="Levél", note=None,
-        file_name="level.pdf", size=10, sha256="0" * 64, reply_encryption=False,
+        file_name="level.pdf", size=len(content), sha256=sha256(content), reply_encryption=False,
         return_receipt=False, timestamp_token=b"token")
 
 
@@ -367,7 +367,8 @@ async def test_only_the_counters_as_forecast_are_taken_and_only_their_documents_
     forecast = []
     for name, sequence in forecast_sequences:
         number = make_registration_number(krid[name], at, sequence)
-        new = _new_document(party_id["sender"], party_id[name], at)
+        # Its own content's hash: the shared database's other tests look documents up by it.
+        new = _new_document(party_id["sender"], party_id[name], at, number.encode())
         event = AuditEvent(at=at, actor=sender.username, office_krid=sender.krid,
                            action=AuditAction.ACCEPTED, registration_number=number,
                            sha256=new.sha256)
