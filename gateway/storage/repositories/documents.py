@@ -52,7 +52,7 @@ class SqlDocuments:
         sequence = await SqlCounter(self._connection).next(numbering.krid, numbering.day)
         if sequence > MAX_DAILY_SEQUENCE:
             return None
-        number = f"{numbering.prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+        number = _number(numbering.prefix, sequence)
         result = await self._connection.execute(
             insert(documents).values(registration_number=number, **values)
             .returning(documents.c.id)
@@ -71,16 +71,17 @@ class SqlDocuments:
     ) -> list[str | None]:
         numberings = [numbering for _, numbering, _, _, _ in forecast]
         numbers = [number for _, _, number, _, _ in forecast]
-        expected = _as_forecast(numberings, numbers)
+        expected = _counters_as_forecast(numberings, numbers)
         if self._connection.dialect.name == "postgresql":
             taken = await self._taken_as_forecast(kind, forecast, expected)
         else:
             # SQLite's write transaction admits one writer: reading the counters before
             # taking them cannot race.
             taken = set()
+            counter = SqlCounter(self._connection)
             for (krid, day), (count, last) in sorted(expected.items()):
-                if await SqlCounter(self._connection).last(krid, day) == last - count:
-                    await SqlCounter(self._connection).take(krid, day, count)
+                if await counter.last(krid, day) == last - count:
+                    await counter.take(krid, day, count)
                     taken.add((krid, day))
             await self.add_many_accepted(kind, [
                 (new, number, receipt, event) for new, numbering, number, receipt, event
@@ -382,19 +383,23 @@ def _numbers(numberings: list[Numbering], groups: dict[tuple[str, date], list[in
         for offset, index in enumerate(indexes):
             if first + offset <= MAX_DAILY_SEQUENCE:  # each its own minute's prefix
                 prefix = numberings[index].prefix
-                numbers[index] = f"{prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
+                numbers[index] = _number(prefix, first + offset)
     return numbers
 
 
-def _as_forecast(numberings: list[Numbering],
-                 numbers: list[str]) -> dict[tuple[str, date], tuple[int, int]]:
+def _number(prefix: str, sequence: int) -> str:
+    return f"{prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def _counters_as_forecast(numberings: list[Numbering],
+                          numbers: list[str]) -> dict[tuple[str, date], tuple[int, int]]:
     """(count, last) of each counter whose documents are forecast the very numbers it would
     give them, in order; a counter forecast otherwise is not taken."""
     expected = {}
     for key, indexes in _counter_groups(numberings).items():
         last = sequence_of(numbers[indexes[-1]])
         first = last - len(indexes) + 1
-        if all(numbers[index] == f"{numberings[index].prefix}{first + offset:0{SEQUENCE_DIGITS}d}"
+        if all(numbers[index] == _number(numberings[index].prefix, first + offset)
                for offset, index in enumerate(indexes)):
             expected[key] = (len(indexes), last)
     return expected
