@@ -19,8 +19,13 @@ HKP (SOAP with Attachments); the bare endpoint has REST only.
 The serial fraction s is the time per upload the registration counter rows were held
 (``kapu_registration_counter_held_seconds``, read from /metrics around the window) over the
 upload's CPU time in all processes; Amdahl's law then predicts at most 1 / (s + (1 - s) / n)
-times one host's rate on n hosts. wrk and this script are not counted. Results are printed and
-written to benchmarks/results/.
+times one host's rate on n hosts. That hold is timed by the server around its statements, so
+it also holds the event loop's turns before the server reads PostgreSQL's answer - time in
+which the row is already free. The hold is therefore measured a second time in PostgreSQL
+itself, as another host would meet it: a connection of its own asks ``pgrowlocks`` every
+2 ms how many counter rows a running transaction has locked, without waiting for or taking
+any lock. The mean over the window times the window is the row-seconds held. wrk, this script
+and that connection are not counted. Results are printed and written to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -66,6 +72,9 @@ from gateway.services.parties import Registered, register_organisation
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 HOSTS = (4, 8, 16)
+# The connection that samples the row locks: known by name, so its CPU is not the uploads'.
+SAMPLER_NAME = "kapu-bench-row-locks"
+SAMPLE_EVERY_SECONDS = 0.002
 # Uploads a second one server cannot pass on this machine: bodies enough for a window.
 MAX_RATE = 600
 
@@ -97,6 +106,13 @@ class Cost:
     row_held_ms: float | None = None
     row_serial_fraction: float | None = None
     row_amdahl: dict[int, float] = field(default_factory=dict)
+    # The same, measured in PostgreSQL (RowLockSampler): counter rows locked on average over
+    # the window, how many samples that mean took, and one row's hold per upload from it.
+    pg_rows_locked: float | None = None
+    pg_samples: int = 0
+    pg_row_held_ms: float | None = None
+    pg_row_serial_fraction: float | None = None
+    pg_row_amdahl: dict[int, float] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     uploads_per_second: float = 0.0
 
@@ -151,7 +167,8 @@ async def postgres_processes(dsn: str) -> tuple[list[int], list[int]]:
     try:
         rows = await connection.fetch(
             "SELECT pid, datname = current_database() AS ours, backend_type "
-            "FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+            "FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND application_name IS DISTINCT FROM $1", SAMPLER_NAME)
     finally:
         await connection.close()
     backends = [row["pid"] for row in rows
@@ -182,6 +199,65 @@ def counter_held(url: str) -> tuple[float, float, float] | None:
     return (samples["kapu_registration_counter_held_seconds_sum"],
             samples["kapu_registration_counter_held_seconds_count"],
             samples["kapu_registration_counter_row_seconds_total"])
+
+
+class RowLockSampler:
+    """How many registration counter rows running transactions hold locked, sampled every
+    2 ms from a connection of its own while the ``with`` block runs. ``pgrowlocks`` reads the
+    rows' lock state without waiting for a lock or taking one, so sampling does not lengthen
+    the holds it measures. The row stays locked until its transaction's commit is flushed,
+    however late the server then reads the answer."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._sample()), daemon=True)
+        self._failure: BaseException | None = None
+        self.samples = 0
+        self.locked = 0
+
+    @property
+    def mean_locked(self) -> float:
+        return self.locked / self.samples if self.samples else 0.0
+
+    def __enter__(self) -> RowLockSampler:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._failure is not None:
+            raise RuntimeError("the row-lock sampler did not start") from self._failure
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    async def _sample(self) -> None:
+        try:
+            connection = await asyncpg.connect(
+                self._dsn, timeout=5, server_settings={"application_name": SAMPLER_NAME})
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            raise
+        try:
+            count = await connection.prepare(
+                "SELECT count(*) FROM pgrowlocks('registration_counters')")
+            self._ready.set()
+            while not self._stop.is_set():
+                self.locked += int(await count.fetchval())
+                self.samples += 1
+                await asyncio.sleep(SAMPLE_EVERY_SECONDS)
+        finally:
+            await connection.close()
+
+
+async def enable_row_lock_sampling(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pgrowlocks")
+    finally:
+        await connection.close()
 
 
 @dataclass
@@ -225,12 +301,13 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
         wrk(url, script, load_env, warm_up, connections=connections)
         if prepare is not None:  # fresh bodies: a repeated content takes another path
             prepare()
-        before = snapshot(scratch.dsn, table, server.pid, url)
-        load = wrk(url, script, load_env, duration, connections=connections)
-        # Uploads in flight when wrk stopped finish (or not) meanwhile: their rows and their
-        # CPU time then fall on the same side of the second snapshot.
-        time.sleep(0.5)
-        after = snapshot(scratch.dsn, table, server.pid, url)
+        with RowLockSampler(scratch.dsn) as sampler:
+            before = snapshot(scratch.dsn, table, server.pid, url)
+            load = wrk(url, script, load_env, duration, connections=connections)
+            # Uploads in flight when wrk stopped finish (or not) meanwhile: their rows and
+            # their CPU time then fall on the same side of the second snapshot.
+            time.sleep(0.5)
+            after = snapshot(scratch.dsn, table, server.pid, url)
         names = sorted(set(descendants(server.pid).values()))
     finally:
         server.terminate()
@@ -258,6 +335,12 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
                             / cost.counter_held_observations)
         cost.row_serial_fraction = cost.row_held_ms / cost.total_ms
         cost.row_amdahl = amdahl(cost.row_serial_fraction)
+        # The sampler ran a moment longer than the snapshots' interval, idle at both ends.
+        cost.pg_rows_locked, cost.pg_samples = sampler.mean_locked, sampler.samples
+        cost.pg_row_held_ms = (sampler.mean_locked * (after.at - before.at) * 1000
+                               / offices / accepted)
+        cost.pg_row_serial_fraction = cost.pg_row_held_ms / cost.total_ms
+        cost.pg_row_amdahl = amdahl(cost.pg_row_serial_fraction)
     return cost
 
 
@@ -309,6 +392,7 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
     settings = Settings(database_url=scratch.url, data_dir=scratch.workdir,
                         background_jobs=False, admission_control=False)
     sender, krids = asyncio.run(register_parties(settings, offices))
+    asyncio.run(enable_row_lock_sampling(scratch.dsn))
     auth = base64.b64encode(f"{sender.username}:{sender.password}".encode()).decode()
     bodies = scratch.workdir / "soap-bodies.bin"
     bare_env = {**env, "BARE_DATABASE_URL": scratch.url, "BARE_DIR": str(scratch.workdir / "bare")}
@@ -394,6 +478,17 @@ def report(result: Result) -> None:
                               in cost.row_amdahl.items()) or "none (s >= 1)"
         print(f"{cost.kind:34} row held {cost.row_held_ms:.4f} ms of {cost.total_ms:.2f} ms "
               f"= s {cost.row_serial_fraction:.2%}   S(n) {predicted}")
+    print(f"\nMeasured in PostgreSQL (pgrowlocks every {SAMPLE_EVERY_SECONDS * 1000:.0f} ms): "
+          "counter rows locked on average, and one row's hold per upload / CPU per upload")
+    for cost in result.costs:
+        if cost.pg_row_serial_fraction is None:
+            continue
+        assert cost.pg_row_held_ms is not None and cost.pg_rows_locked is not None
+        predicted = ", ".join(f"{hosts}: {speedup:.1f}x" for hosts, speedup
+                              in cost.pg_row_amdahl.items()) or "none (s >= 1)"
+        print(f"{cost.kind:34} {cost.pg_rows_locked:.3f} rows locked ({cost.pg_samples} "
+              f"samples), row held {cost.pg_row_held_ms:.4f} ms of {cost.total_ms:.2f} ms = s "
+              f"{cost.pg_row_serial_fraction:.2%}   S(n) {predicted}")
     print("(targets: s <= 10 % to one office, <= 2 % spread; >= 6x at 8 hosts spread)")
     for cost in result.costs:
         if cost.children:
