@@ -1,6 +1,6 @@
 """CPU per accepted upload in every process, and the serial fraction (issue 32).
 
-    python -m benchmarks.cpu [--duration 10] [--warm-up 3] [--offices 100]
+    python -m benchmarks.cpu [--duration 10] [--warm-up 3] [--offices 100] [--rounds 1]
 
 On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
 benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
@@ -25,7 +25,10 @@ which the row is already free. The hold is therefore measured a second time in P
 itself, as another host would meet it: a connection of its own asks ``pgrowlocks`` every
 2 ms how many counter rows a running transaction has locked, without waiting for or taking
 any lock. The mean over the window times the window is the row-seconds held. wrk, this script
-and that connection are not counted. Results are printed and written to benchmarks/results/.
+and that connection are not counted. With ``--rounds`` above 1 the whole set of windows runs
+again, each round's ratios against its own bare window, and the medians are printed last: the
+bare endpoint's CPU per upload moves by a quarter between runs on this machine. Results are
+printed and written to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -115,6 +119,7 @@ class Cost:
     pg_row_amdahl: dict[int, float] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     uploads_per_second: float = 0.0
+    round: int = 1
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Result:
     warm_up: int
     offices: int
     load_average_before: str
+    rounds: int = 1
     costs: list[Cost] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -385,8 +391,9 @@ async def register_parties(settings: Settings, offices: int) -> tuple[Registered
     return sender, krids
 
 
-def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
-    result = Result(duration, warm_up, offices, Path("/proc/loadavg").read_text().strip())
+def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int) -> Result:
+    result = Result(duration, warm_up, offices, Path("/proc/loadavg").read_text().strip(),
+                    rounds)
     # As shipped: background jobs on, as `kapu serve` runs them (the scratch default is off).
     env = {**scratch.env, "KAPU_BACKGROUND_JOBS": "1"}
     settings = Settings(database_url=scratch.url, data_dir=scratch.workdir,
@@ -422,13 +429,17 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
         (f"as shipped, HKP, {offices} offices", shipped, "documents", "replay.lua",
          *soap_spread, offices),
     ]
-    for kind, start, table, script, load_env, prepare, spread_over in plan:
-        result.costs.append(measure(kind, start, table, scratch, script, load_env, prepare,
-                                    duration, warm_up, offices=spread_over))
-    # One connection: no other request's work between the batch's awaits, so the hold is the
-    # transaction's own (round trips, the signing wait), not the loop's turns under load.
-    result.costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
-                                scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
+    for round_number in range(1, rounds + 1):
+        costs = [measure(kind, start, table, scratch, script, load_env, prepare, duration,
+                         warm_up, offices=spread_over)
+                 for kind, start, table, script, load_env, prepare, spread_over in plan]
+        # One connection: no other request's work between the batch's awaits, so the hold is
+        # the transaction's own (round trips, the signing wait), not the loop's turns.
+        costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
+                             scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
+        for cost in costs:
+            cost.round = round_number
+        result.costs.extend(costs)
     for cost in result.costs:
         # More apart than a batch (64 at most) would mean an upload observed twice or never.
         if (cost.counter_held_observations is not None
@@ -441,13 +452,51 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int) -> Result:
 
 
 def report(result: Result) -> None:
+    for round_number in range(1, result.rounds + 1):
+        costs = [cost for cost in result.costs if cost.round == round_number]
+        if result.rounds > 1:
+            print(f"\n=== round {round_number} of {result.rounds} ===")
+        report_round(result, costs)
+    if result.rounds > 1:
+        report_medians(result)
+    for cost in result.costs:
+        if cost.children and cost.round == 1:
+            print(f"{cost.kind}: child processes {', '.join(cost.children)}")
+    for note in result.notes:
+        print(f"NOTE: {note}")
+
+
+def report_medians(result: Result) -> None:
+    print(f"\nMedians over {result.rounds} rounds (each round's ratio against its own bare "
+          "window)")
+    print(f"{'':34} {'total ms':>8} {'/ bare':>7} {'s held':>7} {'s row':>7} {'s pg row':>8}")
+    bare = {cost.round: cost.total_ms for cost in result.costs
+            if cost.serial_fraction is None}
+    kinds = list(dict.fromkeys(cost.kind for cost in result.costs))
+    for kind in kinds:
+        costs = [cost for cost in result.costs if cost.kind == kind]
+
+        def median(values: list[float | None]) -> str:
+            known = [value for value in values if value is not None]
+            return f"{statistics.median(known):.2%}" if known else "-"
+
+        print(f"{kind:34} {statistics.median(c.total_ms for c in costs):8.2f} "
+              f"{statistics.median(c.total_ms / bare[c.round] for c in costs):7.2f} "
+              f"{median([c.serial_fraction for c in costs]):>7} "
+              f"{median([c.row_serial_fraction for c in costs]):>7} "
+              f"{median([c.pg_row_serial_fraction for c in costs]):>8}")
+    print("(s held: all rows' hold as the server times it; s row: one row's; s pg row: one "
+          "row's, measured in PostgreSQL)")
+
+
+def report_round(result: Result, costs: list[Cost]) -> None:
     print(f"\nCPU ms per accepted upload ({result.duration} s window after {result.warm_up} s "
-          f"warm-up, 16 connections, 10 KiB; load average before: "
+          f"warm-up, 16 connections, 10 KiB; load average before the run: "
           f"{result.load_average_before})")
     print(f"{'':34} {'uploads/s':>9} {'server':>7} {'child':>7} {'pg back':>7} "
           f"{'pg shrd':>7} {'total':>7} {'/ bare':>7}")
-    bare = result.costs[0].total_ms
-    for cost in result.costs:
+    bare = costs[0].total_ms
+    for cost in costs:
         print(f"{cost.kind:34} {cost.uploads_per_second:9.0f} {cost.server_ms:7.2f} "
               f"{cost.children_ms:7.2f} {cost.backends_ms:7.2f} "
               f"{cost.postgres_shared_ms:7.2f} {cost.total_ms:7.2f} {cost.total_ms / bare:7.2f}")
@@ -455,7 +504,7 @@ def report(result: Result) -> None:
           "the bare endpoint's REST upload)")
     print(f"\nSerial fraction: counter rows held per upload / CPU per upload; Amdahl's "
           f"prediction on {', '.join(map(str, HOSTS))} hosts")
-    for cost in result.costs:
+    for cost in costs:
         if cost.serial_fraction is None:
             continue
         predicted = ", ".join(f"{hosts}: {speedup:.1f}x" for hosts, speedup
@@ -470,7 +519,7 @@ def report(result: Result) -> None:
     print("\nSpread over offices, one row's hold per upload (rows held x time, added up, over "
           "the offices and the uploads) / CPU per upload: another host waits only for the "
           "rows its own uploads need")
-    for cost in result.costs:
+    for cost in costs:
         if cost.row_serial_fraction is None or cost.offices == 1:
             continue
         assert cost.row_held_ms is not None
@@ -480,7 +529,7 @@ def report(result: Result) -> None:
               f"= s {cost.row_serial_fraction:.2%}   S(n) {predicted}")
     print(f"\nMeasured in PostgreSQL (pgrowlocks every {SAMPLE_EVERY_SECONDS * 1000:.0f} ms): "
           "counter rows locked on average, and one row's hold per upload / CPU per upload")
-    for cost in result.costs:
+    for cost in costs:
         if cost.pg_row_serial_fraction is None:
             continue
         assert cost.pg_row_held_ms is not None and cost.pg_rows_locked is not None
@@ -490,11 +539,6 @@ def report(result: Result) -> None:
               f"samples), row held {cost.pg_row_held_ms:.4f} ms of {cost.total_ms:.2f} ms = s "
               f"{cost.pg_row_serial_fraction:.2%}   S(n) {predicted}")
     print("(targets: s <= 10 % to one office, <= 2 % spread; >= 6x at 8 hosts spread)")
-    for cost in result.costs:
-        if cost.children:
-            print(f"{cost.kind}: child processes {', '.join(cost.children)}")
-    for note in result.notes:
-        print(f"NOTE: {note}")
 
 
 def main() -> None:
@@ -503,11 +547,13 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=3, help="seconds before each window")
     parser.add_argument("--offices", type=int, default=100,
                         help="offices the spread uploads go to in turn")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times the whole set of windows runs; medians printed last")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("benchmarks need wrk: apt-get install wrk")
     with scratch_database("kapu_bench_cpu") as scratch:
-        result = run(scratch, args.duration, args.warm_up, args.offices)
+        result = run(scratch, args.duration, args.warm_up, args.offices, args.rounds)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"cpu-{time.strftime('%Y%m%dT%H%M%S')}.json"
