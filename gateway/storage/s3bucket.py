@@ -12,19 +12,40 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 
+import gateway
 from gateway.errors import Unavailable
 
 log = logging.getLogger(__name__)
 _HEX = frozenset("0123456789abcdef")
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 Needed = Callable[[str], Awaitable[bool]]
+
+
+def store_timestamp(value: object) -> datetime:
+    """A timestamp of the store's answer (``Last-Modified`` of every HEAD and GET, the
+    listings' ``LastModified``). botocore's own parser goes through dateutil, about 0.1 ms a
+    value on the reference machine, once for every HEAD an upload makes; the two forms S3
+    sends (RFC 7231 in headers, ISO 8601 in XML) the standard library reads. Anything else,
+    or a value without a time zone, is botocore's to read, as before."""
+    if isinstance(value, str):
+        try:
+            parsed = (datetime.fromisoformat(value) if value[:4].isdigit()
+                      else parsedate_to_datetime(value))
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    result: datetime = parse_timestamp(value)
+    return result
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,8 @@ class S3Bucket:
             stack = AsyncExitStack()
             location = self.location
             config = Config(
+                # Said once, not rebuilt from some forty parts for every request (0.1 ms each).
+                user_agent=f"Kapu/{gateway.__version__}",
                 s3={"addressing_style": "path" if location.endpoint else "auto"},
                 retries={"max_attempts": 4, "mode": "standard"},
                 connect_timeout=5, read_timeout=60, max_pool_connections=64,
@@ -108,7 +131,10 @@ class S3Bucket:
                 response_checksum_validation="when_required",
             )
             access_key_id, secret_access_key = self._credentials
-            client = await stack.enter_async_context(get_session().create_client(
+            session = get_session()
+            session.get_component("response_parser_factory").set_parser_defaults(
+                timestamp_parser=store_timestamp)
+            client = await stack.enter_async_context(session.create_client(
                 "s3", endpoint_url=location.endpoint, region_name=location.region or "us-east-1",
                 aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
                 config=config))
