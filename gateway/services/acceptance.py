@@ -39,15 +39,15 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.services import mail
+from gateway.services.acceptance_receipts import acceptance_evidence
 from gateway.services.evidence import timestamp
+from gateway.services.pending import Pending
 from gateway.services.ports.slices import AcceptancePorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
 from gateway.services.public_notices import notice_registering
 from gateway.services.registrar import (
-    Pending,
     Registered,
     Registering,
-    acceptance_evidence,
     numbering_for,
     presigned,
     register,

@@ -1,38 +1,47 @@
 """The registrar: numbers accepted uploads. Uploads that arrive while one is registered wait
 and are registered together (group commit, ``batching.py``). A batch whose receipts were all
 signed early for the forecast numbers (``forecast.py``) is registered in one statement that
-commits itself, counter by counter where the forecast held; the rest in a transaction that
-takes each counter once and uses the early receipts that name the right number. One upload's
-fault never fails another's, and a refused or failed registration skips no number."""
+commits itself, counter by counter where the forecast held. Uploads with no forecast (another
+process or host numbers the same KRID) are numbered from the counters as read just now, their
+receipts signed for those numbers, and registered in the same kind of statement. What is left
+goes into a transaction that takes each counter once and uses the early receipts that name the
+right number. One upload's fault never fails another's, and a refused or failed registration
+skips no number."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway.domain.audit import AuditAction, AuditEvent, acting_for, actor_of
 from gateway.domain.documents import NewDocument, Numbering
 from gateway.domain.parties import Party
-from gateway.domain.receipts import ReceiptContent, ReceiptKind
+from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
     make_registration_number,
     registration_day,
     registration_prefix,
-    sequence_of,
 )
 from gateway.errors import DailySequenceExhausted, Unavailable
 from gateway.services import mail
-from gateway.services.evidence import receipt_party, signed
-from gateway.services.forecast import CounterKey
+from gateway.services.acceptance_receipts import (
+    acceptance_content,
+    acceptance_evidence,
+)
+from gateway.services.evidence import signed
+from gateway.services.pending import Pending, Presigned, counter_of
 from gateway.services.ports.outbox import NewMail
 from gateway.services.ports.slices import RegistrarPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
+from gateway.services.statement_registration import (
+    registered_as_forecast,
+    registered_as_read,
+    settle_forecast,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,44 +72,15 @@ class Registering:
     valid_until: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Presigned:
-    """An acceptance receipt being signed, while its upload waits, for the number forecast."""
-
-    registration_number: str
-    receipt: asyncio.Future[list[bytes]]
-
-
-@dataclass(frozen=True)
-class Pending:
-    """An upload waiting for its number in the next batch."""
-
-    new: NewDocument
-    numbering: Numbering
-    sender: Party
-    recipient: Party
-    person: str | None
-    content: StagedContent  # the batch places it once registered, or discards it
-    presigned: Presigned | None = None
-
-    @property
-    def counter(self) -> CounterKey:
-        return _counter(self.numbering)
-
-
-def _counter(numbering: Numbering) -> CounterKey:
-    return numbering.krid, numbering.day
-
-
 def presigned(ports: RegistrarPorts, sender: Party, recipient: Party, new: NewDocument,
                numbering: Numbering) -> Presigned | None:
     """Join the forecast and start signing the receipt for the forecast number, if any."""
-    sequence = ports.forecast.join(_counter(numbering))
+    sequence = ports.forecast.join(counter_of(numbering))
     if new.timestamp_token is None or sequence is None or sequence > MAX_DAILY_SEQUENCE:
         return None
     number = make_registration_number(numbering.krid, new.registered_at, sequence)
     signing = asyncio.ensure_future(signed(ports, [
-        _acceptance_content(sender, recipient, new, number)]))
+        acceptance_content(sender, recipient, new, number)]))
     # An unused or failed early signature is never read: read here, so asyncio does not
     # report a lost exception (the batch signs again).
     signing.add_done_callback(lambda done: done.cancelled() or done.exception())
@@ -108,10 +88,12 @@ def presigned(ports: RegistrarPorts, sender: Party, recipient: Party, new: NewDo
 
 
 async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
-    """Register every upload of ``batch``: first, where every receipt was signed early for
-    the number forecast, in one statement that commits itself (:func:`_registered_as_forecast`);
-    the rest, or all, in one transaction (:func:`_register_together`). One upload's fault must
-    not fail the others (a value the database or the receipt cannot hold, …): when the
+    """Register every upload of ``batch``: where every receipt was signed early for the
+    number forecast, in one statement that commits itself (:func:`registered_as_forecast`);
+    where none was, numbered as the counters read and registered likewise
+    (:func:`_registered_as_read`); the rest in one transaction (:func:`_register_together`).
+    The batch's outcome is counted once (``kapu_registration_batches_total``). One upload's
+    fault must not fail the others (a value the database or the receipt cannot hold, …): when the
     transaction fails, each upload is registered again in one of its own, and only the faulty
     one is answered with its error. Every failed statement or transaction rolled back its
     counters, so no number is skipped. Then their bytes move into the store; a refused
@@ -125,9 +107,18 @@ async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[st
                          if pending.presigned is not None]
         if early_signing:
             await asyncio.wait(early_signing)
-        for index, number in (await _registered_as_forecast(ports, batch)).items():
+        registered, outcome = await registered_as_forecast(ports, batch)
+        for index, number in registered.items():
             answers[index] = number
         rest = [index for index, answer in enumerate(answers) if answer is None]
+        read = (await registered_as_read(ports, [batch[index] for index in rest])
+                if rest and outcome == "none" else None)
+        if read is not None:
+            for index, number in read.items():
+                answers[rest[index]] = number
+            outcome = "read" if len(read) == len(rest) else "missed"
+            rest = [index for index, answer in enumerate(answers) if answer is None]
+        ports.telemetry.registered_as_forecast(outcome)
         if rest:
             try:
                 rest_answers = await _register_rest(ports, [batch[index] for index in rest])
@@ -152,42 +143,6 @@ async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[st
         else pending.content.place() for pending, answer in zip(batch, done, strict=True)))
     ports.telemetry.registered_batch(len(batch))
     return done
-
-
-async def _registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]) -> dict[int, str]:
-    """The uploads of ``batch`` whose counters gave the numbers forecast, registered in one
-    statement that commits itself: their indexes and numbers. None are when not every
-    receipt was signed early, or a document sends a notice (the outbox's row is written in
-    the document's transaction)."""
-    forecast = _as_forecast(ports, batch)
-    if forecast is None:
-        ports.telemetry.registered_as_forecast("none")
-        return {}
-    try:
-        async with ports.statement_uow() as uow:
-            # The counter rows are locked from this statement until it has committed.
-            counter_taken = time.perf_counter()
-            numbers = await uow.documents.register_as_forecast(ReceiptKind.ACCEPTANCE, forecast)
-            await uow.commit()
-    except Unavailable:
-        ports.forecast.forget([pending.counter for pending in batch])
-        raise
-    except Exception:
-        # Nothing of the statement was written: the transaction numbers them all.
-        log.warning("a batch of %d uploads failed as forecast", len(batch), exc_info=True)
-        ports.telemetry.registered_as_forecast("missed")
-        return {}
-    registered = {index: number for index, number in enumerate(numbers) if number is not None}
-    ports.telemetry.counter_held(time.perf_counter() - counter_taken, len(registered),
-                                 len({pending.counter for pending in batch}))
-    ports.telemetry.registered_as_forecast(
-        "held" if len(registered) == len(batch) else "missed")
-    done = [(pending, number) for pending, number in zip(batch, numbers, strict=True)
-            if number is not None]
-    early = _settle_forecast(ports, [pending for pending, _ in done],
-                             [number for _, number in done])
-    ports.telemetry.signed_early(*early)
-    return registered
 
 
 async def _register_rest(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
@@ -225,7 +180,7 @@ async def _register_together(ports: RegistrarPorts,
         # The counter rows are locked from this statement until the commit ends.
         counter_taken = time.perf_counter()
         numbers = await uow.documents.number_many([pending.numbering for pending in batch])
-        early = _settle_forecast(ports, batch, numbers)
+        early = settle_forecast(ports, batch, numbers)
         plain: list[tuple[NewDocument, str]] = []
         to_sign: list[tuple[Pending, str]] = []
         notices: list[NewMail] = []
@@ -259,95 +214,6 @@ async def _register_together(ports: RegistrarPorts,
     return answers
 
 
-def _as_forecast(
-    ports: RegistrarPorts, batch: list[Pending],
-) -> list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]] | None:
-    """The batch as the registry's ``register_as_forecast`` takes it, when every upload's
-    receipt was signed early, without fault, for the number forecast, and none sends a
-    notice; otherwise None."""
-    forecast = []
-    for pending in batch:
-        if pending.presigned is None:
-            return None
-        signing, number = pending.presigned.receipt, pending.presigned.registration_number
-        if (not signing.done() or signing.cancelled() or signing.exception() is not None
-                or mail.arrival_notices(ports, pending.sender, pending.recipient, pending.new,
-                                        number)):
-            return None
-        [receipt] = signing.result()
-        forecast.append((pending.new, pending.numbering, number, receipt,
-                         _accepted_event(pending.sender, pending.new, number, pending.person)))
-    return forecast
-
-
-def _settle_forecast(ports: RegistrarPorts, batch: list[Pending],
-                     numbers: list[str | None]) -> tuple[int, int]:
-    """Tell the forecast the last sequence each counter gave, and whether it was wrong.
-    Returns how many early receipts name their document's number, and how many do not."""
-    last: dict[CounterKey, int] = {}
-    forecasts: Counter[CounterKey] = Counter()
-    missed: Counter[CounterKey] = Counter()
-    for pending, number in zip(batch, numbers, strict=True):
-        if number is None:
-            continue
-        last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(number))
-        if pending.presigned is not None:
-            forecasts[pending.counter] += 1
-            missed[pending.counter] += pending.presigned.registration_number != number
-    for key, sequence in last.items():
-        ports.forecast.settle(key, sequence, forecasts[key], missed[key])
-    ports.forecast.forget([pending.counter for pending in batch
-                           if pending.counter not in last])
-    return sum(forecasts.values()) - missed.total(), missed.total()
-
-
-def _acceptance_content(sender: Party, recipient: Party, new: NewDocument,
-                        number: str) -> ReceiptContent:
-    assert new.timestamp_token is not None
-    return ReceiptContent(
-        kind=ReceiptKind.ACCEPTANCE, registration_number=number,
-        sender=receipt_party(sender), recipient=receipt_party(recipient),
-        file_name=new.file_name, sha256=new.sha256, at=new.registered_at,
-        timestamp_token=new.timestamp_token)
-
-
-async def acceptance_evidence(
-    ports: RegistrarPorts, accepted: list[tuple[Party, Party, NewDocument, str, str | None]],
-    presigned: list[asyncio.Future[list[bytes]] | None] | None = None,
-) -> tuple[list[bytes], list[AuditEvent]]:
-    """The signed acceptance receipts and the audit entries of registered documents with
-    timestamp tokens, in order (each: sender, addressee, document, number, the person who
-    sent it). ``presigned``: per document, its receipt signed early for its number, or None;
-    one that failed is signed again here."""
-    contents = [_acceptance_content(sender, recipient, new, number)
-                for sender, recipient, new, number, _ in accepted]
-    early: list[bytes | None] = [None] * len(contents)
-    for index, signing in enumerate(presigned or []):
-        if signing is not None:
-            try:
-                [early[index]] = await signing
-            except Exception:  # signed again below, where a lasting fault fails the batch
-                log.warning("a receipt signed early failed; signing it again", exc_info=True)
-    late = iter(await signed(ports, [content for content, receipt
-                                      in zip(contents, early, strict=True) if receipt is None]))
-    receipts = [receipt if receipt is not None else next(late) for receipt in early]
-    return receipts, [_accepted_event(sender, new, number, person)
-                      for sender, _, new, number, person in accepted]
-
-
-def _accepted_event(sender: Party, new: NewDocument, number: str,
-                    person: str | None) -> AuditEvent:
-    actor, office_krid = actor_of(sender.username, sender.krid, person)
-    return AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
-                      action=AuditAction.ACCEPTED, registration_number=number,
-                      sha256=new.sha256,
-                      # An agent sent it in the sender's name (contract 25).
-                      detail=None if new.agent_id is None else acting_for(sender.username))
-
-
-# Signing runs in worker threads: xmlsec lets go of the GIL while it canonicalises and signs,
-
-
 def numbering_for(krid: str, registered_at: datetime) -> Numbering:
     return Numbering(krid=krid, day=registration_day(registered_at),
                      prefix=registration_prefix(krid, registered_at))
@@ -377,8 +243,3 @@ async def register_named(uow: UnitOfWork, new: NewDocument, numbering_krid: str,
     named = replace(new, file_name=file_name(number))
     [document_id] = await uow.documents.add_many([(named, number)])
     return document_id, number, named
-
-
-async def _discard(*staged: StagedContent) -> None:
-    for item in staged:
-        await item.discard()

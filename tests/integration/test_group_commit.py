@@ -201,9 +201,9 @@ async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_re
         assert [a.status_code for a in answers] == [201] * len(indexes)
         return [a.json()["registration_number"] for a in answers]
 
-    first = await send(range(1))  # nothing to forecast from yet
+    first = await send(range(1))  # nothing to forecast from yet: numbered as read
     assert (telemetry.used, telemetry.signed_again) == (0, 0)
-    assert telemetry.forecasts == ["none"]
+    assert telemetry.forecasts == ["read"]
     # The forecast knows the counter now: six uploads at once, each receipt signed while it
     # waits, for the number it then gets; each batch is inserted in its counter's statement.
     forecast = await send(range(1, 7))
@@ -224,6 +224,41 @@ async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_re
     assert sorted(sequence_of(n) for n in numbers) == [*range(1, 8), *range(9, 15)]
     await _receipts_name_their_own_documents(gw, sender, numbers,
                                              [_pdf(i) for i in range(13)], tmp_path)
+
+
+async def test_uploads_without_a_forecast_are_numbered_as_read_in_one_statement(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    """Another process numbers the same office between this one's batches (as a second host
+    would): this process's forecasts are wrong, then paused, and each batch is numbered after
+    the counter as read just before it, its receipts signed for those numbers, and registered
+    in one statement. Every number once and in order, no early receipt wasted, every receipt
+    its own document's."""
+    telemetry = EarlySignatures()
+    gw.ports.telemetry = telemetry
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    assert office.krid is not None
+
+    async def elsewhere() -> None:
+        async with gw.ports.write_uow() as uow:
+            await uow.counters.take(office.krid, registration_day(gw.clock.now()), 1)
+            await uow.commit()
+
+    numbers = []
+    for index in range(8):
+        await elsewhere()
+        answer = await upload(gw.client, sender, office, _pdf(index),
+                              file_name=f"level-{index}.pdf")
+        assert answer.status_code == 201, answer.text
+        numbers.append(answer.json()["registration_number"])
+    # The first was read; the second's forecast (from the first) was one too low, and
+    # forecasts then pause; every other batch was numbered as read, in its statement.
+    assert telemetry.forecasts == ["read", "missed", *["read"] * 6]
+    assert telemetry.transactions == 1 + 1 + 1 + 6  # the miss's statement and transaction
+    assert (telemetry.used, telemetry.signed_again) == (0, 1)
+    assert [sequence_of(n) for n in numbers] == list(range(2, 17, 2))
+    await _receipts_name_their_own_documents(gw, sender, numbers,
+                                             [_pdf(i) for i in range(8)], tmp_path)
 
 
 async def test_uploads_to_an_office_numbered_elsewhere_meanwhile_keep_their_neighbours_numbers(
