@@ -4,7 +4,8 @@
 
 On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
 benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
-window at one connection, where the counter's hold is the transaction's own). Around a
+window at one connection, where the counter's hold is the transaction's own, and one with
+two server processes numbering the one office, as two hosts would). Around a
 window of ``--duration`` seconds, after a warm-up, the CPU time (utime + stime from /proc) of
 
 - the server process, and its child processes (the signing process),
@@ -120,6 +121,9 @@ class Cost:
     children: list[str] = field(default_factory=list)
     uploads_per_second: float = 0.0
     round: int = 1
+    # Batches in the window by forecast outcome (kapu_registration_batches_total): "held"
+    # registered in one statement, "missed" and "none" in a transaction.
+    forecast_batches: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -193,18 +197,22 @@ async def count_rows(dsn: str, table: str) -> int:
         await connection.close()
 
 
-def counter_held(url: str) -> tuple[float, float, float] | None:
-    """kapu_registration_counter_held_seconds: (sum, count), and
-    kapu_registration_counter_row_seconds_total; None without /metrics."""
+def counter_held(url: str) -> tuple[float, float, float, dict[str, float]] | None:
+    """kapu_registration_counter_held_seconds: (sum, count),
+    kapu_registration_counter_row_seconds_total, and the batches by forecast outcome
+    (kapu_registration_batches_total); None without /metrics."""
     try:
         text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
     except OSError:
         return None
     samples = {sample.name: sample.value for family in text_string_to_metric_families(text)
                for sample in family.samples}
+    batches = {sample.labels["forecast"]: sample.value
+               for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == "kapu_registration_batches_total"}
     return (samples["kapu_registration_counter_held_seconds_sum"],
             samples["kapu_registration_counter_held_seconds_count"],
-            samples["kapu_registration_counter_row_seconds_total"])
+            samples["kapu_registration_counter_row_seconds_total"], batches)
 
 
 class RowLockSampler:
@@ -273,7 +281,7 @@ class Snapshot:
     children: dict[int, float]
     backends: dict[int, float]
     shared: dict[int, float]
-    held: tuple[float, float, float] | None
+    held: tuple[float, float, float, dict[str, float]] | None
     at: float
 
 
@@ -341,6 +349,8 @@ def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: s
                             / cost.counter_held_observations)
         cost.row_serial_fraction = cost.row_held_ms / cost.total_ms
         cost.row_amdahl = amdahl(cost.row_serial_fraction)
+        cost.forecast_batches = {outcome: count - before.held[3].get(outcome, 0.0)
+                                 for outcome, count in after.held[3].items()}
         # The sampler ran a moment longer than the snapshots' interval, idle at both ends.
         cost.pg_rows_locked, cost.pg_samples = sampler.mean_locked, sampler.samples
         cost.pg_row_held_ms = (sampler.mean_locked * (after.at - before.at) * 1000
@@ -416,6 +426,9 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
     def shipped(port: int) -> subprocess.Popen[bytes]:
         return start_server(env, port)
 
+    def two_processes(port: int) -> subprocess.Popen[bytes]:
+        return start_server(env, port, workers=2)
+
     one, spread = krids[:1], krids
     soap_one, soap_spread = soap(one), soap(spread)
     plan: list[tuple[str, Callable[[int], subprocess.Popen[bytes]], str, str, dict[str, str],
@@ -437,6 +450,12 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
         # the transaction's own (round trips, the signing wait), not the loop's turns.
         costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
                              scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
+        # Two processes numbering the same office, as two hosts would: each forecasts from
+        # its own last batch, so the forecasts seldom hold and most batches are registered in
+        # a transaction, which holds the row longer. The server's workers' CPU is "child".
+        costs.append(measure("as shipped, REST, 1 office, 2 procs", two_processes,
+                             "documents", scratch, "upload.lua", rest(one), None, duration,
+                             warm_up))
         for cost in costs:
             cost.round = round_number
         result.costs.extend(costs)
@@ -527,6 +546,12 @@ def report_round(result: Result, costs: list[Cost]) -> None:
                               in cost.row_amdahl.items()) or "none (s >= 1)"
         print(f"{cost.kind:34} row held {cost.row_held_ms:.4f} ms of {cost.total_ms:.2f} ms "
               f"= s {cost.row_serial_fraction:.2%}   S(n) {predicted}")
+    print("\nBatches by forecast outcome (held: one statement; missed, none: a transaction)")
+    for cost in costs:
+        if cost.forecast_batches:
+            print(f"{cost.kind:34} " + ", ".join(
+                f"{outcome} {count:.0f}" for outcome, count
+                in sorted(cost.forecast_batches.items())))
     print(f"\nMeasured in PostgreSQL (pgrowlocks every {SAMPLE_EVERY_SECONDS * 1000:.0f} ms): "
           "counter rows locked on average, and one row's hold per upload / CPU per upload")
     for cost in costs:
