@@ -56,7 +56,8 @@ async def registered_as_read(ports: RegistrarPorts,
     same KRID. A counter moved meanwhile is left to the transaction (its receipts are signed
     again there). None when not tried: an upload has no receipt or sends a notice, the day's
     numbers run out, or a receipt cannot be signed (the transaction finds which)."""
-    if any(pending.new.timestamp_token is None for pending in batch):
+    if (any(pending.new.timestamp_token is None for pending in batch)
+            or not ports.forecast.may_read({pending.counter for pending in batch})):
         return None
     async with ports.statement_uow() as uow:
         following = {key: await uow.counters.last(*key) + 1
@@ -91,6 +92,8 @@ async def registered_as_read(ports: RegistrarPorts,
     for pending, number in zip(batch, taken, strict=True):
         if number is not None:
             last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(number))
+    for key in {pending.counter for pending in batch}:
+        ports.forecast.read_settled(key, missed=key not in last)
     for key, sequence in last.items():
         # Not forecasts: a pause after wrong ones goes on (they would be wrong again).
         ports.forecast.settle(key, sequence, forecasts=0, missed=0)
