@@ -53,10 +53,9 @@ RECEIPTS_SIGNED_EARLY = Counter(
     ["outcome"])
 REGISTERED_AS_FORECAST = Counter(
     "kapu_registration_batches_total",
-    "Registration batches: their documents inserted in the counters' own statement as "
-    "forecast (held) or as the counters read just before (read), or some or all in a "
-    "transaction because a counter was not at the number forecast or read (missed) or "
-    "neither could be tried (none)",
+    "Registration batches: their documents inserted in the counters' own statement (held), "
+    "or after it because the numbers taken were not those forecast (missed) or not every "
+    "receipt was signed early (none)",
     ["forecast"])
 BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
                 multiprocess_mode="max")

@@ -9,11 +9,6 @@ receipt signed early is kept only if the number it names is the number its docum
 wrong forecast (another process or host numbering the same KRID) costs a second signature,
 never a wrong receipt; after one, forecasts for that KRID pause for a while, twice as long
 after each wrong one in a row.
-
-Uploads without a forecast may be numbered after the counter as read just before their batch
-(services/statement_registration.py); their receipts are signed then. A wrong read costs those
-signatures again as well, so reads for a KRID pause after a wrong one in the same way: where
-two processes number the same KRID all the time, the reads hardly ever hold either.
 """
 
 from __future__ import annotations
@@ -41,8 +36,6 @@ class NumberForecast:
         self._queued: Counter[CounterKey] = Counter()
         self._paused: dict[CounterKey, int] = {}  # batches left without forecasts
         self._pause: dict[CounterKey, int] = {}  # the last pause's length, while misses last
-        self._reads_paused: dict[CounterKey, int] = {}  # the same, for numbers read
-        self._read_pause: dict[CounterKey, int] = {}
 
     def join(self, key: CounterKey) -> int | None:
         """An upload for ``key`` joins the queue: the sequence it should get, if known."""
@@ -50,7 +43,6 @@ class NumberForecast:
         if self._loop is not loop:  # a new event loop starts with an empty queue
             self._loop = loop
             self._next, self._queued, self._paused, self._pause = {}, Counter(), {}, {}
-            self._reads_paused, self._read_pause = {}, {}
         self._queued[key] += 1
         sequence = self._next.get(key)
         if sequence is None or key in self._paused:
@@ -83,25 +75,6 @@ class NumberForecast:
                 del self._paused[key]
         elif forecasts:  # they held: the next wrong one pauses briefly again
             self._pause.pop(key, None)
-
-    def may_read(self, keys: set[CounterKey]) -> bool:
-        """Whether a batch without forecasts for ``keys`` may be numbered as read: not while
-        a read for one of them paused (each such batch counts the pause down)."""
-        paused = [key for key in keys if key in self._reads_paused]
-        for key in paused:
-            self._reads_paused[key] -= 1
-            if not self._reads_paused[key]:
-                del self._reads_paused[key]
-        return not paused
-
-    def read_settled(self, key: CounterKey, missed: bool) -> None:
-        """Numbers read for ``key`` were taken (or, ``missed``, the counter had moved)."""
-        if missed:
-            pause = min(2 * self._read_pause[key], LONGEST_PAUSE) \
-                if key in self._read_pause else PAUSE_AFTER_MISS
-            self._read_pause[key] = self._reads_paused[key] = pause
-        else:
-            self._read_pause.pop(key, None)
 
     def forget(self, keys: list[CounterKey]) -> None:
         """A batch failed or took no number: no forecasts for ``keys`` until one commits."""

@@ -1,11 +1,9 @@
 """The registrar: numbers accepted uploads. Uploads that arrive while one is registered wait
 and are registered together (group commit, ``batching.py``). A batch whose receipts were all
 signed early for the forecast numbers (``forecast.py``) is registered in one statement that
-commits itself, counter by counter where the forecast held. Uploads with no forecast (another
-process or host numbers the same KRID) are numbered from the counters as read just now, their
-receipts signed for those numbers, and registered in the same kind of statement. What is left
-goes into a transaction that takes each counter once and uses the early receipts that name the
-right number. One upload's fault never fails another's, and a refused or failed registration
+commits itself, counter by counter where the forecast held (``statement_registration.py``);
+the rest in a transaction that takes each counter once and uses the early receipts that name
+the right number. One upload's fault never fails another's, and a refused or failed registration
 skips no number."""
 
 from __future__ import annotations
@@ -37,11 +35,7 @@ from gateway.services.pending import Pending, Presigned, counter_of
 from gateway.services.ports.outbox import NewMail
 from gateway.services.ports.slices import RegistrarPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
-from gateway.services.statement_registration import (
-    registered_as_forecast,
-    registered_as_read,
-    settle_forecast,
-)
+from gateway.services.statement_registration import registered_as_forecast, settle_forecast
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +84,8 @@ def presigned(ports: RegistrarPorts, sender: Party, recipient: Party, new: NewDo
 async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[str | BaseException]:
     """Register every upload of ``batch``: where every receipt was signed early for the
     number forecast, in one statement that commits itself (:func:`registered_as_forecast`);
-    where none was, numbered as the counters read and registered likewise
-    (:func:`_registered_as_read`); the rest in one transaction (:func:`_register_together`).
-    The batch's outcome is counted once (``kapu_registration_batches_total``). One upload's
-    fault must not fail the others (a value the database or the receipt cannot hold, …): when the
+    the rest, or all, in one transaction (:func:`_register_together`). One upload's fault must
+    not fail the others (a value the database or the receipt cannot hold, …): when the
     transaction fails, each upload is registered again in one of its own, and only the faulty
     one is answered with its error. Every failed statement or transaction rolled back its
     counters, so no number is skipped. Then their bytes move into the store; a refused
@@ -108,17 +100,10 @@ async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[st
         if early_signing:
             await asyncio.wait(early_signing)
         registered, outcome = await registered_as_forecast(ports, batch)
+        ports.telemetry.registered_as_forecast(outcome)
         for index, number in registered.items():
             answers[index] = number
         rest = [index for index, answer in enumerate(answers) if answer is None]
-        read = (await registered_as_read(ports, [batch[index] for index in rest])
-                if rest and outcome == "none" else None)
-        if read is not None:
-            for index, number in read.items():
-                answers[rest[index]] = number
-            outcome = "read" if len(read) == len(rest) else "missed"
-            rest = [index for index, answer in enumerate(answers) if answer is None]
-        ports.telemetry.registered_as_forecast(outcome)
         if rest:
             try:
                 rest_answers = await _register_rest(ports, [batch[index] for index in rest])

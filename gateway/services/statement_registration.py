@@ -1,9 +1,8 @@
 """A batch registered in one statement that commits itself (the registry's
 ``register_as_forecast``): its counter rows are held for that statement and its commit alone.
-The numbers come from the forecast, for which the receipts were signed while the uploads
-waited, or, where this process has no forecast (another process or host numbers the same
-KRID), from the counters as read just before, the receipts then signed for them. Uploads whose
-counter was not at the number given are left to the registrar's transaction."""
+The numbers are those forecast (``forecast.py``), for which the receipts were signed while the
+uploads waited. Uploads whose counter was not at the number forecast are left to the
+registrar's transaction."""
 
 from __future__ import annotations
 
@@ -14,11 +13,10 @@ from collections import Counter
 from gateway.domain.audit import AuditEvent
 from gateway.domain.documents import NewDocument, Numbering
 from gateway.domain.receipts import ReceiptKind
-from gateway.domain.registration import MAX_DAILY_SEQUENCE, make_registration_number, sequence_of
+from gateway.domain.registration import sequence_of
 from gateway.errors import Unavailable
 from gateway.services import mail
-from gateway.services.acceptance_receipts import acceptance_content, accepted_event
-from gateway.services.evidence import signed
+from gateway.services.acceptance_receipts import accepted_event
 from gateway.services.forecast import CounterKey
 from gateway.services.pending import Pending
 from gateway.services.ports.slices import RegistrarPorts
@@ -26,8 +24,8 @@ from gateway.services.ports.slices import RegistrarPorts
 log = logging.getLogger(__name__)
 
 
-async def registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]
-                                  ) -> tuple[dict[int, str], str]:
+async def registered_as_forecast(ports: RegistrarPorts,
+                                 batch: list[Pending]) -> tuple[dict[int, str], str]:
     """The uploads of ``batch`` whose counters gave the numbers forecast, registered in one
     statement that commits itself: their indexes and numbers, and the outcome (``held``,
     ``missed``, or ``none`` when not every receipt was signed early, or a document sends a
@@ -42,62 +40,9 @@ async def registered_as_forecast(ports: RegistrarPorts, batch: list[Pending]
     done = [(pending, number) for pending, number in zip(batch, numbers, strict=True)
             if number is not None]
     early = settle_forecast(ports, [pending for pending, _ in done],
-                             [number for _, number in done])
+                            [number for _, number in done])
     ports.telemetry.signed_early(*early)
     return registered, "held" if len(registered) == len(batch) else "missed"
-
-
-async def registered_as_read(ports: RegistrarPorts,
-                              batch: list[Pending]) -> dict[int, str] | None:
-    """Uploads that had no forecast, numbered after their counters' values as read now
-    (without a lock), their receipts signed for those numbers, then registered in one
-    statement as forecasts are: their indexes and numbers. So the counter rows stay held for
-    that statement alone, not for the signatures, when another process or host numbers the
-    same KRID. A counter moved meanwhile is left to the transaction (its receipts are signed
-    again there). None when not tried: an upload has no receipt or sends a notice, the day's
-    numbers run out, or a receipt cannot be signed (the transaction finds which)."""
-    if (any(pending.new.timestamp_token is None for pending in batch)
-            or not ports.forecast.may_read({pending.counter for pending in batch})):
-        return None
-    async with ports.statement_uow() as uow:
-        following = {key: await uow.counters.last(*key) + 1
-                     for key in sorted({pending.counter for pending in batch})}
-    numbers: list[str] = []
-    for pending in batch:
-        sequence = following[pending.counter]
-        following[pending.counter] = sequence + 1
-        if sequence > MAX_DAILY_SEQUENCE:
-            return None  # the transaction refuses what the day cannot number
-        numbers.append(make_registration_number(pending.numbering.krid,
-                                                pending.new.registered_at, sequence))
-        if mail.arrival_notices(ports, pending.sender, pending.recipient, pending.new,
-                                numbers[-1]):
-            return None  # a notice's outbox row is written in the document's transaction
-    try:
-        receipts = await signed(ports, [
-            acceptance_content(pending.sender, pending.recipient, pending.new, number)
-            for pending, number in zip(batch, numbers, strict=True)])
-    except Unavailable:
-        raise
-    except Exception:
-        log.warning("receipts for numbers as read failed", exc_info=True)
-        return None
-    taken = await _register_in_one_statement(ports, batch, [
-        (pending.new, pending.numbering, number, receipt,
-         accepted_event(pending.sender, pending.new, number, pending.person))
-        for pending, number, receipt in zip(batch, numbers, receipts, strict=True)])
-    if taken is None:
-        return {}
-    last: dict[CounterKey, int] = {}
-    for pending, number in zip(batch, taken, strict=True):
-        if number is not None:
-            last[pending.counter] = max(last.get(pending.counter, 0), sequence_of(number))
-    for key in {pending.counter for pending in batch}:
-        ports.forecast.read_settled(key, missed=key not in last)
-    for key, sequence in last.items():
-        # Not forecasts: a pause after wrong ones goes on (they would be wrong again).
-        ports.forecast.settle(key, sequence, forecasts=0, missed=0)
-    return {index: number for index, number in enumerate(taken) if number is not None}
 
 
 async def _register_in_one_statement(

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.documents import NewDocument, UploadRequest
 from gateway.domain.parties import PartyKind
-from gateway.domain.receipts import ReceiptContent, ReceiptKind
+from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import (
     MAX_DAILY_SEQUENCE,
     make_registration_number,
@@ -201,9 +201,9 @@ async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_re
         assert [a.status_code for a in answers] == [201] * len(indexes)
         return [a.json()["registration_number"] for a in answers]
 
-    first = await send(range(1))  # nothing to forecast from yet: numbered as read
+    first = await send(range(1))  # nothing to forecast from yet
     assert (telemetry.used, telemetry.signed_again) == (0, 0)
-    assert telemetry.forecasts == ["read"]
+    assert telemetry.forecasts == ["none"]
     # The forecast knows the counter now: six uploads at once, each receipt signed while it
     # waits, for the number it then gets; each batch is inserted in its counter's statement.
     forecast = await send(range(1, 7))
@@ -224,99 +224,6 @@ async def test_a_wrong_number_forecast_costs_a_second_signature_never_a_wrong_re
     assert sorted(sequence_of(n) for n in numbers) == [*range(1, 8), *range(9, 15)]
     await _receipts_name_their_own_documents(gw, sender, numbers,
                                              [_pdf(i) for i in range(13)], tmp_path)
-
-
-async def test_uploads_without_a_forecast_are_numbered_as_read_in_one_statement(
-    gw: Gateway, tmp_path: Path
-) -> None:
-    """Another process numbers the same office between this one's batches (as a second host
-    would): this process's forecasts are wrong, then paused, and each batch is numbered after
-    the counter as read just before it, its receipts signed for those numbers, and registered
-    in one statement. Every number once and in order, no early receipt wasted, every receipt
-    its own document's."""
-    telemetry = EarlySignatures()
-    gw.ports.telemetry = telemetry
-    sender, office = await new_org(gw.ports), await new_org(gw.ports)
-    assert office.krid is not None
-
-    async def elsewhere() -> None:
-        async with gw.ports.write_uow() as uow:
-            await uow.counters.take(office.krid, registration_day(gw.clock.now()), 1)
-            await uow.commit()
-
-    numbers = []
-    for index in range(8):
-        await elsewhere()
-        answer = await upload(gw.client, sender, office, _pdf(index),
-                              file_name=f"level-{index}.pdf")
-        assert answer.status_code == 201, answer.text
-        numbers.append(answer.json()["registration_number"])
-    # The first was read; the second's forecast (from the first) was one too low, and
-    # forecasts then pause; every other batch was numbered as read, in its statement.
-    assert telemetry.forecasts == ["read", "missed", *["read"] * 6]
-    assert telemetry.transactions == 1 + 1 + 1 + 6  # the miss's statement and transaction
-    assert (telemetry.used, telemetry.signed_again) == (0, 1)
-    assert [sequence_of(n) for n in numbers] == list(range(2, 17, 2))
-    await _receipts_name_their_own_documents(gw, sender, numbers,
-                                             [_pdf(i) for i in range(8)], tmp_path)
-
-
-class NumberedElsewhereWhileSigning:
-    """The gateway's own receipt signer and timestamper, in threads; once armed, the next
-    signing first lets another process take the office's next number, as happens between a
-    batch's read of the counter and its statement when another host numbers the office."""
-
-    def __init__(self, gw: Gateway, krid: str) -> None:
-        self._gw, self._krid, self.armed = gw, krid, False
-
-    async def sign(self, contents: list[ReceiptContent]) -> list[bytes]:
-        if self.armed:
-            self.armed = False
-            async with self._gw.ports.write_uow() as uow:
-                await uow.counters.take(self._krid, registration_day(self._gw.clock.now()), 1)
-                await uow.commit()
-        signer = self._gw.ports.receipt_signer
-        return await asyncio.to_thread(lambda: [signer.sign(content) for content in contents])
-
-    async def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
-        return await asyncio.to_thread(self._gw.ports.timestamper.timestamp, sha256_hex, at)
-
-    async def close(self) -> None:
-        pass
-
-
-async def test_a_wrong_read_is_numbered_in_the_transaction_and_pauses_reads(
-    gw: Gateway, tmp_path: Path
-) -> None:
-    """Another process took the office's next number between a batch's read and its
-    statement: that batch's uploads are numbered after it in the transaction (their receipts
-    signed again), and the next batches, without forecasts or reads, go there too."""
-    telemetry = EarlySignatures()
-    gw.ports.telemetry = telemetry
-    sender, office = await new_org(gw.ports), await new_org(gw.ports)
-    assert office.krid is not None
-    signer = NumberedElsewhereWhileSigning(gw, office.krid)
-    gw.ports.evidence_signer = signer  # type: ignore[assignment]
-
-    async def send(index: int) -> str:
-        answer = await upload(gw.client, sender, office, _pdf(index),
-                              file_name=f"level-{index}.pdf")
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["registration_number"])
-
-    numbers = [await send(0)]  # read: sequence 1; the forecast learns the counter
-    async with gw.ports.write_uow() as uow:  # the forecast for the next one is then wrong
-        await uow.counters.take(office.krid, registration_day(gw.clock.now()), 1)
-        await uow.commit()
-    numbers.append(await send(1))  # the forecast missed; forecasts pause: sequence 3
-    numbers.append(await send(2))  # read: sequence 4
-    signer.armed = True
-    numbers.append(await send(3))  # read 4, but sequence 5 went elsewhere meanwhile: 6
-    numbers += [await send(index) for index in range(4, 7)]  # reads pause too: 7, 8, 9
-    assert telemetry.forecasts == ["read", "missed", "read", "missed", "none", "none", "none"]
-    assert [sequence_of(n) for n in numbers] == [1, 3, 4, 6, 7, 8, 9]
-    await _receipts_name_their_own_documents(gw, sender, numbers,
-                                             [_pdf(i) for i in range(7)], tmp_path)
 
 
 async def test_uploads_to_an_office_numbered_elsewhere_meanwhile_keep_their_neighbours_numbers(

@@ -96,31 +96,3 @@ async def test_wrong_forecasts_in_a_row_pause_twice_as_long_each_until_one_holds
     assert forecast.join(OFFICE) is not None
     _batch(forecast, OFFICE, 1, 7000, forecasts=1, missed=1)
     assert _paused_batches(forecast, OFFICE) == PAUSE_AFTER_MISS
-
-
-async def test_reads_pause_after_a_wrong_one_twice_as_long_each_time_and_resume_when_one_holds(
-) -> None:
-    forecast = _taught(10)
-    assert forecast.may_read({OFFICE, OTHER})
-    forecast.read_settled(OFFICE, missed=True)
-    # Paused for OFFICE alone: each batch that would read for it counts the pause down.
-    assert forecast.may_read({OTHER})
-    assert [forecast.may_read({OFFICE, OTHER}) for _ in range(PAUSE_AFTER_MISS)] == \
-        [False] * PAUSE_AFTER_MISS
-    assert forecast.may_read({OFFICE})
-    forecast.read_settled(OFFICE, missed=True)  # wrong again at once: twice as long
-    assert [forecast.may_read({OFFICE}) for _ in range(2 * PAUSE_AFTER_MISS)] == \
-        [False] * (2 * PAUSE_AFTER_MISS)
-    assert forecast.may_read({OFFICE})
-    forecast.read_settled(OFFICE, missed=False)  # it held: the next wrong one pauses briefly
-    forecast.read_settled(OFFICE, missed=True)
-    assert sum(not forecast.may_read({OFFICE}) for _ in range(LONGEST_PAUSE)) == \
-        PAUSE_AFTER_MISS
-
-
-async def test_a_read_pause_is_never_longer_than_the_longest() -> None:
-    forecast = _taught(10)
-    for _ in range(20):
-        forecast.read_settled(OFFICE, missed=True)
-    assert sum(not forecast.may_read({OFFICE}) for _ in range(2 * LONGEST_PAUSE)) == \
-        LONGEST_PAUSE

@@ -72,11 +72,9 @@ class Telemetry(Protocol):
         (their number forecast was wrong)."""
         ...
     def registered_as_forecast(self, outcome: str) -> None:
-        """A batch's documents were inserted in its counters' own statement: as forecast
-        (``held``), or with no forecast, as the counters read just before (``read``); or
-        some in a transaction after it, because a counter was not at the number forecast or
-        read (``missed``), or all, because neither could be tried (``none``: a receipt not
-        signed early and an e-mail notice to send, say)."""
+        """A batch's documents were inserted in its counters' own statement (``held``), or
+        after it: the numbers taken were not those forecast (``missed``), or not every
+        receipt was signed early (``none``)."""
         ...
     def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:
         """A transaction held ``rows`` registration counter rows for ``seconds`` (from the
