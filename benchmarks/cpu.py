@@ -5,7 +5,7 @@
 On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
 benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
 window at one connection, where the counter's hold is the transaction's own, and one with
-two server processes numbering the one office, as two hosts would). Around a
+two servers numbering the one office, as two hosts would). Around a
 window of ``--duration`` seconds, after a warm-up, the CPU time (utime + stime from /proc) of
 
 - the server process, and its child processes (the signing process),
@@ -42,6 +42,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import secrets
 import shutil
 import statistics
@@ -50,7 +51,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,6 +66,7 @@ from benchmarks.run import (
     ROOT,
     SPLIT,
     SWA_CONTENT_TYPE,
+    Load,
     Scratch,
     scratch_database,
     start_bare,
@@ -274,10 +278,23 @@ async def enable_row_lock_sampling(dsn: str) -> None:
         await connection.close()
 
 
+def held_together(held: list[tuple[float, float, float, dict[str, float]] | None]
+                  ) -> tuple[float, float, float, dict[str, float]] | None:
+    """Several servers' counter figures added up; None if one has none."""
+    known = [one for one in held if one is not None]
+    if not known or len(known) < len(held):
+        return None
+    batches: Counter[str] = Counter()
+    for one in known:
+        batches.update(one[3])
+    return (sum(one[0] for one in known), sum(one[1] for one in known),
+            sum(one[2] for one in known), dict(batches))
+
+
 @dataclass
 class Snapshot:
     rows: int
-    server: float
+    server: float  # the servers together
     children: dict[int, float]
     backends: dict[int, float]
     shared: dict[int, float]
@@ -285,14 +302,23 @@ class Snapshot:
     at: float
 
 
-def snapshot(dsn: str, table: str, pid: int, url: str) -> Snapshot:
+def snapshot(dsn: str, table: str, pids: list[int], urls: list[str]) -> Snapshot:
     backends, shared = asyncio.run(postgres_processes(dsn))
     return Snapshot(
-        rows=asyncio.run(count_rows(dsn, table)), server=cpu_seconds(pid),
-        children={child: cpu_seconds(child) for child in descendants(pid)},
+        rows=asyncio.run(count_rows(dsn, table)),
+        server=sum(cpu_seconds(pid) for pid in pids),
+        children={child: cpu_seconds(child) for pid in pids for child in descendants(pid)},
         backends={backend: cpu_seconds(backend) for backend in backends},
         shared={process: cpu_seconds(process) for process in shared},
-        held=counter_held(url), at=time.perf_counter())
+        held=held_together([counter_held(url) for url in urls]), at=time.perf_counter())
+
+
+def wrk_together(urls: list[str], script: str, load_env: dict[str, str], duration: int,
+                 connections: int) -> list[Load]:
+    """wrk against every server at once, the connections shared out between them."""
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(lambda url: wrk(url, script, load_env, duration,
+                                             connections=connections // len(urls)), urls))
 
 
 def spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -304,31 +330,37 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 def measure(kind: str, start: Callable[[int], subprocess.Popen[bytes]], table: str,
             scratch: Scratch, script: str, load_env: dict[str, str],
             prepare: Callable[[], None] | None, duration: int, warm_up: int,
-            connections: int = 16, offices: int = 1) -> Cost:
-    port = 18000 + secrets.randbelow(1000)
-    url = f"http://127.0.0.1:{port}"
+            connections: int = 16, offices: int = 1, servers: int = 1) -> Cost:
+    """One window; with ``servers`` above 1, that many server processes on the one database
+    (as far as the counters can tell, hosts), each loaded by its share of the connections."""
+    ports = random.sample(range(18000, 19000), servers)
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     print(f"{kind}: {warm_up} s warm-up, {duration} s measured …", flush=True)
-    server = start(port)
+    started: list[subprocess.Popen[bytes]] = []
     try:
+        for port in ports:
+            started.append(start(port))
+        pids = [server.pid for server in started]
         if prepare is not None:
             prepare()
-        wrk(url, script, load_env, warm_up, connections=connections)
+        wrk_together(urls, script, load_env, warm_up, connections)
         if prepare is not None:  # fresh bodies: a repeated content takes another path
             prepare()
         with RowLockSampler(scratch.dsn) as sampler:
-            before = snapshot(scratch.dsn, table, server.pid, url)
-            load = wrk(url, script, load_env, duration, connections=connections)
+            before = snapshot(scratch.dsn, table, pids, urls)
+            loads = wrk_together(urls, script, load_env, duration, connections)
             # Uploads in flight when wrk stopped finish (or not) meanwhile: their rows and
             # their CPU time then fall on the same side of the second snapshot.
             time.sleep(0.5)
-            after = snapshot(scratch.dsn, table, server.pid, url)
-        names = sorted(set(descendants(server.pid).values()))
+            after = snapshot(scratch.dsn, table, pids, urls)
+        names = sorted({name for pid in pids for name in descendants(pid).values()})
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in started:
+            server.terminate()
+            server.wait(timeout=30)
     accepted = after.rows - before.rows
     per_upload = 1000 / accepted
-    cost = Cost(kind, accepted, after.at - before.at, load.errors,
+    cost = Cost(kind, accepted, after.at - before.at, sum(load.errors for load in loads),
                 server_ms=(after.server - before.server) * per_upload,
                 children_ms=spent(before.children, after.children) * per_upload,
                 backends_ms=spent(before.backends, after.backends) * per_upload,
@@ -426,9 +458,6 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
     def shipped(port: int) -> subprocess.Popen[bytes]:
         return start_server(env, port)
 
-    def two_processes(port: int) -> subprocess.Popen[bytes]:
-        return start_server(env, port, workers=2)
-
     one, spread = krids[:1], krids
     soap_one, soap_spread = soap(one), soap(spread)
     plan: list[tuple[str, Callable[[int], subprocess.Popen[bytes]], str, str, dict[str, str],
@@ -450,12 +479,12 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
         # the transaction's own (round trips, the signing wait), not the loop's turns.
         costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
                              scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
-        # Two processes numbering the same office, as two hosts would: each forecasts from
-        # its own last batch, so the forecasts seldom hold and most batches are registered in
-        # a transaction, which holds the row longer. The server's workers' CPU is "child".
-        costs.append(measure("as shipped, REST, 1 office, 2 procs", two_processes,
-                             "documents", scratch, "upload.lua", rest(one), None, duration,
-                             warm_up))
+        # Two servers numbering the same office, as two hosts would, 8 connections each: each
+        # forecasts from its own last batch, so the forecasts seldom hold, and most batches
+        # are registered in a transaction, which holds the row while it signs the receipts.
+        costs.append(measure("as shipped, REST, 1 office, 2 servers", shipped, "documents",
+                             scratch, "upload.lua", rest(one), None, duration, warm_up,
+                             servers=2))
         for cost in costs:
             cost.round = round_number
         result.costs.extend(costs)
