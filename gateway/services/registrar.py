@@ -26,10 +26,7 @@ from gateway.domain.registration import (
 )
 from gateway.errors import DailySequenceExhausted, Unavailable
 from gateway.services import mail
-from gateway.services.acceptance_receipts import (
-    acceptance_content,
-    acceptance_evidence,
-)
+from gateway.services.acceptance_receipts import acceptance_content, acceptance_evidence
 from gateway.services.evidence import signed
 from gateway.services.pending import Pending, Presigned, counter_of
 from gateway.services.ports.outbox import NewMail

@@ -50,7 +50,7 @@ async def _register_in_one_statement(
     numbered: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],
 ) -> list[str | None] | None:
     """``register_as_forecast`` in a statement that commits itself: per upload its number,
-    or None where its counter was not at the number given; None if the statement failed
+    or None where its counter was not at the number forecast; None if the statement failed
     (nothing of it was written). An outage fails the batch."""
     try:
         async with ports.statement_uow() as uow:
@@ -63,8 +63,7 @@ async def _register_in_one_statement(
         raise
     except Exception:
         # Nothing of the statement was written: the transaction numbers them all.
-        log.warning("a batch of %d uploads failed in one statement", len(batch),
-                    exc_info=True)
+        log.warning("a batch of %d uploads failed as forecast", len(batch), exc_info=True)
         return None
     ports.telemetry.counter_held(time.perf_counter() - counter_taken,
                                  sum(number is not None for number in numbers),
@@ -94,7 +93,7 @@ def _as_forecast(
 
 
 def settle_forecast(ports: RegistrarPorts, batch: list[Pending],
-                     numbers: list[str | None]) -> tuple[int, int]:
+                    numbers: list[str | None]) -> tuple[int, int]:
     """Tell the forecast the last sequence each counter gave, and whether it was wrong.
     Returns how many early receipts name their document's number, and how many do not."""
     last: dict[CounterKey, int] = {}
