@@ -188,8 +188,9 @@ def test_a_clerk_finds_downloads_and_confirms_a_document(
     # A double click sends the form twice: one document, one number.
     page.dblclick("button:has-text('Send')")
     # The second submission aborts the first one's navigation, and wait_for_url fails on an
-    # aborted navigation when it sees that one first; the URL is polled instead.
-    expect(page).to_have_url(re.compile(r"/ui/sent\?box=[^&]+&sent=\d+$"))
+    # aborted navigation when it sees that one first; the URL is polled instead (as long as
+    # wait_for_url would have waited: expect's own default is 5 s).
+    expect(page).to_have_url(re.compile(r"/ui/sent\?box=[^&]+&sent=\d+$"), timeout=30_000)
     page.wait_for_load_state()
     sent = page.url.rsplit("sent=", 1)[1]
     shoot(page, "sent-at-once", tmp_path)
