@@ -84,6 +84,7 @@ HOSTS = (4, 8, 16)
 # The connection that samples the row locks: known by name, so its CPU is not the uploads'.
 SAMPLER_NAME = "kapu-bench-row-locks"
 SAMPLE_EVERY_SECONDS = 0.002
+BARE = "bare endpoint, REST"
 # Uploads a second one server cannot pass on this machine: bodies enough for a window.
 MAX_RATE = 600
 
@@ -462,7 +463,7 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
     soap_one, soap_spread = soap(one), soap(spread)
     plan: list[tuple[str, Callable[[int], subprocess.Popen[bytes]], str, str, dict[str, str],
                      Callable[[], None] | None, int]] = [
-        ("bare endpoint, REST", lambda port: start_bare(bare_env, port), "bare_uploads",
+        (BARE, lambda port: start_bare(bare_env, port), "bare_uploads",
          "upload.lua", rest(one), None, 1),
         ("as shipped, REST, 1 office", shipped, "documents", "upload.lua", rest(one), None, 1),
         (f"as shipped, REST, {offices} offices", shipped, "documents", "upload.lua",
@@ -518,8 +519,7 @@ def report_medians(result: Result) -> None:
     print(f"\nMedians over {result.rounds} rounds (each round's ratio against its own bare "
           "window)")
     print(f"{'':34} {'total ms':>8} {'/ bare':>7} {'s held':>7} {'s row':>7} {'s pg row':>8}")
-    bare = {cost.round: cost.total_ms for cost in result.costs
-            if cost.serial_fraction is None}
+    bare = {cost.round: cost.total_ms for cost in result.costs if cost.kind == BARE}
     kinds = list(dict.fromkeys(cost.kind for cost in result.costs))
     for kind in kinds:
         costs = [cost for cost in result.costs if cost.kind == kind]
