@@ -33,30 +33,11 @@ async def registered_as_forecast(ports: RegistrarPorts,
     forecast = _as_forecast(ports, batch)
     if forecast is None:
         return {}, "none"
-    numbers = await _register_in_one_statement(ports, batch, forecast)
-    if numbers is None:
-        return {}, "missed"
-    registered = {index: number for index, number in enumerate(numbers) if number is not None}
-    done = [(pending, number) for pending, number in zip(batch, numbers, strict=True)
-            if number is not None]
-    early = settle_forecast(ports, [pending for pending, _ in done],
-                            [number for _, number in done])
-    ports.telemetry.signed_early(*early)
-    return registered, "held" if len(registered) == len(batch) else "missed"
-
-
-async def _register_in_one_statement(
-    ports: RegistrarPorts, batch: list[Pending],
-    numbered: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],
-) -> list[str | None] | None:
-    """``register_as_forecast`` in a statement that commits itself: per upload its number,
-    or None where its counter was not at the number forecast; None if the statement failed
-    (nothing of it was written). An outage fails the batch."""
     try:
         async with ports.statement_uow() as uow:
             # The counter rows are locked from this statement until it has committed.
             counter_taken = time.perf_counter()
-            numbers = await uow.documents.register_as_forecast(ReceiptKind.ACCEPTANCE, numbered)
+            numbers = await uow.documents.register_as_forecast(ReceiptKind.ACCEPTANCE, forecast)
             await uow.commit()
     except Unavailable:
         ports.forecast.forget([pending.counter for pending in batch])
@@ -64,11 +45,16 @@ async def _register_in_one_statement(
     except Exception:
         # Nothing of the statement was written: the transaction numbers them all.
         log.warning("a batch of %d uploads failed as forecast", len(batch), exc_info=True)
-        return None
-    ports.telemetry.counter_held(time.perf_counter() - counter_taken,
-                                 sum(number is not None for number in numbers),
+        return {}, "missed"
+    registered = {index: number for index, number in enumerate(numbers) if number is not None}
+    ports.telemetry.counter_held(time.perf_counter() - counter_taken, len(registered),
                                  len({pending.counter for pending in batch}))
-    return numbers
+    done = [(pending, number) for pending, number in zip(batch, numbers, strict=True)
+            if number is not None]
+    early = settle_forecast(ports, [pending for pending, _ in done],
+                            [number for _, number in done])
+    ports.telemetry.signed_early(*early)
+    return registered, "held" if len(registered) == len(batch) else "missed"
 
 
 def _as_forecast(
