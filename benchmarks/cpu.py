@@ -1,6 +1,7 @@
 """CPU per accepted upload in every process, and the serial fraction (issue 32).
 
     python -m benchmarks.cpu [--duration 10] [--warm-up 3] [--offices 100] [--rounds 1]
+                             [--only TEXT ...]
 
 On a scratch PostgreSQL database, one server process as shipped (and the bare endpoint of
 benchmarks/bare.py, the yardstick), 16 wrk connections uploading 10 KiB documents (and a last
@@ -434,7 +435,8 @@ async def register_parties(settings: Settings, offices: int) -> tuple[Registered
     return sender, krids
 
 
-def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int) -> Result:
+def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int,
+        only: list[str] | None = None) -> Result:
     result = Result(duration, warm_up, offices, Path("/proc/loadavg").read_text().strip(),
                     rounds)
     # As shipped: background jobs on, as `kapu serve` runs them (the scratch default is off).
@@ -472,20 +474,25 @@ def run(scratch: Scratch, duration: int, warm_up: int, offices: int, rounds: int
         (f"as shipped, HKP, {offices} offices", shipped, "documents", "replay.lua",
          *soap_spread, offices),
     ]
+    def chosen(kind: str) -> bool:  # the bare window is every round's yardstick
+        return kind == BARE or not only or any(text in kind for text in only)
+
     for round_number in range(1, rounds + 1):
         costs = [measure(kind, start, table, scratch, script, load_env, prepare, duration,
                          warm_up, offices=spread_over)
-                 for kind, start, table, script, load_env, prepare, spread_over in plan]
+                 for kind, start, table, script, load_env, prepare, spread_over in plan
+                 if chosen(kind)]
         # One connection: no other request's work between the batch's awaits, so the hold is
         # the transaction's own (round trips, the signing wait), not the loop's turns.
-        costs.append(measure("as shipped, REST, 1 office, 1 conn", shipped, "documents",
-                             scratch, "upload.lua", rest(one), None, duration, warm_up, 1))
+        if chosen(kind := "as shipped, REST, 1 office, 1 conn"):
+            costs.append(measure(kind, shipped, "documents", scratch, "upload.lua", rest(one),
+                                 None, duration, warm_up, 1))
         # Two servers numbering the same office, as two hosts would, 8 connections each: each
         # forecasts from its own last batch, so the forecasts seldom hold, and most batches
         # are registered in a transaction, which holds the row while it signs the receipts.
-        costs.append(measure("as shipped, REST, 1 office, 2 servers", shipped, "documents",
-                             scratch, "upload.lua", rest(one), None, duration, warm_up,
-                             servers=2))
+        if chosen(kind := "as shipped, REST, 1 office, 2 servers"):
+            costs.append(measure(kind, shipped, "documents", scratch, "upload.lua", rest(one),
+                                 None, duration, warm_up, servers=2))
         for cost in costs:
             cost.round = round_number
         result.costs.extend(costs)
@@ -603,11 +610,15 @@ def main() -> None:
                         help="offices the spread uploads go to in turn")
     parser.add_argument("--rounds", type=int, default=1,
                         help="times the whole set of windows runs; medians printed last")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="run only the windows whose names contain TEXT (may be given "
+                        "again; the bare endpoint's window always runs)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("benchmarks need wrk: apt-get install wrk")
     with scratch_database("kapu_bench_cpu") as scratch:
-        result = run(scratch, args.duration, args.warm_up, args.offices, args.rounds)
+        result = run(scratch, args.duration, args.warm_up, args.offices, args.rounds,
+                     args.only)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"cpu-{time.strftime('%Y%m%dT%H%M%S')}.json"
