@@ -57,6 +57,10 @@ REGISTERED_AS_FORECAST = Counter(
     "or after it because the numbers taken were not those forecast (missed) or not every "
     "receipt was signed early (none)",
     ["forecast"])
+REGISTERED_BEFORE_RECEIPTS = Counter(
+    "kapu_registration_before_receipts_total",
+    "Registration batches not registered as forecast that were registered in one statement "
+    "before their acceptance receipts, which were written just after its commit")
 BACKLOG = Gauge("kapu_mailbox_backlog", "Documents waiting in mailboxes",
                 multiprocess_mode="max")
 DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
@@ -129,6 +133,9 @@ class PrometheusTelemetry:
 
     def registered_as_forecast(self, outcome: str) -> None:
         REGISTERED_AS_FORECAST.labels(outcome).inc()
+
+    def registered_before_receipts(self) -> None:
+        REGISTERED_BEFORE_RECEIPTS.inc()
 
     def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:
         COUNTER_ROW_SECONDS.inc(seconds * rows)

@@ -51,8 +51,9 @@ async def acceptance_evidence(
                       for sender, _, new, number, person in accepted]
 
 
-def accepted_event(sender: Party, new: NewDocument, number: str,
+def accepted_event(sender: Party, new: NewDocument, number: str | None,
                    person: str | None) -> AuditEvent:
+    """The acceptance's audit entry (``number`` None: the registering statement names it)."""
     actor, office_krid = actor_of(sender.username, sender.krid, person)
     return AuditEvent(at=new.registered_at, actor=actor, office_krid=office_krid,
                       action=AuditAction.ACCEPTED, registration_number=number,

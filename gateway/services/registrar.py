@@ -32,7 +32,12 @@ from gateway.services.pending import Pending, Presigned, counter_of
 from gateway.services.ports.outbox import NewMail
 from gateway.services.ports.slices import RegistrarPorts
 from gateway.services.ports.storage import StagedContent, UnitOfWork
-from gateway.services.statement_registration import registered_as_forecast, settle_forecast
+from gateway.services.statement_registration import (
+    registered_as_forecast,
+    registered_before_receipts,
+    settle_forecast,
+    write_owed_receipts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,14 @@ async def register_batch(ports: RegistrarPorts, batch: list[Pending]) -> list[st
         for index, number in registered.items():
             answers[index] = number
         rest = [index for index, answer in enumerate(answers) if answer is None]
+        if rest:
+            # Not as forecast: registered before their receipts, in one statement.
+            before, owed = await registered_before_receipts(
+                ports, [batch[index] for index in rest], _exhausted)
+            for place, taken in before.items():
+                answers[rest[place]] = taken
+            rest = [index for index in rest if answers[index] is None]
+            await write_owed_receipts(ports, owed)
         if rest:
             try:
                 rest_answers = await _register_rest(ports, [batch[index] for index in rest])

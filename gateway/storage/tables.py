@@ -160,6 +160,15 @@ receipts = Table(
     UniqueConstraint("document_id", "kind", name="uq_receipts_document_kind"),
 )
 
+# A document registered before its acceptance receipt was signed (its batch's counters are
+# not held while receipts are signed): the row goes when the receipt is written, by the upload
+# itself just after its commit, or by the background jobs if that upload stopped first.
+acceptance_receipts_owed = Table(
+    "acceptance_receipts_owed", metadata,
+    Column("document_id", Id, ForeignKey("documents.id"), primary_key=True,
+           autoincrement=False),
+)
+
 # An entry is written with its id only (migration 0011); the linker gives it its place in the
 # chain (sequence) and its hashes, in id order, within seconds.
 audit_entries = Table(

@@ -61,6 +61,19 @@ class DocumentRepository(Protocol):
         used up. The counters' rows stay locked until the transaction ends (a rollback gives
         the numbers back)."""
         ...
+    async def register_before_receipts(
+        self, accepted: list[tuple[NewDocument, Numbering, AuditEvent]],
+    ) -> list[tuple[int, str] | None]:
+        """Documents numbered and inserted with their audit entries (each event's number is
+        filled in with its document's), their acceptance receipts owed: on PostgreSQL in one
+        statement, so in a unit of work whose statements commit themselves the counters' rows
+        are held for that statement alone. Per document its id and number, in order; None for
+        one past its day's last number (not inserted)."""
+        ...
+    async def owing_acceptance_receipts(self, before: datetime, limit: int) -> list[Document]:
+        """Documents registered before ``before`` whose acceptance receipts are still owed,
+        oldest first."""
+        ...
     async def register_as_forecast(
         self, kind: ReceiptKind,
         forecast: list[tuple[NewDocument, Numbering, str, bytes, AuditEvent]],

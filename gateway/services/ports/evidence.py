@@ -46,6 +46,11 @@ class ReceiptRepository(Protocol):
         """The receipt and the audit entry of one event, in one round trip where the
         database allows it."""
         ...
+    async def add_owed(self, owed: list[tuple[int, datetime, bytes]]) -> None:
+        """The acceptance receipts (document id, issued at, content) of documents registered
+        before them: each document is no longer owed one, and a receipt already written
+        stays."""
+        ...
     async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
     async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:
         """The receipts of several documents at once, by document id."""

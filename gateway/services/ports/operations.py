@@ -76,6 +76,10 @@ class Telemetry(Protocol):
         after it: the numbers taken were not those forecast (``missed``), or not every
         receipt was signed early (``none``)."""
         ...
+    def registered_before_receipts(self) -> None:
+        """A batch not registered as forecast was registered in one statement before its
+        acceptance receipts."""
+        ...
     def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:
         """A transaction held ``rows`` registration counter rows for ``seconds`` (from the
         counter statement to the commit's end) and committed ``uploads`` numbered
@@ -97,6 +101,9 @@ class NoTelemetry:
         pass
 
     def registered_as_forecast(self, outcome: str) -> None:
+        pass
+
+    def registered_before_receipts(self) -> None:
         pass
 
     def counter_held(self, seconds: float, uploads: int, rows: int = 1) -> None:

@@ -89,6 +89,11 @@ class RegistrarPorts(SigningPorts, NoticePorts, Protocol):
     telemetry: Telemetry
 
 
+class OwedReceiptPorts(TransactionPorts, SigningPorts, Protocol):
+    """services/statement_registration.py's background job: acceptance receipts owed since a
+    stop, signed from their documents' rows."""
+
+
 class SystemMessagePorts(SigningPorts, Protocol):
     """services/system_messages.py: a receipt's or a system message's bytes and dates."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,7 +19,9 @@ from gateway.storage.repositories.registration import (
     INSERT_ACCEPTED_DOCUMENT,
     INSERT_DOCUMENTS_IN_ORDER,
     INSERT_RECEIPT_NAMED,
+    OWE_ACCEPTANCE_RECEIPT,
     REGISTER_AS_FORECAST,
+    REGISTER_BEFORE_RECEIPTS,
     REGISTER_IN_ONE_STATEMENT,
     WRITE_UNLINKED_ENTRY,
     SqlCounter,
@@ -36,7 +39,13 @@ from gateway.storage.repositories.rows import (
     sender_alias,
     upsert_for,
 )
-from gateway.storage.tables import documents, idempotency_keys, kept_documents, parties
+from gateway.storage.tables import (
+    acceptance_receipts_owed,
+    documents,
+    idempotency_keys,
+    kept_documents,
+    parties,
+)
 
 
 class SqlDocuments:
@@ -111,6 +120,61 @@ class SqlDocuments:
             "counter_count": [count for _, (count, _) in counters],
             "counter_last": [last for _, (_, last) in counters]})
         return {(row.krid, row.day) for row in result}
+
+    async def register_before_receipts(
+        self, accepted: list[tuple[NewDocument, Numbering, AuditEvent]],
+    ) -> list[tuple[int, str] | None]:
+        numberings = [numbering for _, numbering, _ in accepted]
+        groups = _counter_groups(numberings)
+        if self._connection.dialect.name != "postgresql":
+            # SQLite's write transaction admits one writer: the counters, the documents and
+            # their entries in three statements hold nobody up.
+            numbers = await self.number_many(numberings)
+            numbered = [(index, new, number, event) for index, ((new, _, event), number)
+                        in enumerate(zip(accepted, numbers, strict=True)) if number is not None]
+            ids = await self.add_many([(new, number) for _, new, number, _ in numbered])
+            if numbered:
+                await self._connection.execute(WRITE_UNLINKED_ENTRY, [
+                    entry_values(replace(event, registration_number=number))
+                    for _, _, number, event in numbered])
+                await self._connection.execute(OWE_ACCEPTANCE_RECEIPT, [
+                    {"document_id": document_id} for document_id in ids])
+            answers: list[tuple[int, str] | None] = [None] * len(accepted)
+            for document_id, (index, _, number, _) in zip(ids, numbered, strict=True):
+                answers[index] = (document_id, number)
+            return answers
+        places = [0] * len(accepted)
+        for indexes in groups.values():
+            for place, index in enumerate(indexes, start=1):
+                places[index] = place
+        rows: list[dict[str, Any]] = [
+            named_values(document_values(new))
+            | {"numbering_krid": numbering.krid, "numbering_day": numbering.day,
+               "numbering_prefix": numbering.prefix, "numbering_place": place,
+               "batch_place": index}
+            | {name: value for name, value in entry_values(event).items()
+               if name != "entry_registration_number"}
+            for index, ((new, numbering, event), place)
+            in enumerate(zip(accepted, places, strict=True))]
+        counters = sorted(groups.items())
+        result = await self._connection.execute(REGISTER_BEFORE_RECEIPTS, {
+            name: [row[name] for row in rows] for name in rows[0]} | {
+            "counter_krid": [krid for (krid, _), _ in counters],
+            "counter_day": [day for (_, day), _ in counters],
+            "counter_count": [len(indexes) for _, indexes in counters]})
+        registered: list[tuple[int, str] | None] = [None] * len(accepted)
+        for row in result:
+            registered[row.batch_place] = (int(row.id), str(row.registration_number))
+        return registered
+
+    async def owing_acceptance_receipts(self, before: datetime, limit: int) -> list[Document]:
+        result = await self._connection.execute(
+            document_select().join(
+                acceptance_receipts_owed,
+                acceptance_receipts_owed.c.document_id == documents.c.id)
+            .where(documents.c.registered_at < before)
+            .order_by(documents.c.id).limit(limit))
+        return documents_of_result(result)
 
     async def add_many(self, numbered: list[tuple[NewDocument, str]]) -> list[int]:
         if not numbered:

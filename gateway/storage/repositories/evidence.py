@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, type_coerce, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.sqltypes import NullType
@@ -26,6 +27,7 @@ from gateway.storage.repositories.registration import (
     receipt_values,
 )
 from gateway.storage.tables import (
+    acceptance_receipts_owed,
     audit_entries,
     audit_head,
     authentications,
@@ -85,6 +87,24 @@ class SqlReceipts:
             return
         await self._connection.execute(INSERT_RECEIPT_NAMED, receipt)
         await self._connection.execute(WRITE_UNLINKED_ENTRY, entry)
+
+    async def add_owed(self, owed: list[tuple[int, datetime, bytes]]) -> None:
+        if not owed:
+            return
+        # The upload and the background jobs may both write one: the first stays (an RSA
+        # signature over the same content is the same bytes anyway). The receipt first: a
+        # document is no longer owed one only once it has it.
+        upsert = (postgresql.insert if self._connection.dialect.name == "postgresql"
+                  else sqlite.insert)(receipts)
+        await self._connection.execute(
+            upsert.on_conflict_do_nothing(index_elements=[receipts.c.document_id,
+                                                          receipts.c.kind]),
+            [{"document_id": document_id, "kind": ReceiptKind.ACCEPTANCE.value,
+              "issued_at": issued_at, "content": content}
+             for document_id, issued_at, content in owed])
+        await self._connection.execute(delete(acceptance_receipts_owed).where(
+            acceptance_receipts_owed.c.document_id.in_(
+                [document_id for document_id, _, _ in owed])))
 
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(

@@ -30,7 +30,13 @@ from gateway.domain.documents import DeliveryState, NewDocument
 from gateway.domain.parties import PartyKind
 from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, SEQUENCE_DIGITS
-from gateway.storage.tables import audit_entries, documents, receipts, registration_counters
+from gateway.storage.tables import (
+    acceptance_receipts_owed,
+    audit_entries,
+    documents,
+    receipts,
+    registration_counters,
+)
 
 
 def document_values(new: NewDocument) -> dict[str, Any]:
@@ -273,3 +279,65 @@ def _unnested(parameters: list[tuple[str, Column[Any]]]) -> str:
 
 
 REGISTER_AS_FORECAST = _register_as_forecast()
+
+
+def _register_before_receipts() -> TextClause:
+    """PostgreSQL, in a statement that commits itself: each counter of a batch taken by the
+    number of its documents (whatever it stood at), and the documents numbered in the batch's
+    order and inserted with their audit entries, naming their numbers; their receipts are
+    written after the commit (services/statement_registration.py). So the counters' rows are
+    held for this one statement's run and its commit, never while a receipt is signed. It
+    answers each document's place in the batch, id and number; a document past its day's last
+    number is not inserted. Each document is listed as owing its acceptance receipt until that
+    is written. The counters are taken in sorted order, as everywhere else."""
+    counter = [("counter_krid", registration_counters.c.krid),
+               ("counter_day", registration_counters.c.day),
+               ("counter_count", registration_counters.c.last_value)]
+    entry_columns = [name for name in _ENTRY_COLUMNS if name != "registration_number"]
+    accepted = [(f"new_{name}", documents.c[name]) for name in _DOCUMENT_VALUES] + [
+        ("numbering_krid", registration_counters.c.krid),
+        ("numbering_day", registration_counters.c.day),
+        ("numbering_prefix", documents.c.registration_number),
+        # Its place among its counter's documents (1, 2, …), and in the batch.
+        ("numbering_place", registration_counters.c.last_value),
+        ("batch_place", registration_counters.c.last_value)] + [
+        (f"entry_{name}", audit_entries.c[name]) for name in entry_columns]
+    new = ", ".join(f"new_{name}" for name in _DOCUMENT_VALUES)
+    entries = ", ".join("registration_number" if name == "registration_number"
+                        else f"entry_{name}" for name in _ENTRY_COLUMNS)
+    # Written out, as REGISTER_AS_FORECAST is: only the schema's own names and constants are
+    # put into the text; every value is a bound parameter.
+    return text(f"""
+WITH wanted AS (SELECT * FROM {_unnest(counter, "wanted")}),
+taken AS (
+    INSERT INTO registration_counters AS counter (krid, day, last_value)
+    SELECT counter_krid, counter_day, counter_count FROM wanted
+    ORDER BY counter_krid, counter_day
+    ON CONFLICT (krid, day) DO UPDATE SET last_value = counter.last_value + excluded.last_value
+    RETURNING counter.krid, counter.day, counter.last_value),
+numbered AS (
+    SELECT {_unnested(accepted)},
+           taken.last_value - wanted.counter_count + numbering_place AS sequence
+    FROM {_unnest(accepted, "accepted")}
+    JOIN wanted ON counter_krid = numbering_krid AND counter_day = numbering_day
+    JOIN taken ON taken.krid = numbering_krid AND taken.day = numbering_day),
+accepted AS (
+    SELECT *, numbering_prefix || lpad(CAST(sequence AS text), {SEQUENCE_DIGITS}, '0')
+              AS registration_number
+    FROM numbered WHERE sequence <= {MAX_DAILY_SEQUENCE}),
+document AS (
+    INSERT INTO documents (registration_number, {", ".join(_DOCUMENT_VALUES)})
+    SELECT registration_number, {new} FROM accepted
+    RETURNING id, registration_number),
+entry AS (
+    INSERT INTO audit_entries ({", ".join(_ENTRY_COLUMNS)}) SELECT {entries} FROM accepted),
+owed AS (INSERT INTO acceptance_receipts_owed (document_id) SELECT id FROM document)
+SELECT accepted.batch_place, document.id, document.registration_number
+FROM document JOIN accepted ON accepted.registration_number = document.registration_number
+""")  # noqa: S608
+
+
+REGISTER_BEFORE_RECEIPTS = _register_before_receipts()
+
+
+OWE_ACCEPTANCE_RECEIPT = insert(acceptance_receipts_owed)
