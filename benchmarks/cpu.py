@@ -128,7 +128,9 @@ class Cost:
     uploads_per_second: float = 0.0
     round: int = 1
     # Batches in the window by forecast outcome (kapu_registration_batches_total): "held"
-    # registered in one statement, "missed" and "none" in a transaction.
+    # registered in one statement as forecast, "missed" and "none" after it; and "before
+    # receipts" (kapu_registration_before_receipts_total): how many of those were registered
+    # in one statement before their receipts, the rest in a transaction.
     forecast_batches: dict[str, float] = field(default_factory=dict)
 
 
@@ -216,6 +218,8 @@ def counter_held(url: str) -> tuple[float, float, float, dict[str, float]] | Non
     batches = {sample.labels["forecast"]: sample.value
                for family in text_string_to_metric_families(text)
                for sample in family.samples if sample.name == "kapu_registration_batches_total"}
+    if "kapu_registration_before_receipts_total" in samples:
+        batches["before receipts"] = samples["kapu_registration_before_receipts_total"]
     return (samples["kapu_registration_counter_held_seconds_sum"],
             samples["kapu_registration_counter_held_seconds_count"],
             samples["kapu_registration_counter_row_seconds_total"], batches)
@@ -582,7 +586,9 @@ def report_round(result: Result, costs: list[Cost]) -> None:
                               in cost.row_amdahl.items()) or "none (s >= 1)"
         print(f"{cost.kind:34} row held {cost.row_held_ms:.4f} ms of {cost.total_ms:.2f} ms "
               f"= s {cost.row_serial_fraction:.2%}   S(n) {predicted}")
-    print("\nBatches by forecast outcome (held: one statement; missed, none: a transaction)")
+    print("\nBatches by forecast outcome (held: one statement as forecast; missed, none: not as "
+          "forecast, of which 'before receipts' in one statement before their receipts, the "
+          "rest in a transaction)")
     for cost in costs:
         if cost.forecast_batches:
             print(f"{cost.kind:34} " + ", ".join(

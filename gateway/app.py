@@ -40,6 +40,7 @@ from gateway.services.auth import CredentialCache
 from gateway.services.notifications import DeliveryPolicy
 from gateway.services.ports.operations import Clock
 from gateway.services.public_notices import ensure_portal
+from gateway.services.statement_registration import sign_owed
 from gateway.web import public_notices as notice_pages
 from gateway.web import router as web
 from gateway.webhook_client import HttpxPoster
@@ -102,6 +103,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         else:
             if placed:
                 log.warning("placed %d blobs left by an interrupted upload", placed)
+        try:
+            signed = await sign_owed(runtime.ports, runtime.ports.clock.now())
+        except Exception:
+            log.exception("start-up signing of owed acceptance receipts failed; serving "
+                          "anyway, the background jobs retry it")
+        else:
+            if signed:
+                log.warning("signed %d acceptance receipts owed by uploads a stop cut off",
+                            signed)
         try:
             await ensure_portal(runtime.ports)
         except Exception:

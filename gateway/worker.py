@@ -24,7 +24,7 @@ from gateway.services import (
 )
 from gateway.services.ports import Ports
 from gateway.services.ports.outbox import WebhookPoster
-from gateway.services.statement_registration import sign_owed
+from gateway.services.statement_registration import OWED_GRACE, sign_owed
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ async def run_jobs_once(ports: Ports) -> None:
     if ports.sandbox_clock is not None:
         await sandbox.refresh(ports)
     await audit.link_pending(ports)
-    await sign_owed(ports, ports.clock.now())
+    await sign_owed(ports, ports.clock.now() - OWED_GRACE)
     await deadlines.run_due(ports)
     await mandates.notice_expired(ports)  # queues both sides' e-mail, sent just below
     await mail.deliver_due(ports)

@@ -53,9 +53,9 @@ RECEIPTS_SIGNED_EARLY = Counter(
     ["outcome"])
 REGISTERED_AS_FORECAST = Counter(
     "kapu_registration_batches_total",
-    "Registration batches: their documents inserted in the counters' own statement (held), "
-    "or after it because the numbers taken were not those forecast (missed) or not every "
-    "receipt was signed early (none)",
+    "Registration batches: their documents inserted in the counters' own statement as "
+    "forecast (held), or after it because the numbers taken were not those forecast "
+    "(missed) or not every receipt was signed early (none)",
     ["forecast"])
 REGISTERED_BEFORE_RECEIPTS = Counter(
     "kapu_registration_before_receipts_total",

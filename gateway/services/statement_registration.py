@@ -204,14 +204,17 @@ OWED_GRACE = timedelta(minutes=1)
 OWED_BATCH = 100
 
 
-async def sign_owed(ports: OwedReceiptPorts, now: datetime) -> int:
-    """Sign and write the acceptance receipts still owed by documents registered more than
-    :data:`OWED_GRACE` ago (their uploads stopped between the commit and the receipt): each
-    from its document's row, as its upload would have. Returns how many were written."""
+async def sign_owed(ports: OwedReceiptPorts, registered_before: datetime) -> int:
+    """Sign and write the acceptance receipts still owed by documents registered at or
+    before ``registered_before`` (their uploads stopped between the commit and the receipt): each
+    from its document's row, as its upload would have. The background jobs leave a document
+    :data:`OWED_GRACE` for its own upload; a server starting leaves none (a receipt signed
+    twice is written once). Returns how many were written."""
     written = 0
     while True:
         async with ports.uow() as uow:
-            owing = await uow.documents.owing_acceptance_receipts(now - OWED_GRACE, OWED_BATCH)
+            owing = await uow.documents.owing_acceptance_receipts(registered_before,
+                                                                  OWED_BATCH)
         if not owing:
             return written
         receipts = await signed(ports, [_owed_content(document) for document in owing])
@@ -221,7 +224,7 @@ async def sign_owed(ports: OwedReceiptPorts, now: datetime) -> int:
                 for document, receipt in zip(owing, receipts, strict=True)])
             await uow.commit()
         written += len(owing)
-        log.warning("signed %d acceptance receipts owed since a stop", len(owing))
+        log.warning("signed %d acceptance receipts owed since an upload stopped", len(owing))
         if len(owing) < OWED_BATCH:
             return written
 

@@ -149,7 +149,8 @@ def test_kill_9_during_uploads_loses_nothing(database_url: str, server_dirs: Pat
                 assert hashlib.sha256(body.content).hexdigest() == item["sha256"], number
                 if number in accepted:
                     assert body.content == accepted[number], number
-                # Its acceptance receipt, written in the number's own transaction.
+                # Its acceptance receipt: written in the number's own statement, or just
+                # after it, or (the server killed in between) at the restart.
                 receipt = client.get(f"/api/v1/documents/{number}/receipts/acceptance",
                                      auth=sender.auth)
                 assert receipt.status_code == 200, number

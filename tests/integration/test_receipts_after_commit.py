@@ -12,6 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import Select, func, select
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.domain.audit import AuditAction, AuditEvent
 from gateway.domain.documents import NewDocument, Numbering
 from gateway.domain.parties import Party, PartyKind
@@ -24,6 +26,7 @@ from gateway.services.statement_registration import OWED_GRACE, sign_owed
 from gateway.storage.tables import acceptance_receipts_owed, documents
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.worker import run_jobs_once
+from tests.conftest import FixedClock
 from tests.helpers import Account, new_org, sequence_of, sha256, upload
 from tests.integration.conftest import Gateway
 from tests.integration.test_evidence import xmlsec_verify
@@ -216,7 +219,7 @@ async def test_a_receipt_owed_since_a_stop_is_signed_from_the_row_as_the_upload_
     assert [(record.kind, record.issued_at) for record in records] == [
         (ReceiptKind.ACCEPTANCE, new.registered_at)]
     # Nothing is owed any more: another sweep leaves it as it is.
-    await sign_owed(gw.ports, gw.clock.now() + OWED_GRACE)
+    await sign_owed(gw.ports, gw.clock.now())
     async with gw.ports.uow() as uow:
         assert await uow.receipts.content(document_id, ReceiptKind.ACCEPTANCE) == receipt
         assert len(await uow.receipts.of_document(document_id)) == 1
@@ -236,3 +239,20 @@ async def test_a_receipt_written_twice_keeps_the_first(gw: Gateway) -> None:
     async with gw.ports.uow() as uow:
         assert await uow.receipts.content(document_id, ReceiptKind.ACCEPTANCE) == b"<first/>"
     assert await _owed(gw, document_id) == 0
+
+
+async def test_a_server_starting_signs_the_receipts_owed_at_once(
+    gw: Gateway, settings: Settings, clock: FixedClock
+) -> None:
+    """A restart after a stop between a commit and its receipt: the starting server writes
+    the receipt before it serves, without waiting out the grace."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    assert office.krid is not None
+    document_id, number, _ = await _stopped_upload(
+        gw, sender, office, _pdf(9), numbering_for(office.krid, gw.clock.now()))
+    restarted = create_app(settings, clock=clock)
+    async with restarted.router.lifespan_context(restarted):
+        assert await _owed(gw, document_id) == 0
+        async with gw.ports.uow() as uow:
+            receipt = await uow.receipts.content(document_id, ReceiptKind.ACCEPTANCE)
+        assert receipt is not None and number.encode() in receipt

@@ -71,7 +71,7 @@ class DocumentRepository(Protocol):
         one past its day's last number (not inserted)."""
         ...
     async def owing_acceptance_receipts(self, before: datetime, limit: int) -> list[Document]:
-        """Documents registered before ``before`` whose acceptance receipts are still owed,
+        """Documents registered at or before ``before`` whose acceptance receipts are still owed,
         oldest first."""
         ...
     async def register_as_forecast(

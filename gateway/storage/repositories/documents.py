@@ -172,7 +172,7 @@ class SqlDocuments:
             document_select().join(
                 acceptance_receipts_owed,
                 acceptance_receipts_owed.c.document_id == documents.c.id)
-            .where(documents.c.registered_at < before)
+            .where(documents.c.registered_at <= before)
             .order_by(documents.c.id).limit(limit))
         return documents_of_result(result)
 
