@@ -192,7 +192,7 @@ async def _write_receipts(ports: RegistrarPorts, owed: list[Owed]) -> None:
                            document.pending.new, document.registration_number)
         for document, receipt in zip(owed, early, strict=True) if receipt is None]))
     receipts = [receipt if receipt is not None else next(late) for receipt in early]
-    async with ports.write_uow() as uow:
+    async with ports.statement_uow() as uow:  # one statement on PostgreSQL
         await uow.receipts.add_owed([
             (document.document_id, document.pending.new.registered_at, receipt)
             for document, receipt in zip(owed, receipts, strict=True)])

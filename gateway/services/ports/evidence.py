@@ -49,7 +49,7 @@ class ReceiptRepository(Protocol):
     async def add_owed(self, owed: list[tuple[int, datetime, bytes]]) -> None:
         """The acceptance receipts (document id, issued at, content) of documents registered
         before them: each document is no longer owed one, and a receipt already written
-        stays."""
+        stays. One statement on PostgreSQL."""
         ...
     async def of_document(self, document_id: int) -> list[ReceiptRecord]: ...
     async def of_documents(self, document_ids: list[int]) -> dict[int, list[ReceiptRecord]]:

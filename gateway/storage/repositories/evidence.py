@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.sqltypes import NullType
@@ -22,6 +22,7 @@ from gateway.services.ports.evidence import (
 from gateway.storage.repositories.registration import (
     INSERT_RECEIPT_AND_ENTRY,
     INSERT_RECEIPT_NAMED,
+    WRITE_OWED_RECEIPTS,
     WRITE_UNLINKED_ENTRY,
     entry_values,
     receipt_values,
@@ -92,13 +93,17 @@ class SqlReceipts:
         if not owed:
             return
         # The upload and the background jobs may both write one: the first stays (an RSA
-        # signature over the same content is the same bytes anyway). The receipt first: a
-        # document is no longer owed one only once it has it.
-        upsert = (postgresql.insert if self._connection.dialect.name == "postgresql"
-                  else sqlite.insert)(receipts)
+        # signature over the same content is the same bytes anyway).
+        if self._connection.dialect.name == "postgresql":
+            await self._connection.execute(WRITE_OWED_RECEIPTS, {
+                "receipt_kind": ReceiptKind.ACCEPTANCE.value,
+                "receipt_document_id": [document_id for document_id, _, _ in owed],
+                "receipt_issued_at": [issued_at for _, issued_at, _ in owed],
+                "receipt_content": [content for _, _, content in owed]})
+            return
         await self._connection.execute(
-            upsert.on_conflict_do_nothing(index_elements=[receipts.c.document_id,
-                                                          receipts.c.kind]),
+            sqlite.insert(receipts).on_conflict_do_nothing(
+                index_elements=[receipts.c.document_id, receipts.c.kind]),
             [{"document_id": document_id, "kind": ReceiptKind.ACCEPTANCE.value,
               "issued_at": issued_at, "content": content}
              for document_id, issued_at, content in owed])

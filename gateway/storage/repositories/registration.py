@@ -341,3 +341,22 @@ REGISTER_BEFORE_RECEIPTS = _register_before_receipts()
 
 
 OWE_ACCEPTANCE_RECEIPT = insert(acceptance_receipts_owed)
+
+
+def _write_owed_receipts() -> TextClause:
+    """PostgreSQL: acceptance receipts written for documents that owed them, and the documents
+    no longer listed as owing, in one statement (so in a unit of work whose statements commit
+    themselves, one round trip). A receipt already written stays."""
+    owed = [(f"receipt_{name}", receipts.c[name])
+            for name in ("document_id", "issued_at", "content")]
+    return text(f"""
+WITH owed AS (SELECT * FROM {_unnest(owed, "owed")}),
+settled AS (
+    DELETE FROM acceptance_receipts_owed
+    WHERE document_id IN (SELECT receipt_document_id FROM owed))
+INSERT INTO receipts (document_id, kind, issued_at, content)
+SELECT receipt_document_id, :receipt_kind, receipt_issued_at, receipt_content FROM owed
+ON CONFLICT (document_id, kind) DO NOTHING""")  # noqa: S608
+
+
+WRITE_OWED_RECEIPTS = _write_owed_receipts()
