@@ -57,6 +57,7 @@ async def _observe(ports: Ports, sample: Callable[[], None] | None) -> None:
     for channel, (waiting, dead) in (await operations.outbox_counts(ports)).items():
         metrics.OUTBOX_BACKLOG.labels(channel=channel).set(waiting)
         metrics.OUTBOX_DEAD.labels(channel=channel).set(dead)
+    metrics.RECEIPTS_OWED.set(await operations.acceptance_receipts_owed(ports))
     unlinked, link_lag = await audit.link_lag(ports)
     metrics.AUDIT_UNLINKED.set(unlinked)
     metrics.AUDIT_LINK_LAG.set(link_lag)

@@ -69,6 +69,11 @@ DEADLINE_LAG = Gauge("kapu_deadline_lag_seconds",
 AUDIT_UNLINKED = Gauge("kapu_audit_unlinked_entries",
                        "Audit entries written but not yet linked into the chain",
                        multiprocess_mode="max")
+RECEIPTS_OWED = Gauge("kapu_acceptance_receipts_owed",
+                      "Registered documents whose acceptance receipts are not written yet: "
+                      "for moments after their batch's commit, or since their upload stopped "
+                      "(a starting server, and the background jobs after a minute, sign them)",
+                      multiprocess_mode="max")
 AUDIT_LINK_LAG = Gauge("kapu_audit_link_lag_seconds",
                        "How long the oldest audit entry not yet linked has waited",
                        multiprocess_mode="max")

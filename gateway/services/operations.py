@@ -305,6 +305,11 @@ async def backlog_and_lag(ports: OperationsPorts) -> tuple[int, float]:
     return waiting, (now - oldest).total_seconds() if oldest else 0.0
 
 
+async def acceptance_receipts_owed(ports: OperationsPorts) -> int:
+    async with ports.uow() as uow:
+        return await uow.operations.acceptance_receipts_owed()
+
+
 async def outbox_counts(ports: OperationsPorts) -> dict[str, tuple[int, int]]:
     """Per channel (webhook, email): messages waiting to be delivered, and dead letters."""
     async with ports.uow() as uow:

@@ -19,6 +19,7 @@ from gateway.domain.documents import NewDocument, Numbering
 from gateway.domain.parties import Party, PartyKind
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 from gateway.domain.registration import MAX_DAILY_SEQUENCE, registration_day
+from gateway.services import operations
 from gateway.services.audit import link_pending
 from gateway.services.evidence import receipt_party, signed, timestamp
 from gateway.services.registrar import numbering_for
@@ -193,6 +194,8 @@ async def test_a_receipt_owed_since_a_stop_is_signed_from_the_row_as_the_upload_
     document_id, number, new = await _stopped_upload(
         gw, sender, office, content, numbering_for(office.krid, gw.clock.now()))
     assert await _owed(gw, document_id) == 1
+    owed_before = await operations.acceptance_receipts_owed(gw.ports)  # what /metrics reports
+    assert owed_before >= 1
     answer = await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
                                  auth=sender.auth)
     assert answer.status_code == 404
@@ -203,6 +206,7 @@ async def test_a_receipt_owed_since_a_stop_is_signed_from_the_row_as_the_upload_
     gw.clock.advance(seconds=2)
     await run_jobs_once(gw.ports)
     assert await _owed(gw, document_id) == 0
+    assert await operations.acceptance_receipts_owed(gw.ports) < owed_before
     receipt = (await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
                                    auth=sender.auth)).content
     sender_party, office_party = await _parties(gw, sender, office)

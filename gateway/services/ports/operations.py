@@ -34,6 +34,10 @@ class OperationsRepository(Protocol):
         """Windows ending after ``since``."""
         ...
     async def waiting_total(self) -> int: ...
+    async def acceptance_receipts_owed(self) -> int:
+        """Documents registered whose acceptance receipts are not written yet (for moments,
+        or since their upload stopped)."""
+        ...
     async def outbox_counts(self) -> dict[str, tuple[int, int]]:
         """Per channel (webhook, email): pending messages, and dead letters. A notification
         waits only for a party with a webhook; the others are read by polling."""

@@ -13,6 +13,7 @@ from gateway.domain.outages import Incident, Maintenance, Probe
 from gateway.storage.repositories.documents import DEADLINE_COLUMNS
 from gateway.storage.repositories.rows import upsert_for
 from gateway.storage.tables import (
+    acceptance_receipts_owed,
     documents,
     gateway_keys,
     incidents,
@@ -133,6 +134,11 @@ class SqlOperations:
         result = await self._connection.execute(
             select(func.count()).select_from(documents)
             .where(documents.c.delivery_state == DeliveryState.WAITING.value))
+        return int(result.scalar_one())
+
+    async def acceptance_receipts_owed(self) -> int:
+        result = await self._connection.execute(
+            select(func.count()).select_from(acceptance_receipts_owed))
         return int(result.scalar_one())
 
     async def oldest_due(self, now: datetime) -> datetime | None:
