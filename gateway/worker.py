@@ -33,7 +33,14 @@ async def run_jobs_once(ports: Ports) -> None:
     if ports.sandbox_clock is not None:
         await sandbox.refresh(ports)
     await audit.link_pending(ports)
-    await sign_owed(ports, ports.clock.now() - OWED_GRACE)
+    try:
+        await sign_owed(ports, ports.clock.now() - OWED_GRACE)
+    except Unavailable:
+        raise
+    except Exception:
+        # A receipt that cannot be signed must not hold up the deadlines below: it stays
+        # owed, is tried again next time, and the alert on kapu_acceptance_receipts_owed fires.
+        log.exception("signing owed acceptance receipts failed; trying again next time")
     await deadlines.run_due(ports)
     await mandates.notice_expired(ports)  # queues both sides' e-mail, sent just below
     await mail.deliver_due(ports)

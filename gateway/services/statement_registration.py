@@ -8,10 +8,11 @@ statement and its commit alone.
   hosts numbering one office, most often): the counters give what they give, and the receipts
   are signed and written after the commit, so no counter row is held while a receipt is
   signed. Each document is listed as owing its receipt until then; if the upload stops in
-  between, the background jobs sign it from the document's row (:func:`sign_owed`).
+  between, a starting server or the background jobs sign it from the document's row
+  (:func:`sign_owed`).
 
-Anything else (a document that sends a notice, one without a timestamp, a statement that
-failed) is left to the registrar's transaction."""
+Anything else (a document to a person, whose first notice is queued in its transaction; one
+without a timestamp; a statement that failed) is left to the registrar's transaction."""
 
 from __future__ import annotations
 

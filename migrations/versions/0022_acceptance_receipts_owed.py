@@ -1,7 +1,8 @@
 """Acceptance receipts owed: a batch of uploads that could not be registered as forecast is
 registered in one statement without its receipts, which are signed and written after the commit,
 so the office's counter row is not held while they are signed. Each such document is listed here
-until its receipt is written (by its upload, or by the background jobs after a crash).
+until its receipt is written (by its upload; after a crash, by the next server to start or by
+the background jobs).
 
 Revision ID: 0022
 Revises: 0021

@@ -127,8 +127,8 @@ class SqlDocuments:
         numberings = [numbering for _, numbering, _ in accepted]
         groups = _counter_groups(numberings)
         if self._connection.dialect.name != "postgresql":
-            # SQLite's write transaction admits one writer: the counters, the documents and
-            # their entries in three statements hold nobody up.
+            # SQLite's write transaction admits one writer: the counters, the documents, their
+            # entries and what they owe in four statements hold nobody up.
             numbers = await self.number_many(numberings)
             numbered = [(index, new, number, event) for index, ((new, _, event), number)
                         in enumerate(zip(accepted, numbers, strict=True)) if number is not None]
