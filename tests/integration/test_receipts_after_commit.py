@@ -260,3 +260,24 @@ async def test_a_server_starting_signs_the_receipts_owed_at_once(
         async with gw.ports.uow() as uow:
             receipt = await uow.receipts.content(document_id, ReceiptKind.ACCEPTANCE)
         assert receipt is not None and number.encode() in receipt
+
+
+async def test_an_acceptance_receipt_written_after_a_download_receipt_is_listed_first(
+    gw: Gateway
+) -> None:
+    """A quick addressee may acknowledge a document while its acceptance receipt is owed: the
+    sender's list still gives the receipts in the order of what they attest."""
+    sender, office = await new_org(gw.ports), await new_org(gw.ports)
+    assert office.krid is not None
+    document_id, number, _ = await _stopped_upload(
+        gw, sender, office, _pdf(10), numbering_for(office.krid, gw.clock.now()))
+    gw.clock.advance(seconds=5)
+    acknowledged = await gw.client.post(f"/api/v1/documents/{number}/ack", auth=office.auth)
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert await sign_owed(gw.ports, gw.clock.now()) >= 1
+    listed = (await gw.client.get(f"/api/v1/documents/{number}/receipts",
+                                  auth=sender.auth)).json()["items"]
+    assert [item["kind"] for item in listed] == ["acceptance", "download"]
+    async with gw.ports.uow() as uow:
+        [records] = (await uow.receipts.of_documents([document_id])).values()
+    assert [record.kind for record in records] == [ReceiptKind.ACCEPTANCE, ReceiptKind.DOWNLOAD]

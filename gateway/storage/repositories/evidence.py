@@ -114,7 +114,7 @@ class SqlReceipts:
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(
             select(receipts.c.kind, receipts.c.issued_at)
-            .where(receipts.c.document_id == document_id).order_by(receipts.c.id)
+            .where(receipts.c.document_id == document_id).order_by(*_IN_TIME)
         )
         return [ReceiptRecord(ReceiptKind(row.kind), row.issued_at) for row in result]
 
@@ -123,7 +123,7 @@ class SqlReceipts:
         if document_ids:
             result = await self._connection.execute(
                 select(receipts.c.document_id, receipts.c.kind, receipts.c.issued_at)
-                .where(receipts.c.document_id.in_(document_ids)).order_by(receipts.c.id))
+                .where(receipts.c.document_id.in_(document_ids)).order_by(*_IN_TIME))
             for row in result:
                 found[row.document_id].append(ReceiptRecord(ReceiptKind(row.kind),
                                                             row.issued_at))
@@ -222,6 +222,10 @@ _LINK_AUDIT_ENTRY = (update(audit_entries)
 
 
 _INSERT_RECEIPT = insert(receipts)
+# Receipts in the order of what they attest: an acceptance receipt written just after its
+# batch's commit (or after a crash, at the next start) may follow a quick addressee's download
+# receipt into the table.
+_IN_TIME = (receipts.c.issued_at, receipts.c.id)
 
 
 def _raw_entries() -> Select[Any]:
