@@ -8,17 +8,19 @@ import asyncio
 import logging
 
 from gateway.domain.audit import AuditAction, AuditEvent, acting_for, actor_of
-from gateway.domain.documents import NewDocument
+from gateway.domain.documents import Document, NewDocument, PartyRef
 from gateway.domain.parties import Party
 from gateway.domain.receipts import ReceiptContent, ReceiptKind
 from gateway.services.evidence import receipt_party, signed
-from gateway.services.ports.slices import RegistrarPorts
+from gateway.services.ports.slices import RegistrarPorts, SigningPorts
 
 log = logging.getLogger(__name__)
 
 
-def acceptance_content(sender: Party, recipient: Party, new: NewDocument,
-                       number: str) -> ReceiptContent:
+def acceptance_content(sender: Party | PartyRef, recipient: Party | PartyRef,
+                       new: NewDocument | Document, number: str) -> ReceiptContent:
+    """An acceptance receipt's content: from the upload, or from its document's row (a receipt
+    owed since a stop), alike."""
     assert new.timestamp_token is not None
     return ReceiptContent(
         kind=ReceiptKind.ACCEPTANCE, registration_number=number,
@@ -35,8 +37,19 @@ async def acceptance_evidence(
     timestamp tokens, in order (each: sender, addressee, document, number, the person who
     sent it). ``presigned``: per document, its receipt signed early for its number, or None;
     one that failed is signed again here."""
-    contents = [acceptance_content(sender, recipient, new, number)
-                for sender, recipient, new, number, _ in accepted]
+    receipts = await acceptance_receipts(ports, [
+        acceptance_content(sender, recipient, new, number)
+        for sender, recipient, new, number, _ in accepted], presigned)
+    return receipts, [accepted_event(sender, new, number, person)
+                      for sender, _, new, number, person in accepted]
+
+
+async def acceptance_receipts(
+    ports: SigningPorts, contents: list[ReceiptContent],
+    presigned: list[asyncio.Future[list[bytes]] | None] | None = None,
+) -> list[bytes]:
+    """The receipts of ``contents`` signed, in order. ``presigned``: per content, its receipt
+    signed early, or None; one that failed is signed again here."""
     early: list[bytes | None] = [None] * len(contents)
     for index, signing in enumerate(presigned or []):
         if signing is not None:
@@ -46,9 +59,7 @@ async def acceptance_evidence(
                 log.warning("a receipt signed early failed; signing it again", exc_info=True)
     late = iter(await signed(ports, [content for content, receipt
                                       in zip(contents, early, strict=True) if receipt is None]))
-    receipts = [receipt if receipt is not None else next(late) for receipt in early]
-    return receipts, [accepted_event(sender, new, number, person)
-                      for sender, _, new, number, person in accepted]
+    return [receipt if receipt is not None else next(late) for receipt in early]
 
 
 def accepted_event(sender: Party, new: NewDocument, number: str | None,

@@ -24,13 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.domain.audit import AuditEvent
-from gateway.domain.documents import Document, NewDocument, Numbering
-from gateway.domain.receipts import ReceiptContent, ReceiptKind
+from gateway.domain.documents import NewDocument, Numbering
+from gateway.domain.receipts import ReceiptKind
 from gateway.domain.registration import sequence_of
 from gateway.errors import DailySequenceExhausted, Unavailable
 from gateway.services import mail
-from gateway.services.acceptance_receipts import acceptance_content, accepted_event
-from gateway.services.evidence import receipt_party, signed
+from gateway.services.acceptance_receipts import (
+    acceptance_content,
+    acceptance_receipts,
+    accepted_event,
+)
+from gateway.services.evidence import signed
 from gateway.services.forecast import CounterKey
 from gateway.services.pending import Pending
 from gateway.services.ports.slices import OwedReceiptPorts, RegistrarPorts
@@ -181,18 +185,13 @@ async def write_owed_receipts(ports: RegistrarPorts, owed: list[Owed]) -> None:
 async def _write_receipts(ports: RegistrarPorts, owed: list[Owed]) -> None:
     if not owed:
         return
-    early: list[bytes | None] = []
-    for document in owed:
-        signing = document.pending.presigned
-        early.append(signing.receipt.result()[0] if signing is not None
-                     and signing.registration_number == document.registration_number
-                     and signing.receipt.done() and not signing.receipt.cancelled()
-                     and signing.receipt.exception() is None else None)
-    late = iter(await signed(ports, [
+    receipts = await acceptance_receipts(ports, [
         acceptance_content(document.pending.sender, document.pending.recipient,
                            document.pending.new, document.registration_number)
-        for document, receipt in zip(owed, early, strict=True) if receipt is None]))
-    receipts = [receipt if receipt is not None else next(late) for receipt in early]
+        for document in owed], [
+        presigned.receipt if (presigned := document.pending.presigned) is not None
+        and presigned.registration_number == document.registration_number else None
+        for document in owed])
     async with ports.statement_uow() as uow:  # one statement on PostgreSQL
         await uow.receipts.add_owed([
             (document.document_id, document.pending.new.registered_at, receipt)
@@ -218,7 +217,9 @@ async def sign_owed(ports: OwedReceiptPorts, registered_before: datetime) -> int
                                                                   OWED_BATCH)
         if not owing:
             return written
-        receipts = await signed(ports, [_owed_content(document) for document in owing])
+        receipts = await signed(ports, [
+            acceptance_content(document.sender, document.recipient, document,
+                               document.registration_number) for document in owing])
         async with ports.write_uow() as uow:
             await uow.receipts.add_owed([
                 (document.id, document.registered_at, receipt)
@@ -229,11 +230,3 @@ async def sign_owed(ports: OwedReceiptPorts, registered_before: datetime) -> int
         if len(owing) < OWED_BATCH:
             return written
 
-
-def _owed_content(document: Document) -> ReceiptContent:
-    assert document.timestamp_token is not None
-    return ReceiptContent(
-        kind=ReceiptKind.ACCEPTANCE, registration_number=document.registration_number,
-        sender=receipt_party(document.sender), recipient=receipt_party(document.recipient),
-        file_name=document.file_name, sha256=document.sha256, at=document.registered_at,
-        timestamp_token=document.timestamp_token)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, type_coerce, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.sqltypes import NullType
@@ -27,6 +26,7 @@ from gateway.storage.repositories.registration import (
     entry_values,
     receipt_values,
 )
+from gateway.storage.repositories.rows import upsert_for
 from gateway.storage.tables import (
     acceptance_receipts_owed,
     audit_entries,
@@ -102,7 +102,7 @@ class SqlReceipts:
                 "receipt_content": [content for _, _, content in owed]})
             return
         await self._connection.execute(
-            sqlite.insert(receipts).on_conflict_do_nothing(
+            upsert_for(self._connection)(receipts).on_conflict_do_nothing(
                 index_elements=[receipts.c.document_id, receipts.c.kind]),
             [{"document_id": document_id, "kind": ReceiptKind.ACCEPTANCE.value,
               "issued_at": issued_at, "content": content}
