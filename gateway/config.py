@@ -55,9 +55,11 @@ class Settings(BaseSettings):
     avdh_key_file: Path | None = None
     avdh_cert_file: Path | None = None
     key_password: SecretStr | None = None
-    # Generated receipt-signing and TSA keys: RSA-2048 (the contract's RSA-SHA256), or ECDSA
-    # P-256 (about ten times faster to sign). Production files may hold either.
+    # Generated receipt-signing and AVDH seal keys: RSA-2048 (the contract's RSA-SHA256), or
+    # ECDSA P-256 (about ten times faster to sign); the TSA key: ECDSA P-256, or RSA-2048.
+    # Production files may hold either.
     key_algorithm: Literal["rsa", "ecdsa"] = "rsa"
+    tsa_key_algorithm: Literal["rsa", "ecdsa"] = "ecdsa"
     # Off only to measure what proof costs (benchmarks/): acceptance without its timestamp,
     # signed receipt and audit entry. Production refuses it.
     acceptance_evidence: bool = True

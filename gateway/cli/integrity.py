@@ -17,7 +17,8 @@ def keys_init(settings: Settings, as_json: bool) -> int:
     if settings.environment == "production":
         fail(2, "production uses the key files named in settings; keys init is for "
                 "development and test installations")
-    keys, created = ensure_keys(settings.key_directory)
+    keys, created = ensure_keys(settings.key_directory, algorithm=settings.key_algorithm,
+                                tsa_algorithm=settings.tsa_key_algorithm)
     show({
         "directory": str(settings.key_directory.resolve()), "created": created,
         "ca_subject": keys.ca_cert.subject.rfc4514_string(),

@@ -12,7 +12,8 @@ def gateway_keys(settings: Settings, *, now: datetime | None = None) -> GatewayK
     """Keys created in development are valid from ``now`` (the gateway's clock)."""
     if settings.environment != "production":
         keys, _ = ensure_keys(settings.key_directory, now=now,
-                              algorithm=settings.key_algorithm)
+                              algorithm=settings.key_algorithm,
+                              tsa_algorithm=settings.tsa_key_algorithm)
         return keys
     assert settings.ca_cert_file is not None  # Settings refuses production without it
     password = settings.key_password.get_secret_value().encode() if settings.key_password \

@@ -176,26 +176,34 @@ async def test_receipt_kinds_are_validated(gw: Gateway, refused: str) -> None:
     assert bad.status_code == 422
 
 
-async def test_ecdsa_keys_sign_receipts_and_timestamps_that_verify(
-    settings: Settings, clock: FixedClock, tmp_path: Path
+@pytest.mark.parametrize(("key_algorithm", "tsa_key_algorithm"),
+                         [("ecdsa", "ecdsa"), ("rsa", "rsa")])
+async def test_other_key_algorithms_sign_receipts_and_timestamps_that_verify(
+    settings: Settings, clock: FixedClock, tmp_path: Path, key_algorithm: str,
+    tsa_key_algorithm: str
 ) -> None:
-    keys = tmp_path / "ecdsa-keys"
-    ensure_keys(keys, now=TEST_EPOCH - timedelta(days=1), algorithm="ecdsa")
-    async for gw in _start(settings.model_copy(update={"keys_dir": keys,
-                                                       "key_algorithm": "ecdsa"}), clock):
+    """The default (RSA receipts, ECDSA timestamps) runs in every other test; these are what
+    an operator's key files may hold instead."""
+    keys = tmp_path / "other-keys"
+    ensure_keys(keys, now=TEST_EPOCH - timedelta(days=1), algorithm=key_algorithm,
+                tsa_algorithm=tsa_key_algorithm)
+    async for gw in _start(settings.model_copy(update={
+            "keys_dir": keys, "key_algorithm": key_algorithm,
+            "tsa_key_algorithm": tsa_key_algorithm}), clock):
         sender, office = await new_org(gw.ports), await new_org(gw.ports)
         number = (await upload(gw.client, sender, office)).json()["registration_number"]
         ca = (await gw.client.get("/api/v1/trust")).content
         receipt = (await gw.client.get(f"/api/v1/documents/{number}/receipts/acceptance",
                                        auth=sender.auth)).content
-        assert b"xmldsig-more#ecdsa-sha256" in receipt
+        assert (b"xmldsig-more#ecdsa-sha256" if key_algorithm == "ecdsa"
+                else b"xmldsig-more#rsa-sha256") in receipt
         assert xmlsec_verify(receipt, ca, tmp_path, gw.clock.now())
         tampered = receipt.replace(number.encode(), number[:-1].encode() + b"9", 1)
         assert not xmlsec_verify(tampered, ca, tmp_path, gw.clock.now())
         token = (await gw.client.get(f"/api/v1/documents/{number}/timestamp",
                                      auth=sender.auth)).content
         signer = cms.ContentInfo.load(token)["content"]["signer_infos"][0]
-        assert signer["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+        assert signer["signature_algorithm"]["algorithm"].native == f"sha256_{tsa_key_algorithm}"
         digest = hashlib.sha256(PDF).hexdigest()
         assert openssl_ts_verify(token, digest, ca, tmp_path, gw.clock.now())
         assert not openssl_ts_verify(token, hashlib.sha256(b"other").hexdigest(), ca, tmp_path,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
@@ -35,6 +36,31 @@ def test_created_once_and_reused(tmp_path: Path) -> None:
     usage = first.avdh_cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
     assert oct((tmp_path / "keys" / "avdh.key.pem").stat().st_mode & 0o777) == "0o600"
+    # Receipts are RSA-SHA256 (the contract); a timestamp's key type is free, and ECDSA signs
+    # a token for every upload at a tenth of RSA's cost.
+    assert isinstance(first.signing_key, rsa.RSAPrivateKey)
+    assert first.signing_key.key_size == 2048
+    assert isinstance(first.avdh_key, rsa.RSAPrivateKey)
+    assert isinstance(first.tsa_key, ec.EllipticCurvePrivateKey)
+    assert first.tsa_key.curve.name == "secp256r1"
+
+
+@pytest.mark.parametrize(("key_algorithm", "tsa_key_algorithm"),
+                         [("rsa", "rsa"), ("ecdsa", "ecdsa"), ("ecdsa", "rsa")])
+def test_development_keys_are_of_the_algorithms_settings_name(
+    tmp_path: Path, key_algorithm: str, tsa_key_algorithm: str
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", key_algorithm=key_algorithm,
+                        tsa_key_algorithm=tsa_key_algorithm)
+    made = gateway_keys(settings, now=TEST_EPOCH)
+    kinds = {"rsa": rsa.RSAPrivateKey, "ecdsa": ec.EllipticCurvePrivateKey}
+    assert isinstance(made.signing_key, kinds[key_algorithm])
+    assert isinstance(made.avdh_key, kinds[key_algorithm])
+    assert isinstance(made.tsa_key, kinds[tsa_key_algorithm])
+    # Keys already made stay as they are, whatever settings say later.
+    later = gateway_keys(settings.model_copy(update={"tsa_key_algorithm": "ecdsa",
+                                                     "key_algorithm": "ecdsa"}))
+    assert later.tsa_cert == made.tsa_cert and later.signing_cert == made.signing_cert
 
 
 def test_a_key_directory_from_before_the_avdh_seal_gets_one_from_its_own_ca(

@@ -1,6 +1,8 @@
 """The framed TimeStampToken is, byte for byte, the token asn1crypto builds from the same
 values (RSA PKCS#1 v1.5 signatures are deterministic: the frame is signed by xmlsec, the
-reference by cryptography), and parses back with every value."""
+reference by cryptography), and parses back with every value. With an ECDSA key (the
+default TSA key), whose signatures are random, every byte but the signature's is the same and
+the signature verifies."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.crypto.keys import ensure_keys
 from gateway.crypto.timestamps import ReleasingSigner, TimestampAuthority
@@ -19,7 +23,8 @@ from tests.conftest import TEST_EPOCH
 
 @pytest.fixture(scope="module")
 def authority(tmp_path_factory: pytest.TempPathFactory) -> TimestampAuthority:
-    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
+    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH,
+                          tsa_algorithm="rsa")
     return TimestampAuthority(keys.tsa_key, keys.tsa_cert)
 
 
@@ -60,7 +65,8 @@ def test_a_token_signed_holding_the_gil_is_the_same_token(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """The signing child signs with ``cryptography`` directly (``release_gil=False``): the
     same bytes as the xmlsec signature the server's threads make."""
-    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
+    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH,
+                          tsa_algorithm="rsa")
     releasing = TimestampAuthority(keys.tsa_key, keys.tsa_cert)
     holding = TimestampAuthority(keys.tsa_key, keys.tsa_cert, release_gil=False)
     assert isinstance(releasing._sign, ReleasingSigner)
@@ -69,3 +75,27 @@ def test_a_token_signed_holding_the_gil_is_the_same_token(
     digest = hashlib.sha256(b"gyermek folyamat").hexdigest()
     assert holding.framed(digest, 2**126 + 7, at) == releasing.framed(digest, 2**126 + 7, at) \
         == holding.built_with_asn1crypto(digest, 2**126 + 7, at)
+
+
+@pytest.mark.parametrize("release_gil", [True, False])
+def test_an_ecdsa_token_is_the_asn1crypto_token_but_for_its_verifying_signature(
+        tmp_path_factory: pytest.TempPathFactory, release_gil: bool) -> None:
+    keys, _ = ensure_keys(Path(tmp_path_factory.mktemp("keys")), now=TEST_EPOCH)
+    assert isinstance(keys.tsa_key, ec.EllipticCurvePrivateKey)  # the default TSA key
+    authority = TimestampAuthority(keys.tsa_key, keys.tsa_cert, release_gil=release_gil)
+    at = TEST_EPOCH + timedelta(minutes=3, microseconds=40)
+    digest = hashlib.sha256(b"ecdsa").hexdigest()
+    framed = cms.ContentInfo.load(authority.framed(digest, 2**126 + 3, at))
+    built = cms.ContentInfo.load(authority.built_with_asn1crypto(digest, 2**126 + 3, at))
+    signatures = []
+    for token in (framed, built):
+        signer = token["content"]["signer_infos"][0]
+        assert signer["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+        signatures.append(signer["signature"].native)
+        # What is signed: the attributes as a SET (carried as [0] IMPLICIT).
+        keys.tsa_key.public_key().verify(
+            signer["signature"].native, b"\x31" + signer["signed_attrs"].dump()[1:],
+            ec.ECDSA(hashes.SHA256()))
+        signer["signature"] = b""
+    assert signatures[0] != signatures[1]  # random k: no two ECDSA signatures alike
+    assert framed.dump(force=True) == built.dump(force=True)
