@@ -4,6 +4,7 @@ in both languages."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -69,6 +70,8 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
+    # A browser a test, not one a module: while Playwright's synchronous API is open, its event
+    # loop counts as running in the thread, and the fixtures' asyncio.run() would fail.
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed (make test installs it)"
     with sync_playwright() as playwright:
@@ -356,9 +359,15 @@ def test_an_admin_grants_and_revokes_a_clerk_and_reads_the_log(
     assert "demopolgar: clerk" in log and "granted a role" in log and "revoked a role" in log
 
 
+@functools.cache
+def _axe_source() -> str:
+    # Read once: Playwright reads a path anew for every page (0.30 s a page against 0.19 s).
+    return AXE.read_text()
+
+
 def axe_findings(page: Page) -> list[dict[str, Any]]:
     page.wait_for_load_state()
-    page.add_script_tag(path=str(AXE))
+    page.add_script_tag(content=_axe_source())
     result: dict[str, Any] = page.evaluate(
         "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',"
         " 'wcag21aa', 'best-practice']})")
