@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 CA_YEARS = 20
 LEAF_YEARS = 5
 # The receipt-signing, TSA and AVDH seal keys: RSA or ECDSA P-256, which signs about ten
-# times faster; xmlsec1, openssl ts and pdfsig verify both. Receipts are RSA by default (the
+# times faster; xmlsec1 and openssl ts verify both. Receipts are RSA by default (the
 # contract's RSA-SHA256); timestamp tokens ECDSA, their key type being free: an RSA-2048
 # token cost the signing process 0.49 ms against 0.06 ms (2026-12-06, this machine), most of
 # what evidence adds to an upload after the receipt's own signature.
