@@ -80,11 +80,16 @@ def admission_of(settings: Settings) -> Admission:
     return Admission(limits, settings.admission_patience_seconds, health)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``)."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               signing_process: bool = True) -> FastAPI:
+    """The gateway as an ASGI app. Migrations are applied by the caller (``kapu serve``).
+
+    ``signing_process``: evidence is signed in a child process, as ``kapu serve`` does. The
+    in-process test suite signs in worker threads instead (the same signatures): it builds
+    hundreds of apps, and each child's start costs about 0.25 s of CPU."""
     settings = settings or Settings()
     configure_logging()
-    runtime = build_runtime(settings, clock=clock, signing_process=True)
+    runtime = build_runtime(settings, clock=clock, signing_process=signing_process)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

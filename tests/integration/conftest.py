@@ -37,8 +37,12 @@ async def sandbox_auth(gw: Gateway) -> tuple[str, str]:
     return gw.clock_keeper.auth
 
 
-async def _start(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
-    app = create_app(settings, clock=clock)
+async def _start(settings: Settings, clock: FixedClock, *,
+                 signing_process: bool = False) -> AsyncIterator[Gateway]:
+    # Signed in threads unless a test asks for the child process kapu serve uses: a child
+    # for each of the suite's gateways cost about 0.25 s of CPU, some 450 times. The child
+    # signs for every test of real processes (tests/e2e) and in test_signing_process.py.
+    app = create_app(settings, clock=clock, signing_process=signing_process)
     async with app.router.lifespan_context(app):
         if settings.sandbox:
             # On PostgreSQL the session's tests share one database, so one stored offset, and

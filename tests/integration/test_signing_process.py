@@ -6,13 +6,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
+from gateway.config import Settings
 from gateway.crypto.signing_process import SigningProcess
 from gateway.domain.registration import sequence_of
+from tests.conftest import FixedClock
 from tests.helpers import new_org, upload
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, _start
 from tests.integration.test_group_commit import _pdf, _receipts_name_their_own_documents
+
+
+@pytest.fixture
+async def gw(settings: Settings, clock: FixedClock) -> AsyncIterator[Gateway]:
+    """The gateway as kapu serve runs it, signing in a child process (the suite's other
+    in-process gateways sign in threads)."""
+    async for gateway in _start(settings, clock, signing_process=True):
+        yield gateway
 
 
 async def test_a_signing_process_killed_between_and_during_uploads_is_replaced(
