@@ -177,13 +177,13 @@ async def test_receipt_kinds_are_validated(gw: Gateway, refused: str) -> None:
 
 
 @pytest.mark.parametrize(("key_algorithm", "tsa_key_algorithm"),
-                         [("ecdsa", "ecdsa"), ("rsa", "rsa")])
-async def test_other_key_algorithms_sign_receipts_and_timestamps_that_verify(
+                         [("rsa", "ecdsa"), ("ecdsa", "ecdsa"), ("rsa", "rsa")])
+async def test_key_algorithms_sign_receipts_and_timestamps_that_verify(
     settings: Settings, clock: FixedClock, tmp_path: Path, key_algorithm: str,
     tsa_key_algorithm: str
 ) -> None:
-    """The default (RSA receipts, ECDSA timestamps) runs in every other test; these are what
-    an operator's key files may hold instead."""
+    """The default, RSA-SHA256 receipts (the contract) and ECDSA timestamps, and what an
+    operator's key files may hold instead."""
     keys = tmp_path / "other-keys"
     ensure_keys(keys, now=TEST_EPOCH - timedelta(days=1), algorithm=key_algorithm,
                 tsa_algorithm=tsa_key_algorithm)

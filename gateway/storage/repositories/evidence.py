@@ -114,7 +114,7 @@ class SqlReceipts:
     async def of_document(self, document_id: int) -> list[ReceiptRecord]:
         result = await self._connection.execute(
             select(receipts.c.kind, receipts.c.issued_at)
-            .where(receipts.c.document_id == document_id).order_by(*_IN_TIME)
+            .where(receipts.c.document_id == document_id).order_by(*_IN_ORDER_ATTESTED)
         )
         return [ReceiptRecord(ReceiptKind(row.kind), row.issued_at) for row in result]
 
@@ -123,7 +123,7 @@ class SqlReceipts:
         if document_ids:
             result = await self._connection.execute(
                 select(receipts.c.document_id, receipts.c.kind, receipts.c.issued_at)
-                .where(receipts.c.document_id.in_(document_ids)).order_by(*_IN_TIME))
+                .where(receipts.c.document_id.in_(document_ids)).order_by(*_IN_ORDER_ATTESTED))
             for row in result:
                 found[row.document_id].append(ReceiptRecord(ReceiptKind(row.kind),
                                                             row.issued_at))
@@ -222,12 +222,12 @@ _LINK_AUDIT_ENTRY = (update(audit_entries)
 
 
 _INSERT_RECEIPT = insert(receipts)
-# Receipts in the order of what they attest: an acceptance receipt written just after its
-# batch's commit (or after a crash, at the next start) may follow a quick addressee's download
-# receipt into the table, bearing the same time where the clock did not move (a test's or a
-# sandbox's). Every other receipt attests to what followed the acceptance, so it comes first.
-_IN_TIME = (case((receipts.c.kind == ReceiptKind.ACCEPTANCE.value, 0), else_=1),
-            receipts.c.issued_at, receipts.c.id)
+# Receipts in the order of what they attest: the acceptance first, as every other receipt
+# attests to what followed it, then as written. The acceptance receipt alone may be written
+# late (just after its batch's commit, or at the next start after a crash), after a quick
+# addressee's download receipt, and bearing the same time where the clock did not move.
+_IN_ORDER_ATTESTED = (case((receipts.c.kind == ReceiptKind.ACCEPTANCE.value, 0), else_=1),
+                      receipts.c.id)
 
 
 def _raw_entries() -> Select[Any]:
