@@ -17,18 +17,23 @@ The child is started on first use in an event loop, and again after it stops; wh
 signing then is sent to the new child (signing is a pure function of its input), and only a
 second loss answers :class:`~gateway.errors.Unavailable`. It ends when its input closes, so a
 parent that dies leaves no child behind.
+
+ECDSA timestamp tokens are not sent to the child: one takes 0.09 ms to sign in the server
+itself, holding the GIL, against 0.4 ms of CPU (both processes) for the round trip (measured on
+the reference machine, 2026-12-07). RSA ones, and every receipt (RSA-SHA256), go to the child.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import pickle
 import signal
 import struct
 import sys
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +42,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gateway.crypto.keys import SigningKey
 from gateway.domain.receipts import ReceiptContent
 from gateway.errors import Unavailable
+
+if TYPE_CHECKING:
+    from gateway.crypto.timestamps import TimestampAuthority
 
 _LENGTH = struct.Struct(">I")
 # (key PEM, certificate PEM) of the timestamping and of the receipt-signing key.
@@ -70,6 +78,8 @@ class SigningProcess:
     def __init__(self, tsa_key: SigningKey, tsa_cert: x509.Certificate,
                  signing_key: SigningKey, signing_cert: x509.Certificate) -> None:
         self._keys: _Keys = (_pem(tsa_key, tsa_cert), _pem(signing_key, signing_cert))
+        self._tsa = (tsa_key, tsa_cert)
+        self.timestamps_here = isinstance(tsa_key, ec.EllipticCurvePrivateKey)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
@@ -89,8 +99,16 @@ class SigningProcess:
 
     async def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
         """A DER TimeStampToken over the digest, dated ``at``."""
+        if self.timestamps_here:
+            return self._timestamper.timestamp(sha256_hex, at)
         tokens: list[bytes] = await self._call(("timestamp", [(sha256_hex, at)]))
         return tokens[0]
+
+    @functools.cached_property
+    def _timestamper(self) -> TimestampAuthority:
+        from gateway.crypto.timestamps import TimestampAuthority  # asn1crypto: at first use
+
+        return TimestampAuthority(*self._tsa, release_gil=False)
 
     async def sign(self, contents: list[ReceiptContent]) -> list[bytes]:
         """The receipts of ``contents`` as signed XML, in order."""
