@@ -12,20 +12,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# constraints.txt pins the versions the test suite last passed with.
+# constraints.txt pins the versions the test suite last passed with. uv installs them (from
+# PyPI, compiled to bytecode as pip would) in about 12 s on the 2-core development machine,
+# where pip took 70-110 s of make test's ten minutes; pip installs uv itself, and does the
+# whole install where uv cannot.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt
 
 .PHONY: run test test-next-year compiled faults lint typecheck pytest bench bench-cpu bench-s3 bench-deadlines bench-web bench-listing bench-notices bench-overload bench-avdh soak clean tools messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) -e .
+$(BIN)/uv: | $(BIN)/python
+	-$(PIP_INSTALL) uv
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/uv
+	$(UV_INSTALL) -e . || $(PIP_INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/uv
+	$(UV_INSTALL) -e ".[dev]" || $(PIP_INSTALL) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
 # The WSDL and e-mails name KAPU_PUBLIC_URL: the address served here unless the caller set one.
