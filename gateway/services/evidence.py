@@ -1,5 +1,6 @@
-"""Evidence: timestamps and signed receipts (made by the signing process, or in threads),
-and the evidence a sender reads back: receipts and the acceptance timestamp."""
+"""Evidence: timestamps and signed receipts (made through the signing process, which signs
+ECDSA timestamps in the server itself; or in threads), and the evidence a sender reads back:
+receipts and the acceptance timestamp."""
 
 from __future__ import annotations
 
