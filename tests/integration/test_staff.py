@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from argon2 import extract_parameters, profiles
 
+from gateway.crypto.passwords import use_parameters, verify_password
 from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import Conflict, NotFound
 from gateway.services import staff as staff_service
 from gateway.services.audit import link_pending, verify_audit
 from gateway.services.parties import DEMO_ORGANISATIONS, DEMO_STAFF, ensure_demo_parties
-from tests.helpers import Account, new_citizen, new_org
+from tests.helpers import Account, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
 
 
@@ -125,3 +127,38 @@ async def test_demo_staff_are_created_once(gw: Gateway) -> None:
     assert await _roles(gw, demo) == {p.username: p.role.value for p in DEMO_STAFF}
     assert [r.staff_of for r in first if r.staff_of] == [
         "admin of DEMOHIVATAL", "clerk of DEMOHIVATAL"]
+
+
+async def test_demo_passwords_are_hashed_cheaply_and_no_other(gw: Gateway) -> None:
+    """The demo's passwords are published, so a costly hash of them protects nothing: the
+    cheapest argon2id. Any other party's keeps the usual parameters, which the suite (cheapest
+    for speed) puts back for this test."""
+    use_parameters(profiles.RFC_9106_LOW_MEMORY)
+    try:
+        shown = await ensure_demo_parties(gw.ports)
+        other = await new_org(gw.ports)
+    finally:
+        use_parameters(profiles.CHEAPEST)
+    async with gw.ports.uow() as uow:
+        hashes = {r.username: (await uow.parties.credentials(r.username)) for r in shown}
+        other_credentials = await uow.parties.credentials(other.username)
+    assert set(hashes) == {o.short_name for o in DEMO_ORGANISATIONS} | {
+        "demopolgar", *(p.username for p in DEMO_STAFF)}
+    cheapest = profiles.CHEAPEST
+    for registered in shown:
+        found = hashes[registered.username]
+        assert found is not None
+        parameters = extract_parameters(found[1])
+        assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (
+            cheapest.time_cost, cheapest.memory_cost, cheapest.parallelism)
+        assert verify_password(found[1], registered.password)
+        assert not verify_password(found[1], registered.password + "x")
+    assert other_credentials is not None
+    usual = extract_parameters(other_credentials[1])
+    assert (usual.time_cost, usual.memory_cost) == (
+        profiles.RFC_9106_LOW_MEMORY.time_cost, profiles.RFC_9106_LOW_MEMORY.memory_cost)
+    # The demo's credentials work as before: DEMOHIVATAL sends to DEMOCEG.
+    answer = await upload(gw.client, Account("DEMOHIVATAL", "demohivatal-jelszo",
+                                             krid="100000001"),
+                          Account("DEMOCEG", "", krid="100000002"))
+    assert answer.status_code == 201, answer.text
