@@ -66,6 +66,7 @@ async def register_organisation(
         mak_code = _checked(check_mak_code, mak_code, "mak_code")
     if not kind.is_organisation:
         raise InvalidRequest(f"{kind} is not an organisation type", field="type")
+    _published_only_given(published, password)
     password = password or new_password()
     await _store(ports, password, NewParty(
         kind=kind, name=name, username=short_name, password_hash="", krid=krid,
@@ -89,12 +90,19 @@ async def register_citizen(
     email = _checked(check_email, email, "email")
     code = code or secrets.token_hex(16)
     username = username or f"citizen-{secrets.token_hex(5)}"
+    _published_only_given(published, password)
     password = password or new_password()
     await _store(ports, password, NewParty(
         kind=PartyKind.CITIZEN, name=name, username=username, password_hash="", code=code,
         email=email,
     ), published=published)
     return Registered(username=username, password=password, code=code)
+
+
+def _published_only_given(published: bool, password: str | None) -> None:
+    # A generated password is nobody's to publish: it is hashed at the usual cost.
+    if published and password is None:
+        raise ValueError("only a password given (and published) may be hashed cheaply")
 
 
 async def _store(ports: PartyPorts, password: str, new: NewParty, *,
