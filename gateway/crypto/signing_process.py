@@ -79,7 +79,6 @@ class SigningProcess:
                  signing_key: SigningKey, signing_cert: x509.Certificate) -> None:
         self._keys: _Keys = (_pem(tsa_key, tsa_cert), _pem(signing_key, signing_cert))
         self._tsa = (tsa_key, tsa_cert)
-        self.timestamps_here = isinstance(tsa_key, ec.EllipticCurvePrivateKey)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
@@ -96,6 +95,11 @@ class SigningProcess:
     def unanswered(self) -> int:
         """Jobs sent to the child that it has not answered yet."""
         return sum(not answer.done() for answer in self._waiting)
+
+    @property
+    def timestamps_here(self) -> bool:
+        """Whether tokens are signed in this process (an ECDSA key) rather than the child."""
+        return isinstance(self._tsa[0], ec.EllipticCurvePrivateKey)
 
     async def timestamp(self, sha256_hex: str, at: datetime) -> bytes:
         """A DER TimeStampToken over the digest, dated ``at``."""
