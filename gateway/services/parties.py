@@ -55,23 +55,22 @@ async def register_organisation(
     kind: PartyKind = PartyKind.HIVATALI,
     mak_code: str | None = None,
     password: str | None = None,
-    published: bool = False,
+    published_password: str | None = None,
 ) -> Registered:
     """Register an organisation gateway; its username is its short name. Refuses a taken
-    KRID or short name with Conflict naming the field. ``published``: the password is
-    published on purpose (the demo's), and hashed cheaply."""
+    KRID or short name with Conflict naming the field. ``published_password``: instead of
+    ``password``, one published on purpose (the demo's), hashed cheaply."""
     krid = _checked(check_krid, krid, "krid")
     short_name = _checked(check_short_name, short_name, "short_name")
     if mak_code is not None:
         mak_code = _checked(check_mak_code, mak_code, "mak_code")
     if not kind.is_organisation:
         raise InvalidRequest(f"{kind} is not an organisation type", field="type")
-    _published_only_given(published, password)
-    password = password or new_password()
+    password = published_password or password or new_password()
     await _store(ports, password, NewParty(
         kind=kind, name=name, username=short_name, password_hash="", krid=krid,
         short_name=short_name, mak_code=mak_code,
-    ), published=published)
+    ), published=published_password is not None)
     return Registered(username=short_name, password=password, krid=krid, short_name=short_name)
 
 
@@ -83,26 +82,19 @@ async def register_citizen(
     username: str | None = None,
     password: str | None = None,
     code: str | None = None,
-    published: bool = False,
+    published_password: str | None = None,
 ) -> Registered:
     """Register a citizen; the kapcsolati kód is random and unguessable (128 bits).
-    ``published``: as for :func:`register_organisation`."""
+    ``published_password``: as for :func:`register_organisation`."""
     email = _checked(check_email, email, "email")
     code = code or secrets.token_hex(16)
     username = username or f"citizen-{secrets.token_hex(5)}"
-    _published_only_given(published, password)
-    password = password or new_password()
+    password = published_password or password or new_password()
     await _store(ports, password, NewParty(
         kind=PartyKind.CITIZEN, name=name, username=username, password_hash="", code=code,
         email=email,
-    ), published=published)
+    ), published=published_password is not None)
     return Registered(username=username, password=password, code=code)
-
-
-def _published_only_given(published: bool, password: str | None) -> None:
-    # A generated password is nobody's to publish: it is hashed at the usual cost.
-    if published and password is None:
-        raise ValueError("only a password given (and published) may be hashed cheaply")
 
 
 async def _store(ports: PartyPorts, password: str, new: NewParty, *,
@@ -228,7 +220,7 @@ async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
         if await _by_username(ports, org.short_name) is None:
             await register_organisation(
                 ports, krid=org.krid, short_name=org.short_name, name=org.name, kind=org.kind,
-                password=org.password, published=True,
+                published_password=org.password,
             )
         shown.append(Registered(
             username=org.short_name, password=org.password, krid=org.krid,
@@ -238,8 +230,8 @@ async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
     if code is None:
         code = (await register_citizen(
             ports, name=DEMO_CITIZEN_NAME, email=DEMO_CITIZEN_EMAIL,
-            username=DEMO_CITIZEN.username, password=DEMO_CITIZEN.password,
-            code=DEMO_CITIZEN.code, published=True,
+            username=DEMO_CITIZEN.username, published_password=DEMO_CITIZEN.password,
+            code=DEMO_CITIZEN.code,
         )).code
         # The demo citizen deals with offices electronically from the start (contract 25),
         # so a vendor's first send to it meets the common case. Dated at DEMO_DECLARED, not
@@ -257,8 +249,8 @@ async def ensure_demo_parties(ports: PartyPorts) -> list[Registered]:
         if code is None:
             code = (await register_citizen(
                 ports, name=person.name, email=f"{person.username}@example.hu",
-                username=person.username, password=person.password, code=person.code,
-                published=True,
+                username=person.username, published_password=person.password,
+                code=person.code,
             )).code
         await staff_service.grant_role(ports, krid=office.krid, username=person.username,
                                        role=person.role)

@@ -12,13 +12,7 @@ from gateway.domain.parties import MAX_ADMINS, Party, PartyKind, StaffRole
 from gateway.errors import Conflict, NotFound
 from gateway.services import staff as staff_service
 from gateway.services.audit import link_pending, verify_audit
-from gateway.services.parties import (
-    DEMO_ORGANISATIONS,
-    DEMO_STAFF,
-    ensure_demo_parties,
-    register_organisation,
-)
-from tests.conftest import fresh_krid, fresh_short_name
+from gateway.services.parties import DEMO_ORGANISATIONS, DEMO_STAFF, ensure_demo_parties
 from tests.helpers import Account, new_citizen, new_org, upload
 from tests.integration.conftest import Gateway
 
@@ -163,10 +157,6 @@ async def test_demo_passwords_are_hashed_cheaply_and_no_other(gw: Gateway) -> No
     usual = extract_parameters(other_credentials[1])
     assert (usual.time_cost, usual.memory_cost) == (
         profiles.RFC_9106_LOW_MEMORY.time_cost, profiles.RFC_9106_LOW_MEMORY.memory_cost)
-    # A generated password is nobody's to publish.
-    with pytest.raises(ValueError, match="only a password given"):
-        await register_organisation(gw.ports, krid=fresh_krid(), short_name=fresh_short_name(),
-                                    name="Nem publikus", published=True)
     # The demo's credentials work as before: DEMOHIVATAL sends to DEMOCEG.
     answer = await upload(gw.client, Account("DEMOHIVATAL", "demohivatal-jelszo",
                                              krid="100000001"),
