@@ -253,11 +253,11 @@ def test_mutated_hkp_envelopes_are_refused_cleanly(fuzz_target: FuzzTarget) -> N
 
 
 def test_mutated_hkp_attachments_are_refused_cleanly(fuzz_target: FuzzTarget) -> None:
-    office = fuzz_target.office
+    sending_office = fuzz_target.attachment_sender
     upload = envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", hkp_upload_form(
         document_xml(krid=fuzz_target.sender.krid, content=PDF, href="csat-1"),
         document_xml(krid=fuzz_target.sender.krid, content=PDF[:50], href="csat-2")),
-        username=office.username, password=office.password)
+        username=sending_office.username, password=sending_office.password)
     client = httpx.Client(base_url=fuzz_target.server.url, timeout=60)
     seen: Counter[str] = Counter()
 
