@@ -1,7 +1,8 @@
 """The S3 blob store beside the filesystem store, in one run, on PostgreSQL: 10 KiB upload
 rate (16 connections, rounds interleaved) with the CPU each upload costs the gateway and the
 store, and 200 MiB upload and download speed with the server's peak memory growth, through a
-local SeaweedFS.
+local SeaweedFS; then another 200 MiB upload whose sha256 comes before the file (the S3 store
+sends its parts to the content's own key then, and copies nothing at the end).
 
     python -m benchmarks.s3 [--duration 10] [--rounds 2] [--big-mib 200]
 
@@ -59,6 +60,12 @@ class StoreResult:
     big_download_mb_per_s: float = 0.0
     rss_growth_upload_mib: float = 0.0
     rss_growth_download_mib: float = 0.0
+    # Then two more files of the same size, one after the other on the same server: one sent
+    # as above, one with its sha256 before it (the S3 store's parts then go to the content's
+    # own key, with no copy at the end). A server's first big upload is slower than the next.
+    again_upload_mb_per_s: float = 0.0
+    declared_upload_mb_per_s: float = 0.0
+    rss_growth_declared_upload_mib: float = 0.0
 
 
 @dataclass
@@ -115,8 +122,24 @@ def store_alone(seaweed: SeaweedServer, big: Path, workdir: Path) -> StoreAlone:
     return asyncio.run(run())
 
 
+def _upload(url: str, user: str, office: dict[str, str], path: Path, *first: str) -> float:
+    """Seconds for one REST upload of ``path`` with curl; ``first``: fields before the file."""
+    fields = [arg for field in first for arg in ("-F", field)]
+    started = time.perf_counter()
+    out = subprocess.run(
+        ["curl", "-sS", "-u", user, *fields, "-F", f"file=@{path}",
+         "-F", f"recipient_krid={office['krid']}", "-F", "doc_type_office=BENCH",
+         "-F", "doc_type_id=NAGY", "-F", "doc_type_description=Nagy dokumentum",
+         f"{url}/api/v1/documents"], capture_output=True, text=True, check=True).stdout
+    seconds = time.perf_counter() - started
+    if "registration_number" not in json.loads(out):
+        raise RuntimeError(f"the upload was not accepted: {out}")
+    return seconds
+
+
 def big_transfers(url: str, sender: dict[str, str], office: dict[str, str], pid: int,
-                  big: Path, workdir: Path, result: StoreResult) -> None:
+                  big: Path, again: Path, declared: Path, workdir: Path,
+                  result: StoreResult) -> None:
     size_mb = big.stat().st_size / 1e6
     user = f"{sender['username']}:{sender['password']}"
     reader = f"{office['username']}:{office['password']}"
@@ -146,6 +169,14 @@ def big_transfers(url: str, sender: dict[str, str], office: dict[str, str], pid:
     result.rss_growth_download_mib = sampler.peak - baseline
     if (workdir / "down.bin").stat().st_size != big.stat().st_size:
         raise RuntimeError("the download's size differs from the upload's")
+    result.again_upload_mb_per_s = size_mb / _upload(url, user, office, again)
+    with open(declared, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    baseline = rss_mib(pid)
+    with PeakSampler(pid) as sampler:
+        seconds = _upload(url, user, office, declared, f"sha256={digest}")
+    result.declared_upload_mb_per_s = size_mb / seconds
+    result.rss_growth_declared_upload_mib = sampler.peak - baseline
 
 
 def main() -> None:
@@ -198,17 +229,19 @@ def main() -> None:
                     finally:
                         server.terminate()
                         server.wait(timeout=30)
-            big = workdir / "big.txt"
-            with open(big, "wb") as out:
-                for _ in range(args.big_mib):
-                    out.write(os.urandom(1 << 20))
+            big, again, declared = (workdir / f"{name}.txt"
+                                    for name in ("big", "again", "declared"))
+            for path in (big, again, declared):
+                with open(path, "wb") as out:
+                    for _ in range(args.big_mib):
+                        out.write(os.urandom(1 << 20))
             for store, env in envs.items():
                 print(f"{args.big_mib} MiB upload and download, {store} store …", flush=True)
                 port = 18000 + secrets.randbelow(1000)
                 server = start_server(env, port)
                 try:
                     big_transfers(f"http://127.0.0.1:{port}", sender, office, server.pid, big,
-                                  workdir, results[store])
+                                  again, declared, workdir, results[store])
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
@@ -236,12 +269,20 @@ def main() -> None:
         print(f"{args.big_mib} MiB upload {r.big_upload_mb_per_s:.0f} MB/s (server RSS "
               f"+{r.rss_growth_upload_mib:.1f} MiB), download {r.big_download_mb_per_s:.0f} "
               f"MB/s (+{r.rss_growth_download_mib:.1f} MiB)")
+        print(f"then {args.big_mib} MiB uploads one after the other: "
+              f"{r.again_upload_mb_per_s:.0f} MB/s, and with the sha256 declared first "
+              f"{r.declared_upload_mb_per_s:.0f} MB/s (server RSS "
+              f"+{r.rss_growth_declared_upload_mib:.1f} MiB)")
     file, s3 = results["file"], results["s3"]
     small = (mean(s3.upload_rounds).requests_per_second
              / mean(file.upload_rounds).requests_per_second)
     print(f"\nS3 / filesystem: 10 KiB uploads {small:.2f}, {args.big_mib} MiB upload "
           f"{s3.big_upload_mb_per_s / file.big_upload_mb_per_s:.2f}, download "
-          f"{s3.big_download_mb_per_s / file.big_download_mb_per_s:.2f}")
+          f"{s3.big_download_mb_per_s / file.big_download_mb_per_s:.2f}; the uploads after: "
+          f"{s3.again_upload_mb_per_s / file.again_upload_mb_per_s:.2f}, with the sha256 "
+          f"declared first {s3.declared_upload_mb_per_s / file.declared_upload_mb_per_s:.2f} "
+          f"(S3, declared / not: "
+          f"{s3.declared_upload_mb_per_s / s3.again_upload_mb_per_s:.2f})")
     print(f"SeaweedFS alone (no gateway): {args.big_mib} MiB upload "
           f"{alone.upload_mb_per_s:.0f} MB/s, download {alone.download_mb_per_s:.0f} MB/s; "
           f"/ filesystem through Kapu: upload "

@@ -130,6 +130,9 @@ class _FormReader(FieldReader):
         if not file_name:
             raise InvalidRequest("the file part has no filename", field=FILE_FIELD)
         self.file_name = file_name
+        declared = self.fields.get("sha256")
+        if declared:  # sent before the file: the store may write it under that name at once
+            self._content.expect(declared.strip())
         return True
 
     def file_data(self, chunk: memoryview) -> None:

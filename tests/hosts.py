@@ -20,7 +20,7 @@ from gateway.config import Settings
 from gateway.wiring import build_runtime
 from tests.e2e.conftest import Server, kapu_env, start_server, stop_server
 from tests.helpers import Account, new_org
-from tests.seaweed import SeaweedServer
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 
 @dataclass
@@ -113,6 +113,24 @@ def upload(server: Server, sender: Account, to: Account, content: bytes | Path,
                                    data=upload_form(to), files={"file": (name, file)})
         return client.post("/api/v1/documents", auth=sender.auth, data=upload_form(to),
                            files={"file": (name, content)})
+
+
+async def bucket_listing(hosts: Hosts) -> tuple[list[str], list[str]]:
+    """The keys of the hosts' objects, and of their unfinished multipart uploads (both
+    without the hosts' prefix), as the store lists them."""
+    from aiobotocore.session import get_session
+    from botocore.config import Config
+
+    async with get_session().create_client(
+            "s3", endpoint_url=hosts.seaweed.endpoint, region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            config=Config(s3={"addressing_style": "path"})) as client:
+        listed = await client.list_objects_v2(Bucket=hosts.bucket, Prefix=hosts.prefix + "/")
+        uploads = await client.list_multipart_uploads(Bucket=hosts.bucket,
+                                                      Prefix=hosts.prefix + "/")
+    start = len(hosts.prefix) + 1
+    return ([item["Key"][start:] for item in listed.get("Contents", [])],
+            [item["Key"][start:] for item in uploads.get("Uploads", [])])
 
 
 def random_file(path: Path, size: int) -> Path:

@@ -5,8 +5,11 @@ synchronously; the spool keeps memory flat whatever the client's pace). Every 5 
 arrived goes at once, as one part of a multipart upload to ``tmp/<uuid>``, at most two parts in
 flight. Only at the end is the SHA-256 known: the finished staging object is then copied,
 inside the store, to ``blobs/<sha256>`` - before the database row commits, so a committed row
-always names an object. Content of at most one part never touches the disk: it is put under its
-final key in one request. The staging object (or the bytes in memory) stays until the row
+always names an object. When the client declared the SHA-256 before the bytes (``expect``),
+the parts go straight to ``blobs/<sha256>`` instead, and that upload is completed only once the
+bytes are known to have it: no copy, and no object ever holds other bytes than its name says.
+Content of at most one part never touches the disk: it is put under its final key in one
+request. The staging object (or the bytes in memory, or the spool) stays until the row
 committed: ``place`` then checks the final object is still there (an expiry of the same content
 may have removed it meanwhile) and puts it back if not.
 """
@@ -26,8 +29,8 @@ from typing import Any, BinaryIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.domain.incoming import IncomingBytes
-from gateway.errors import Unavailable
-from gateway.storage.s3bucket import S3Bucket
+from gateway.errors import HashMismatch, Unavailable
+from gateway.storage.s3bucket import S3Bucket, is_sha256
 
 log = logging.getLogger(__name__)
 # S3 parts are at least 5 MiB but the last. Each part in flight costs about three times its
@@ -47,6 +50,7 @@ class StagedObject(IncomingBytes):
         name = uuid.uuid4().hex
         self._spool_path = spool_dir / f"{name}.part"
         self._staging_key = store.key(f"tmp/{name}")
+        self._direct = False  # the parts go to the declared content's own key
         self._memory = bytearray()
         self._file: BinaryIO | None = None
         self._sent = 0  # bytes handed to part uploads
@@ -55,6 +59,13 @@ class StagedObject(IncomingBytes):
         self._slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
         self._staged = False  # the staging object is complete
         self._published = False
+
+    def expect(self, sha256: str) -> None:
+        """The client declared the content's SHA-256: taken if no part has left yet."""
+        declared = sha256.lower()
+        if self._upload is None and is_sha256(declared):
+            self._staging_key = self._store.content_key(declared)
+            self._direct = True
 
     def write(self, chunk: bytes | memoryview) -> None:
         self._count(chunk)
@@ -97,8 +108,15 @@ class StagedObject(IncomingBytes):
                 self._send_part(self._size - self._sent)
             assert self._upload is not None
             parts = await asyncio.gather(*self._parts)
+            if self._direct and self._staging_key != self._store.content_key(self.sha256):
+                # The service refuses such an upload before it finishes; the store makes sure.
+                raise HashMismatch("the declared sha256 does not match the content's "
+                                   f"{self.sha256}", field="sha256")
             await self._store.complete_upload(self._staging_key, await self._upload, parts)
             self._staged = True
+            if self._direct:
+                self._published = True
+                return
         await self._publish(skip_if_present=True)
 
     async def _publish(self, *, skip_if_present: bool) -> None:
@@ -107,9 +125,28 @@ class StagedObject(IncomingBytes):
         final = self._store.content_key(self.sha256)
         if not self._staged:
             await self._store.put(final, bytes(self._memory))
+        elif self._direct:  # the object the parts made went meanwhile: sent again
+            await self._upload_spool(final)
         elif not (skip_if_present and await self._store.exists(self.sha256)):
             await self._store.copy(self._staging_key, final)
         self._published = True
+
+    async def _upload_spool(self, key: str) -> None:
+        """The spool file as a multipart upload to ``key``, one part at a time."""
+        assert self._file is not None
+        upload_id = await self._store.start_upload(key)
+        try:
+            parts = []
+            for number, offset in enumerate(range(0, self._size, PART_BYTES), start=1):
+                data = await asyncio.to_thread(os.pread, self._file.fileno(), PART_BYTES,
+                                               offset)
+                etag = await self._store.upload_part(key, upload_id, number, data)
+                parts.append({"ETag": etag, "PartNumber": number})
+            await self._store.complete_upload(key, upload_id, parts)
+        except BaseException:
+            with contextlib.suppress(Unavailable, ClientError, BotoCoreError):
+                await self._store.abort_upload(key, upload_id)
+            raise
 
     async def sha1(self) -> str:
         """SHA-1 for older clients' Lenyomat; computed only when asked."""
@@ -155,7 +192,8 @@ class StagedObject(IncomingBytes):
                 with contextlib.suppress(Unavailable, ClientError, BotoCoreError):
                     upload_id = await self._upload
                     if self._staged:
-                        await self._store.delete(self._staging_key)
+                        if not self._direct:  # a direct upload's object is the content's
+                            await self._store.delete(self._staging_key)
                     else:
                         await self._store.abort_upload(self._staging_key, upload_id)
         finally:

@@ -4,10 +4,13 @@ on one PostgreSQL database and one S3 store (a real SeaweedFS). The long version
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 
 from tests.e2e.conftest import kapu_env
 from tests.helpers import sequence_of
-from tests.hosts import Hosts, organisations, upload
+from tests.hosts import Hosts, bucket_listing, organisations, upload, upload_form
 
 # SigV4 signatures and file times carry the real date, which faketime does not move.
 pytestmark = pytest.mark.outside_clock
@@ -73,6 +76,60 @@ def test_concurrent_uploads_over_both_hosts_number_without_gap_and_keep_the_chai
     verified = hosts.kapu("audit", "verify", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert '"intact": true' in verified.stdout
+
+
+def _declared_upload(hosts: Hosts, server_url: str, auth: httpx.BasicAuth,
+                     fields: dict[str, str], content: bytes,
+                     midway: list[list[str]]) -> httpx.Response:
+    """An upload whose form fields (``sha256`` among them) come before the file; halfway,
+    once the store lists a multipart upload begun, ``midway`` gets the unfinished uploads."""
+    boundary = "kapu-declared-boundary"
+    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                   f"{value}\r\n" for name, value in fields.items())
+    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+             'filename="nagy.txt"\r\n\r\n')
+    half = len(content) // 2
+
+    def body() -> Iterator[bytes]:
+        yield head.encode()
+        yield content[:half]
+        deadline = time.monotonic() + 30
+        while not (uploads := asyncio.run(bucket_listing(hosts))[1]):
+            assert time.monotonic() < deadline, "no multipart upload began"
+            time.sleep(0.1)
+        midway.append(uploads)
+        yield content[half:]
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with httpx.Client(base_url=server_url, timeout=120) as client:
+        return client.post("/api/v1/documents", auth=auth, content=body(),
+                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_a_declared_sha256_sends_the_upload_straight_to_its_content_key(hosts: Hosts) -> None:
+    """Its parts are uploaded under blobs/<sha256> itself, nothing under tmp/; a sha256 the
+    bytes do not have is refused and leaves the object of that name as it was."""
+    sender, office = organisations(hosts, 2)
+    server = hosts.servers[0]
+    content = os.urandom(12 << 20)
+    digest = hashlib.sha256(content).hexdigest()
+    midway: list[list[str]] = []
+    accepted = _declared_upload(hosts, server.url, sender.auth,
+                                {**upload_form(office), "sha256": digest}, content, midway)
+    assert accepted.status_code == 201, accepted.text
+    assert midway == [[f"blobs/{digest}"]]
+    keys, uploads = asyncio.run(bucket_listing(hosts))
+    assert f"blobs/{digest}" in keys
+    assert [key for key in keys if not key.startswith("blobs/")] == [] and uploads == []
+
+    refused = _declared_upload(hosts, server.url, sender.auth,
+                               {**upload_form(office), "sha256": digest}, content[::-1], midway)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "hash_mismatch"
+    assert midway[1] == [f"blobs/{digest}"]
+    assert asyncio.run(bucket_listing(hosts)) == (keys, [])
+    number = accepted.json()["registration_number"]
+    assert download(hosts.servers[1].url, office.auth, number).content == content
 
 
 def test_a_host_with_other_keys_refuses_to_start(hosts: Hosts, tmp_path: Path) -> None:

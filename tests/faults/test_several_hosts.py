@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers import sequence_of
-from tests.hosts import Hosts, organisations, random_file, rss_kib, upload
-from tests.seaweed import ACCESS_KEY, SECRET_KEY
+from tests.hosts import Hosts, bucket_listing, organisations, random_file, rss_kib, upload
 
 # The long several-hosts runs: make faults (KAPU_FAULTS_SCALE >= 2); make test leaves them
 # out at collection (tests/conftest.py), so they are never counted as skipped.
@@ -125,18 +124,8 @@ async def _named_contents(database_url: str) -> set[str]:
 
 
 async def _bucket(hosts: Hosts) -> tuple[list[str], int]:
-    from aiobotocore.session import get_session
-    from botocore.config import Config
-
-    async with get_session().create_client(
-            "s3", endpoint_url=hosts.seaweed.endpoint, region_name="us-east-1",
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-            config=Config(s3={"addressing_style": "path"})) as client:
-        listed = await client.list_objects_v2(Bucket=hosts.bucket, Prefix=hosts.prefix + "/")
-        uploads = await client.list_multipart_uploads(Bucket=hosts.bucket,
-                                                      Prefix=hosts.prefix + "/")
-    keys = [item["Key"][len(hosts.prefix) + 1:] for item in listed.get("Contents", [])]
-    return keys, len(uploads.get("Uploads", []))
+    keys, uploads = await bucket_listing(hosts)
+    return keys, len(uploads)
 
 
 def test_a_host_killed_mid_upload_leaves_nothing_after_gc_and_the_other_serves(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import TooLarge
+from gateway.errors import HashMismatch, TooLarge
 from gateway.services.ports.storage import BlobStore, StagedContent
 from gateway.storage.blobs import STALE_AFTER_SECONDS, FileBlobStore
 from gateway.storage.s3blobs import S3BlobStore, S3Location
@@ -194,6 +194,107 @@ async def test_place_puts_back_content_an_expiry_removed_while_the_row_committed
     assert await store.delete_unless(earlier.sha256, no)  # the expiry of the earlier one
     await racing.place()  # its row committed meanwhile
     assert await read_all(store, racing.sha256) == SMALL
+
+
+@pytest.fixture
+async def s3_store(seaweed: SeaweedServer, tmp_path: Path) -> AsyncIterator[S3BlobStore]:
+    location = S3Location.parse(seaweed.blob_url("kapu-contract", secrets.token_hex(6)))
+    s3 = S3BlobStore(location, ACCESS_KEY, SECRET_KEY, tmp_path / "spool")
+    yield s3
+    await s3.close()
+
+
+async def _write(item: StagedContent, content: bytes, chunk: int = 64 * 1024) -> None:
+    for start in range(0, len(content), chunk):
+        item.write(content[start:start + chunk])
+        await asyncio.sleep(0)
+
+
+async def _unfinished_upload(store: S3BlobStore) -> str:
+    """The key of the one multipart upload begun, once the store lists it."""
+    for _ in range(300):
+        begun = [name for name in await leftovers(store) if name.startswith("upload:")]
+        if begun:
+            [key] = begun
+            return key.removeprefix("upload:")
+        await asyncio.sleep(0.1)
+    raise AssertionError("no multipart upload began")
+
+
+async def test_a_declared_sha256_sends_the_parts_to_the_content_key(
+        s3_store: S3BlobStore) -> None:
+    """No staging object and no copy: the multipart upload is made under blobs/<sha256> and
+    completed there; undeclared, the same bytes pass through tmp/."""
+    digest = hashlib.sha256(LARGE).hexdigest()
+    declared = s3_store.stage(len(LARGE))
+    declared.expect(digest.upper())  # as a client may write it
+    await _write(declared, LARGE[: PART_BYTES + 1000])  # the first part goes
+    assert await _unfinished_upload(s3_store) == f"blobs/{digest}"
+    assert await leftovers(s3_store) == [f"upload:blobs/{digest}"]
+    await _write(declared, LARGE[PART_BYTES + 1000:])
+    declared.seal()
+    await declared.finish()
+    assert await leftovers(s3_store) == [f"blobs/{digest}"]
+    await declared.place()
+    assert await leftovers(s3_store) == [f"blobs/{digest}"]
+    assert await read_all(s3_store, digest) == LARGE
+
+    other = LARGE[::-1]
+    undeclared = await staged(s3_store, other)
+    other_digest = hashlib.sha256(other).hexdigest()
+    assert [name for name in await leftovers(s3_store) if name.startswith("tmp/")] != []
+    await undeclared.place()
+    assert await leftovers(s3_store) == sorted([f"blobs/{digest}", f"blobs/{other_digest}"])
+
+
+async def test_a_declared_sha256_the_bytes_do_not_have_completes_nothing(
+        s3_store: S3BlobStore) -> None:
+    """The upload under the declared name is never completed: the object already there
+    keeps its bytes, and nothing else is left."""
+    genuine = await staged(s3_store, LARGE)
+    await genuine.place()
+    forged = s3_store.stage(len(LARGE))
+    forged.expect(genuine.sha256)
+    await _write(forged, LARGE[::-1])
+    forged.seal()
+    with pytest.raises(HashMismatch):
+        await forged.finish()
+    await forged.discard()
+    assert await leftovers(s3_store) == [f"blobs/{genuine.sha256}"]
+    assert await read_all(s3_store, genuine.sha256) == LARGE
+
+
+async def test_a_declared_sha256_after_the_first_part_left_is_not_taken(
+        s3_store: S3BlobStore) -> None:
+    item = s3_store.stage(len(LARGE))
+    await _write(item, LARGE[: PART_BYTES + 1000])  # the first part goes
+    item.expect(hashlib.sha256(LARGE).hexdigest())
+    await _write(item, LARGE[PART_BYTES + 1000:])
+    assert (await _unfinished_upload(s3_store)).startswith("tmp/")
+    item.seal()
+    await item.finish()
+    await item.place()
+    assert await leftovers(s3_store) == [f"blobs/{item.sha256}"]
+    assert await read_all(s3_store, item.sha256) == LARGE
+
+
+async def test_place_puts_back_a_declared_upload_an_expiry_removed_while_the_row_committed(
+        s3_store: S3BlobStore) -> None:
+    earlier = await staged(s3_store, LARGE)
+    await earlier.place()
+    racing = s3_store.stage(len(LARGE))
+    racing.expect(earlier.sha256)
+    await _write(racing, LARGE)
+    racing.seal()
+    await racing.finish()  # its row about to commit
+
+    async def no() -> bool:
+        return False
+
+    assert await s3_store.delete_unless(earlier.sha256, no)  # the expiry of the earlier one
+    await racing.place()  # its row committed meanwhile: sent again from the spool
+    assert await read_all(s3_store, racing.sha256) == LARGE
+    assert await leftovers(s3_store) == [f"blobs/{racing.sha256}"]
 
 
 async def test_check_answers(store: BlobStore) -> None:
