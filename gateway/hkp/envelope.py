@@ -54,6 +54,24 @@ def username_token(envelope: etree._Element) -> tuple[str, str]:
     return username, password.strip()
 
 
+def declared_digests(envelope: etree._Element) -> dict[str, str]:
+    """The SHA-256 the uploaded documents declare (``Lenyomat`` of 64 hex digits), by the
+    ``href`` (or MTOM ``xop:Include``) of the attachment each names. Read as soon as the
+    envelope is in, before the attachments: the store may then write those under their final
+    name at once (checked against the bytes all the same). An attachment named by documents
+    that declare different digests gets none."""
+    found: dict[str, str | None] = {}
+    for document in envelope.iter(f"{{{HKP}}}DokumentumAdatok"):
+        href = document.get("href")
+        if not href:
+            include = next(document.iter(f"{{{XOP}}}Include"), None)
+            href = include.get("href") if include is not None else None
+        digest = (child_text(document, "Lenyomat") or "").strip().lower()
+        if href and len(digest) == 64:
+            found[href] = digest if found.get(href, digest) == digest else None
+    return {href: digest for href, digest in found.items() if digest is not None}
+
+
 def resolve_xop(kerdes: etree._Element) -> None:
     """MTOM: a ``Tartalom`` holding ``xop:Include href="cid:…"`` becomes an empty Tartalom and
     the document's ``href`` names that attachment, as SwA clients send it."""

@@ -11,7 +11,7 @@ when its ``Content-Transfer-Encoding`` says so. Nothing holds an attachment in m
 from __future__ import annotations
 
 import binascii
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -101,6 +101,7 @@ class _RelatedReader(PartReader):
         self._envelope = bytearray()
         self._part: _Part | None = None
         self._waiting: list[_Part] = []  # begun before authentication
+        self._declared: dict[str, str] = {}  # SHA-256 by Content-ID, as the envelope says
 
     def too_many_parts(self) -> Exception:
         return MalformedMessage(f"more than {MAX_ATTACHMENTS} attachments")
@@ -137,6 +138,9 @@ class _RelatedReader(PartReader):
     def _open(self, part: _Part) -> None:
         staged = self._stage()
         self._message.attachments[part.cid] = staged
+        declared = self._declared.get(part.cid)
+        if declared is not None:
+            staged.content.expect(declared)
         part.writer = Base64Sink(staged.content) if part.base64 else staged.content
         if part.early:
             self._write(part, memoryview(part.early))
@@ -159,8 +163,10 @@ class _RelatedReader(PartReader):
         if isinstance(part.writer, Base64Sink) and not part.refused:
             part.writer.close()
 
-    def authenticate(self) -> None:
-        """The envelope's credentials are good: stage the parts begun so far."""
+    def authenticate(self, declared: Mapping[str, str]) -> None:
+        """The envelope's credentials are good: stage the parts begun so far. ``declared``:
+        the SHA-256 its documents declare, by the attachment's ``href``."""
+        self._declared = {content_id_key(href): digest for href, digest in declared.items()}
         self.authenticated = True
         for part in self._waiting:
             self._open(part)
@@ -188,7 +194,7 @@ class _RelatedReader(PartReader):
 
 async def _feed(reader: _RelatedReader, message: RelatedMessage, boundary: bytes,
                 body: AsyncIterator[bytes],
-                authenticate: Callable[[bytes], Awaitable[None]]) -> None:
+                authenticate: Callable[[bytes], Awaitable[Mapping[str, str]]]) -> None:
     """Like ``gateway.multipart.feed``, but until the envelope has been read and its
     credentials checked, the body goes to the parser in slices of ``PRE_AUTH_SLICE``: an
     unauthenticated request is refused having had at most the envelope and one slice read."""
@@ -199,8 +205,7 @@ async def _feed(reader: _RelatedReader, message: RelatedMessage, boundary: bytes
             parser.write(chunk[offset:offset + PRE_AUTH_SLICE])
             offset += PRE_AUTH_SLICE
             if reader.root_done and not reader.authenticated:
-                await authenticate(message.envelope)
-                reader.authenticate()
+                reader.authenticate(await authenticate(message.envelope))
         if offset < len(chunk):
             parser.write(chunk[offset:])
     parser.finalize()
@@ -211,13 +216,15 @@ async def receive_related(
     start: str | None,
     body: AsyncIterator[bytes],
     stage: Callable[[], StagedUpload],
-    authenticate: Callable[[bytes], Awaitable[None]],
+    authenticate: Callable[[bytes], Awaitable[Mapping[str, str]]],
 ) -> RelatedMessage:
     """Read a ``multipart/related`` body; attachments are staged (by ``stage``, whose owner
     removes what is not accepted, this reader failing or not), not yet finished.
 
     ``authenticate`` gets the envelope as soon as it has been read and raises to refuse the
-    request: then no attachment has been staged, and the rest of the body is left unread."""
+    request: then no attachment has been staged, and the rest of the body is left unread.
+    Otherwise it returns the SHA-256 the envelope's documents declare by attachment ``href``,
+    passed to each attachment's staged content before its first byte."""
     message = RelatedMessage()
     reader = _RelatedReader(start, stage, message)
     try:

@@ -28,7 +28,13 @@ from gateway.errors import (
     UnknownService,
 )
 from gateway.hkp import render
-from gateway.hkp.envelope import Kerdes, find_kerdes, resolve_xop, username_token
+from gateway.hkp.envelope import (
+    Kerdes,
+    declared_digests,
+    find_kerdes,
+    resolve_xop,
+    username_token,
+)
 from gateway.hkp.mime import RelatedMessage, content_id_key, receive_related
 from gateway.hkp.operations import OPERATIONS, Answer, Context
 from gateway.hkp.xml import (
@@ -99,11 +105,13 @@ class _Login:
         self.envelope: etree._Element | None = None
         self.party: Party | None = None
 
-    async def check_envelope(self, envelope_bytes: bytes) -> None:
-        """Parse the envelope part and check its credentials (raises to refuse)."""
+    async def check_envelope(self, envelope_bytes: bytes) -> dict[str, str]:
+        """Parse the envelope part and check its credentials (raises to refuse); the SHA-256
+        its documents declare, by attachment."""
         self.envelope = parse_envelope(envelope_bytes)
         _name_operation(self._request, find_kerdes(self.envelope))  # 20 before 10, as below
         await self.authenticate(self.envelope)
+        return declared_digests(self.envelope)
 
     async def check_header(self, root: etree._Element) -> None:
         """Check the credentials of a plain envelope whose Header has arrived (its Body not yet:

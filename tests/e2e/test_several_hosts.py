@@ -19,6 +19,8 @@ import pytest
 
 from tests.e2e.conftest import kapu_env
 from tests.helpers import sequence_of
+from tests.hkp_helpers import NS, document_xml, envelope, read_answer, swa
+from tests.hkp_helpers import upload_form as hkp_upload_form
 from tests.hosts import Hosts, bucket_listing, organisations, upload, upload_form
 
 # SigV4 signatures and file times carry the real date, which faketime does not move.
@@ -78,32 +80,39 @@ def test_concurrent_uploads_over_both_hosts_number_without_gap_and_keep_the_chai
     assert '"intact": true' in verified.stdout
 
 
-def _declared_upload(hosts: Hosts, server_url: str, auth: httpx.BasicAuth,
-                     fields: dict[str, str], content: bytes,
-                     midway: list[list[str]]) -> httpx.Response:
-    """An upload whose form fields (``sha256`` among them) come before the file; halfway,
-    once the store lists a multipart upload begun, ``midway`` gets the unfinished uploads."""
-    boundary = "kapu-declared-boundary"
-    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                   f"{value}\r\n" for name, value in fields.items())
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-             'filename="nagy.txt"\r\n\r\n')
-    half = len(content) // 2
+def _post_with_a_look_midway(hosts: Hosts, url: str, body: bytes, headers: dict[str, str],
+                             midway: list[list[str]],
+                             auth: httpx.BasicAuth | None = None) -> httpx.Response:
+    """POST ``body`` in two halves; in between, once the store lists a multipart upload
+    begun, ``midway`` gets the unfinished uploads' keys."""
+    half = len(body) // 2
 
-    def body() -> Iterator[bytes]:
-        yield head.encode()
-        yield content[:half]
+    def halves() -> Iterator[bytes]:
+        yield body[:half]
         deadline = time.monotonic() + 30
         while not (uploads := asyncio.run(bucket_listing(hosts))[1]):
             assert time.monotonic() < deadline, "no multipart upload began"
             time.sleep(0.1)
         midway.append(uploads)
-        yield content[half:]
-        yield f"\r\n--{boundary}--\r\n".encode()
+        yield body[half:]
 
-    with httpx.Client(base_url=server_url, timeout=120) as client:
-        return client.post("/api/v1/documents", auth=auth, content=body(),
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with httpx.Client(base_url=url, timeout=120) as client:
+        return client.post(url, auth=auth, content=halves(), headers=headers)
+
+
+def _declared_upload(hosts: Hosts, server_url: str, auth: httpx.BasicAuth,
+                     fields: dict[str, str], content: bytes,
+                     midway: list[list[str]]) -> httpx.Response:
+    """A REST upload whose form fields (``sha256`` among them) come before the file."""
+    boundary = "kapu-declared-boundary"
+    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                   f"{value}\r\n" for name, value in fields.items())
+    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+             'filename="nagy.txt"\r\n\r\n')
+    body = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return _post_with_a_look_midway(
+        hosts, f"{server_url}/api/v1/documents", body,
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"}, midway, auth)
 
 
 def test_a_declared_sha256_sends_the_upload_straight_to_its_content_key(hosts: Hosts) -> None:
@@ -130,6 +139,27 @@ def test_a_declared_sha256_sends_the_upload_straight_to_its_content_key(hosts: H
     assert asyncio.run(bucket_listing(hosts)) == (keys, [])
     number = accepted.json()["registration_number"]
     assert download(hosts.servers[1].url, office.auth, number).content == content
+
+
+def test_an_hkp_attachment_whose_lenyomat_the_envelope_declares_goes_to_its_content_key(
+        hosts: Hosts) -> None:
+    sender, office = organisations(hosts, 2)
+    content = b"%PDF-1.7\n" + os.urandom(12 << 20)
+    digest = hashlib.sha256(content).hexdigest()
+    root = envelope("UjDokumentumokFeltolteseGepiInterfeszAltal", hkp_upload_form(
+        document_xml(krid=office.krid, content=content, href="cid:nagy")),
+        username=sender.username, password=sender.password)
+    body, content_type = swa(root, [("nagy", content, "binary")])
+    midway: list[list[str]] = []
+    answer = read_answer(_post_with_a_look_midway(
+        hosts, f"{hosts.servers[0].url}/hkp", body, {"Content-Type": content_type}, midway))
+    assert answer.hiba is None, answer.hiba
+    assert answer.form.findtext("hkp:DokumentumTarolasEredmeny/hkp:Lenyomat",
+                                namespaces=NS) == digest
+    assert midway == [[f"blobs/{digest}"]]
+    keys, uploads = asyncio.run(bucket_listing(hosts))
+    assert f"blobs/{digest}" in keys
+    assert [key for key in keys if not key.startswith("blobs/")] == [] and uploads == []
 
 
 def test_a_host_with_other_keys_refuses_to_start(hosts: Hosts, tmp_path: Path) -> None:
