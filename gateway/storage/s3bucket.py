@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -192,7 +193,8 @@ class S3Bucket:
             answer = await client.create_multipart_upload(Bucket=self.bucket, Key=key)
         return str(answer["UploadId"])
 
-    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+    async def upload_part(self, key: str, upload_id: str, number: int,
+                          data: bytes | io.RawIOBase) -> str:
         client = await self._client()
         with store_errors():
             answer = await client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
