@@ -86,8 +86,8 @@ class StagedObject(IncomingBytes):
         self._store = store
         name = uuid.uuid4().hex
         self._spool_path = spool_dir / f"{name}.part"
-        self._staging_key = store.key(f"tmp/{name}")
-        self._direct = False  # the parts go to the declared content's own key
+        self._tmp_key = store.key(f"tmp/{name}")
+        self._declared: str | None = None  # the SHA-256 the client declared, when taken
         self._memory = bytearray()
         self._file: BinaryIO | None = None
         self._sent = 0  # bytes handed to part uploads
@@ -101,8 +101,14 @@ class StagedObject(IncomingBytes):
         """The client declared the content's SHA-256: taken if no part has left yet."""
         declared = sha256.lower()
         if self._upload is None and is_sha256(declared):
-            self._staging_key = self._store.content_key(declared)
-            self._direct = True
+            self._declared = declared
+
+    @property
+    def _upload_key(self) -> str:
+        """Where the parts go: the declared content's own key, or a staging one."""
+        if self._declared is not None:
+            return self._store.content_key(self._declared)
+        return self._tmp_key
 
     def write(self, chunk: bytes | memoryview) -> None:
         self._count(chunk)
@@ -120,9 +126,9 @@ class StagedObject(IncomingBytes):
 
     def _send_part(self, length: int) -> None:
         assert self._file is not None
-        self._file.flush()  # the part is read back from the file by another thread
+        self._file.flush()  # the part is read back from the file's descriptor
         if self._upload is None:
-            self._upload = asyncio.ensure_future(self._store.start_upload(self._staging_key))
+            self._upload = asyncio.ensure_future(self._store.start_upload(self._upload_key))
         number = len(self._parts) + 1
         self._parts.append(asyncio.ensure_future(self._part(number, self._sent, length)))
         self._sent += length
@@ -133,7 +139,7 @@ class StagedObject(IncomingBytes):
         upload_id = await asyncio.shield(self._upload)
         async with self._slots:  # the bytes are read only once a slot is free
             etag = await self._store.upload_part(
-                self._staging_key, upload_id, number,
+                self._upload_key, upload_id, number,
                 SpoolWindow(self._file.fileno(), offset, length))
         return {"ETag": etag, "PartNumber": number}
 
@@ -146,13 +152,13 @@ class StagedObject(IncomingBytes):
                 self._send_part(self._size - self._sent)
             assert self._upload is not None
             parts = await asyncio.gather(*self._parts)
-            if self._direct and self._staging_key != self._store.content_key(self.sha256):
+            if self._declared is not None and self._declared != self.sha256:
                 # The service refuses such an upload before it finishes; the store makes sure.
                 raise HashMismatch("the declared sha256 does not match the content's "
                                    f"{self.sha256}", field="sha256")
-            await self._store.complete_upload(self._staging_key, await self._upload, parts)
+            await self._store.complete_upload(self._upload_key, await self._upload, parts)
             self._staged = True
-            if self._direct:
+            if self._declared is not None:
                 self._published = True
                 return
         await self._publish(skip_if_present=True)
@@ -163,10 +169,10 @@ class StagedObject(IncomingBytes):
         final = self._store.content_key(self.sha256)
         if not self._staged:
             await self._store.put(final, bytes(self._memory))
-        elif self._direct:  # the object the parts made went meanwhile: sent again
+        elif self._declared is not None:  # the object the parts made went meanwhile
             await self._upload_spool(final)
         elif not (skip_if_present and await self._store.exists(self.sha256)):
-            await self._store.copy(self._staging_key, final)
+            await self._store.copy(self._tmp_key, final)
         self._published = True
 
     async def _upload_spool(self, key: str) -> None:
@@ -229,11 +235,10 @@ class StagedObject(IncomingBytes):
             if self._upload is not None:
                 with contextlib.suppress(Unavailable, ClientError, BotoCoreError):
                     upload_id = await self._upload
-                    if self._staged:
-                        if not self._direct:  # a direct upload's object is the content's
-                            await self._store.delete(self._staging_key)
-                    else:
-                        await self._store.abort_upload(self._staging_key, upload_id)
+                    if not self._staged:
+                        await self._store.abort_upload(self._upload_key, upload_id)
+                    elif self._declared is None:  # a declared one's object is the content's
+                        await self._store.delete(self._tmp_key)
         finally:
             self._upload = None
             self._memory = bytearray()
