@@ -66,11 +66,11 @@ async def register_organisation(
         mak_code = _checked(check_mak_code, mak_code, "mak_code")
     if not kind.is_organisation:
         raise InvalidRequest(f"{kind} is not an organisation type", field="type")
-    password = published_password or password or new_password()
+    password, published = _password(password, published_password)
     await _store(ports, password, NewParty(
         kind=kind, name=name, username=short_name, password_hash="", krid=krid,
         short_name=short_name, mak_code=mak_code,
-    ), published=published_password is not None)
+    ), published=published)
     return Registered(username=short_name, password=password, krid=krid, short_name=short_name)
 
 
@@ -89,12 +89,19 @@ async def register_citizen(
     email = _checked(check_email, email, "email")
     code = code or secrets.token_hex(16)
     username = username or f"citizen-{secrets.token_hex(5)}"
-    password = published_password or password or new_password()
+    password, published = _password(password, published_password)
     await _store(ports, password, NewParty(
         kind=PartyKind.CITIZEN, name=name, username=username, password_hash="", code=code,
         email=email,
-    ), published=published_password is not None)
+    ), published=published)
     return Registered(username=username, password=password, code=code)
+
+
+def _password(password: str | None, published_password: str | None) -> tuple[str, bool]:
+    """The password to store, and whether it is one published on purpose (hashed cheaply)."""
+    if published_password is not None:
+        return published_password, True
+    return password or new_password(), False
 
 
 async def _store(ports: PartyPorts, password: str, new: NewParty, *,
