@@ -122,8 +122,10 @@ def store_alone(seaweed: SeaweedServer, big: Path, workdir: Path) -> StoreAlone:
     return asyncio.run(run())
 
 
-def _upload(url: str, user: str, office: dict[str, str], path: Path, *first: str) -> float:
-    """Seconds for one REST upload of ``path`` with curl; ``first``: fields before the file."""
+def _upload(url: str, user: str, office: dict[str, str], path: Path,
+            *first: str) -> tuple[float, str]:
+    """Seconds for one REST upload of ``path`` with curl, and its registration number;
+    ``first``: fields sent before the file."""
     fields = [arg for field in first for arg in ("-F", field)]
     started = time.perf_counter()
     out = subprocess.run(
@@ -132,9 +134,10 @@ def _upload(url: str, user: str, office: dict[str, str], path: Path, *first: str
          "-F", "doc_type_id=NAGY", "-F", "doc_type_description=Nagy dokumentum",
          f"{url}/api/v1/documents"], capture_output=True, text=True, check=True).stdout
     seconds = time.perf_counter() - started
-    if "registration_number" not in json.loads(out):
+    number = json.loads(out).get("registration_number")
+    if number is None:
         raise RuntimeError(f"the upload was not accepted: {out}")
-    return seconds
+    return seconds, str(number)
 
 
 def big_transfers(url: str, sender: dict[str, str], office: dict[str, str], pid: int,
@@ -149,14 +152,7 @@ def big_transfers(url: str, sender: dict[str, str], office: dict[str, str], pid:
                         f"{url}/api/v1/mailbox?limit=1"], check=True)
     baseline = rss_mib(pid)
     with PeakSampler(pid) as sampler:
-        started = time.perf_counter()
-        out = subprocess.run(
-            ["curl", "-sS", "-u", user, "-F", f"file=@{big}",
-             "-F", f"recipient_krid={office['krid']}", "-F", "doc_type_office=BENCH",
-             "-F", "doc_type_id=NAGY", "-F", "doc_type_description=Nagy dokumentum",
-             f"{url}/api/v1/documents"], capture_output=True, text=True, check=True).stdout
-        seconds = time.perf_counter() - started
-    number = json.loads(out)["registration_number"]
+        seconds, number = _upload(url, user, office, big)
     result.big_upload_mb_per_s = size_mb / seconds
     result.rss_growth_upload_mib = sampler.peak - baseline
     baseline = rss_mib(pid)
@@ -169,12 +165,12 @@ def big_transfers(url: str, sender: dict[str, str], office: dict[str, str], pid:
     result.rss_growth_download_mib = sampler.peak - baseline
     if (workdir / "down.bin").stat().st_size != big.stat().st_size:
         raise RuntimeError("the download's size differs from the upload's")
-    result.again_upload_mb_per_s = size_mb / _upload(url, user, office, again)
+    result.again_upload_mb_per_s = size_mb / _upload(url, user, office, again)[0]
     with open(declared, "rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
     baseline = rss_mib(pid)
     with PeakSampler(pid) as sampler:
-        seconds = _upload(url, user, office, declared, f"sha256={digest}")
+        seconds, _ = _upload(url, user, office, declared, f"sha256={digest}")
     result.declared_upload_mb_per_s = size_mb / seconds
     result.rss_growth_declared_upload_mib = sampler.peak - baseline
 
