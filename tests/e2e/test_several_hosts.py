@@ -96,7 +96,7 @@ def _post_with_a_look_midway(hosts: Hosts, url: str, body: bytes, headers: dict[
         midway.append(uploads)
         yield body[half:]
 
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(timeout=120) as client:
         return client.post(url, auth=auth, content=halves(), headers=headers)
 
 

@@ -55,11 +55,18 @@ async def leftovers(store: BlobStore) -> list[str]:
                   + [f"upload:{u['Key'][len(prefix):]}" for u in uploads.get("Uploads", [])])
 
 
-async def staged(store: BlobStore, content: bytes, chunk: int = 64 * 1024) -> StagedContent:
-    item = store.stage(len(content))
+async def _write(item: StagedContent, content: bytes, chunk: int = 64 * 1024) -> None:
     for start in range(0, len(content), chunk):
         item.write(content[start:start + chunk])
         await asyncio.sleep(0)  # as a body arrives: parts go out meanwhile
+
+
+async def staged(store: BlobStore, content: bytes, declared: str | None = None) -> StagedContent:
+    """``content`` staged and finished; ``declared``: the SHA-256 a client sent before it."""
+    item = store.stage(len(content))
+    if declared is not None:
+        item.expect(declared)
+    await _write(item, content)
     await item.finish()
     return item
 
@@ -204,12 +211,6 @@ async def s3_store(seaweed: SeaweedServer, tmp_path: Path) -> AsyncIterator[S3Bl
     await s3.close()
 
 
-async def _write(item: StagedContent, content: bytes, chunk: int = 64 * 1024) -> None:
-    for start in range(0, len(content), chunk):
-        item.write(content[start:start + chunk])
-        await asyncio.sleep(0)
-
-
 async def _unfinished_upload(store: S3BlobStore) -> str:
     """The key of the one multipart upload begun, once the store lists it."""
     for _ in range(300):
@@ -282,11 +283,7 @@ async def test_place_puts_back_a_declared_upload_an_expiry_removed_while_the_row
         s3_store: S3BlobStore) -> None:
     earlier = await staged(s3_store, LARGE)
     await earlier.place()
-    racing = s3_store.stage(len(LARGE))
-    racing.expect(earlier.sha256)
-    await _write(racing, LARGE)
-    racing.seal()
-    await racing.finish()  # its row about to commit
+    racing = await staged(s3_store, LARGE, declared=earlier.sha256)  # its row about to commit
 
     async def no() -> bool:
         return False
